@@ -1,0 +1,308 @@
+import type { Logger } from "pino";
+import type { AuditLog } from "../audit/log.js";
+import type { AuditType } from "../audit/record.js";
+import { resolveIdentity } from "../auth/identity.js";
+import { randomBase32 } from "../auth/tokens.js";
+import type { CaKey } from "../ca/ca-key.js";
+import { keyIdFor } from "../ca/key-id.js";
+import { randomSerial } from "../ca/serial.js";
+import { signUserCertificate } from "../ca/sign.js";
+import { parseSubjectKey } from "../ca/subject-key.js";
+import { certValidity } from "../ca/validity.js";
+import type { Config } from "../config/schema.js";
+import { fail, isSshcaError, SshcaError, safeErr } from "../errors.js";
+import type { StateStore } from "../store/state.js";
+import { unwrap } from "./decision.js";
+import { KeyedMutex } from "./keyed-mutex.js";
+import { type AccessAsk, decideAsk, isAdmin, isApprover, isAuditor } from "./policy.js";
+import { decideStillGranted } from "./regrant.js";
+import {
+  autoApprove,
+  decideApproval,
+  decideCancel,
+  decideDenial,
+  expireIfDue,
+  markIssued,
+  newRequest,
+} from "./transitions.js";
+import type { AccessRequest, Identity, IssuedCert } from "./types.js";
+import { RequestWatch } from "./watch.js";
+
+export interface AccessDeps {
+  config: () => Config;
+  store: StateStore;
+  audit: AuditLog;
+  ca: CaKey;
+  now: () => Date;
+  random: (n: number) => Buffer;
+  log: Logger;
+}
+
+/** Listeners told about every committed change (notifications, scans). */
+export type ChangeListener = (req: AccessRequest, event: AuditType) => void;
+
+export interface NewRequestInput extends AccessAsk {
+  publicKey: string;
+}
+
+/**
+ * Orchestrates the life of a request: pure decisions from policy/transitions, then the side
+ * effects in a fixed order — audit (durable) first, then live state, then announcements.
+ * A change that cannot be audited does not happen; a certificate whose issuance record is not
+ * on disk is never stored or returned.
+ */
+export class AccessService {
+  readonly watch = new RequestWatch();
+  private readonly locks = new KeyedMutex();
+  private readonly listeners: ChangeListener[] = [];
+
+  constructor(private readonly deps: AccessDeps) {}
+
+  onChange(listener: ChangeListener): void {
+    this.listeners.push(listener);
+  }
+
+  get(id: string): AccessRequest | undefined {
+    const requests = this.deps.store.data.requests;
+    return Object.hasOwn(requests, id) ? requests[id] : undefined;
+  }
+
+  /** May this identity see the request? Requester, the role's approvers, auditors, admins. */
+  canView(identity: Identity, req: AccessRequest): boolean {
+    const config = this.deps.config();
+    const role = config.roles[req.role];
+    return (
+      req.requester === identity.user ||
+      (role !== undefined && isApprover(role, identity)) ||
+      isAuditor(config, identity) ||
+      isAdmin(config, identity)
+    );
+  }
+
+  /** The request if this identity may see it; otherwise not_found (existence is not leaked). */
+  visible(identity: Identity, id: string): AccessRequest {
+    const req = this.get(id);
+    if (!req || !this.canView(identity, req)) throw fail.notFound(`no request ${id}`);
+    return req;
+  }
+
+  list(identity: Identity): AccessRequest[] {
+    return Object.values(this.deps.store.data.requests)
+      .filter((r) => this.canView(identity, r))
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  async create(identity: Identity, input: NewRequestInput): Promise<AccessRequest> {
+    const subject = parseSubjectKey(input.publicKey);
+    const grant = unwrap(decideAsk(this.deps.config(), identity, input));
+    const id = `rq_${randomBase32(this.deps.random, 16)}`;
+    const req = newRequest({
+      id,
+      requester: identity.user,
+      grant,
+      publicKey: subject.line,
+      keyFingerprint: subject.fingerprint,
+      now: this.deps.now(),
+    });
+    return this.locks.run(id, async () => {
+      await this.commit(req, "request.created", identity.user, {
+        role: req.role,
+        hosts: req.hosts,
+        principals: req.principals,
+        ttlSeconds: req.ttlSeconds,
+        reason: req.reason,
+        keyFingerprint: req.keyFingerprint,
+        digest: req.digest,
+        approvalsRequired: req.approvalsRequired,
+        expiresAt: req.expiresAt,
+      });
+      if (!req.autoApprove) return req;
+      // The role's explicit autoApprove switch: audited as its own event, never silent.
+      const approved = autoApprove(req, this.deps.now());
+      await this.commit(approved, "request.auto_approved", "sshcad", {
+        role: req.role,
+        digest: req.digest,
+      });
+      return this.issue(approved);
+    });
+  }
+
+  async approve(
+    identity: Identity,
+    id: string,
+    digest: string,
+    comment?: string,
+  ): Promise<AccessRequest> {
+    return this.locks.run(id, async () => {
+      const req = this.visible(identity, id);
+      const now = this.deps.now();
+      await this.expireNow(req, now);
+      const role = this.deps.config().roles[req.role];
+      const { request, complete } = unwrap(
+        decideApproval(this.get(id)!, role, identity, digest, comment, now),
+      );
+      await this.commit(request, "request.approved", identity.user, {
+        digest,
+        approvals: request.approvals.length,
+        approvalsRequired: request.approvalsRequired,
+        ...(comment ? { comment } : {}),
+      });
+      if (!complete) return request;
+      try {
+        return await this.issue(request);
+      } catch (err) {
+        if (isSshcaError(err) && err.code === "unavailable") {
+          throw new SshcaError(
+            "unavailable",
+            `approval recorded, but the certificate could not be issued yet: ${err.message}`,
+          );
+        }
+        throw err;
+      }
+    });
+  }
+
+  async deny(identity: Identity, id: string, reason: string): Promise<AccessRequest> {
+    return this.locks.run(id, async () => {
+      const req = this.visible(identity, id);
+      const now = this.deps.now();
+      await this.expireNow(req, now);
+      const role = this.deps.config().roles[req.role];
+      const denied = unwrap(decideDenial(this.get(id)!, role, identity, reason, now));
+      await this.commit(denied, "request.denied", identity.user, { reason });
+      return denied;
+    });
+  }
+
+  async cancel(identity: Identity, id: string): Promise<AccessRequest> {
+    return this.locks.run(id, async () => {
+      const req = this.visible(identity, id);
+      const now = this.deps.now();
+      await this.expireNow(req, now);
+      const cancelled = unwrap(
+        decideCancel(this.get(id)!, identity, isAdmin(this.deps.config(), identity), now),
+      );
+      await this.commit(cancelled, "request.cancelled", identity.user, {});
+      return cancelled;
+    });
+  }
+
+  /**
+   * Periodic work: expire pending requests that ran out of time and retry issuance of approved
+   * requests whose first attempt failed (for example while the audit log was unwritable).
+   */
+  async sweep(): Promise<void> {
+    const now = this.deps.now();
+    for (const req of Object.values(this.deps.store.data.requests)) {
+      if (this.locks.isBusy(req.id)) continue;
+      if (req.state === "pending" && expireIfDue(req, now)) {
+        await this.locks
+          .run(req.id, () => this.expireNow(this.get(req.id)!, this.deps.now()))
+          .catch((err) => {
+            this.deps.log.error({ err: safeErr(err), request: req.id }, "could not expire request");
+          });
+      } else if (req.state === "approved") {
+        await this.locks
+          .run(req.id, () => this.issue(this.get(req.id)!))
+          .catch((err) => {
+            this.deps.log.warn({ err: safeErr(err), request: req.id }, "issuance retry failed");
+          });
+      }
+    }
+  }
+
+  private async expireNow(req: AccessRequest, now: Date): Promise<void> {
+    const expired = expireIfDue(req, now);
+    if (expired)
+      await this.commit(expired, "request.expired", "sshcad", { expiresAt: req.expiresAt });
+  }
+
+  /** Signs the certificate of an approved request; the issuance record is durable before anything else sees it. */
+  private async issue(req: AccessRequest): Promise<AccessRequest> {
+    if (req.state !== "approved") return req;
+    const config = this.deps.config();
+    const still = decideStillGranted(
+      config,
+      resolveIdentity(config, this.deps.store.data, req.requester),
+      req,
+    );
+    if (!still.ok) {
+      const denied: AccessRequest = {
+        ...req,
+        state: "denied",
+        version: req.version + 1,
+        updatedAt: this.deps.now().toISOString(),
+        denial: { by: "policy", at: this.deps.now().toISOString(), reason: still.reason },
+      };
+      await this.commit(denied, "request.denied", "policy", { reason: still.reason });
+      return denied;
+    }
+    const serial = randomSerial(this.deps.random);
+    const { validAfter, validBefore } = certValidity(
+      this.deps.now(),
+      req.ttlSeconds,
+      config.ca.backdate,
+    );
+    const keyId = keyIdFor(req);
+    const certificate = signUserCertificate(
+      {
+        subjectKey: parseSubjectKey(req.publicKey).key,
+        serial: serial.bytes,
+        keyId,
+        principals: req.principals,
+        validAfter,
+        validBefore,
+        criticalOptions: req.criticalOptions,
+        extensions: req.extensions,
+      },
+      this.deps.ca,
+    );
+    const cert: IssuedCert = {
+      certificate,
+      serial: serial.decimal,
+      keyId,
+      validAfter: validAfter.toISOString(),
+      validBefore: validBefore.toISOString(),
+      caFingerprint: this.deps.ca.fingerprint,
+    };
+    const issued = markIssued(req, cert, this.deps.now());
+    await this.commit(issued, "certificate.issued", "sshcad", {
+      serial: cert.serial,
+      keyId,
+      requester: req.requester,
+      role: req.role,
+      hosts: req.hosts,
+      principals: req.principals,
+      extensions: req.extensions,
+      criticalOptions: req.criticalOptions,
+      validAfter: cert.validAfter,
+      validBefore: cert.validBefore,
+      approvers: req.approvals.map((a) => a.approver),
+      subjectKeyFingerprint: req.keyFingerprint,
+      caKeyFingerprint: cert.caFingerprint,
+    });
+    return issued;
+  }
+
+  /** Audit first (durable), then live state (durable), then wake waiters and listeners. */
+  private async commit(
+    req: AccessRequest,
+    type: AuditType,
+    actor: string,
+    fields: Record<string, unknown>,
+  ): Promise<void> {
+    const record = await this.deps.audit.append(type, actor, { request: req.id, ...fields });
+    const data = this.deps.store.data;
+    data.requests[req.id] = req;
+    data.auditSeq = Math.max(data.auditSeq, record.seq);
+    await this.deps.store.persist();
+    this.watch.changed(req.id);
+    for (const listener of this.listeners) {
+      try {
+        listener(req, type);
+      } catch (err) {
+        this.deps.log.error({ err: safeErr(err) }, "change listener failed");
+      }
+    }
+  }
+}

@@ -1,0 +1,192 @@
+import type { RoleConfig } from "../config/schema.js";
+import { allow, type Decision, refuse } from "./decision.js";
+import { requestDigest } from "./digest.js";
+import { isApprover } from "./policy.js";
+import type { AccessRequest, Grant, Identity, IssuedCert } from "./types.js";
+
+/**
+ * The request state machine, as pure functions over plain data. Each returns a new request
+ * (version + 1) or a refusal; the caller audits, stores and announces the result.
+ *
+ *   pending --approve (threshold)--> approved --sign--> issued
+ *   pending --deny--> denied     pending --cancel--> cancelled     pending --time--> expired
+ */
+
+const bump = (req: AccessRequest, now: Date, patch: Partial<AccessRequest>): AccessRequest => ({
+  ...req,
+  ...patch,
+  version: req.version + 1,
+  updatedAt: now.toISOString(),
+});
+
+export function newRequest(p: {
+  id: string;
+  requester: string;
+  grant: Grant;
+  publicKey: string;
+  keyFingerprint: string;
+  now: Date;
+}): AccessRequest {
+  const { grant, now } = p;
+  const digest = requestDigest({
+    ...grant,
+    id: p.id,
+    requester: p.requester,
+    keyFingerprint: p.keyFingerprint,
+  });
+  return {
+    id: p.id,
+    version: 1,
+    state: "pending",
+    requester: p.requester,
+    role: grant.role,
+    hosts: grant.hosts,
+    reason: grant.reason,
+    publicKey: p.publicKey,
+    keyFingerprint: p.keyFingerprint,
+    ttlSeconds: grant.ttlSeconds,
+    principals: grant.principals,
+    extensions: grant.extensions,
+    criticalOptions: grant.criticalOptions,
+    approvalsRequired: grant.approvalsRequired,
+    autoApprove: grant.autoApprove,
+    digest,
+    createdAt: now.toISOString(),
+    updatedAt: now.toISOString(),
+    expiresAt: new Date(now.getTime() + grant.pendingTtlSeconds * 1000).toISOString(),
+    approvals: [],
+  };
+}
+
+/** Why a request that is not pending cannot be acted on, in words a user understands. */
+export function notPendingReason(req: AccessRequest, now: Date): string | undefined {
+  switch (req.state) {
+    case "pending":
+      return isPendingExpired(req, now)
+        ? `request ${req.id} expired at ${req.expiresAt}`
+        : undefined;
+    case "approved":
+      return `request ${req.id} already has its approvals and is being issued`;
+    case "issued":
+      return `request ${req.id} was already issued (serial ${req.cert?.serial ?? "?"})`;
+    case "denied":
+      return `request ${req.id} was denied by ${req.denial?.by ?? "?"}: ${req.denial?.reason ?? ""}`;
+    case "cancelled":
+      return `request ${req.id} was cancelled by ${req.cancellation?.by ?? "?"}`;
+    case "expired":
+      return `request ${req.id} expired at ${req.expiresAt} without enough approvals`;
+  }
+}
+
+export const isPendingExpired = (req: AccessRequest, now: Date) =>
+  req.state === "pending" && now.getTime() >= Date.parse(req.expiresAt);
+
+/**
+ * One approval. Separation of duties: the requester never counts, each approver counts once,
+ * the approver must be in one of the role's approver groups, and the approval is bound to the
+ * digest the approver reviewed.
+ */
+export function decideApproval(
+  req: AccessRequest,
+  role: RoleConfig | undefined,
+  approver: Identity,
+  digest: string,
+  comment: string | undefined,
+  now: Date,
+): Decision<{ request: AccessRequest; complete: boolean }> {
+  const stale = notPendingReason(req, now);
+  if (stale) return refuse("conflict", stale);
+  if (approver.user === req.requester)
+    return refuse("forbidden", "you cannot approve your own request");
+  if (role === undefined)
+    return refuse("conflict", `role ${req.role} no longer exists; the request cannot be approved`);
+  if (!isApprover(role, approver)) {
+    return refuse(
+      "forbidden",
+      `${approver.user} is not an approver for role ${req.role} (approver groups: ${role.approvers.join(", ")})`,
+    );
+  }
+  if (req.approvals.some((a) => a.approver === approver.user)) {
+    return refuse(
+      "conflict",
+      `${approver.user} already approved request ${req.id}; another approver is needed`,
+    );
+  }
+  if (digest !== req.digest) {
+    return refuse(
+      "conflict",
+      "the request is not what you reviewed (digest mismatch); look at it again and re-approve",
+    );
+  }
+  const approvals = [
+    ...req.approvals,
+    { approver: approver.user, at: now.toISOString(), digest, ...(comment ? { comment } : {}) },
+  ];
+  const complete = approvals.length >= req.approvalsRequired;
+  return allow({
+    request: bump(req, now, { approvals, state: complete ? "approved" : "pending" }),
+    complete,
+  });
+}
+
+/** The role's autoApprove switch standing in for approvers (always audited by the caller). */
+export function autoApprove(req: AccessRequest, now: Date): AccessRequest {
+  return bump(req, now, {
+    state: "approved",
+    approvals: [
+      { approver: "auto-approve", at: now.toISOString(), digest: req.digest, auto: true },
+    ],
+  });
+}
+
+/** A denial by an approver ends the request. */
+export function decideDenial(
+  req: AccessRequest,
+  role: RoleConfig | undefined,
+  approver: Identity,
+  reason: string,
+  now: Date,
+): Decision<AccessRequest> {
+  const stale = notPendingReason(req, now);
+  if (stale) return refuse("conflict", stale);
+  if (approver.user === req.requester)
+    return refuse("forbidden", "to withdraw your own request, cancel it");
+  if (role !== undefined && !isApprover(role, approver)) {
+    return refuse("forbidden", `${approver.user} is not an approver for role ${req.role}`);
+  }
+  if (role === undefined) return refuse("conflict", `role ${req.role} no longer exists`);
+  return allow(
+    bump(req, now, {
+      state: "denied",
+      denial: { by: approver.user, at: now.toISOString(), reason },
+    }),
+  );
+}
+
+/** The requester (or an admin) withdraws a request that has not been issued. */
+export function decideCancel(
+  req: AccessRequest,
+  actor: Identity,
+  actorIsAdmin: boolean,
+  now: Date,
+): Decision<AccessRequest> {
+  if (actor.user !== req.requester && !actorIsAdmin)
+    return refuse("forbidden", "only the requester or an admin may cancel a request");
+  const stale = notPendingReason(req, now);
+  if (stale) return refuse("conflict", stale);
+  return allow(
+    bump(req, now, { state: "cancelled", cancellation: { by: actor.user, at: now.toISOString() } }),
+  );
+}
+
+/** A pending request past its expiry, or undefined when it is not due. */
+export function expireIfDue(req: AccessRequest, now: Date): AccessRequest | undefined {
+  return isPendingExpired(req, now) ? bump(req, now, { state: "expired" }) : undefined;
+}
+
+/** The certificate was signed and its issuance durably audited. */
+export function markIssued(req: AccessRequest, cert: IssuedCert, now: Date): AccessRequest {
+  if (req.state !== "approved")
+    throw new Error(`cannot issue request ${req.id} in state ${req.state}`);
+  return bump(req, now, { state: "issued", cert });
+}

@@ -1,0 +1,81 @@
+/** The domain of access requests: plain data, stored in the live state and sent over the API. */
+
+/** Who is calling, after authentication. */
+export interface Identity {
+  user: string;
+  groups: readonly string[];
+}
+
+/**
+ * pending   waiting for approvals
+ * approved  approvals complete; the certificate is being (or will be re-tried to be) issued
+ * issued    certificate signed and delivered to the requester
+ * denied | cancelled | expired   ended before issuance
+ */
+export type RequestState = "pending" | "approved" | "issued" | "denied" | "cancelled" | "expired";
+
+export const TERMINAL_STATES: readonly RequestState[] = ["denied", "cancelled", "expired"];
+
+export interface Approval {
+  approver: string;
+  at: string;
+  /** The request digest the approver saw and approved. */
+  digest: string;
+  comment?: string;
+  /** True when the role's autoApprove switch stood in for a person. */
+  auto?: boolean;
+}
+
+/** What was signed, once issued. */
+export interface IssuedCert {
+  certificate: string;
+  /** 64-bit serial as a decimal string (JSON numbers cannot hold it). */
+  serial: string;
+  keyId: string;
+  validAfter: string;
+  validBefore: string;
+  caFingerprint: string;
+}
+
+/** Exactly what the certificate will contain; the digest is computed over this. */
+export interface Grant {
+  role: string;
+  hosts: string[];
+  principals: string[];
+  extensions: string[];
+  criticalOptions: Record<string, string>;
+  ttlSeconds: number;
+  approvalsRequired: number;
+  autoApprove: boolean;
+  pendingTtlSeconds: number;
+  /** The requester's reason, trimmed. */
+  reason: string;
+}
+
+export interface AccessRequest {
+  id: string;
+  /** Increases on every change; long-polling clients wait for it to move. */
+  version: number;
+  state: RequestState;
+  requester: string;
+  role: string;
+  hosts: string[];
+  reason: string;
+  publicKey: string;
+  keyFingerprint: string;
+  ttlSeconds: number;
+  principals: string[];
+  extensions: string[];
+  criticalOptions: Record<string, string>;
+  approvalsRequired: number;
+  autoApprove: boolean;
+  digest: string;
+  createdAt: string;
+  updatedAt: string;
+  /** A pending request expires at this time. */
+  expiresAt: string;
+  approvals: Approval[];
+  denial?: { by: string; at: string; reason: string };
+  cancellation?: { by: string; at: string };
+  cert?: IssuedCert;
+}

@@ -1,0 +1,38 @@
+import express, { type Express } from "express";
+import type { Logger } from "pino";
+import { z } from "zod";
+import { IDENT } from "../config/names.js";
+import { errorHandler, notFoundHandler } from "../http/errors.js";
+import { jsonBody, parse } from "../http/schemas.js";
+import { type AdminDeps, addUser, createToken, listUsers } from "./users.js";
+
+/**
+ * The admin API, served only on a unix socket inside the 0700 data directory: whoever can
+ * connect already owns the daemon's files. `sshcad user add` and friends use it while the
+ * daemon runs, so there is one writer of the state file.
+ */
+export function createAdminApp(deps: AdminDeps, log: Logger): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.use(express.json({ limit: "4kb", type: "application/json" }));
+  const userBody = z.strictObject({
+    name: z.string().regex(IDENT),
+    groups: z.array(z.string().regex(IDENT)).min(1),
+  });
+
+  app.get("/users", (_req, res) => {
+    res.json({ users: listUsers(deps) });
+  });
+  app.post("/users", async (req, res) => {
+    const body = parse(userBody, jsonBody(req), "user");
+    res.status(201).json(await addUser(deps, body.name, body.groups, "admin"));
+  });
+  app.post("/users/:name/tokens", async (req, res) => {
+    const name = parse(z.string().regex(IDENT), req.params.name, "user name");
+    res.status(201).json(await createToken(deps, name, "admin"));
+  });
+
+  app.use(notFoundHandler);
+  app.use(errorHandler(log));
+  return app;
+}

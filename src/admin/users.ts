@@ -1,0 +1,112 @@
+import type { AuditLog } from "../audit/log.js";
+import { mintToken } from "../auth/tokens.js";
+import { IDENT } from "../config/names.js";
+import type { Config } from "../config/schema.js";
+import { fail } from "../errors.js";
+import type { StateStore } from "../store/state.js";
+
+export interface AdminDeps {
+  config: () => Config;
+  store: StateStore;
+  audit: AuditLog;
+  now: () => Date;
+  random: (n: number) => Buffer;
+}
+
+export interface IssuedToken {
+  user: string;
+  groups: string[];
+  tokenId: string;
+  /** The token itself: shown once, stored only as a hash. */
+  token: string;
+  expiresAt: string;
+}
+
+/** `sshcad user add NAME --group G...`: registers a user and mints their first API token. */
+export async function addUser(
+  deps: AdminDeps,
+  name: string,
+  groups: readonly string[],
+  actor: string,
+): Promise<IssuedToken> {
+  if (!IDENT.test(name)) throw fail.badRequest(`user name must match ${IDENT.source}`);
+  const config = deps.config();
+  const wanted = [...new Set(groups)].sort();
+  if (wanted.length === 0) throw fail.badRequest("give at least one --group");
+  const unknown = wanted.filter((g) => !Object.hasOwn(config.groups, g));
+  if (unknown.length > 0) {
+    throw fail.badRequest(
+      `unknown group ${unknown.join(", ")} (config groups: ${Object.keys(config.groups).join(", ")})`,
+    );
+  }
+  if (Object.hasOwn(deps.store.data.users, name)) {
+    throw fail.conflict(
+      `user ${name} already exists; for a new token run: sshcad token create ${name}`,
+    );
+  }
+  const now = deps.now();
+  await deps.audit.append("user.added", actor, { user: name, groups: wanted });
+  deps.store.data.users[name] = { groups: wanted, createdAt: now.toISOString() };
+  return { ...(await createToken(deps, name, actor)), groups: wanted };
+}
+
+/** `sshcad token create NAME`: another token for an existing user. */
+export async function createToken(
+  deps: AdminDeps,
+  user: string,
+  actor: string,
+): Promise<IssuedToken> {
+  const config = deps.config();
+  const known = Object.hasOwn(deps.store.data.users, user) || Object.hasOwn(config.users, user);
+  if (!known)
+    throw fail.notFound(`no user ${user} (add one with: sshcad user add ${user} --group G)`);
+  const now = deps.now();
+  const minted = mintToken(deps.random);
+  const expiresAt = new Date(now.getTime() + config.auth.tokenTtl * 1000).toISOString();
+  const record = await deps.audit.append("token.created", actor, {
+    user,
+    tokenId: minted.id,
+    expiresAt,
+  });
+  deps.store.data.tokens[minted.id] = {
+    user,
+    hash: minted.hash,
+    createdAt: now.toISOString(),
+    expiresAt,
+  };
+  deps.store.data.auditSeq = Math.max(deps.store.data.auditSeq, record.seq);
+  await deps.store.persist();
+  const groups = deps.store.data.users[user]?.groups ?? config.users[user]?.groups ?? [];
+  return { user, groups, tokenId: minted.id, token: minted.token, expiresAt };
+}
+
+/** Users known to the daemon, with where their groups come from. Never tokens. */
+export function listUsers(
+  deps: AdminDeps,
+): { user: string; groups: string[]; source: string; tokens: number }[] {
+  const config = deps.config();
+  const names = new Set([...Object.keys(config.users), ...Object.keys(deps.store.data.users)]);
+  const liveTokens = (user: string) =>
+    Object.values(deps.store.data.tokens).filter(
+      (t) =>
+        t.user === user &&
+        t.revokedAt === undefined &&
+        Date.parse(t.expiresAt) > deps.now().getTime(),
+    ).length;
+  return [...names].sort().map((user) => {
+    const inConfig = Object.hasOwn(config.users, user);
+    const inState = Object.hasOwn(deps.store.data.users, user);
+    const groups = [
+      ...new Set([
+        ...(config.users[user]?.groups ?? []),
+        ...(deps.store.data.users[user]?.groups ?? []),
+      ]),
+    ].sort();
+    return {
+      user,
+      groups,
+      source: inConfig && inState ? "config+cli" : inConfig ? "config" : "cli",
+      tokens: liveTokens(user),
+    };
+  });
+}

@@ -1,0 +1,215 @@
+import { type FileHandle, mkdir, open } from "node:fs/promises";
+import { join } from "node:path";
+import type { Logger } from "pino";
+import { SshcaError } from "../errors.js";
+import { fsyncDir } from "../store/durable-file.js";
+import {
+  type AuditRecord,
+  type AuditType,
+  chainRecord,
+  GENESIS_HASH,
+  hashRecord,
+} from "./record.js";
+import { listSegments, segmentName } from "./segments.js";
+
+export interface AuditLogOptions {
+  dir: string;
+  /** Start a new segment once the current one reaches this size. */
+  maxSegmentBytes: number;
+  now: () => Date;
+  log: Logger;
+}
+
+interface Pending {
+  event: { time: string; actor: string; type: AuditType; fields: Record<string, unknown> };
+  resolve: (r: AuditRecord) => void;
+  reject: (e: unknown) => void;
+}
+
+const TAIL_WINDOW = 1 << 20;
+
+/**
+ * The append-only, hash-chained audit log. `append` resolves only after the record is on
+ * disk (fdatasync), which is what lets issuance promise "no certificate without its
+ * record". Appends that arrive while a sync runs are written and synced together in the
+ * next batch (group commit), so N concurrent issuances cost about two fsyncs, not N.
+ * If a write or sync fails, the batch is rejected with `unavailable`, the file is cut back
+ * to its last good length before the next attempt, and the chain head does not move.
+ */
+export class AuditLog {
+  private queue: Pending[] = [];
+  private flushing: Promise<void> | undefined;
+  private needsRepair = false;
+
+  private constructor(
+    private readonly opts: AuditLogOptions,
+    private fh: FileHandle,
+    private segmentIndex: number,
+    private size: number,
+    private headRecord: { seq: number; hash: string },
+  ) {}
+
+  /** Opens (or creates) the log, dropping a torn final line that was never acknowledged. */
+  static async open(opts: AuditLogOptions): Promise<AuditLog> {
+    await mkdir(opts.dir, { recursive: true, mode: 0o700 });
+    const segments = await listSegments(opts.dir);
+    let head = { seq: 0, hash: GENESIS_HASH };
+    const index = segments.at(-1)?.index ?? 1;
+    let torn = 0;
+    // The head is the last complete record of the newest non-empty segment.
+    for (let i = segments.length - 1; i >= 0; i--) {
+      const tail = await readTail(segments[i]!.path);
+      if (i === segments.length - 1) torn = tail.torn;
+      if (tail.last !== undefined) {
+        head = checkedHead(tail.last, segments[i]!.path);
+        break;
+      }
+    }
+    const path = join(opts.dir, segmentName(index));
+    const fh = await open(path, segments.length === 0 ? "wx" : "r+", 0o600);
+    if (segments.length === 0) await fsyncDir(opts.dir);
+    let size = (await fh.stat()).size;
+    if (torn > 0) {
+      size -= torn;
+      await fh.truncate(size);
+      await fh.datasync();
+    }
+    const log = new AuditLog(opts, fh, index, size, head);
+    if (torn > 0) {
+      opts.log.warn(
+        { segment: path, bytes: torn },
+        "audit log ended in a torn record that was never acknowledged; removed it",
+      );
+      await log.append("audit.recovered", "sshcad", {
+        segment: segmentName(index),
+        droppedBytes: torn,
+      });
+    }
+    return log;
+  }
+
+  /** The newest durable record's sequence number and hash (the chain head). */
+  get head(): { seq: number; hash: string } {
+    return { ...this.headRecord };
+  }
+
+  /** Appends one event; resolves once it is durable, rejects with `unavailable` if it cannot be. */
+  append(type: AuditType, actor: string, fields: Record<string, unknown>): Promise<AuditRecord> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({
+        event: { time: this.opts.now().toISOString(), actor, type, fields },
+        resolve,
+        reject,
+      });
+      this.kick();
+    });
+  }
+
+  private kick(): void {
+    if (this.flushing) return;
+    this.flushing = this.flushLoop().finally(() => {
+      this.flushing = undefined;
+      // Records queued by continuations that ran after the loop's last check.
+      if (this.queue.length > 0) this.kick();
+    });
+  }
+
+  /** Waits for queued records and closes the file. */
+  async close(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    await this.fh.close();
+  }
+
+  private async flushLoop(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0);
+      let head = this.headRecord;
+      const records = batch.map((p) => {
+        head = chainRecord(head, p.event);
+        return head as AuditRecord;
+      });
+      const bytes = Buffer.from(records.map((r) => `${JSON.stringify(r)}\n`).join(""), "utf8");
+      try {
+        if (this.needsRepair) {
+          await this.fh.truncate(this.size);
+          this.needsRepair = false;
+        }
+        await this.fh.write(bytes, 0, bytes.length, this.size);
+        await this.fh.datasync();
+      } catch (err) {
+        this.needsRepair = true;
+        const code = (err as NodeJS.ErrnoException).code ?? "error";
+        this.opts.log.error(
+          { err: { code, message: (err as Error).message }, records: batch.length },
+          "audit log write failed",
+        );
+        const failure = new SshcaError(
+          "unavailable",
+          `the audit log cannot be written (${code}); nothing was issued`,
+        );
+        for (const p of batch) p.reject(failure);
+        continue;
+      }
+      this.size += bytes.length;
+      this.headRecord = { seq: head.seq, hash: head.hash };
+      batch.forEach((p, i) => p.resolve(records[i]!));
+      if (this.size >= this.opts.maxSegmentBytes) await this.rotate();
+    }
+  }
+
+  private async rotate(): Promise<void> {
+    const next = this.segmentIndex + 1;
+    try {
+      const fh = await open(join(this.opts.dir, segmentName(next)), "wx", 0o600);
+      await fsyncDir(this.opts.dir);
+      await this.fh.close();
+      this.fh = fh;
+      this.segmentIndex = next;
+      this.size = 0;
+    } catch (err) {
+      this.opts.log.error(
+        { err: { message: (err as Error).message } },
+        "audit segment rotation failed; will retry",
+      );
+    }
+  }
+}
+
+/** Reads the end of a segment: the last complete line, and how many bytes follow it unterminated. */
+async function readTail(path: string): Promise<{ last: string | undefined; torn: number }> {
+  const fh = await open(path, "r");
+  try {
+    const { size } = await fh.stat();
+    if (size === 0) return { last: undefined, torn: 0 };
+    const start = Math.max(0, size - TAIL_WINDOW);
+    const buf = Buffer.alloc(size - start);
+    await fh.read(buf, 0, buf.length, start);
+    const end = buf.lastIndexOf(0x0a);
+    const torn = buf.length - (end + 1);
+    if (end < 0) {
+      if (start > 0)
+        throw new SshcaError("state_invalid", `audit segment ${path} has a line longer than 1 MiB`);
+      return { last: undefined, torn };
+    }
+    const before = buf.lastIndexOf(0x0a, end - 1);
+    if (before < 0 && start > 0)
+      throw new SshcaError("state_invalid", `audit segment ${path} has a line longer than 1 MiB`);
+    return { last: buf.subarray(before + 1, end).toString("utf8"), torn };
+  } finally {
+    await fh.close();
+  }
+}
+
+function checkedHead(line: string, path: string): { seq: number; hash: string } {
+  try {
+    const r = JSON.parse(line) as AuditRecord;
+    if (Number.isSafeInteger(r.seq) && hashRecord(r) === r.hash)
+      return { seq: r.seq, hash: r.hash };
+  } catch {
+    // fall through
+  }
+  throw new SshcaError(
+    "state_invalid",
+    `the last audit record in ${path} does not verify; refusing to start (run: sshcad audit verify)`,
+  );
+}

@@ -1,0 +1,60 @@
+import { createHash } from "node:crypto";
+import { canonicalJson } from "../canonical-json.js";
+
+/** Event types written to the audit log. */
+export type AuditType =
+  | "ca.key_created"
+  | "config.loaded"
+  | "daemon.started"
+  | "audit.recovered"
+  | "auth.failed"
+  | "user.added"
+  | "token.created"
+  | "token.revoked"
+  | "request.created"
+  | "request.approved"
+  | "request.auto_approved"
+  | "request.denied"
+  | "request.cancelled"
+  | "request.expired"
+  | "certificate.issued"
+  | "certificate.issue_failed"
+  | "certificate.fetched";
+
+/** One line of the audit log. `hash` covers every other field; `prev` links the chain. */
+export interface AuditRecord {
+  seq: number;
+  time: string;
+  actor: string;
+  type: AuditType;
+  fields: Record<string, unknown>;
+  prev: string;
+  hash: string;
+}
+
+export const GENESIS_HASH = "0".repeat(64);
+
+/** SHA-256 over the canonical JSON of the record without its own hash. */
+export function hashRecord(r: Omit<AuditRecord, "hash">): string {
+  return createHash("sha256")
+    .update(
+      canonicalJson({
+        seq: r.seq,
+        time: r.time,
+        actor: r.actor,
+        type: r.type,
+        fields: r.fields,
+        prev: r.prev,
+      }),
+    )
+    .digest("hex");
+}
+
+/** Builds the next record of the chain. */
+export function chainRecord(
+  head: { seq: number; hash: string },
+  event: { time: string; actor: string; type: AuditType; fields: Record<string, unknown> },
+): AuditRecord {
+  const body = { seq: head.seq + 1, ...event, prev: head.hash };
+  return { ...body, hash: hashRecord(body) };
+}

@@ -1,0 +1,22 @@
+import type { Identity } from "../access/types.js";
+import type { Config } from "../config/schema.js";
+import type { StateDoc } from "../store/state.js";
+
+/**
+ * A user's groups: those the config declares plus those given at `sshcad user add`, keeping
+ * only groups the current config defines (removing a group from the config revokes it).
+ * Undefined when the user is known to neither.
+ */
+export function resolveIdentity(
+  config: Config,
+  state: StateDoc,
+  user: string,
+): Identity | undefined {
+  const fromConfig = Object.hasOwn(config.users, user) ? config.users[user]!.groups : undefined;
+  const fromState = Object.hasOwn(state.users, user) ? state.users[user]!.groups : undefined;
+  if (fromConfig === undefined && fromState === undefined) return undefined;
+  const groups = [...new Set([...(fromConfig ?? []), ...(fromState ?? [])])]
+    .filter((g) => Object.hasOwn(config.groups, g))
+    .sort();
+  return { user, groups };
+}

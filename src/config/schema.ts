@@ -1,0 +1,244 @@
+import { isIP } from "node:net";
+import { z } from "zod";
+import { parseDuration } from "./duration.js";
+import { HOST_NAME, IDENT, isPrintable, isValidAddress, LOGIN } from "./names.js";
+
+/**
+ * The sshcad configuration: one YAML file, validated here once, with every default in
+ * this file. Unknown keys are errors (a typo must not silently weaken a role).
+ */
+
+/** OpenSSH user-certificate extensions (PROTOCOL.certkeys section 2.2). */
+export const EXTENSIONS = [
+  "no-touch-required",
+  "permit-X11-forwarding",
+  "permit-agent-forwarding",
+  "permit-port-forwarding",
+  "permit-pty",
+  "permit-user-rc",
+] as const;
+export type Extension = (typeof EXTENSIONS)[number];
+
+const duration = (what: string) =>
+  z.union([z.string(), z.number()]).transform((v, ctx) => {
+    const seconds = parseDuration(v);
+    if (seconds === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${what}: expected a duration such as "90s", "15m", "1h" or "7d"`,
+      });
+      return z.NEVER;
+    }
+    return seconds;
+  });
+
+const ident = (what: string) =>
+  z.string().regex(IDENT, `${what} must match ${IDENT.source} (lowercase, start with a letter)`);
+
+const port = z.int().min(1).max(65535);
+
+const cidr = z.string().refine((v) => {
+  const [addr, bits, ...rest] = v.split("/");
+  if (rest.length > 0 || addr === undefined) return false;
+  const family = isIP(addr);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  if (!/^\d{1,3}$/.test(bits)) return false;
+  return Number(bits) <= (family === 4 ? 32 : 128);
+}, "expected an IP address or CIDR block such as 10.0.0.0/8");
+
+const listenSchema = z
+  .strictObject({
+    /** IP address to bind; loopback by default. */
+    address: z
+      .string()
+      .refine((v) => isIP(v) !== 0, "expected an IP address")
+      .default("127.0.0.1"),
+    /** TCP port; 0 picks a free one (the start-up banner and log say which). */
+    port: z.int().min(0).max(65535).default(8443),
+    /** Unix socket path instead of address/port (development and local reverse proxies). */
+    socket: z.string().min(1).optional(),
+  })
+  .prefault({});
+
+const caSchema = z
+  .strictObject({
+    /** CA key algorithm when sshcad creates the key. RSA CAs are accepted if they already exist. */
+    keyType: z.enum(["ed25519", "ecdsa-p256", "ecdsa-p384", "ecdsa-p521"]).default("ed25519"),
+    /** Path of the CA private key (OpenSSH format); default <dataDir>/ca/ca_key. */
+    keyFile: z.string().min(1).optional(),
+    /**
+     * valid_after is set this far before the moment of signing, for clock skew between the
+     * CA and target hosts (sshd checks validity on its own clock). At most 2 minutes.
+     */
+    backdate: duration("ca.backdate")
+      .pipe(z.int().min(0).max(120, "ca.backdate may be at most 2m"))
+      .prefault("1m"),
+  })
+  .prefault({});
+
+const hostSchema = z.strictObject({
+  /** One IP address or DNS name, resolved and scanned by sshcad itself. */
+  address: z.string().refine(isValidAddress, {
+    message: "expected one IP address or DNS host name (no ranges, spaces or options)",
+  }),
+  /** TCP ports expected to be open; anything else found open is drift. */
+  expectedPorts: z.array(port).default([22]),
+  scan: z
+    .strictObject({
+      /** Ports to scan; default: expectedPorts plus nmap's top 100 TCP ports. */
+      ports: z.array(port).min(1).optional(),
+      /** nmap --host-timeout for this host. */
+      timeout: duration("scan.timeout").pipe(z.int().min(1).max(3600)).prefault("60s"),
+    })
+    .prefault({}),
+});
+
+const roleSchema = z.strictObject({
+  description: z.string().max(200).default(""),
+  /** Login names on the target hosts (AuthorizedPrincipalsFile %u). */
+  principals: z
+    .array(z.string().regex(LOGIN, `login names must match ${LOGIN.source}`))
+    .min(1, "a role needs at least one login principal"),
+  /** Inventory host names this role may be requested for. */
+  hosts: z.array(z.string()).min(1, "a role needs at least one host"),
+  /** Groups whose members may request this role. */
+  requesters: z.array(ident("group")).min(1),
+  /** Groups whose members may approve requests for this role. */
+  approvers: z.array(ident("group")).default([]),
+  /** Distinct approvers needed, the requester never counting. */
+  approvalsRequired: z.int().min(1).max(10).default(1),
+  defaultTtl: duration("defaultTtl").pipe(z.int().min(60)).prefault("15m"),
+  maxTtl: duration("maxTtl")
+    .pipe(
+      z
+        .int()
+        .min(60)
+        .max(7 * 86400),
+    )
+    .prefault("1h"),
+  /** Certificate extensions; interactive ssh needs permit-pty. */
+  extensions: z.array(z.enum(EXTENSIONS)).default(["permit-pty"]),
+  criticalOptions: z
+    .strictObject({
+      /** sshd runs this instead of the user's command (PROTOCOL.certkeys "force-command"). */
+      forceCommand: z
+        .string()
+        .min(1)
+        .max(1024)
+        .refine(isPrintable, "force-command must be printable ASCII")
+        .optional(),
+      /** Source addresses the certificate may be used from ("source-address"). */
+      sourceAddress: z.array(cidr).min(1).optional(),
+    })
+    .prefault({}),
+  /** How long a request may wait for approval. */
+  pendingTtl: duration("pendingTtl")
+    .pipe(
+      z
+        .int()
+        .min(60)
+        .max(7 * 86400),
+    )
+    .prefault("1h"),
+  /** Issue without approval. Explicit, announced at load and audited on every use. */
+  autoApprove: z.boolean().default(false),
+});
+
+export const configSchema = z
+  .strictObject({
+    listen: listenSchema,
+    /** State directory; default $STATE_DIRECTORY (systemd) or ./data. */
+    dataDir: z.string().min(1).optional(),
+    ca: caSchema,
+    /** Groups referenced by users and roles. */
+    groups: z.record(ident("group name"), z.strictObject({ description: z.string().default("") })),
+    /** Static group memberships; `sshcad user add` adds users at run time. */
+    users: z
+      .record(ident("user name"), z.strictObject({ groups: z.array(ident("group")).min(1) }))
+      .default({}),
+    /** Groups holding daemon-wide rights. */
+    rights: z
+      .strictObject({
+        admin: z.array(ident("group")).default([]),
+        audit: z.array(ident("group")).default([]),
+      })
+      .prefault({}),
+    auth: z
+      .strictObject({
+        /** Lifetime of API tokens created by `sshcad user add` / `sshcad token create`. */
+        tokenTtl: duration("auth.tokenTtl")
+          .pipe(
+            z
+              .int()
+              .min(60)
+              .max(366 * 86400),
+          )
+          .prefault("90d"),
+      })
+      .prefault({}),
+    hosts: z.record(
+      z.string().regex(HOST_NAME, `host names must match ${HOST_NAME.source}`),
+      hostSchema,
+    ),
+    roles: z.record(ident("role name"), roleSchema),
+  })
+  .superRefine((cfg, ctx) => {
+    const groups = new Set(Object.keys(cfg.groups));
+    const checkGroups = (list: string[], path: (string | number)[]) => {
+      list.forEach((g, i) => {
+        if (!groups.has(g)) {
+          ctx.addIssue({ code: "custom", path: [...path, i], message: `unknown group "${g}"` });
+        }
+      });
+    };
+    for (const [name, user] of Object.entries(cfg.users))
+      checkGroups(user.groups, ["users", name, "groups"]);
+    checkGroups(cfg.rights.admin, ["rights", "admin"]);
+    checkGroups(cfg.rights.audit, ["rights", "audit"]);
+    for (const [name, role] of Object.entries(cfg.roles)) {
+      const at = ["roles", name];
+      checkGroups(role.requesters, [...at, "requesters"]);
+      checkGroups(role.approvers, [...at, "approvers"]);
+      role.hosts.forEach((h, i) => {
+        if (!(h in cfg.hosts)) {
+          ctx.addIssue({
+            code: "custom",
+            path: [...at, "hosts", i],
+            message: `unknown host "${h}" (not in hosts:)`,
+          });
+        }
+      });
+      if (role.defaultTtl > role.maxTtl) {
+        ctx.addIssue({
+          code: "custom",
+          path: [...at, "defaultTtl"],
+          message: "defaultTtl is longer than maxTtl",
+        });
+      }
+      if (!role.autoApprove && role.approvers.length === 0) {
+        ctx.addIssue({
+          code: "custom",
+          path: [...at, "approvers"],
+          message: "a role without autoApprove needs at least one approver group",
+        });
+      }
+      if (role.principals.length * role.hosts.length > 256) {
+        ctx.addIssue({
+          code: "custom",
+          path: [...at, "principals"],
+          message: "principals x hosts exceeds 256 certificate principals",
+        });
+      }
+      for (const field of ["principals", "hosts", "extensions"] as const) {
+        const list: readonly string[] = role[field];
+        if (new Set(list).size !== list.length) {
+          ctx.addIssue({ code: "custom", path: [...at, field], message: "duplicate entries" });
+        }
+      }
+    }
+  });
+
+export type Config = z.output<typeof configSchema>;
+export type RoleConfig = Config["roles"][string];
+export type HostConfig = Config["hosts"][string];

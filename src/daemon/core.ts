@@ -1,0 +1,124 @@
+import { chmod, mkdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Logger } from "pino";
+import { AuditLog } from "../audit/log.js";
+import type { CaKey } from "../ca/ca-key.js";
+import { createCaKeyIfMissing, readCaKey } from "../ca/custody.js";
+import { loadConfigFile } from "../config/load.js";
+import type { Config } from "../config/schema.js";
+import { SshcaError } from "../errors.js";
+import { StateStore } from "../store/state.js";
+import { acquireLock } from "./lock.js";
+import { type DataPaths, dataPaths } from "./paths.js";
+
+export interface CoreOptions {
+  configPath: string;
+  dataDirFlag?: string | undefined;
+  env: NodeJS.ProcessEnv;
+  log: Logger;
+  now: () => Date;
+  /** Create the CA key when missing (init, serve) or insist that it exists. */
+  createCa: boolean;
+}
+
+/** The daemon's durable parts, opened together under the data-directory lock. */
+export interface Core {
+  config: Config;
+  configPath: string;
+  paths: DataPaths;
+  ca: CaKey;
+  caCreated: boolean;
+  store: StateStore;
+  audit: AuditLog;
+  close(): Promise<void>;
+}
+
+/** Audit segments rotate at this size. */
+export const SEGMENT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Opens config, data directory (0700), lock, CA key, audit log and live state, and checks
+ * that state and audit log belong together: a missing state file next to an audit history,
+ * or an audit log shorter than the state remembers, stops the daemon instead of starting
+ * from a reset.
+ */
+export async function openCore(opts: CoreOptions): Promise<Core> {
+  const config = loadConfigFile(opts.configPath);
+  const paths = dataPaths(config, opts.dataDirFlag, opts.env);
+  await mkdir(paths.dataDir, { recursive: true, mode: 0o700 });
+  await chmod(paths.dataDir, 0o700);
+  const lock = await acquireLock(paths.lock);
+  try {
+    const caCreated = opts.createCa
+      ? await createCaKeyIfMissing(paths.caKey, config.ca.keyType)
+      : false;
+    const ca = await readCaKey(paths.caKey, await caPassphrase(opts.env));
+    const audit = await AuditLog.open({
+      dir: paths.auditDir,
+      maxSegmentBytes: SEGMENT_BYTES,
+      now: opts.now,
+      log: opts.log,
+    });
+    const headAtOpen = audit.head.seq;
+    const store = await StateStore.open(paths.state, opts.now());
+    if (store.isNew && headAtOpen > 0) {
+      throw new SshcaError(
+        "state_invalid",
+        `state file ${paths.state} is missing but the audit log holds ${headAtOpen} records; restore state.json from a backup (sshcad never starts from an empty state over an existing history)`,
+      );
+    }
+    if (store.data.auditSeq > audit.head.seq) {
+      throw new SshcaError(
+        "state_invalid",
+        `the audit log ends at record ${audit.head.seq} but the state includes record ${store.data.auditSeq}: the audit log was truncated or replaced (run: sshcad audit verify)`,
+      );
+    }
+    if (caCreated) {
+      const rec = await audit.append("ca.key_created", "sshcad", {
+        fingerprint: ca.fingerprint,
+        keyType: config.ca.keyType,
+        path: paths.caKey,
+      });
+      store.data.auditSeq = rec.seq;
+    }
+    if (store.isNew || caCreated) await store.persist();
+    return {
+      config,
+      configPath: opts.configPath,
+      paths,
+      ca,
+      caCreated,
+      store,
+      audit,
+      close: async () => {
+        await audit.close();
+        await store.persist();
+        await lock.release();
+      },
+    };
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+}
+
+/**
+ * An encrypted CA key's passphrase: from systemd credentials (LoadCredential=ca-passphrase:...)
+ * or a file named by SSHCAD_CA_PASSPHRASE_FILE. Never from argv or a plain variable.
+ */
+async function caPassphrase(env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  const file =
+    env.SSHCAD_CA_PASSPHRASE_FILE ??
+    (env.CREDENTIALS_DIRECTORY ? join(env.CREDENTIALS_DIRECTORY, "ca-passphrase") : undefined);
+  if (!file) return undefined;
+  try {
+    return (await readFile(file, "utf8")).replace(/\r?\n$/, "");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT" && !env.SSHCAD_CA_PASSPHRASE_FILE)
+      return undefined;
+    throw new SshcaError(
+      "config_invalid",
+      `cannot read the CA passphrase file ${file}: ${(err as Error).message}`,
+    );
+  }
+}

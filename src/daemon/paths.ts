@@ -1,0 +1,38 @@
+import { isAbsolute, join, resolve } from "node:path";
+import type { Config } from "../config/schema.js";
+
+/** Where sshcad keeps its files. One function decides, so every command agrees. */
+export interface DataPaths {
+  dataDir: string;
+  caKey: string;
+  state: string;
+  auditDir: string;
+  adminSocket: string;
+  lock: string;
+}
+
+/**
+ * The data directory: --data-dir, else the config's dataDir, else $STATE_DIRECTORY (set by
+ * systemd's StateDirectory=), else ./data. Relative paths are taken from the working directory.
+ */
+export function dataPaths(
+  config: Config,
+  flag: string | undefined,
+  env: NodeJS.ProcessEnv,
+): DataPaths {
+  const stateDirectory = env.STATE_DIRECTORY?.split(":")[0];
+  const dataDir = resolve(flag ?? config.dataDir ?? stateDirectory ?? "data");
+  const caKey = config.ca.keyFile
+    ? isAbsolute(config.ca.keyFile)
+      ? config.ca.keyFile
+      : resolve(config.ca.keyFile)
+    : join(dataDir, "ca", "ca_key");
+  return {
+    dataDir,
+    caKey,
+    state: join(dataDir, "state.json"),
+    auditDir: join(dataDir, "audit"),
+    adminSocket: join(dataDir, "admin.sock"),
+    lock: join(dataDir, "sshcad.lock"),
+  };
+}

@@ -1,0 +1,56 @@
+import express, { type Express } from "express";
+import type { Logger } from "pino";
+import type { AccessService } from "../access/service.js";
+import type { AuditLog } from "../audit/log.js";
+import type { CaKey } from "../ca/ca-key.js";
+import type { Config } from "../config/schema.js";
+import type { StateStore } from "../store/state.js";
+import { authenticate } from "./auth.js";
+import { errorHandler, notFoundHandler } from "./errors.js";
+import { caRoutes, infoRoutes } from "./routes/info.js";
+import { requestRoutes } from "./routes/requests.js";
+
+export interface AppDeps {
+  config: () => Config;
+  store: StateStore;
+  audit: AuditLog;
+  ca: CaKey;
+  access: AccessService;
+  now: () => Date;
+  log: Logger;
+}
+
+/** Request bodies are small JSON documents; 16 KiB holds the largest RSA public key with room. */
+export const BODY_LIMIT = "16kb";
+
+/** The API as an express app; it never listens (main.ts does), so tests run it on any port. */
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+  app.set("query parser", "simple");
+  app.use((_req, res, next) => {
+    res.set({
+      "Cache-Control": "no-store",
+      "X-Content-Type-Options": "nosniff",
+      "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+      "Referrer-Policy": "no-referrer",
+      "X-Frame-Options": "DENY",
+    });
+    next();
+  });
+  app.use(express.json({ limit: BODY_LIMIT, strict: true, type: "application/json" }));
+
+  app.get("/healthz", (_req, res) => {
+    res.json({ status: "ok" });
+  });
+  app.use("/v1/ca", caRoutes(deps.ca));
+
+  const auth = authenticate({ config: deps.config, store: deps.store, now: deps.now });
+  app.use("/v1/requests", auth, requestRoutes(deps.access, deps.audit));
+  app.use("/v1", auth, infoRoutes(deps.config));
+
+  app.use(notFoundHandler);
+  app.use(errorHandler(deps.log));
+  return app;
+}

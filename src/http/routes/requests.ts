@@ -1,0 +1,84 @@
+import { Router } from "express";
+import type { AccessService } from "../../access/service.js";
+import type { AuditLog } from "../../audit/log.js";
+import { identityOf } from "../auth.js";
+import { MAX_WAIT_SECONDS } from "../contract.js";
+import {
+  approveBody,
+  createRequestBody,
+  denyBody,
+  emptyBody,
+  jsonBody,
+  listQuery,
+  parse,
+  requestIdParam,
+  waitQuery,
+} from "../schemas.js";
+import { requestView } from "../views.js";
+
+/** /v1/requests: ask, list, show (with long-poll), approve, deny, cancel. */
+export function requestRoutes(access: AccessService, audit: AuditLog): Router {
+  const r = Router();
+
+  r.post("/", async (req, res) => {
+    const identity = identityOf(res);
+    const body = parse(createRequestBody, jsonBody(req), "request");
+    const created = await access.create(identity, body);
+    res.status(201).json(requestView(created, identity));
+  });
+
+  r.get("/", (req, res) => {
+    const identity = identityOf(res);
+    const q = parse(listQuery, req.query, "query");
+    const list = access
+      .list(identity)
+      .filter((x) => (q.state ? x.state === q.state : true))
+      .filter((x) => (q.mine === "true" ? x.requester === identity.user : true));
+    res.json({ requests: list.map((x) => requestView(x, identity)) });
+  });
+
+  // Long-poll: with ?version=N&wait=S the answer waits up to S seconds for the version to move.
+  r.get("/:id", async (req, res) => {
+    const identity = identityOf(res);
+    const id = parse(requestIdParam, req.params.id, "request id");
+    const q = parse(waitQuery, req.query, "query");
+    let current = access.visible(identity, id);
+    if (q.version !== undefined && q.wait && current.version === q.version) {
+      const abort = new AbortController();
+      res.on("close", () => abort.abort());
+      await access.watch.next(id, Math.min(q.wait, MAX_WAIT_SECONDS) * 1000, abort.signal);
+      if (abort.signal.aborted && !res.writable) return;
+      current = access.visible(identity, id);
+    }
+    if (current.cert && current.requester === identity.user) {
+      await audit.append("certificate.fetched", identity.user, {
+        request: id,
+        serial: current.cert.serial,
+      });
+    }
+    res.json(requestView(current, identity));
+  });
+
+  r.post("/:id/approve", async (req, res) => {
+    const identity = identityOf(res);
+    const id = parse(requestIdParam, req.params.id, "request id");
+    const body = parse(approveBody, jsonBody(req), "approval");
+    res.json(requestView(await access.approve(identity, id, body.digest, body.comment), identity));
+  });
+
+  r.post("/:id/deny", async (req, res) => {
+    const identity = identityOf(res);
+    const id = parse(requestIdParam, req.params.id, "request id");
+    const body = parse(denyBody, jsonBody(req), "denial");
+    res.json(requestView(await access.deny(identity, id, body.reason.trim()), identity));
+  });
+
+  r.post("/:id/cancel", async (req, res) => {
+    const identity = identityOf(res);
+    const id = parse(requestIdParam, req.params.id, "request id");
+    parse(emptyBody, jsonBody(req), "cancellation");
+    res.json(requestView(await access.cancel(identity, id), identity));
+  });
+
+  return r;
+}

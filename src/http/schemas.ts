@@ -1,0 +1,74 @@
+import type { Request } from "express";
+import { z } from "zod";
+import { formatIssues } from "../config/load.js";
+import { SshcaError } from "../errors.js";
+
+/**
+ * Request bodies and queries, validated once at the edge. Unknown fields are errors: a
+ * client that sends "principals" must learn that principals come from the role.
+ */
+const text = (max: number) => z.string().max(max);
+
+export const createRequestBody = z.strictObject({
+  role: text(64),
+  hosts: z.array(text(253)).min(1, "at least one host is required").max(64),
+  ttl: z
+    .union([
+      text(32),
+      z
+        .int()
+        .min(0)
+        .max(10 * 365 * 86400),
+    ])
+    .optional(),
+  reason: text(2000),
+  publicKey: text(16 * 1024),
+});
+
+export const approveBody = z.strictObject({
+  digest: z
+    .string()
+    .regex(/^sha256:[0-9a-f]{64}$/, "digest must be the request's sha256:... digest"),
+  comment: text(500).optional(),
+});
+
+export const denyBody = z.strictObject({
+  reason: text(500).refine((r) => r.trim().length > 0, "a reason is required"),
+});
+
+export const emptyBody = z.strictObject({});
+
+export const requestIdParam = z.string().regex(/^rq_[a-z2-7]{16}$/, "malformed request id");
+
+export const waitQuery = z.strictObject({
+  wait: z.coerce.number().int().min(0).max(3600).optional(),
+  version: z.coerce.number().int().min(0).optional(),
+});
+
+export const listQuery = z.strictObject({
+  state: z.enum(["pending", "approved", "issued", "denied", "cancelled", "expired"]).optional(),
+  mine: z.enum(["true", "false"]).optional(),
+});
+
+export const principalsQuery = z.strictObject({ host: text(253) });
+
+/** Parses `value` or throws a 400 that names each bad field. */
+export function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.output<T> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const problems = formatIssues(result.error.issues);
+  throw new SshcaError("bad_request", `invalid ${what}: ${problems.join("; ")}`, {
+    details: { problems },
+  });
+}
+
+/** The JSON body of a POST, insisting on a JSON content type (415 otherwise). */
+export function jsonBody(req: Request): unknown {
+  if (!req.is("application/json")) {
+    throw new SshcaError(
+      "unsupported_media_type",
+      "request body must be JSON (Content-Type: application/json)",
+    );
+  }
+  return req.body ?? {};
+}

@@ -1,0 +1,41 @@
+import type { AccessRequest, Identity } from "../access/types.js";
+import type { RequestView } from "./contract.js";
+
+/** The API view of a request. The certificate itself goes to the requester only. */
+export function requestView(req: AccessRequest, viewer: Identity): RequestView {
+  const view: RequestView = {
+    id: req.id,
+    state: req.state,
+    version: req.version,
+    requester: req.requester,
+    role: req.role,
+    hosts: req.hosts,
+    reason: req.reason,
+    principals: req.principals,
+    extensions: req.extensions,
+    criticalOptions: req.criticalOptions,
+    ttlSeconds: req.ttlSeconds,
+    keyFingerprint: req.keyFingerprint,
+    digest: req.digest,
+    approvalsRequired: req.approvalsRequired,
+    approvals: req.approvals.map(({ approver, at, comment, auto }) => ({
+      approver,
+      at,
+      ...(comment ? { comment } : {}),
+      ...(auto ? { auto } : {}),
+    })),
+    createdAt: req.createdAt,
+    updatedAt: req.updatedAt,
+    expiresAt: req.expiresAt,
+  };
+  if (req.denial) view.denial = req.denial;
+  if (req.cancellation) view.cancellation = req.cancellation;
+  if (req.cert) {
+    if (viewer.user === req.requester) view.certificate = req.cert.certificate;
+    view.serial = req.cert.serial;
+    view.keyId = req.cert.keyId;
+    view.validAfter = req.cert.validAfter;
+    view.validBefore = req.cert.validBefore;
+  }
+  return view;
+}

@@ -1,0 +1,189 @@
+#!/usr/bin/env node
+/**
+ * sshcad: the composition root. The only module that reads argv and the environment,
+ * handles signals and decides exit codes; everything else gets what it needs passed in.
+ */
+import { randomBytes } from "node:crypto";
+import { Command } from "commander";
+import { adminRequest } from "./admin/client.js";
+import { addUser, createToken, type IssuedToken, listUsers } from "./admin/users.js";
+import { embeddedConfigPath, loadConfigFile } from "./config/load.js";
+import { openCore } from "./daemon/core.js";
+import { createLogger } from "./daemon/logger.js";
+import { dataPaths } from "./daemon/paths.js";
+import { serve } from "./daemon/serve.js";
+import { isSshcaError, safeErr } from "./errors.js";
+
+process.umask(0o077);
+const env = process.env;
+const now = () => new Date();
+const program = new Command("sshcad")
+  .description("sshca daemon: approval-gated, short-lived OpenSSH user certificates")
+  .option(
+    "-c, --config <file>",
+    "config file (default: $SSHCAD_CONFIG or the embedded example config)",
+  )
+  .option(
+    "-d, --data-dir <dir>",
+    "data directory (default: config dataDir, $STATE_DIRECTORY or ./data)",
+  )
+  .showHelpAfterError();
+
+const globals = () => {
+  const o = program.opts<{ config?: string; dataDir?: string }>();
+  return {
+    configPath: o.config ?? env.SSHCAD_CONFIG ?? embeddedConfigPath(),
+    dataDirFlag: o.dataDir,
+  };
+};
+const say = (line: string) => process.stderr.write(`${line}\n`);
+
+program
+  .command("init")
+  .description(
+    "create the data directory (0700) and the CA key (0600); never overwrites an existing key",
+  )
+  .action(async () => {
+    const core = await openCore({ ...globals(), env, log: createLogger(env), now, createCa: true });
+    say(
+      core.caCreated
+        ? `Created CA key ${core.paths.caKey}`
+        : `CA key ${core.paths.caKey} exists; left untouched`,
+    );
+    say(`CA fingerprint ${core.ca.fingerprint}`);
+    say("TrustedUserCAKeys line for target hosts:");
+    process.stdout.write(`${core.ca.publicKeyLine} sshca-user-ca\n`);
+    await core.close();
+  });
+
+program
+  .command("serve")
+  .description("run the daemon (creates the CA key on first start)")
+  .action(async () => {
+    const log = createLogger(env);
+    const daemon = await serve({ ...globals(), env, log });
+    const { core } = daemon;
+    say(
+      [
+        ``,
+        `sshcad listening on ${daemon.url}`,
+        `  CA key     ${core.ca.fingerprint} (${core.ca.signatureAlgorithm})${core.caCreated ? " - created now" : ""}`,
+        `  config     ${core.configPath}`,
+        `  data       ${core.paths.dataDir}`,
+        `Next:`,
+        `  sshcad user add alice --group dev      # prints alice's API token once`,
+        `  export SSHCA_URL=${daemon.url} SSHCA_TOKEN=<token>`,
+        `  sshca ca pubkey                        # the TrustedUserCAKeys line for target hosts`,
+        `  sshca login --role debug --host web-1 --reason "INC-1 disk full"`,
+        ``,
+      ].join("\n"),
+    );
+    const shutdown = (signal: string) => {
+      log.info({ signal }, "stopping");
+      daemon.stop().then(
+        () => process.exit(0),
+        (err) => {
+          log.error({ err: safeErr(err) }, "unclean stop");
+          process.exit(1);
+        },
+      );
+    };
+    process.once("SIGTERM", () => shutdown("SIGTERM"));
+    process.once("SIGINT", () => shutdown("SIGINT"));
+  });
+
+/** Runs an admin operation through the daemon's socket, or on the data directory when it is not running. */
+async function admin<T>(
+  viaSocket: (socket: string) => Promise<T | undefined>,
+  offline: (deps: Parameters<typeof listUsers>[0]) => Promise<T> | T,
+): Promise<T> {
+  const g = globals();
+  const paths = dataPaths(loadConfigFile(g.configPath), g.dataDirFlag, env);
+  const answer = await viaSocket(paths.adminSocket);
+  if (answer !== undefined) return answer;
+  const core = await openCore({ ...g, env, log: createLogger(env), now, createCa: true });
+  try {
+    return await offline({
+      config: () => core.config,
+      store: core.store,
+      audit: core.audit,
+      now,
+      random: randomBytes,
+    });
+  } finally {
+    await core.close();
+  }
+}
+
+function printToken(t: IssuedToken, json: boolean, verb: string): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(t, null, 2)}\n`);
+    return;
+  }
+  say(
+    `${verb} ${t.user} (groups: ${t.groups.join(", ")}). API token, shown once, expires ${t.expiresAt}:`,
+  );
+  process.stdout.write(`${t.token}\n`);
+}
+
+const user = program.command("user").description("manage users");
+user
+  .command("add <name>")
+  .description("add a user and print their API token once")
+  .requiredOption("-g, --group <group...>", "group(s) from the config")
+  .option("--json", "print JSON")
+  .action(async (name: string, o: { group: string[]; json?: boolean }) => {
+    const t = await admin(
+      (s) => adminRequest<IssuedToken>(s, "POST", "/users", { name, groups: o.group }),
+      (deps) => addUser(deps, name, o.group, "admin"),
+    );
+    printToken(t, o.json === true, "Added user");
+  });
+user
+  .command("list")
+  .description("list users and their groups")
+  .option("--json", "print JSON")
+  .action(async (o: { json?: boolean }) => {
+    const { users } = await admin(
+      (s) => adminRequest<{ users: ReturnType<typeof listUsers> }>(s, "GET", "/users"),
+      (deps) => ({ users: listUsers(deps) }),
+    );
+    if (o.json) process.stdout.write(`${JSON.stringify(users, null, 2)}\n`);
+    else
+      for (const u of users)
+        process.stdout.write(`${u.user}\t${u.groups.join(",")}\t${u.source}\ttokens=${u.tokens}\n`);
+  });
+
+const token = program.command("token").description("manage API tokens");
+token
+  .command("create <user>")
+  .description("mint another API token for a user (printed once)")
+  .option("--json", "print JSON")
+  .action(async (name: string, o: { json?: boolean }) => {
+    const t = await admin(
+      (s) => adminRequest<IssuedToken>(s, "POST", `/users/${encodeURIComponent(name)}/tokens`),
+      (deps) => createToken(deps, name, "admin"),
+    );
+    printToken(t, o.json === true, "New token for");
+  });
+
+program
+  .command("config")
+  .command("check")
+  .description("validate the config file and exit")
+  .action(() => {
+    const { configPath } = globals();
+    const cfg = loadConfigFile(configPath);
+    say(
+      `${configPath}: ok (${Object.keys(cfg.roles).length} roles, ${Object.keys(cfg.hosts).length} hosts)`,
+    );
+  });
+
+program.parseAsync().catch((err: unknown) => {
+  if (isSshcaError(err)) {
+    process.stderr.write(`sshcad: ${err.message}\n`);
+    process.exit(err.code === "config_invalid" || err.code === "state_invalid" ? 78 : 1);
+  }
+  process.stderr.write(`sshcad: ${(err as Error)?.message ?? String(err)}\n`);
+  process.exit(1);
+});
