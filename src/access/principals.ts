@@ -29,7 +29,9 @@ export function principalsFileFor(
   for (const role of roles) {
     if (!role.hosts.includes(host)) continue;
     for (const login of role.principals) {
-      (byLogin[login] ??= new Set()).add(`${login}@${host}`);
+      const set = byLogin[login] ?? new Set<string>();
+      set.add(`${login}@${host}`);
+      byLogin[login] = set;
     }
   }
   return Object.fromEntries(

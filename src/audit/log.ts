@@ -152,7 +152,9 @@ export class AuditLog {
       }
       this.size += bytes.length;
       this.headRecord = { seq: head.seq, hash: head.hash };
-      batch.forEach((p, i) => p.resolve(records[i]!));
+      batch.forEach((p, i) => {
+        p.resolve(records[i]!);
+      });
       if (this.size >= this.opts.maxSegmentBytes) await this.rotate();
     }
   }
