@@ -108,12 +108,12 @@ const roleSchema = z.strictObject({
   approvers: z.array(ident("group")).default([]),
   /** Distinct approvers needed, the requester never counting. */
   approvalsRequired: z.int().min(1).max(10).default(1),
-  defaultTtl: duration("defaultTtl").pipe(z.int().min(60)).prefault("15m"),
+  defaultTtl: duration("defaultTtl").pipe(z.int().min(1)).prefault("15m"),
   maxTtl: duration("maxTtl")
     .pipe(
       z
         .int()
-        .min(60)
+        .min(1)
         .max(7 * 86400),
     )
     .prefault("1h"),
@@ -137,7 +137,7 @@ const roleSchema = z.strictObject({
     .pipe(
       z
         .int()
-        .min(60)
+        .min(1)
         .max(7 * 86400),
     )
     .prefault("1h"),

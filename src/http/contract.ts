@@ -92,3 +92,6 @@ export interface ErrorBody {
 
 /** Longest long-poll the server honours, in seconds. */
 export const MAX_WAIT_SECONDS = 60;
+
+/** Durations in the API ("ttl": "30m") use the same syntax as the config. */
+export { formatDuration, parseDuration } from "../config/duration.js";

@@ -1,0 +1,98 @@
+import type {
+  ApproveBody,
+  CaView,
+  CreateRequestBody,
+  DenyBody,
+  PrincipalsView,
+  RequestView,
+  WhoamiView,
+} from "../src/http/contract.js";
+import { CliError } from "./errors.js";
+import { callApi } from "./http.js";
+import type { Settings } from "./settings.js";
+
+const TIMEOUT_MS = 30_000;
+
+/** The typed sshcad API, one method per endpoint. */
+export class ApiClient {
+  constructor(
+    private readonly settings: Settings,
+    private readonly tls: Record<string, unknown> = {},
+  ) {}
+
+  private call<T>(
+    method: "GET" | "POST",
+    path: string,
+    body?: unknown,
+    timeoutMs = TIMEOUT_MS,
+  ): Promise<T> {
+    return callApi<T>(this.settings, method, path, body, timeoutMs, this.tls);
+  }
+
+  private authed(): void {
+    if (!this.settings.token) {
+      throw new CliError(
+        "no API token: set SSHCA_TOKEN, pass --token-file, or run: sshca token set < token.txt",
+      );
+    }
+  }
+
+  ca(): Promise<CaView> {
+    return this.call("GET", "/v1/ca");
+  }
+
+  whoami(): Promise<WhoamiView> {
+    this.authed();
+    return this.call("GET", "/v1/whoami");
+  }
+
+  principals(host: string): Promise<PrincipalsView> {
+    this.authed();
+    return this.call("GET", `/v1/principals?host=${encodeURIComponent(host)}`);
+  }
+
+  createRequest(body: CreateRequestBody): Promise<RequestView> {
+    this.authed();
+    return this.call("POST", "/v1/requests", body);
+  }
+
+  listRequests(query: {
+    state?: string | undefined;
+    mine?: boolean | undefined;
+  }): Promise<{ requests: RequestView[] }> {
+    this.authed();
+    const q = new URLSearchParams();
+    if (query.state) q.set("state", query.state);
+    if (query.mine) q.set("mine", "true");
+    const qs = q.toString();
+    return this.call("GET", `/v1/requests${qs ? `?${qs}` : ""}`);
+  }
+
+  /** With `after`, a long-poll: answers when the version moves past `after.version` or after `after.seconds`. */
+  getRequest(id: string, after?: { version: number; seconds: number }): Promise<RequestView> {
+    this.authed();
+    const path = `/v1/requests/${encodeURIComponent(id)}`;
+    if (!after) return this.call("GET", path);
+    return this.call(
+      "GET",
+      `${path}?version=${after.version}&wait=${after.seconds}`,
+      undefined,
+      (after.seconds + 15) * 1000,
+    );
+  }
+
+  approve(id: string, body: ApproveBody): Promise<RequestView> {
+    this.authed();
+    return this.call("POST", `/v1/requests/${encodeURIComponent(id)}/approve`, body);
+  }
+
+  deny(id: string, body: DenyBody): Promise<RequestView> {
+    this.authed();
+    return this.call("POST", `/v1/requests/${encodeURIComponent(id)}/deny`, body);
+  }
+
+  cancel(id: string): Promise<RequestView> {
+    this.authed();
+    return this.call("POST", `/v1/requests/${encodeURIComponent(id)}/cancel`, {});
+  }
+}

@@ -1,0 +1,77 @@
+import type { Command } from "commander";
+import { parseDuration } from "../../src/http/contract.js";
+import type { Ctx } from "../context.js";
+import { CliError, EXIT } from "../errors.js";
+import { DEFAULT_KEY, expandHome, readPublicKey } from "../keys.js";
+import { waitAndInstall } from "../wait.js";
+
+/** Options shared by `login` and `request wait`. */
+export function waitOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      "-i, --key <path>",
+      "identity file; the certificate is written to <key>-cert.pub",
+      DEFAULT_KEY,
+    )
+    .option("--no-agent", "do not add the key and certificate to ssh-agent")
+    .option("--timeout <duration>", "give up waiting after this long (e.g. 10m)")
+    .option("--json", "print the issued request as JSON");
+}
+
+export function timeoutMs(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const s = parseDuration(text);
+  if (s === undefined || s === 0)
+    throw new CliError(`--timeout ${text} is not a duration (e.g. 90s, 10m)`, EXIT.usage);
+  return s * 1000;
+}
+
+interface LoginOpts {
+  role: string;
+  host: string[];
+  reason: string;
+  ttl?: string;
+  key: string;
+  wait: boolean;
+  agent: boolean;
+  timeout?: string;
+  json?: boolean;
+}
+
+/** sshca login: ask for access, wait for approval, install the certificate. */
+export function loginCommand(program: Command, ctx: Ctx): void {
+  waitOptions(
+    program
+      .command("login")
+      .description("request a certificate for a role and hosts, wait for approval, install it")
+      .requiredOption("-r, --role <role>", "role to request")
+      .requiredOption("-H, --host <host...>", "target host(s) from the inventory")
+      .requiredOption("--reason <text>", "why (ticket, incident); shown to approvers and audited")
+      .option("--ttl <duration>", "certificate lifetime (default: the role's defaultTtl)")
+      .option("--no-wait", "print the request id and return at once"),
+  ).action(async (o: LoginOpts) => {
+    const keyPath = expandHome(o.key);
+    const deadline = timeoutMs(o.timeout);
+    const pub = await readPublicKey(keyPath);
+    const client = await ctx.client();
+    const req = await client.createRequest({
+      role: o.role,
+      hosts: o.host,
+      reason: o.reason,
+      publicKey: pub.line,
+      ...(o.ttl !== undefined ? { ttl: o.ttl } : {}),
+    });
+    if (!o.wait) {
+      ctx.out(o.json ? JSON.stringify(req, null, 2) : req.id);
+      if (!o.json)
+        ctx.err(`Request ${req.id} is ${req.state}; pick it up with: sshca request wait ${req.id}`);
+      return;
+    }
+    await waitAndInstall(ctx, client, req, {
+      keyPath,
+      agent: o.agent,
+      json: o.json === true,
+      timeoutMs: deadline,
+    });
+  });
+}

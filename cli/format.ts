@@ -1,0 +1,63 @@
+import type { RequestView } from "../src/http/contract.js";
+
+/** Human-readable renderings; --json bypasses these. */
+
+const approvals = (r: RequestView) => `${r.approvals.length}/${r.approvalsRequired}`;
+
+export function formatTtl(seconds: number): string {
+  if (seconds % 3600 === 0) return `${seconds / 3600}h`;
+  if (seconds % 60 === 0) return `${seconds / 60}m`;
+  return `${seconds}s`;
+}
+
+export function requestTable(list: RequestView[]): string {
+  const rows = [["ID", "STATE", "REQUESTER", "ROLE", "HOSTS", "TTL", "APPROVALS", "REASON"]];
+  for (const r of list) {
+    rows.push([
+      r.id,
+      r.state,
+      r.requester,
+      r.role,
+      r.hosts.join(","),
+      formatTtl(r.ttlSeconds),
+      approvals(r),
+      r.reason,
+    ]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  return rows
+    .map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join("  "))
+    .join("\n");
+}
+
+export function describeRequest(r: RequestView): string {
+  const lines = [
+    `Request     ${r.id}  (${r.state})`,
+    `Requester   ${r.requester}`,
+    `Role        ${r.role}`,
+    `Hosts       ${r.hosts.join(", ")}`,
+    `Reason      ${r.reason}`,
+    `Principals  ${r.principals.join(", ")}`,
+    `Extensions  ${r.extensions.join(", ") || "(none)"}`,
+  ];
+  const opts = Object.entries(r.criticalOptions);
+  if (opts.length) lines.push(`Options     ${opts.map(([k, v]) => `${k}=${v}`).join(", ")}`);
+  lines.push(
+    `TTL         ${formatTtl(r.ttlSeconds)}`,
+    `Key         ${r.keyFingerprint}`,
+    `Approvals   ${approvals(r)}${r.approvals.length ? ` (${r.approvals.map((a) => a.approver).join(", ")})` : ""}`,
+    `Digest      ${r.digest}`,
+    `Created     ${r.createdAt}`,
+  );
+  if (r.state === "pending") lines.push(`Expires     ${r.expiresAt}`);
+  if (r.denial) lines.push(`Denied      by ${r.denial.by}: ${r.denial.reason}`);
+  if (r.cancellation) lines.push(`Cancelled   by ${r.cancellation.by}`);
+  if (r.serial) {
+    lines.push(
+      `Serial      ${r.serial}`,
+      `Key ID      ${r.keyId}`,
+      `Valid       ${r.validAfter} .. ${r.validBefore}`,
+    );
+  }
+  return lines.join("\n");
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+/** sshca: the command-line client of sshcad. Everything goes through the HTTP API. */
+import { Command, CommanderError } from "commander";
+import { decideCommands } from "./commands/decide.js";
+import { infoCommands } from "./commands/info.js";
+import { loginCommand } from "./commands/login.js";
+import { requestCommand } from "./commands/request.js";
+import { setupCommands } from "./commands/setup.js";
+import { createCtx } from "./context.js";
+import { CliError, EXIT } from "./errors.js";
+
+const program = new Command("sshca")
+  .description("request, approve and install short-lived SSH certificates from sshcad")
+  .option("--url <url>", "sshcad URL (default: $SSHCA_URL, then the config file)")
+  .option(
+    "--token-file <file>",
+    "read the API token from this file (default: $SSHCA_TOKEN, then the config file)",
+  )
+  .exitOverride()
+  .configureOutput({
+    outputError: (text, write) => write(text.split("\n")[0] ? `${text.split("\n")[0]}\n` : text),
+  });
+
+const ctx = createCtx(process.env, () => program.opts<{ url?: string; tokenFile?: string }>());
+loginCommand(program, ctx);
+requestCommand(program, ctx);
+decideCommands(program, ctx);
+infoCommands(program, ctx);
+setupCommands(program, ctx);
+for (const cmd of program.commands) {
+  cmd.exitOverride();
+  for (const sub of cmd.commands) sub.exitOverride();
+}
+
+program.parseAsync().then(
+  () => process.exit(EXIT.ok),
+  (err: unknown) => {
+    if (err instanceof CommanderError) {
+      // Help and version exit 0; usage errors were already printed by commander.
+      process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage);
+    }
+    if (err instanceof CliError) {
+      process.stderr.write(`sshca: ${err.message}\n`);
+      process.exit(err.exitCode);
+    }
+    process.stderr.write(`sshca: ${(err as Error)?.message ?? String(err)}\n`);
+    process.exit(EXIT.error);
+  },
+);

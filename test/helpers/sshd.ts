@@ -1,0 +1,121 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { type Result, type Running, run, start } from "./procs.js";
+import { tempDir } from "./tmp.js";
+import { tool } from "./tools.js";
+
+/** A free TCP port on 127.0.0.1 (closed again before use; fine for tests). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      const port = typeof addr === "object" && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface TestSshd {
+  port: number;
+  dir: string;
+  proc: Running;
+  log: () => string;
+  /** Replaces the AuthorizedPrincipalsFile of a login user. */
+  setPrincipals(login: string, lines: string[]): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * A real sshd on 127.0.0.1 with its own config, configured the way the README tells operators
+ * to configure a target host: TrustedUserCAKeys, AuthorizedPrincipalsFile per login user,
+ * optionally RevokedKeys, LogLevel VERBOSE.
+ */
+export async function startSshd(opts: {
+  trustedCaLine: string;
+  principals: Record<string, string[]>;
+  revokedKeys?: string;
+}): Promise<TestSshd> {
+  const dir = tempDir("sshd");
+  mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
+  const hostKey = join(dir, "ssh_host_ed25519_key");
+  const kg = await run(tool("ssh-keygen"), ["-q", "-t", "ed25519", "-N", "", "-f", hostKey]);
+  if (kg.code !== 0) throw new Error(`ssh-keygen: ${kg.stderr}`);
+  writeFileSync(join(dir, "trusted_user_ca_keys"), `${opts.trustedCaLine}\n`);
+  mkdirSync(join(dir, "principals"));
+  const setPrincipals = (login: string, lines: string[]) =>
+    writeFileSync(join(dir, "principals", login), lines.length ? `${lines.join("\n")}\n` : "");
+  for (const [login, lines] of Object.entries(opts.principals)) setPrincipals(login, lines);
+  const port = await freePort();
+  const config = [
+    `Port ${port}`,
+    "ListenAddress 127.0.0.1",
+    `HostKey ${hostKey}`,
+    `PidFile ${join(dir, "sshd.pid")}`,
+    "AuthorizedKeysFile none",
+    `TrustedUserCAKeys ${join(dir, "trusted_user_ca_keys")}`,
+    `AuthorizedPrincipalsFile ${join(dir, "principals")}/%u`,
+    ...(opts.revokedKeys ? [`RevokedKeys ${opts.revokedKeys}`] : []),
+    "PubkeyAuthentication yes",
+    "PasswordAuthentication no",
+    "KbdInteractiveAuthentication no",
+    "PermitRootLogin prohibit-password",
+    "UsePAM no",
+    "StrictModes no",
+    "LogLevel VERBOSE",
+  ];
+  const cfgPath = join(dir, "sshd_config");
+  writeFileSync(cfgPath, `${config.join("\n")}\n`);
+  const proc = start(tool("sshd"), ["-D", "-e", "-f", cfgPath]);
+  await proc.waitFor(/Server listening on 127\.0\.0\.1 port/, 10_000);
+  return {
+    port,
+    dir,
+    proc,
+    log: proc.stderr,
+    setPrincipals,
+    stop: async () => {
+      proc.proc.kill("SIGTERM");
+      await proc.done;
+    },
+  };
+}
+
+/** Logs in with the real ssh client using exactly this key and certificate, nothing else. */
+export function ssh(opts: {
+  port: number;
+  user: string;
+  key: string;
+  tty?: boolean;
+  command: string;
+}): Promise<Result> {
+  return run(tool("ssh"), [
+    ...(opts.tty ? ["-tt"] : ["-T"]),
+    "-F",
+    "/dev/null",
+    "-o",
+    "UserKnownHostsFile=/dev/null",
+    "-o",
+    "StrictHostKeyChecking=no",
+    "-o",
+    "IdentitiesOnly=yes",
+    "-o",
+    "IdentityAgent=none",
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "ConnectTimeout=10",
+    "-o",
+    "LogLevel=ERROR",
+    "-i",
+    opts.key,
+    "-o",
+    `CertificateFile=${opts.key}-cert.pub`,
+    "-p",
+    String(opts.port),
+    `${opts.user}@127.0.0.1`,
+    opts.command,
+  ]);
+}
