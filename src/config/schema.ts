@@ -94,56 +94,62 @@ const hostSchema = z.strictObject({
     .prefault({}),
 });
 
-const roleSchema = z.strictObject({
-  description: z.string().max(200).default(""),
-  /** Login names on the target hosts (AuthorizedPrincipalsFile %u). */
-  principals: z
-    .array(z.string().regex(LOGIN, `login names must match ${LOGIN.source}`))
-    .min(1, "a role needs at least one login principal"),
-  /** Inventory host names this role may be requested for. */
-  hosts: z.array(z.string()).min(1, "a role needs at least one host"),
-  /** Groups whose members may request this role. */
-  requesters: z.array(ident("group")).min(1),
-  /** Groups whose members may approve requests for this role. */
-  approvers: z.array(ident("group")).default([]),
-  /** Distinct approvers needed, the requester never counting. */
-  approvalsRequired: z.int().min(1).max(10).default(1),
-  defaultTtl: duration("defaultTtl").pipe(z.int().min(1)).prefault("15m"),
-  maxTtl: duration("maxTtl")
-    .pipe(
-      z
-        .int()
-        .min(1)
-        .max(7 * 86400),
-    )
-    .prefault("1h"),
-  /** Certificate extensions; interactive ssh needs permit-pty. */
-  extensions: z.array(z.enum(EXTENSIONS)).default(["permit-pty"]),
-  criticalOptions: z
-    .strictObject({
-      /** sshd runs this instead of the user's command (PROTOCOL.certkeys "force-command"). */
-      forceCommand: z
-        .string()
-        .min(1)
-        .max(1024)
-        .refine(isPrintable, "force-command must be printable ASCII")
-        .optional(),
-      /** Source addresses the certificate may be used from ("source-address"). */
-      sourceAddress: z.array(cidr).min(1).optional(),
-    })
-    .prefault({}),
-  /** How long a request may wait for approval. */
-  pendingTtl: duration("pendingTtl")
-    .pipe(
-      z
-        .int()
-        .min(1)
-        .max(7 * 86400),
-    )
-    .prefault("1h"),
-  /** Issue without approval. Explicit, announced at load and audited on every use. */
-  autoApprove: z.boolean().default(false),
-});
+const roleSchema = z
+  .strictObject({
+    description: z.string().max(200).default(""),
+    /** Login names on the target hosts (AuthorizedPrincipalsFile %u). */
+    principals: z
+      .array(z.string().regex(LOGIN, `login names must match ${LOGIN.source}`))
+      .min(1, "a role needs at least one login principal"),
+    /** Inventory host names this role may be requested for. */
+    hosts: z.array(z.string()).min(1, "a role needs at least one host"),
+    /** Groups whose members may request this role. */
+    requesters: z.array(ident("group")).min(1),
+    /** Groups whose members may approve requests for this role. */
+    approvers: z.array(ident("group")).default([]),
+    /** Distinct approvers needed, the requester never counting. */
+    approvalsRequired: z.int().min(1).max(10).default(1),
+    /** Default: 15m, or maxTtl when that is shorter. */
+    defaultTtl: duration("defaultTtl").pipe(z.int().min(1)).optional(),
+    maxTtl: duration("maxTtl")
+      .pipe(
+        z
+          .int()
+          .min(1)
+          .max(7 * 86400),
+      )
+      .prefault("1h"),
+    /** Certificate extensions; interactive ssh needs permit-pty. */
+    extensions: z.array(z.enum(EXTENSIONS)).default(["permit-pty"]),
+    criticalOptions: z
+      .strictObject({
+        /** sshd runs this instead of the user's command (PROTOCOL.certkeys "force-command"). */
+        forceCommand: z
+          .string()
+          .min(1)
+          .max(1024)
+          .refine(isPrintable, "force-command must be printable ASCII")
+          .optional(),
+        /** Source addresses the certificate may be used from ("source-address"). */
+        sourceAddress: z.array(cidr).min(1).optional(),
+      })
+      .prefault({}),
+    /** How long a request may wait for approval. */
+    pendingTtl: duration("pendingTtl")
+      .pipe(
+        z
+          .int()
+          .min(1)
+          .max(7 * 86400),
+      )
+      .prefault("1h"),
+    /** Issue without approval. Explicit, announced at load and audited on every use. */
+    autoApprove: z.boolean().default(false),
+  })
+  .transform((role) => ({
+    ...role,
+    defaultTtl: role.defaultTtl ?? Math.min(15 * 60, role.maxTtl),
+  }));
 
 export const configSchema = z
   .strictObject({

@@ -1,9 +1,11 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { json } from "../helpers/people.js";
-import { run } from "../helpers/procs.js";
+import { run, start } from "../helpers/procs.js";
 import { LOGIN, startWorld, targetHost, type World, waitingId } from "../helpers/scenario.js";
 import { ssh, type TestSshd } from "../helpers/sshd.js";
+import { tempDir } from "../helpers/tmp.js";
 import { tool } from "../helpers/tools.js";
 
 interface RequestJson {
@@ -238,5 +240,110 @@ describe("expiry", () => {
     });
     expect(after.code).toBe(255);
     expect(web1.log()).toMatch(/expired|Certificate invalid/i);
+  });
+});
+
+describe("ssh-agent and auto-approval", () => {
+  test("login adds key and certificate to a running ssh-agent for the certificate's lifetime", async () => {
+    const sock = join(tempDir("agent"), "agent.sock");
+    const agent = start(tool("ssh-agent"), ["-D", "-a", sock]);
+    await agent.waitFor(/SSH_AUTH_SOCK=/);
+    try {
+      const env = { ...w.alice.env, SSH_AUTH_SOCK: sock };
+      const login = start(
+        process.execPath,
+        [
+          join(import.meta.dirname, "..", "..", "dist", "cli", "main.js"),
+          "login",
+          "--role",
+          "short",
+          "--host",
+          "web-1",
+          "--ttl",
+          "4s",
+          "--reason",
+          "agent check",
+        ],
+        { env },
+      );
+      const id = await waitingId(login);
+      expect((await w.bob.sshca(["approve", id])).code).toBe(0);
+      const done = await login.done;
+      expect(done.code, done.stderr).toBe(0);
+      expect(done.stdout).toContain("added to ssh-agent");
+      const listed = await run(tool("ssh-add"), ["-l"], { env });
+      expect(listed.stdout).toMatch(/ED25519-CERT/);
+      expect(listed.stdout).toMatch(/ED25519\)/);
+      // Using only the agent (no key file), plain ssh logs in.
+      const viaAgent = await run(
+        tool("ssh"),
+        [
+          "-F",
+          "/dev/null",
+          "-o",
+          "UserKnownHostsFile=/dev/null",
+          "-o",
+          "StrictHostKeyChecking=no",
+          "-o",
+          `IdentityAgent=${sock}`,
+          "-o",
+          "BatchMode=yes",
+          "-p",
+          String(web1.port),
+          `${LOGIN}@127.0.0.1`,
+          "echo via-agent",
+        ],
+        { env },
+      );
+      expect(viaAgent.stdout, viaAgent.stderr).toContain("via-agent");
+      // The agent forgets both when the certificate expires.
+      await new Promise((r) => setTimeout(r, 6000));
+      const after = await run(tool("ssh-add"), ["-l"], { env });
+      expect(after.stdout + after.stderr).toMatch(/no identities/);
+    } finally {
+      agent.proc.kill("SIGTERM");
+    }
+  });
+
+  test("an auto-approve role issues at once, and the audit log says it was auto-approved", async () => {
+    const r = await w.alice.sshca([
+      "login",
+      "--role",
+      "selfserve",
+      "--host",
+      "web-1",
+      "--reason",
+      "read logs",
+      "--no-agent",
+      "--json",
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const issued = JSON.parse(r.stdout) as RequestJson & {
+      approvals: { approver: string; auto?: boolean }[];
+    };
+    expect(issued.state).toBe("issued");
+    expect(issued.approvals).toEqual([
+      expect.objectContaining({ approver: "auto-approve", auto: true }),
+    ]);
+    const auditDir = join(w.daemon.dataDir, "audit");
+    const records = readdirSync(auditDir)
+      .flatMap((f) => readFileSync(join(auditDir, f), "utf8").split("\n"))
+      .filter(Boolean)
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            type: string;
+            fields: { request?: string; autoApproveRoles?: string[] };
+          },
+      );
+    expect(records.find((x) => x.type === "config.loaded")?.fields.autoApproveRoles).toEqual([
+      "selfserve",
+    ]);
+    expect(records.filter((x) => x.fields.request === issued.id).map((x) => x.type)).toEqual([
+      "request.created",
+      "request.auto_approved",
+      "certificate.issued",
+      "certificate.fetched",
+    ]);
   });
 });

@@ -43,6 +43,13 @@ export function e2eConfig(
         defaultTtl: "3s",
         maxTtl: "10s",
       },
+      selfserve: {
+        principals: [LOGIN],
+        hosts: ["web-1"],
+        requesters: ["dev"],
+        autoApprove: true,
+        maxTtl: "5m",
+      },
       ...overrides.roles,
     },
     ...overrides.extra,

@@ -1,8 +1,9 @@
 import { Router } from "express";
 import type { AccessService } from "../../access/service.js";
+import type { AccessRequest, Identity } from "../../access/types.js";
 import type { AuditLog } from "../../audit/log.js";
 import { identityOf } from "../auth.js";
-import { MAX_WAIT_SECONDS } from "../contract.js";
+import { MAX_WAIT_SECONDS, type RequestView } from "../contract.js";
 import {
   approveBody,
   createRequestBody,
@@ -20,11 +21,23 @@ import { requestView } from "../views.js";
 export function requestRoutes(access: AccessService, audit: AuditLog): Router {
   const r = Router();
 
+  /** The requester's view; handing out the certificate is itself an audited event. */
+  const deliver = async (req: AccessRequest, identity: Identity): Promise<RequestView> => {
+    const view = requestView(req, identity);
+    if (view.certificate !== undefined) {
+      await audit.append("certificate.fetched", identity.user, {
+        request: req.id,
+        serial: view.serial,
+      });
+    }
+    return view;
+  };
+
   r.post("/", async (req, res) => {
     const identity = identityOf(res);
     const body = parse(createRequestBody, jsonBody(req), "request");
     const created = await access.create(identity, body);
-    res.status(201).json(requestView(created, identity));
+    res.status(201).json(await deliver(created, identity));
   });
 
   r.get("/", (req, res) => {

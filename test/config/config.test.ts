@@ -1,0 +1,156 @@
+import { writeFileSync } from "node:fs";
+import { describe, expect, test } from "vitest";
+import { embeddedConfigPath, loadConfigFile, parseConfig } from "../../src/config/load.js";
+import { baseConfig } from "../helpers/config.js";
+import { writeConfig } from "../helpers/daemon.js";
+
+const problems = (patch: (c: any) => void): string[] => {
+  const c: any = baseConfig();
+  patch(c);
+  try {
+    parseConfig(c, "test.yaml");
+  } catch (err) {
+    return (err as { details: { problems: string[] } }).details.problems;
+  }
+  return [];
+};
+
+describe("config", () => {
+  test("the shipped example config loads as is, with defaults filled in one place", () => {
+    const cfg = loadConfigFile(embeddedConfigPath());
+    expect(cfg.listen).toEqual({ address: "127.0.0.1", port: 8443 });
+    expect(cfg.ca).toMatchObject({ keyType: "ed25519", backdate: 60 });
+    expect(cfg.roles.debug).toMatchObject({
+      extensions: ["permit-pty"],
+      pendingTtl: 3600,
+      autoApprove: false,
+      approvalsRequired: 1,
+    });
+  });
+
+  test.each([
+    {
+      name: "unknown key is an error, named with its path",
+      patch: (c: any) => (c.roles.debug.maxTTL = "1h"),
+      want: 'roles.debug: Unrecognized key: "maxTTL"',
+    },
+    {
+      name: "bad duration",
+      patch: (c: any) => (c.roles.debug.maxTtl = "forever"),
+      want: "roles.debug.maxTtl: maxTtl: expected a duration",
+    },
+    {
+      name: "unknown group in a role",
+      patch: (c: any) => (c.roles.debug.approvers = ["ops"]),
+      want: 'roles.debug.approvers.0: unknown group "ops"',
+    },
+    {
+      name: "unknown host in a role",
+      patch: (c: any) => c.roles.debug.hosts.push("web-9"),
+      want: 'roles.debug.hosts.2: unknown host "web-9"',
+    },
+    {
+      name: "defaultTtl over maxTtl",
+      patch: (c: any) => (c.roles.debug.defaultTtl = "2h"),
+      want: "roles.debug.defaultTtl: defaultTtl is longer than maxTtl",
+    },
+    {
+      name: "no approvers without autoApprove",
+      patch: (c: any) => (c.roles.debug.approvers = []),
+      want: "roles.debug.approvers: a role without autoApprove",
+    },
+    {
+      name: "comma in a login principal",
+      patch: (c: any) => (c.roles.debug.principals = ["a,b"]),
+      want: "roles.debug.principals.0: login names must match",
+    },
+    {
+      name: "wildcard principal",
+      patch: (c: any) => (c.roles.debug.principals = ["*"]),
+      want: "roles.debug.principals.0",
+    },
+    {
+      name: "leading dash principal",
+      patch: (c: any) => (c.roles.debug.principals = ["-oProxyCommand"]),
+      want: "roles.debug.principals.0",
+    },
+    {
+      name: "space in principal",
+      patch: (c: any) => (c.roles.debug.principals = ["a b"]),
+      want: "roles.debug.principals.0",
+    },
+    {
+      name: "unknown extension",
+      patch: (c: any) => (c.roles.debug.extensions = ["permit-everything"]),
+      want: "roles.debug.extensions.0",
+    },
+    {
+      name: "bad source-address",
+      patch: (c: any) => (c.roles.dba.criticalOptions.sourceAddress = ["10.0.0.0/99"]),
+      want: "roles.dba.criticalOptions.sourceAddress.0",
+    },
+    {
+      name: "option-looking address",
+      patch: (c: any) => (c.hosts["web-1"].address = "-oN/tmp/x"),
+      want: "hosts.web-1.address: expected one IP address or DNS host name",
+    },
+    {
+      name: "address with an option",
+      patch: (c: any) => (c.hosts["web-1"].address = "127.0.0.1 -V"),
+      want: "hosts.web-1.address",
+    },
+    {
+      name: "CIDR as address",
+      patch: (c: any) => (c.hosts["web-1"].address = "10.0.0.0/8"),
+      want: "hosts.web-1.address",
+    },
+    {
+      name: "shell metacharacters in address",
+      patch: (c: any) => (c.hosts["web-1"].address = "a;b"),
+      want: "hosts.web-1.address",
+    },
+    {
+      name: "bad port",
+      patch: (c: any) => (c.hosts["web-1"].expectedPorts = [70000]),
+      want: "hosts.web-1.expectedPorts.0",
+    },
+    {
+      name: "host name with uppercase",
+      patch: (c: any) => (c.hosts.WEB = { address: "10.0.0.9" }),
+      want: "hosts.WEB",
+    },
+    {
+      name: "backdate over 2 minutes",
+      patch: (c: any) => (c.ca = { backdate: "5m" }),
+      want: "ca.backdate: ca.backdate may be at most 2m",
+    },
+    {
+      name: "unknown user group",
+      patch: (c: any) => (c.users = { eve: { groups: ["root"] } }),
+      want: 'users.eve.groups.0: unknown group "root"',
+    },
+  ])("fail/$name", ({ patch, want }) => {
+    expect(problems(patch).join("\n")).toContain(want);
+  });
+
+  test("every problem is reported at once", () => {
+    const found = problems((c) => {
+      c.roles.debug.maxTtl = "x";
+      c.hosts["web-1"].address = "a;b";
+    });
+    expect(found).toHaveLength(2);
+  });
+
+  test("YAML syntax errors and duplicate keys are refused with the file name", () => {
+    expect(() => loadConfigFile(writeConfigText("roles: [\n"))).toThrow(/sshcad\.yaml: YAML error/);
+    expect(() => loadConfigFile(writeConfigText("groups: {}\ngroups: {}\n"))).toThrow(
+      /YAML error: Map keys must be unique/,
+    );
+  });
+});
+
+function writeConfigText(text: string): string {
+  const path = writeConfig({});
+  writeFileSync(path, text);
+  return path;
+}
