@@ -16,6 +16,8 @@ const program = new Command("sshca")
     "--token-file <file>",
     "read the API token from this file (default: $SSHCA_TOKEN, then the config file)",
   )
+  // Global options go before the command (sshca --url U whoami), so `bootstrap --url` is its own.
+  .enablePositionalOptions()
   .exitOverride()
   .configureOutput({
     outputError: (text, write) => write(text.split("\n")[0] ? `${text.split("\n")[0]}\n` : text),

@@ -1,0 +1,107 @@
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, test } from "vitest";
+import { SSHCAD, startDaemon, writeConfig } from "../helpers/daemon.js";
+import { makePerson } from "../helpers/people.js";
+import { run } from "../helpers/procs.js";
+import { e2eConfig } from "../helpers/scenario.js";
+import { tempDir } from "../helpers/tmp.js";
+
+const mode = (p: string) => (statSync(p).mode & 0o777).toString(8);
+
+describe("operator commands", () => {
+  test("init creates a 0700 data dir and a 0600 Ed25519 CA key, and never overwrites it", async () => {
+    const dataDir = join(tempDir("init"), "data");
+    const configPath = writeConfig(e2eConfig());
+    const init = (extraEnv = {}) =>
+      run(process.execPath, [SSHCAD, "--config", configPath, "--data-dir", dataDir, "init"], {
+        env: { ...process.env, ...extraEnv },
+      });
+    const first = await init();
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toContain("Created CA key");
+    expect(first.stdout).toMatch(/^ssh-ed25519 AAAA\S+ sshca-user-ca\n$/);
+    const key = join(dataDir, "ca", "ca_key");
+    const before = readFileSync(key, "utf8");
+    expect(before).toContain("BEGIN OPENSSH PRIVATE KEY");
+    expect(mode(dataDir)).toBe("700");
+    expect(mode(join(dataDir, "ca"))).toBe("700");
+    expect(mode(key)).toBe("600");
+
+    const second = await init();
+    expect(second.code).toBe(0);
+    expect(second.stderr).toContain("exists; left untouched");
+    expect(readFileSync(key, "utf8")).toBe(before);
+    expect(second.stdout).toBe(first.stdout);
+  });
+
+  test("user add prints the token once; only its hash is stored; the log holds no secret", async () => {
+    const daemon = await startDaemon({ configPath: writeConfig(e2eConfig()) });
+    try {
+      const added = await daemon.sshcad(["user", "add", "alice", "--group", "dev"]);
+      expect(added.code, added.stderr).toBe(0);
+      const token = added.stdout.trim();
+      expect(token).toMatch(/^sshca_[a-z2-7]{16}_[A-Za-z0-9_-]{43}$/);
+      const secret = token.split("_")[2]!;
+      const stored = [
+        readFileSync(join(daemon.dataDir, "state.json"), "utf8"),
+        ...readdirSync(join(daemon.dataDir, "audit")).map((f) =>
+          readFileSync(join(daemon.dataDir, "audit", f), "utf8"),
+        ),
+        daemon.proc.stdout(),
+        daemon.proc.stderr(),
+      ].join("\n");
+      expect(stored).toContain("alice");
+      expect(stored).not.toContain(secret);
+      expect(mode(join(daemon.dataDir, "state.json"))).toBe("600");
+
+      const dup = await daemon.sshcad(["user", "add", "alice", "--group", "dev"]);
+      expect(dup.code).toBe(1);
+      expect(dup.stderr).toMatch(/^sshcad: user alice already exists/);
+      const badGroup = await daemon.sshcad(["user", "add", "eve", "--group", "root"]);
+      expect(badGroup.code).toBe(1);
+      expect(badGroup.stderr).toContain("unknown group root");
+
+      const alice = await makePerson("alice", daemon.url, token);
+      const me = await alice.sshca(["whoami", "--json"]);
+      expect(JSON.parse(me.stdout)).toMatchObject({ user: "alice", groups: ["dev"] });
+    } finally {
+      await daemon.stop();
+    }
+  });
+
+  test("settings come from flags, then SSHCA_URL/SSHCA_TOKEN, then the config file", async () => {
+    const daemon = await startDaemon({ configPath: writeConfig(e2eConfig()) });
+    try {
+      const token = await daemon.addUser("alice", ["dev"]);
+      const p = await makePerson("alice", "http://127.0.0.1:9", "");
+      delete p.env.SSHCA_URL;
+      delete p.env.SSHCA_TOKEN;
+
+      const none = await p.sshca(["whoami"]);
+      expect(none.code).toBe(1);
+      expect(none.stderr).toMatch(/^sshca: no server URL/);
+
+      expect((await p.sshca(["bootstrap", "--url", daemon.url])).code).toBe(0);
+      expect((await p.sshca(["token", "set"], `${token}\n`)).code).toBe(0);
+      const configFile = join(p.home, ".config", "sshca", "config.json");
+      expect(mode(configFile)).toBe("600");
+      expect((await p.sshca(["whoami"])).stdout).toContain("alice");
+
+      p.env.SSHCA_URL = "http://127.0.0.1:9"; // the environment beats the file
+      const viaEnv = await p.sshca(["whoami"]);
+      expect(viaEnv.code).toBe(1);
+      expect(viaEnv.stderr).toMatch(/^sshca: cannot reach http:\/\/127\.0\.0\.1:9/);
+
+      const viaFlag = await p.sshca(["--url", daemon.url, "whoami"]); // the flag beats the environment
+      expect(viaFlag.code, viaFlag.stderr).toBe(0);
+
+      const badToken = await p.sshca(["token", "set"], "hunter2\n");
+      expect(badToken.code).toBe(1);
+      const usage = await p.sshca(["login", "--role", "debug"]);
+      expect(usage.code).toBe(2);
+    } finally {
+      await daemon.stop();
+    }
+  });
+});
