@@ -65,8 +65,7 @@ const KEY_PARTS: Record<string, number> = {
 export function parseCertificate(line: string): ParsedCert {
   const [typeName, b64] = line.trim().split(/\s+/);
   const parts = typeName ? KEY_PARTS[typeName] : undefined;
-  if (!typeName || !b64 || parts === undefined)
-    throw new Error("not an OpenSSH user certificate line");
+  if (!typeName || !b64 || parts === undefined) throw new Error("not an OpenSSH user certificate line");
   const blob = Buffer.from(b64, "base64");
   const r = new Reader(blob);
   if (r.string().toString() !== typeName) throw new Error("certificate type mismatch");
@@ -82,10 +81,7 @@ export function parseCertificate(line: string): ParsedCert {
   const vb = r.uint64();
   const validBefore = vb >= 0xffffffffffffffffn ? new Date(8.64e15) : new Date(Number(vb) * 1000);
   const criticalOptions = Object.fromEntries(
-    readPairs(r.string()).map(([k, v]) => [
-      k,
-      v.length ? new Reader(v).string().toString("utf8") : "",
-    ]),
+    readPairs(r.string()).map(([k, v]) => [k, v.length ? new Reader(v).string().toString("utf8") : ""]),
   );
   const extensions = readPairs(r.string()).map(([k]) => k);
   r.string(); // reserved

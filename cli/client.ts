@@ -20,20 +20,13 @@ export class ApiClient {
     private readonly tls: Record<string, unknown> = {},
   ) {}
 
-  private call<T>(
-    method: "GET" | "POST",
-    path: string,
-    body?: unknown,
-    timeoutMs = TIMEOUT_MS,
-  ): Promise<T> {
+  private call<T>(method: "GET" | "POST", path: string, body?: unknown, timeoutMs = TIMEOUT_MS): Promise<T> {
     return callApi<T>(this.settings, method, path, body, timeoutMs, this.tls);
   }
 
   private authed(): void {
     if (!this.settings.token) {
-      throw new CliError(
-        "no API token: set SSHCA_TOKEN, pass --token-file, or run: sshca token set < token.txt",
-      );
+      throw new CliError("no API token: set SSHCA_TOKEN, pass --token-file, or run: sshca token set < token.txt");
     }
   }
 

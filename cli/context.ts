@@ -29,11 +29,6 @@ export function createCtx(env: NodeJS.ProcessEnv, globals: Ctx["globals"]): Ctx 
 }
 
 /** Prints JSON (stable field names) or the human form. */
-export function emit(
-  ctx: Ctx,
-  json: boolean | undefined,
-  data: unknown,
-  human: () => string,
-): void {
+export function emit(ctx: Ctx, json: boolean | undefined, data: unknown, human: () => string): void {
   ctx.out(json ? JSON.stringify(data, null, 2) : human());
 }

@@ -13,21 +13,10 @@ export function formatTtl(seconds: number): string {
 export function requestTable(list: RequestView[]): string {
   const rows = [["ID", "STATE", "REQUESTER", "ROLE", "HOSTS", "TTL", "APPROVALS", "REASON"]];
   for (const r of list) {
-    rows.push([
-      r.id,
-      r.state,
-      r.requester,
-      r.role,
-      r.hosts.join(","),
-      formatTtl(r.ttlSeconds),
-      approvals(r),
-      r.reason,
-    ]);
+    rows.push([r.id, r.state, r.requester, r.role, r.hosts.join(","), formatTtl(r.ttlSeconds), approvals(r), r.reason]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  return rows
-    .map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join("  "))
-    .join("\n");
+  return rows.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join("  ")).join("\n");
 }
 
 export function describeRequest(r: RequestView): string {
@@ -53,11 +42,7 @@ export function describeRequest(r: RequestView): string {
   if (r.denial) lines.push(`Denied      by ${r.denial.by}: ${r.denial.reason}`);
   if (r.cancellation) lines.push(`Cancelled   by ${r.cancellation.by}`);
   if (r.serial) {
-    lines.push(
-      `Serial      ${r.serial}`,
-      `Key ID      ${r.keyId}`,
-      `Valid       ${r.validAfter} .. ${r.validBefore}`,
-    );
+    lines.push(`Serial      ${r.serial}`, `Key ID      ${r.keyId}`, `Valid       ${r.validAfter} .. ${r.validBefore}`);
   }
   return lines.join("\n");
 }

@@ -58,9 +58,7 @@ export function callApi<T>(
         try {
           parsed = JSON.parse(text);
         } catch {
-          reject(
-            new CliError(`${settings.url} answered ${res.statusCode} without JSON; is it sshcad?`),
-          );
+          reject(new CliError(`${settings.url} answered ${res.statusCode} without JSON; is it sshcad?`));
           return;
         }
         const status = res.statusCode ?? 0;
@@ -74,9 +72,7 @@ export function callApi<T>(
       res.on("error", reject);
     });
     req.setTimeout(timeoutMs, () =>
-      req.destroy(
-        new CliError(`no answer from ${settings.url} within ${Math.round(timeoutMs / 1000)}s`),
-      ),
+      req.destroy(new CliError(`no answer from ${settings.url} within ${Math.round(timeoutMs / 1000)}s`)),
     );
     req.on("error", (err: NodeJS.ErrnoException) => {
       if (err instanceof CliError) reject(err);

@@ -9,17 +9,11 @@ export const DEFAULT_KEY = "~/.ssh/id_ed25519";
 
 /** Expands a leading "~/" the way a shell would. */
 export function expandHome(path: string): string {
-  return path === "~"
-    ? homedir()
-    : path.startsWith("~/")
-      ? join(homedir(), path.slice(2))
-      : resolve(path);
+  return path === "~" ? homedir() : path.startsWith("~/") ? join(homedir(), path.slice(2)) : resolve(path);
 }
 
 /** The public half of an identity file: `<key>.pub`, as ssh-keygen writes it. */
-export async function readPublicKey(
-  keyPath: string,
-): Promise<{ line: string; fingerprint: string }> {
+export async function readPublicKey(keyPath: string): Promise<{ line: string; fingerprint: string }> {
   const pubPath = `${keyPath}.pub`;
   let text: string;
   try {
@@ -58,8 +52,7 @@ export async function addToAgent(
   seconds: number,
   env: NodeJS.ProcessEnv,
 ): Promise<string | undefined> {
-  if (!env.SSH_AUTH_SOCK)
-    return "no ssh-agent running (SSH_AUTH_SOCK unset); the certificate file is ready for ssh";
+  if (!env.SSH_AUTH_SOCK) return "no ssh-agent running (SSH_AUTH_SOCK unset); the certificate file is ready for ssh";
   try {
     await execa("ssh-add", ["-t", String(Math.max(1, seconds)), "--", keyPath], {
       env,

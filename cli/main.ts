@@ -12,10 +12,7 @@ import { CliError, EXIT } from "./errors.js";
 const program = new Command("sshca")
   .description("request, approve and install short-lived SSH certificates from sshcad")
   .option("--url <url>", "sshcad URL (default: $SSHCA_URL, then the config file)")
-  .option(
-    "--token-file <file>",
-    "read the API token from this file (default: $SSHCA_TOKEN, then the config file)",
-  )
+  .option("--token-file <file>", "read the API token from this file (default: $SSHCA_TOKEN, then the config file)")
   // Global options go before the command (sshca --url U whoami), so `bootstrap --url` is its own.
   .enablePositionalOptions()
   .exitOverride()

@@ -22,10 +22,7 @@ export interface ConfigFile {
 }
 
 export function configFilePath(env: NodeJS.ProcessEnv): string {
-  const base =
-    env.XDG_CONFIG_HOME && env.XDG_CONFIG_HOME.length > 0
-      ? env.XDG_CONFIG_HOME
-      : join(homedir(), ".config");
+  const base = env.XDG_CONFIG_HOME && env.XDG_CONFIG_HOME.length > 0 ? env.XDG_CONFIG_HOME : join(homedir(), ".config");
   return join(base, "sshca", "config.json");
 }
 
@@ -40,8 +37,7 @@ export async function readConfigFile(env: NodeJS.ProcessEnv): Promise<ConfigFile
   }
   try {
     const parsed = JSON.parse(text) as unknown;
-    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
-      throw new Error("not an object");
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("not an object");
     return parsed as ConfigFile;
   } catch (err) {
     throw new CliError(`${path} is not valid JSON (${(err as Error).message})`);
@@ -71,9 +67,7 @@ export async function resolveSettings(
   const file = await readConfigFile(env);
   const url = flags.url ?? nonEmpty(env.SSHCA_URL) ?? file.url;
   if (!url) {
-    throw new CliError(
-      "no server URL: pass --url, set SSHCA_URL, or run: sshca bootstrap --url URL",
-    );
+    throw new CliError("no server URL: pass --url, set SSHCA_URL, or run: sshca bootstrap --url URL");
   }
   let token: string | undefined;
   if (flags.tokenFile) {

@@ -25,8 +25,7 @@ export async function waitAndInstall(
   opts: WaitOptions,
 ): Promise<void> {
   let req = first;
-  const deadline =
-    opts.timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + opts.timeoutMs;
+  const deadline = opts.timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + opts.timeoutMs;
   if (req.state === "pending") {
     ctx.err(
       `Waiting for approval of ${req.id} (${req.approvals.length}/${req.approvalsRequired}); an approver runs: sshca approve ${req.id}`,
@@ -63,14 +62,8 @@ export async function waitAndInstall(
 }
 
 /** Verifies the certificate against the CA key and this key, writes it, adds it to the agent. */
-async function install(
-  ctx: Ctx,
-  client: ApiClient,
-  req: RequestView,
-  opts: WaitOptions,
-): Promise<void> {
-  if (!req.certificate)
-    throw new CliError(`request ${req.id} is issued but the server did not return its certificate`);
+async function install(ctx: Ctx, client: ApiClient, req: RequestView, opts: WaitOptions): Promise<void> {
+  if (!req.certificate) throw new CliError(`request ${req.id} is issued but the server did not return its certificate`);
   const [ca, pub] = await Promise.all([client.ca(), readPublicKey(opts.keyPath)]);
   let cert: ReturnType<typeof parseCertificate>;
   try {
@@ -90,8 +83,7 @@ async function install(
   if (req.serial !== undefined && cert.serial.toString() !== req.serial)
     problems.push("its serial differs from the request");
   if (cert.validBefore.getTime() <= Date.now()) problems.push("it has already expired");
-  if (problems.length > 0)
-    throw new CliError(`refusing the certificate for ${req.id}: ${problems.join("; ")}`);
+  if (problems.length > 0) throw new CliError(`refusing the certificate for ${req.id}: ${problems.join("; ")}`);
 
   const certPath = await writeCertificate(opts.keyPath, req.certificate);
   const remaining = Math.floor((cert.validBefore.getTime() - Date.now()) / 1000);

@@ -23,11 +23,7 @@ export class SshcaError extends Error {
   /** Safe, user-facing details (never secrets, never raw input). */
   readonly details: Record<string, unknown> | undefined;
 
-  constructor(
-    code: ErrorCode,
-    message: string,
-    options: { cause?: unknown; details?: Record<string, unknown> } = {},
-  ) {
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.details = options.details;
@@ -36,12 +32,10 @@ export class SshcaError extends Error {
 
 /** Shorthand constructors keep call sites short and the codes consistent. */
 export const fail = {
-  badRequest: (msg: string, details?: Record<string, unknown>) =>
-    new SshcaError("bad_request", msg, { details }),
+  badRequest: (msg: string, details?: Record<string, unknown>) => new SshcaError("bad_request", msg, { details }),
   forbidden: (msg: string) => new SshcaError("forbidden", msg),
   notFound: (msg: string) => new SshcaError("not_found", msg),
-  conflict: (msg: string, details?: Record<string, unknown>) =>
-    new SshcaError("conflict", msg, { details }),
+  conflict: (msg: string, details?: Record<string, unknown>) => new SshcaError("conflict", msg, { details }),
   unavailable: (msg: string, cause?: unknown) => new SshcaError("unavailable", msg, { cause }),
 };
 

@@ -19,14 +19,8 @@ const env = process.env;
 const now = () => new Date();
 const program = new Command("sshcad")
   .description("sshca daemon: approval-gated, short-lived OpenSSH user certificates")
-  .option(
-    "-c, --config <file>",
-    "config file (default: $SSHCAD_CONFIG or the embedded example config)",
-  )
-  .option(
-    "-d, --data-dir <dir>",
-    "data directory (default: config dataDir, $STATE_DIRECTORY or ./data)",
-  )
+  .option("-c, --config <file>", "config file (default: $SSHCAD_CONFIG or the embedded example config)")
+  .option("-d, --data-dir <dir>", "data directory (default: config dataDir, $STATE_DIRECTORY or ./data)")
   .showHelpAfterError();
 
 const globals = () => {
@@ -40,16 +34,10 @@ const say = (line: string) => process.stderr.write(`${line}\n`);
 
 program
   .command("init")
-  .description(
-    "create the data directory (0700) and the CA key (0600); never overwrites an existing key",
-  )
+  .description("create the data directory (0700) and the CA key (0600); never overwrites an existing key")
   .action(async () => {
     const core = await openCore({ ...globals(), env, log: createLogger(env), now, createCa: true });
-    say(
-      core.caCreated
-        ? `Created CA key ${core.paths.caKey}`
-        : `CA key ${core.paths.caKey} exists; left untouched`,
-    );
+    say(core.caCreated ? `Created CA key ${core.paths.caKey}` : `CA key ${core.paths.caKey} exists; left untouched`);
     say(`CA fingerprint ${core.ca.fingerprint}`);
     say("TrustedUserCAKeys line for target hosts:");
     process.stdout.write(`${core.ca.publicKeyLine} sshca-user-ca\n`);
@@ -120,9 +108,7 @@ function printToken(t: IssuedToken, json: boolean, verb: string): void {
     process.stdout.write(`${JSON.stringify(t, null, 2)}\n`);
     return;
   }
-  say(
-    `${verb} ${t.user} (groups: ${t.groups.join(", ")}). API token, shown once, expires ${t.expiresAt}:`,
-  );
+  say(`${verb} ${t.user} (groups: ${t.groups.join(", ")}). API token, shown once, expires ${t.expiresAt}:`);
   process.stdout.write(`${t.token}\n`);
 }
 
@@ -174,9 +160,7 @@ program
   .action(() => {
     const { configPath } = globals();
     const cfg = loadConfigFile(configPath);
-    say(
-      `${configPath}: ok (${Object.keys(cfg.roles).length} roles, ${Object.keys(cfg.hosts).length} hosts)`,
-    );
+    say(`${configPath}: ok (${Object.keys(cfg.roles).length} roles, ${Object.keys(cfg.hosts).length} hosts)`);
   });
 
 program.parseAsync().catch((err: unknown) => {

@@ -10,18 +10,13 @@ export function decideCommands(program: Command, ctx: Ctx): void {
     .command("approve <id>")
     .description("approve a request, exactly as shown (the approval is bound to its digest)")
     .option("--comment <text>", "comment recorded with the approval")
-    .option(
-      "--digest <sha256>",
-      "only approve if the request still has this digest (from request show)",
-    )
+    .option("--digest <sha256>", "only approve if the request still has this digest (from request show)")
     .option("--json", "print JSON")
     .action(async (id: string, o: { comment?: string; digest?: string; json?: boolean }) => {
       const client = await ctx.client();
       const req = await client.getRequest(id);
       if (o.digest && o.digest !== req.digest) {
-        throw new CliError(
-          `request ${id} changed: its digest is ${req.digest}, not ${o.digest}; review it again`,
-        );
+        throw new CliError(`request ${id} changed: its digest is ${req.digest}, not ${o.digest}; review it again`);
       }
       if (!o.json) ctx.err(`${describeRequest(req)}\n`);
       const after = await client.approve(id, {

@@ -27,19 +27,14 @@ export function infoCommands(program: Command, ctx: Ctx): void {
       if (o.user !== undefined) {
         const lines = view.principals[o.user];
         if (!lines) throw new CliError(`no role grants login ${o.user} on ${o.host}`);
-        emit(ctx, o.json, { host: view.host, user: o.user, principals: lines }, () =>
-          lines.join("\n"),
-        );
+        emit(ctx, o.json, { host: view.host, user: o.user, principals: lines }, () => lines.join("\n"));
         return;
       }
       emit(ctx, o.json, view, () => {
         const logins = Object.keys(view.principals);
         if (logins.length === 0) return `# no role grants access to ${view.host}`;
         return logins
-          .map(
-            (login) =>
-              `# /etc/ssh/auth_principals/${login} on ${view.host}\n${view.principals[login]!.join("\n")}`,
-          )
+          .map((login) => `# /etc/ssh/auth_principals/${login} on ${view.host}\n${view.principals[login]!.join("\n")}`)
           .join("\n");
       });
     });

@@ -8,11 +8,7 @@ import { waitAndInstall } from "../wait.js";
 /** Options shared by `login` and `request wait`. */
 export function waitOptions(cmd: Command): Command {
   return cmd
-    .option(
-      "-i, --key <path>",
-      "identity file; the certificate is written to <key>-cert.pub",
-      DEFAULT_KEY,
-    )
+    .option("-i, --key <path>", "identity file; the certificate is written to <key>-cert.pub", DEFAULT_KEY)
     .option("--no-agent", "do not add the key and certificate to ssh-agent")
     .option("--timeout <duration>", "give up waiting after this long (e.g. 10m)")
     .option("--json", "print the issued request as JSON");
@@ -21,8 +17,7 @@ export function waitOptions(cmd: Command): Command {
 export function timeoutMs(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const s = parseDuration(text);
-  if (s === undefined || s === 0)
-    throw new CliError(`--timeout ${text} is not a duration (e.g. 90s, 10m)`, EXIT.usage);
+  if (s === undefined || s === 0) throw new CliError(`--timeout ${text} is not a duration (e.g. 90s, 10m)`, EXIT.usage);
   return s * 1000;
 }
 
@@ -63,8 +58,7 @@ export function loginCommand(program: Command, ctx: Ctx): void {
     });
     if (!o.wait) {
       ctx.out(o.json ? JSON.stringify(req, null, 2) : req.id);
-      if (!o.json)
-        ctx.err(`Request ${req.id} is ${req.state}; pick it up with: sshca request wait ${req.id}`);
+      if (!o.json) ctx.err(`Request ${req.id} is ${req.state}; pick it up with: sshca request wait ${req.id}`);
       return;
     }
     await waitAndInstall(ctx, client, req, {

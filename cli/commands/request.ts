@@ -12,15 +12,11 @@ const LIVE = new Set(["pending", "approved", "issued"]);
 
 /** sshca request list|show|cancel|wait */
 export function requestCommand(program: Command, ctx: Ctx): void {
-  const request = program
-    .command("request")
-    .description("list, show, cancel or wait for access requests");
+  const request = program.command("request").description("list, show, cancel or wait for access requests");
 
   request
     .command("list")
-    .description(
-      "requests you can see (yours, those you may approve); live ones unless --all or --state",
-    )
+    .description("requests you can see (yours, those you may approve); live ones unless --all or --state")
     .option("--state <state>", `only this state (${STATES.join(", ")})`)
     .option("--mine", "only your own requests")
     .option("--all", "include ended requests")
@@ -29,14 +25,14 @@ export function requestCommand(program: Command, ctx: Ctx): void {
       if (o.state && !STATES.includes(o.state)) {
         throw new CliError(`--state must be one of ${STATES.join(", ")}`, EXIT.usage);
       }
-      const { requests } = await (await ctx.client()).listRequests({
+      const { requests } = await (
+        await ctx.client()
+      ).listRequests({
         state: o.state,
         mine: o.mine,
       });
       const shown = o.all || o.state ? requests : requests.filter((r) => LIVE.has(r.state));
-      emit(ctx, o.json, { requests: shown }, () =>
-        shown.length ? requestTable(shown) : "no requests",
-      );
+      emit(ctx, o.json, { requests: shown }, () => (shown.length ? requestTable(shown) : "no requests"));
     });
 
   request
@@ -61,16 +57,14 @@ export function requestCommand(program: Command, ctx: Ctx): void {
     request
       .command("wait <id>")
       .description("wait for a request (e.g. after login --no-wait) and install its certificate"),
-  ).action(
-    async (id: string, o: { key: string; agent: boolean; timeout?: string; json?: boolean }) => {
-      const client = await ctx.client();
-      const req = await client.getRequest(id);
-      await waitAndInstall(ctx, client, req, {
-        keyPath: expandHome(o.key),
-        agent: o.agent,
-        json: o.json === true,
-        timeoutMs: timeoutMs(o.timeout),
-      });
-    },
-  );
+  ).action(async (id: string, o: { key: string; agent: boolean; timeout?: string; json?: boolean }) => {
+    const client = await ctx.client();
+    const req = await client.getRequest(id);
+    await waitAndInstall(ctx, client, req, {
+      keyPath: expandHome(o.key),
+      agent: o.agent,
+      json: o.json === true,
+      timeoutMs: timeoutMs(o.timeout),
+    });
+  });
 }

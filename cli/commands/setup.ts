@@ -20,9 +20,7 @@ export function setupCommands(program: Command, ctx: Ctx): void {
     .command("token")
     .description("API token")
     .command("set")
-    .description(
-      "store the API token read from stdin (never from argv) in the config file, mode 0600",
-    )
+    .description("store the API token read from stdin (never from argv) in the config file, mode 0600")
     .action(async () => {
       const chunks: Buffer[] = [];
       for await (const c of process.stdin) chunks.push(c as Buffer);

@@ -18,8 +18,7 @@ export interface AccessAsk {
 export const MIN_TTL_SECONDS = 1;
 export const MAX_REASON_LENGTH = 500;
 
-const inAny = (identity: Identity, groups: readonly string[]) =>
-  identity.groups.some((g) => groups.includes(g));
+const inAny = (identity: Identity, groups: readonly string[]) => identity.groups.some((g) => groups.includes(g));
 
 /** Roles this identity may request. */
 export function requestableRoles(config: Config, identity: Identity): string[] {
@@ -37,8 +36,7 @@ export function approvableRoles(config: Config, identity: Identity): string[] {
 
 export const isApprover = (role: RoleConfig, identity: Identity) => inAny(identity, role.approvers);
 export const isAdmin = (config: Config, identity: Identity) => inAny(identity, config.rights.admin);
-export const isAuditor = (config: Config, identity: Identity) =>
-  inAny(identity, config.rights.audit);
+export const isAuditor = (config: Config, identity: Identity) => inAny(identity, config.rights.audit);
 
 /**
  * May this identity request this role for these hosts and this TTL, and if so, exactly what
@@ -74,8 +72,7 @@ export function decideAsk(config: Config, identity: Identity, ask: AccessAsk): D
   let ttlSeconds = role.defaultTtl;
   if (ask.ttl !== undefined) {
     const parsed = parseDuration(ask.ttl);
-    if (parsed === undefined)
-      return refuse("bad_request", `ttl "${String(ask.ttl)}" is not a duration (e.g. 30m, 1h)`);
+    if (parsed === undefined) return refuse("bad_request", `ttl "${String(ask.ttl)}" is not a duration (e.g. 30m, 1h)`);
     ttlSeconds = parsed;
   }
   if (ttlSeconds < MIN_TTL_SECONDS)
@@ -88,12 +85,10 @@ export function decideAsk(config: Config, identity: Identity, ask: AccessAsk): D
   }
 
   const reason = ask.reason.trim();
-  if (reason.length === 0)
-    return refuse("bad_request", 'a reason is required (e.g. --reason "INC-123 disk full")');
+  if (reason.length === 0) return refuse("bad_request", 'a reason is required (e.g. --reason "INC-123 disk full")');
   if (reason.length > MAX_REASON_LENGTH)
     return refuse("bad_request", `reason is longer than ${MAX_REASON_LENGTH} characters`);
-  if (!isPrintable(reason))
-    return refuse("bad_request", "reason must be printable text on one line");
+  if (!isPrintable(reason)) return refuse("bad_request", "reason must be printable text on one line");
 
   const criticalOptions: Record<string, string> = {};
   if (role.criticalOptions.forceCommand !== undefined)

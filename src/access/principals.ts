@@ -6,16 +6,12 @@ import { PRINCIPAL } from "../config/names.js";
  * (sshd_config(5): a cert is accepted when one of its principals is listed for the login
  * user), so a certificate approved for web-1 does not log in to web-2.
  */
-export function hostScopedPrincipals(
-  logins: readonly string[],
-  hosts: readonly string[],
-): string[] {
+export function hostScopedPrincipals(logins: readonly string[], hosts: readonly string[]): string[] {
   const out = new Set<string>();
   for (const host of hosts) for (const login of logins) out.add(`${login}@${host}`);
   const sorted = [...out].sort();
   for (const p of sorted) {
-    if (!PRINCIPAL.test(p))
-      throw new Error(`principal ${JSON.stringify(p)} fails the strict charset`);
+    if (!PRINCIPAL.test(p)) throw new Error(`principal ${JSON.stringify(p)} fails the strict charset`);
   }
   return sorted;
 }

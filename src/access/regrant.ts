@@ -21,8 +21,7 @@ export function decideStillGranted(
     ttl: req.ttlSeconds,
     reason: req.reason,
   });
-  if (!now.ok)
-    return refuse("conflict", `policy changed since the request was made: ${now.reason}`);
+  if (!now.ok) return refuse("conflict", `policy changed since the request was made: ${now.reason}`);
   const g = now.value;
   const same =
     canonicalJson([g.principals, g.extensions, g.criticalOptions, g.ttlSeconds]) ===

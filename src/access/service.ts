@@ -127,20 +127,13 @@ export class AccessService {
     });
   }
 
-  async approve(
-    identity: Identity,
-    id: string,
-    digest: string,
-    comment?: string,
-  ): Promise<AccessRequest> {
+  async approve(identity: Identity, id: string, digest: string, comment?: string): Promise<AccessRequest> {
     return this.locks.run(id, async () => {
       const req = this.visible(identity, id);
       const now = this.deps.now();
       await this.expireNow(req, now);
       const role = this.deps.config().roles[req.role];
-      const { request, complete } = unwrap(
-        decideApproval(this.get(id)!, role, identity, digest, comment, now),
-      );
+      const { request, complete } = unwrap(decideApproval(this.get(id)!, role, identity, digest, comment, now));
       await this.commit(request, "request.approved", identity.user, {
         digest,
         approvals: request.approvals.length,
@@ -179,9 +172,7 @@ export class AccessService {
       const req = this.visible(identity, id);
       const now = this.deps.now();
       await this.expireNow(req, now);
-      const cancelled = unwrap(
-        decideCancel(this.get(id)!, identity, isAdmin(this.deps.config(), identity), now),
-      );
+      const cancelled = unwrap(decideCancel(this.get(id)!, identity, isAdmin(this.deps.config(), identity), now));
       await this.commit(cancelled, "request.cancelled", identity.user, {});
       return cancelled;
     });
@@ -213,19 +204,14 @@ export class AccessService {
 
   private async expireNow(req: AccessRequest, now: Date): Promise<void> {
     const expired = expireIfDue(req, now);
-    if (expired)
-      await this.commit(expired, "request.expired", "sshcad", { expiresAt: req.expiresAt });
+    if (expired) await this.commit(expired, "request.expired", "sshcad", { expiresAt: req.expiresAt });
   }
 
   /** Signs the certificate of an approved request; the issuance record is durable before anything else sees it. */
   private async issue(req: AccessRequest): Promise<AccessRequest> {
     if (req.state !== "approved") return req;
     const config = this.deps.config();
-    const still = decideStillGranted(
-      config,
-      resolveIdentity(config, this.deps.store.data, req.requester),
-      req,
-    );
+    const still = decideStillGranted(config, resolveIdentity(config, this.deps.store.data, req.requester), req);
     if (!still.ok) {
       const denied: AccessRequest = {
         ...req,
@@ -238,11 +224,7 @@ export class AccessService {
       return denied;
     }
     const serial = randomSerial(this.deps.random);
-    const { validAfter, validBefore } = certValidity(
-      this.deps.now(),
-      req.ttlSeconds,
-      config.ca.backdate,
-    );
+    const { validAfter, validBefore } = certValidity(this.deps.now(), req.ttlSeconds, config.ca.backdate);
     const keyId = keyIdFor(req);
     const certificate = signUserCertificate(
       {

@@ -62,9 +62,7 @@ export function newRequest(p: {
 export function notPendingReason(req: AccessRequest, now: Date): string | undefined {
   switch (req.state) {
     case "pending":
-      return isPendingExpired(req, now)
-        ? `request ${req.id} expired at ${req.expiresAt}`
-        : undefined;
+      return isPendingExpired(req, now) ? `request ${req.id} expired at ${req.expiresAt}` : undefined;
     case "approved":
       return `request ${req.id} already has its approvals and is being issued`;
     case "issued":
@@ -96,8 +94,7 @@ export function decideApproval(
 ): Decision<{ request: AccessRequest; complete: boolean }> {
   const stale = notPendingReason(req, now);
   if (stale) return refuse("conflict", stale);
-  if (approver.user === req.requester)
-    return refuse("forbidden", "you cannot approve your own request");
+  if (approver.user === req.requester) return refuse("forbidden", "you cannot approve your own request");
   if (role === undefined)
     return refuse("conflict", `role ${req.role} no longer exists; the request cannot be approved`);
   if (!isApprover(role, approver)) {
@@ -107,10 +104,7 @@ export function decideApproval(
     );
   }
   if (req.approvals.some((a) => a.approver === approver.user)) {
-    return refuse(
-      "conflict",
-      `${approver.user} already approved request ${req.id}; another approver is needed`,
-    );
+    return refuse("conflict", `${approver.user} already approved request ${req.id}; another approver is needed`);
   }
   if (digest !== req.digest) {
     return refuse(
@@ -133,9 +127,7 @@ export function decideApproval(
 export function autoApprove(req: AccessRequest, now: Date): AccessRequest {
   return bump(req, now, {
     state: "approved",
-    approvals: [
-      { approver: "auto-approve", at: now.toISOString(), digest: req.digest, auto: true },
-    ],
+    approvals: [{ approver: "auto-approve", at: now.toISOString(), digest: req.digest, auto: true }],
   });
 }
 
@@ -149,8 +141,7 @@ export function decideDenial(
 ): Decision<AccessRequest> {
   const stale = notPendingReason(req, now);
   if (stale) return refuse("conflict", stale);
-  if (approver.user === req.requester)
-    return refuse("forbidden", "to withdraw your own request, cancel it");
+  if (approver.user === req.requester) return refuse("forbidden", "to withdraw your own request, cancel it");
   if (role !== undefined && !isApprover(role, approver)) {
     return refuse("forbidden", `${approver.user} is not an approver for role ${req.role}`);
   }
@@ -174,9 +165,7 @@ export function decideCancel(
     return refuse("forbidden", "only the requester or an admin may cancel a request");
   const stale = notPendingReason(req, now);
   if (stale) return refuse("conflict", stale);
-  return allow(
-    bump(req, now, { state: "cancelled", cancellation: { by: actor.user, at: now.toISOString() } }),
-  );
+  return allow(bump(req, now, { state: "cancelled", cancellation: { by: actor.user, at: now.toISOString() } }));
 }
 
 /** A pending request past its expiry, or undefined when it is not due. */
@@ -186,7 +175,6 @@ export function expireIfDue(req: AccessRequest, now: Date): AccessRequest | unde
 
 /** The certificate was signed and its issuance durably audited. */
 export function markIssued(req: AccessRequest, cert: IssuedCert, now: Date): AccessRequest {
-  if (req.state !== "approved")
-    throw new Error(`cannot issue request ${req.id} in state ${req.state}`);
+  if (req.state !== "approved") throw new Error(`cannot issue request ${req.id} in state ${req.state}`);
   return bump(req, now, { state: "issued", cert });
 }

@@ -18,9 +18,7 @@ export function adminRequest<T>(
         socketPath,
         method,
         path,
-        headers: payload
-          ? { "content-type": "application/json", "content-length": payload.length }
-          : {},
+        headers: payload ? { "content-type": "application/json", "content-length": payload.length } : {},
         timeout: 30_000,
       },
       (res) => {
@@ -31,18 +29,13 @@ export function adminRequest<T>(
           try {
             parsed = JSON.parse(Buffer.concat(chunks).toString("utf8"));
           } catch {
-            reject(
-              new SshcaError("internal", `admin socket answered ${res.statusCode} without JSON`),
-            );
+            reject(new SshcaError("internal", `admin socket answered ${res.statusCode} without JSON`));
             return;
           }
           if ((res.statusCode ?? 500) >= 400) {
             const e = (parsed as { error?: { code?: string; message?: string } }).error;
             reject(
-              new SshcaError(
-                (e?.code as never) ?? "internal",
-                e?.message ?? `admin socket answered ${res.statusCode}`,
-              ),
+              new SshcaError((e?.code as never) ?? "internal", e?.message ?? `admin socket answered ${res.statusCode}`),
             );
             return;
           }

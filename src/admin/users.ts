@@ -40,9 +40,7 @@ export async function addUser(
     );
   }
   if (Object.hasOwn(deps.store.data.users, name)) {
-    throw fail.conflict(
-      `user ${name} already exists; for a new token run: sshcad token create ${name}`,
-    );
+    throw fail.conflict(`user ${name} already exists; for a new token run: sshcad token create ${name}`);
   }
   const now = deps.now();
   await deps.audit.append("user.added", actor, { user: name, groups: wanted });
@@ -51,15 +49,10 @@ export async function addUser(
 }
 
 /** `sshcad token create NAME`: another token for an existing user. */
-export async function createToken(
-  deps: AdminDeps,
-  user: string,
-  actor: string,
-): Promise<IssuedToken> {
+export async function createToken(deps: AdminDeps, user: string, actor: string): Promise<IssuedToken> {
   const config = deps.config();
   const known = Object.hasOwn(deps.store.data.users, user) || Object.hasOwn(config.users, user);
-  if (!known)
-    throw fail.notFound(`no user ${user} (add one with: sshcad user add ${user} --group G)`);
+  if (!known) throw fail.notFound(`no user ${user} (add one with: sshcad user add ${user} --group G)`);
   const now = deps.now();
   const minted = mintToken(deps.random);
   const expiresAt = new Date(now.getTime() + config.auth.tokenTtl * 1000).toISOString();
@@ -81,26 +74,18 @@ export async function createToken(
 }
 
 /** Users known to the daemon, with where their groups come from. Never tokens. */
-export function listUsers(
-  deps: AdminDeps,
-): { user: string; groups: string[]; source: string; tokens: number }[] {
+export function listUsers(deps: AdminDeps): { user: string; groups: string[]; source: string; tokens: number }[] {
   const config = deps.config();
   const names = new Set([...Object.keys(config.users), ...Object.keys(deps.store.data.users)]);
   const liveTokens = (user: string) =>
     Object.values(deps.store.data.tokens).filter(
-      (t) =>
-        t.user === user &&
-        t.revokedAt === undefined &&
-        Date.parse(t.expiresAt) > deps.now().getTime(),
+      (t) => t.user === user && t.revokedAt === undefined && Date.parse(t.expiresAt) > deps.now().getTime(),
     ).length;
   return [...names].sort().map((user) => {
     const inConfig = Object.hasOwn(config.users, user);
     const inState = Object.hasOwn(deps.store.data.users, user);
     const groups = [
-      ...new Set([
-        ...(config.users[user]?.groups ?? []),
-        ...(deps.store.data.users[user]?.groups ?? []),
-      ]),
+      ...new Set([...(config.users[user]?.groups ?? []), ...(deps.store.data.users[user]?.groups ?? [])]),
     ].sort();
     return {
       user,

@@ -3,13 +3,7 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { SshcaError } from "../errors.js";
 import { fsyncDir } from "../store/durable-file.js";
-import {
-  type AuditRecord,
-  type AuditType,
-  chainRecord,
-  GENESIS_HASH,
-  hashRecord,
-} from "./record.js";
+import { type AuditRecord, type AuditType, chainRecord, GENESIS_HASH, hashRecord } from "./record.js";
 import { listSegments, segmentName } from "./segments.js";
 
 export interface AuditLogOptions {
@@ -143,10 +137,7 @@ export class AuditLog {
           { err: { code, message: (err as Error).message }, records: batch.length },
           "audit log write failed",
         );
-        const failure = new SshcaError(
-          "unavailable",
-          `the audit log cannot be written (${code}); nothing was issued`,
-        );
+        const failure = new SshcaError("unavailable", `the audit log cannot be written (${code}); nothing was issued`);
         for (const p of batch) p.reject(failure);
         continue;
       }
@@ -169,10 +160,7 @@ export class AuditLog {
       this.segmentIndex = next;
       this.size = 0;
     } catch (err) {
-      this.opts.log.error(
-        { err: { message: (err as Error).message } },
-        "audit segment rotation failed; will retry",
-      );
+      this.opts.log.error({ err: { message: (err as Error).message } }, "audit segment rotation failed; will retry");
     }
   }
 }
@@ -189,8 +177,7 @@ async function readTail(path: string): Promise<{ last: string | undefined; torn:
     const end = buf.lastIndexOf(0x0a);
     const torn = buf.length - (end + 1);
     if (end < 0) {
-      if (start > 0)
-        throw new SshcaError("state_invalid", `audit segment ${path} has a line longer than 1 MiB`);
+      if (start > 0) throw new SshcaError("state_invalid", `audit segment ${path} has a line longer than 1 MiB`);
       return { last: undefined, torn };
     }
     const before = buf.lastIndexOf(0x0a, end - 1);
@@ -205,8 +192,7 @@ async function readTail(path: string): Promise<{ last: string | undefined; torn:
 function checkedHead(line: string, path: string): { seq: number; hash: string } {
   try {
     const r = JSON.parse(line) as AuditRecord;
-    if (Number.isSafeInteger(r.seq) && hashRecord(r) === r.hash)
-      return { seq: r.seq, hash: r.hash };
+    if (Number.isSafeInteger(r.seq) && hashRecord(r) === r.hash) return { seq: r.seq, hash: r.hash };
   } catch {
     // fall through
   }

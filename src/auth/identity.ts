@@ -7,11 +7,7 @@ import type { StateDoc } from "../store/state.js";
  * only groups the current config defines (removing a group from the config revokes it).
  * Undefined when the user is known to neither.
  */
-export function resolveIdentity(
-  config: Config,
-  state: StateDoc,
-  user: string,
-): Identity | undefined {
+export function resolveIdentity(config: Config, state: StateDoc, user: string): Identity | undefined {
   const fromConfig = Object.hasOwn(config.users, user) ? config.users[user]!.groups : undefined;
   const fromState = Object.hasOwn(state.users, user) ? state.users[user]!.groups : undefined;
   if (fromConfig === undefined && fromState === undefined) return undefined;

@@ -26,8 +26,7 @@ export function randomBase32(random: (n: number) => Buffer, length: number): str
   return out;
 }
 
-export const hashSecret = (secret: string) =>
-  createHash("sha256").update(secret, "utf8").digest("hex");
+export const hashSecret = (secret: string) => createHash("sha256").update(secret, "utf8").digest("hex");
 
 export function mintToken(random: (n: number) => Buffer): MintedToken {
   const id = randomBase32(random, 16);
@@ -41,18 +40,12 @@ export function parseToken(text: string): { id: string; secret: string } | undef
 }
 
 /** Is this secret the token's, and is the token still usable at `now`? */
-export function checkToken(
-  record: TokenRecord | undefined,
-  secret: string,
-  now: Date,
-): Decision<string> {
+export function checkToken(record: TokenRecord | undefined, secret: string, now: Date): Decision<string> {
   const given = Buffer.from(hashSecret(secret), "hex");
   const stored = Buffer.from(record?.hash ?? "00".repeat(32), "hex");
   const match = stored.length === given.length && timingSafeEqual(stored, given);
   if (!record || !match) return refuse("unauthenticated", "invalid API token");
-  if (record.revokedAt !== undefined)
-    return refuse("unauthenticated", "this API token was revoked");
-  if (now.getTime() >= Date.parse(record.expiresAt))
-    return refuse("unauthenticated", "this API token has expired");
+  if (record.revokedAt !== undefined) return refuse("unauthenticated", "this API token was revoked");
+  if (now.getTime() >= Date.parse(record.expiresAt)) return refuse("unauthenticated", "this API token has expired");
   return allow(record.user);
 }

@@ -46,14 +46,12 @@ export function loadCaKey(pem: string | Buffer, passphrase?: string): CaKey {
   switch (priv.type) {
     case "ed25519":
       signatureAlgorithm = "ssh-ed25519";
-      signFn = (data) =>
-        Buffer.concat([sshString(signatureAlgorithm), sshString(sign(null, data, keyObject))]);
+      signFn = (data) => Buffer.concat([sshString(signatureAlgorithm), sshString(sign(null, data, keyObject))]);
       break;
     case "ecdsa": {
       const curve = priv.curve ?? "";
       const hash = ECDSA_HASH[curve];
-      if (hash === undefined)
-        throw new SshcaError("config_invalid", `unsupported ECDSA curve ${curve}`);
+      if (hash === undefined) throw new SshcaError("config_invalid", `unsupported ECDSA curve ${curve}`);
       signatureAlgorithm = `ecdsa-sha2-${curve}`;
       const half = curve === "nistp521" ? 66 : curve === "nistp384" ? 48 : 32;
       // RFC 5656 3.1.2: the blob holds r and s as mpints. sshpk derives the curve name from
@@ -67,16 +65,12 @@ export function loadCaKey(pem: string | Buffer, passphrase?: string): CaKey {
     }
     case "rsa":
       if (priv.size < 3072) {
-        throw new SshcaError(
-          "config_invalid",
-          `an RSA CA key needs at least 3072 bits (this one has ${priv.size})`,
-        );
+        throw new SshcaError("config_invalid", `an RSA CA key needs at least 3072 bits (this one has ${priv.size})`);
       }
       // sshpk would sign with SHA-1 ("ssh-rsa"), which OpenSSH >= 8.2 rejects. RFC 8332:
       // rsa-sha2-512 is a signature algorithm for the same ssh-rsa key.
       signatureAlgorithm = "rsa-sha2-512";
-      signFn = (data) =>
-        Buffer.concat([sshString(signatureAlgorithm), sshString(sign("sha512", data, keyObject))]);
+      signFn = (data) => Buffer.concat([sshString(signatureAlgorithm), sshString(sign("sha512", data, keyObject))]);
       break;
     default:
       throw new SshcaError(

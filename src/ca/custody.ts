@@ -27,9 +27,7 @@ export async function createCaKeyIfMissing(path: string, type: CaKeyType): Promi
   if (await exists(path)) return false;
 
   const { privateKey } =
-    type === "ed25519"
-      ? generateKeyPairSync("ed25519")
-      : generateKeyPairSync("ec", { namedCurve: CURVES[type]! });
+    type === "ed25519" ? generateKeyPairSync("ed25519") : generateKeyPairSync("ec", { namedCurve: CURVES[type]! });
   const key = sshpk.parsePrivateKey(privateKey.export({ type: "pkcs8", format: "pem" }), "pkcs8");
   key.comment = "sshca user CA";
   const tmp = join(dir, `.${basename(path)}.${process.pid}.tmp`);

@@ -50,9 +50,7 @@ export function signUserCertificate(spec: CertSpec, ca: CaKey): string {
               name,
               data: sshString(spec.criticalOptions[name]!),
             })),
-          ...[...spec.extensions]
-            .sort()
-            .map((name) => ({ critical: false, name, data: Buffer.alloc(0) })),
+          ...[...spec.extensions].sort().map((name) => ({ critical: false, name, data: Buffer.alloc(0) })),
         ],
       } as unknown as sshpk.Format.OpenSshSignature,
     },
@@ -79,16 +77,11 @@ function assertSpec(spec: CertSpec): void {
   const problems: string[] = [];
   if (spec.principals.length === 0) problems.push("no principals");
   if (spec.principals.length > 256) problems.push("more than 256 principals");
-  for (const p of spec.principals)
-    if (!PRINCIPAL.test(p)) problems.push(`bad principal ${JSON.stringify(p)}`);
-  if (new Set(spec.principals).size !== spec.principals.length)
-    problems.push("duplicate principals");
-  if (spec.serial.length !== 8 || spec.serial.every((b) => b === 0))
-    problems.push("serial must be 8 non-zero bytes");
+  for (const p of spec.principals) if (!PRINCIPAL.test(p)) problems.push(`bad principal ${JSON.stringify(p)}`);
+  if (new Set(spec.principals).size !== spec.principals.length) problems.push("duplicate principals");
+  if (spec.serial.length !== 8 || spec.serial.every((b) => b === 0)) problems.push("serial must be 8 non-zero bytes");
   if (!(spec.validAfter < spec.validBefore)) problems.push("empty validity");
-  if (!isPrintable(spec.keyId) || spec.keyId.length === 0)
-    problems.push("key id must be printable ASCII");
+  if (!isPrintable(spec.keyId) || spec.keyId.length === 0) problems.push("key id must be printable ASCII");
   if (spec.subjectKey.type === "dsa") problems.push("DSA subject key");
-  if (problems.length > 0)
-    throw new SshcaError("internal", `refusing to sign: ${problems.join(", ")}`);
+  if (problems.length > 0) throw new SshcaError("internal", `refusing to sign: ${problems.join(", ")}`);
 }

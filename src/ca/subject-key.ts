@@ -30,15 +30,11 @@ export function parseSubjectKey(text: string): SubjectKey {
   try {
     key = sshpk.parseKey(line, "ssh");
   } catch {
-    throw fail.badRequest(
-      'publicKey is not an OpenSSH public key (expected e.g. "ssh-ed25519 AAAA...")',
-    );
+    throw fail.badRequest('publicKey is not an OpenSSH public key (expected e.g. "ssh-ed25519 AAAA...")');
   }
   if (key.type === "dsa") throw fail.badRequest("DSA keys are not accepted; use Ed25519");
   if (key.type === "rsa" && key.size < 2048) {
-    throw fail.badRequest(
-      `RSA keys need at least 2048 bits (this one has ${key.size}); use Ed25519`,
-    );
+    throw fail.badRequest(`RSA keys need at least 2048 bits (this one has ${key.size}); use Ed25519`);
   }
   if (!["ed25519", "ecdsa", "rsa"].includes(key.type)) {
     throw fail.badRequest(`unsupported key type ${key.type}`);

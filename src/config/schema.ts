@@ -71,9 +71,7 @@ const caSchema = z
      * valid_after is set this far before the moment of signing, for clock skew between the
      * CA and target hosts (sshd checks validity on its own clock). At most 2 minutes.
      */
-    backdate: duration("ca.backdate")
-      .pipe(z.int().min(0).max(120, "ca.backdate may be at most 2m"))
-      .prefault("1m"),
+    backdate: duration("ca.backdate").pipe(z.int().min(0).max(120, "ca.backdate may be at most 2m")).prefault("1m"),
   })
   .prefault({});
 
@@ -160,9 +158,7 @@ export const configSchema = z
     /** Groups referenced by users and roles. */
     groups: z.record(ident("group name"), z.strictObject({ description: z.string().default("") })),
     /** Static group memberships; `sshcad user add` adds users at run time. */
-    users: z
-      .record(ident("user name"), z.strictObject({ groups: z.array(ident("group")).min(1) }))
-      .default({}),
+    users: z.record(ident("user name"), z.strictObject({ groups: z.array(ident("group")).min(1) })).default({}),
     /** Groups holding daemon-wide rights. */
     rights: z
       .strictObject({
@@ -183,10 +179,7 @@ export const configSchema = z
           .prefault("90d"),
       })
       .prefault({}),
-    hosts: z.record(
-      z.string().regex(HOST_NAME, `host names must match ${HOST_NAME.source}`),
-      hostSchema,
-    ),
+    hosts: z.record(z.string().regex(HOST_NAME, `host names must match ${HOST_NAME.source}`), hostSchema),
     roles: z.record(ident("role name"), roleSchema),
   })
   .superRefine((cfg, ctx) => {
@@ -198,8 +191,7 @@ export const configSchema = z
         }
       });
     };
-    for (const [name, user] of Object.entries(cfg.users))
-      checkGroups(user.groups, ["users", name, "groups"]);
+    for (const [name, user] of Object.entries(cfg.users)) checkGroups(user.groups, ["users", name, "groups"]);
     checkGroups(cfg.rights.admin, ["rights", "admin"]);
     checkGroups(cfg.rights.audit, ["rights", "audit"]);
     for (const [name, role] of Object.entries(cfg.roles)) {

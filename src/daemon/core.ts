@@ -49,9 +49,7 @@ export async function openCore(opts: CoreOptions): Promise<Core> {
   await chmod(paths.dataDir, 0o700);
   const lock = await acquireLock(paths.lock);
   try {
-    const caCreated = opts.createCa
-      ? await createCaKeyIfMissing(paths.caKey, config.ca.keyType)
-      : false;
+    const caCreated = opts.createCa ? await createCaKeyIfMissing(paths.caKey, config.ca.keyType) : false;
     const ca = await readCaKey(paths.caKey, await caPassphrase(opts.env));
     const audit = await AuditLog.open({
       dir: paths.auditDir,
@@ -114,11 +112,7 @@ async function caPassphrase(env: NodeJS.ProcessEnv): Promise<string | undefined>
   try {
     return (await readFile(file, "utf8")).replace(/\r?\n$/, "");
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT" && !env.SSHCAD_CA_PASSPHRASE_FILE)
-      return undefined;
-    throw new SshcaError(
-      "config_invalid",
-      `cannot read the CA passphrase file ${file}: ${(err as Error).message}`,
-    );
+    if ((err as NodeJS.ErrnoException).code === "ENOENT" && !env.SSHCAD_CA_PASSPHRASE_FILE) return undefined;
+    throw new SshcaError("config_invalid", `cannot read the CA passphrase file ${file}: ${(err as Error).message}`);
   }
 }

@@ -15,11 +15,7 @@ export interface DataPaths {
  * The data directory: --data-dir, else the config's dataDir, else $STATE_DIRECTORY (set by
  * systemd's StateDirectory=), else ./data. Relative paths are taken from the working directory.
  */
-export function dataPaths(
-  config: Config,
-  flag: string | undefined,
-  env: NodeJS.ProcessEnv,
-): DataPaths {
+export function dataPaths(config: Config, flag: string | undefined, env: NodeJS.ProcessEnv): DataPaths {
   const stateDirectory = env.STATE_DIRECTORY?.split(":")[0];
   const dataDir = resolve(flag ?? config.dataDir ?? stateDirectory ?? "data");
   const caKey = config.ca.keyFile

@@ -39,8 +39,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
   const autoRoles = Object.entries(config.roles)
     .filter(([, r]) => r.autoApprove)
     .map(([name]) => name);
-  for (const role of autoRoles)
-    log.warn({ role }, "role is auto-approve: certificates are issued without approval");
+  for (const role of autoRoles) log.warn({ role }, "role is auto-approve: certificates are issued without approval");
   await audit.append("config.loaded", "sshcad", {
     path: core.configPath,
     roles: Object.keys(config.roles).sort(),
@@ -75,9 +74,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     url = `http://${host}:${port}`;
   }
 
-  const adminServer = createServer(
-    createAdminApp({ config: getConfig, store, audit, now, random: randomBytes }, log),
-  );
+  const adminServer = createServer(createAdminApp({ config: getConfig, store, audit, now, random: randomBytes }, log));
   await unlink(paths.adminSocket).catch(() => undefined);
   await listenOn(adminServer, paths.adminSocket);
   await chmod(paths.adminSocket, 0o600);

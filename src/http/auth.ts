@@ -22,8 +22,7 @@ export function authenticate(deps: AuthDeps): RequestHandler {
       deps.onFailure?.(reason, req.ip);
       return new SshcaError("unauthenticated", reason);
     };
-    if (!/^Bearer /i.test(header))
-      throw failed("missing API token (Authorization: Bearer <token>)");
+    if (!/^Bearer /i.test(header)) throw failed("missing API token (Authorization: Bearer <token>)");
     const parsed = parseToken(header.slice(7).trim());
     if (!parsed) throw failed("malformed API token");
     const tokens = deps.store.data.tokens;

@@ -3,13 +3,7 @@
  * this file from src/. Field names are stable; add fields, never rename them.
  */
 
-export type RequestStateName =
-  | "pending"
-  | "approved"
-  | "issued"
-  | "denied"
-  | "cancelled"
-  | "expired";
+export type RequestStateName = "pending" | "approved" | "issued" | "denied" | "cancelled" | "expired";
 
 export interface ApprovalView {
   approver: string;

@@ -55,10 +55,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     if (isSshcaError(err)) {
       const status = STATUS[err.code];
       if (status >= 500) log.error({ err: safeErr(err), path: req.path }, "request failed");
-      const message =
-        status >= 500 && err.code !== "unavailable"
-          ? "internal error; see the CA log"
-          : err.message;
+      const message = status >= 500 && err.code !== "unavailable" ? "internal error; see the CA log" : err.message;
       res.status(status).json(body(err.code, message, status < 500 ? err.details : undefined));
       return;
     }
@@ -67,10 +64,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       res.status(parsed[0]).json(body(parsed[1], parsed[2]));
       return;
     }
-    log.error(
-      { err: safeErr(err), stack: (err as Error)?.stack, path: req.path },
-      "unhandled error",
-    );
+    log.error({ err: safeErr(err), stack: (err as Error)?.stack, path: req.path }, "unhandled error");
     res.status(500).json(body("internal", "internal error; see the CA log"));
   };
 }

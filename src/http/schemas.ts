@@ -26,9 +26,7 @@ export const createRequestBody = z.strictObject({
 });
 
 export const approveBody = z.strictObject({
-  digest: z
-    .string()
-    .regex(/^sha256:[0-9a-f]{64}$/, "digest must be the request's sha256:... digest"),
+  digest: z.string().regex(/^sha256:[0-9a-f]{64}$/, "digest must be the request's sha256:... digest"),
   comment: text(500).optional(),
 });
 
@@ -65,10 +63,7 @@ export function parse<T extends z.ZodType>(schema: T, value: unknown, what: stri
 /** The JSON body of a POST, insisting on a JSON content type (415 otherwise). */
 export function jsonBody(req: Request): unknown {
   if (!req.is("application/json")) {
-    throw new SshcaError(
-      "unsupported_media_type",
-      "request body must be JSON (Content-Type: application/json)",
-    );
+    throw new SshcaError("unsupported_media_type", "request body must be JSON (Content-Type: application/json)");
   }
   return req.body ?? {};
 }

@@ -30,10 +30,7 @@ export class DurableJsonFile<T> implements Adapter<T> {
       text = await readFile(this.path, "utf8");
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
-      throw new SshcaError(
-        "state_invalid",
-        `cannot read state file ${this.path}: ${(err as Error).message}`,
-      );
+      throw new SshcaError("state_invalid", `cannot read state file ${this.path}: ${(err as Error).message}`);
     }
     if (text.trim() === "") {
       throw new SshcaError(

@@ -57,17 +57,11 @@ export class StateStore {
     const raw = await adapter.read();
     if (raw !== null) {
       if (typeof raw !== "object" || (raw as Partial<StateDoc>).format !== "sshca-state/1") {
-        throw new SshcaError(
-          "state_invalid",
-          `state file ${path} is not an sshca state document; refusing to start`,
-        );
+        throw new SshcaError("state_invalid", `state file ${path} is not an sshca state document; refusing to start`);
       }
       for (const key of ["users", "tokens", "requests"] as const) {
         if (typeof raw[key] !== "object" || raw[key] === null) {
-          throw new SshcaError(
-            "state_invalid",
-            `state file ${path} has no "${key}" object; refusing to start`,
-          );
+          throw new SshcaError("state_invalid", `state file ${path} has no "${key}" object; refusing to start`);
         }
       }
       db.data = raw;

@@ -98,9 +98,7 @@ describe("approvals", () => {
     },
     {
       name: "fail/denied",
-      req: () =>
-        (decideDenial(pending(), cfg.roles.debug, bob, "no", at(1)) as { value: AccessRequest })
-          .value,
+      req: () => (decideDenial(pending(), cfg.roles.debug, bob, "no", at(1)) as { value: AccessRequest }).value,
       who: bob,
       code: "conflict",
       reason: /was denied by bob: no/,

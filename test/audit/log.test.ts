@@ -1,11 +1,4 @@
-import {
-  appendFileSync,
-  mkdirSync,
-  readFileSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { appendFileSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pino from "pino";
 import { describe, expect, test } from "vitest";
@@ -56,8 +49,7 @@ describe("audit log", () => {
   test("the chain continues across segments and across reopening", async () => {
     const dir = join(tempDir("audit"), "a");
     const log = await open(dir, 600);
-    for (let i = 0; i < 10; i++)
-      await log.append("request.created", "alice", { i, pad: "x".repeat(100) });
+    for (let i = 0; i < 10; i++) await log.append("request.created", "alice", { i, pad: "x".repeat(100) });
     await log.close();
     const again = await open(dir, 600);
     const rec = await again.append("request.created", "alice", { after: "reopen" });

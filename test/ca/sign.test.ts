@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from "node:crypto";
+import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import sshpk from "sshpk";
@@ -13,12 +13,11 @@ import { tool } from "../helpers/tools.js";
 
 type Gen = Parameters<typeof generateKeyPairSync>;
 const opensshKey = (type: string, opts: object = {}) => {
-  const { privateKey } = (
-    generateKeyPairSync as (...a: Gen) => { privateKey: import("node:crypto").KeyObject }
-  )(type as Gen[0], opts as Gen[1]);
-  return sshpk
-    .parsePrivateKey(privateKey.export({ type: "pkcs8", format: "pem" }) as string, "pkcs8")
-    .toString("ssh");
+  const { privateKey } = (generateKeyPairSync as (...a: Gen) => { privateKey: KeyObject })(
+    type as Gen[0],
+    opts as Gen[1],
+  );
+  return sshpk.parsePrivateKey(privateKey.export({ type: "pkcs8", format: "pem" }) as string, "pkcs8").toString("ssh");
 };
 const userKey = () => {
   const { publicKey } = generateKeyPairSync("ed25519");
@@ -80,9 +79,7 @@ describe("signing", () => {
     );
     const out = await keygenL(cert);
     expect(out).toContain(`(using ${alg})`);
-    expect(out).toMatch(
-      /Critical Options: \n\s+force-command \/bin\/true\n\s+source-address 10\.0\.0\.0\/8\n/,
-    );
+    expect(out).toMatch(/Critical Options: \n\s+force-command \/bin\/true\n\s+source-address 10\.0\.0\.0\/8\n/);
     expect(out).toMatch(/Extensions: \n\s+permit-agent-forwarding\n\s+permit-pty\n/);
     expect(out).toContain("Serial: 255");
     expect(isSignedBy(parseCertificate(cert), ca.publicKeyLine)).toBe(true);
@@ -100,9 +97,7 @@ describe("signing", () => {
   test("a certificate signed by another CA does not verify", () => {
     const ca = loadCaKey(opensshKey("ed25519"));
     const other = loadCaKey(opensshKey("ed25519"));
-    expect(isSignedBy(parseCertificate(signUserCertificate(spec(), ca)), other.publicKeyLine)).toBe(
-      false,
-    );
+    expect(isSignedBy(parseCertificate(signUserCertificate(spec(), ca)), other.publicKeyLine)).toBe(false);
   });
 
   test.each([

@@ -51,9 +51,7 @@ describe("alice asks, bob approves, plain ssh works", () => {
     ]);
     id = await waitingId(login);
 
-    const list = json<{ requests: RequestJson[] }>(
-      await w.bob.sshca(["request", "list", "--json"]),
-    );
+    const list = json<{ requests: RequestJson[] }>(await w.bob.sshca(["request", "list", "--json"]));
     expect(list.requests.map((r) => [r.id, r.state])).toContainEqual([id, "pending"]);
 
     const approved = await w.bob.sshca(["approve", id, "--comment", "looks right"]);
@@ -66,9 +64,7 @@ describe("alice asks, bob approves, plain ssh works", () => {
     expect(issued.certificatePath).toBe(`${w.alice.key}-cert.pub`);
     expect(readFileSync(issued.certificatePath, "utf8").trim()).toBe(issued.certificate);
     // The approver sees the issuance but never alice's certificate.
-    expect(
-      json<RequestJson>(await w.bob.sshca(["request", "show", id, "--json"])).certificate,
-    ).toBeUndefined();
+    expect(json<RequestJson>(await w.bob.sshca(["request", "show", id, "--json"])).certificate).toBeUndefined();
   });
 
   test("ssh-keygen -L shows the role's principals, validity, extensions and a joinable key id", async () => {
@@ -78,9 +74,7 @@ describe("alice asks, bob approves, plain ssh works", () => {
     expect(r.stdout).toMatch(/Type: ssh-ed25519-cert-v01@openssh.com user certificate/);
     expect(r.stdout).toContain(`Key ID: "req=${id};user=alice;role=debug;approvers=bob"`);
     expect(r.stdout).toContain(`Serial: ${req.serial}`);
-    expect(r.stdout).toMatch(
-      new RegExp(`Principals: \\n\\s+${LOGIN}@web-1\\n\\s+Critical Options: \\(none\\)`),
-    );
+    expect(r.stdout).toMatch(new RegExp(`Principals: \\n\\s+${LOGIN}@web-1\\n\\s+Critical Options: \\(none\\)`));
     expect(r.stdout).toMatch(/Extensions: \n\s+permit-pty\n/);
     expect(r.stdout).not.toMatch(/permit-(agent|port|X11)-forwarding|permit-user-rc/);
     const span = (Date.parse(req.validBefore!) - Date.parse(req.validAfter!)) / 1000;
@@ -160,16 +154,7 @@ describe("separation of duties", () => {
   });
 
   test("a denial ends the request; the waiting CLI says why and exits 3", async () => {
-    const login = w.alice.spawn([
-      "login",
-      "--role",
-      "debug",
-      "--host",
-      "web-2",
-      "--reason",
-      "INC-2",
-      "--no-agent",
-    ]);
+    const login = w.alice.spawn(["login", "--role", "debug", "--host", "web-2", "--reason", "INC-2", "--no-agent"]);
     const id = await waitingId(login);
     const denied = await w.bob.sshca(["deny", id, "--reason", "use the runbook"]);
     expect(denied.code, denied.stderr).toBe(0);
@@ -183,16 +168,7 @@ describe("separation of duties", () => {
 
   test("a cancelled request cannot be approved", async () => {
     const id = (
-      await w.alice.sshca([
-        "login",
-        "--role",
-        "debug",
-        "--host",
-        "web-1",
-        "--reason",
-        "x",
-        "--no-wait",
-      ])
+      await w.alice.sshca(["login", "--role", "debug", "--host", "web-1", "--reason", "x", "--no-wait"])
     ).stdout.trim();
     expect((await w.alice.sshca(["request", "cancel", id])).code).toBe(0);
     const late = await w.bob.sshca(["approve", id]);
@@ -322,9 +298,7 @@ describe("ssh-agent and auto-approval", () => {
       approvals: { approver: string; auto?: boolean }[];
     };
     expect(issued.state).toBe("issued");
-    expect(issued.approvals).toEqual([
-      expect.objectContaining({ approver: "auto-approve", auto: true }),
-    ]);
+    expect(issued.approvals).toEqual([expect.objectContaining({ approver: "auto-approve", auto: true })]);
     const auditDir = join(w.daemon.dataDir, "audit");
     const records = readdirSync(auditDir)
       .flatMap((f) => readFileSync(join(auditDir, f), "utf8").split("\n"))
@@ -336,9 +310,7 @@ describe("ssh-agent and auto-approval", () => {
             fields: { request?: string; autoApproveRoles?: string[] };
           },
       );
-    expect(records.find((x) => x.type === "config.loaded")?.fields.autoApproveRoles).toEqual([
-      "selfserve",
-    ]);
+    expect(records.find((x) => x.type === "config.loaded")?.fields.autoApproveRoles).toEqual(["selfserve"]);
     expect(records.filter((x) => x.fields.request === issued.id).map((x) => x.type)).toEqual([
       "request.created",
       "request.auto_approved",

@@ -26,21 +26,8 @@ afterAll(() => daemon?.stop());
 test("pending requests, partial approvals and issued certificates survive SIGTERM and SIGKILL", async () => {
   const { alice, bob, dave } = w;
   const ask = async (role: string, host: string) =>
-    json<Req>(
-      await alice.sshca([
-        "login",
-        "--role",
-        role,
-        "--host",
-        host,
-        "--reason",
-        "INC-5",
-        "--no-wait",
-        "--json",
-      ]),
-    );
-  const show = async (id: string) =>
-    json<Req>(await alice.sshca(["request", "show", id, "--json"]));
+    json<Req>(await alice.sshca(["login", "--role", role, "--host", host, "--reason", "INC-5", "--no-wait", "--json"]));
+  const show = async (id: string) => json<Req>(await alice.sshca(["request", "show", id, "--json"]));
 
   const waiting = await ask("debug", "web-1");
   const half = await ask("critical", "db-1");

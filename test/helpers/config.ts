@@ -34,9 +34,7 @@ export const baseConfig = () => ({
   },
 });
 
-export const config = (
-  patch: (c: ReturnType<typeof baseConfig>) => void = () => undefined,
-): Config => {
+export const config = (patch: (c: ReturnType<typeof baseConfig>) => void = () => undefined): Config => {
   const c = baseConfig();
   patch(c);
   return parseConfig(c, "test");

@@ -21,10 +21,7 @@ export interface InProc {
   ): Promise<{ status: number; body: any }>;
 }
 
-export async function startInProc(
-  config: object,
-  opts: { now?: () => Date } = {},
-): Promise<InProc> {
+export async function startInProc(config: object, opts: { now?: () => Date } = {}): Promise<InProc> {
   const dataDir = join(tempDir("inproc"), "d");
   const log = pino({ level: "silent" });
   const daemon = await serve({

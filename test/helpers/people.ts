@@ -26,17 +26,7 @@ export async function makePerson(
   const home = tempDir(`home-${name}`);
   mkdirSync(join(home, ".ssh"), { mode: 0o700 });
   const key = join(home, ".ssh", "id_ed25519");
-  const kg = await run(tool("ssh-keygen"), [
-    "-q",
-    "-t",
-    "ed25519",
-    "-N",
-    "",
-    "-C",
-    `${name}@test`,
-    "-f",
-    key,
-  ]);
+  const kg = await run(tool("ssh-keygen"), ["-q", "-t", "ed25519", "-N", "", "-C", `${name}@test`, "-f", key]);
   if (kg.code !== 0) throw new Error(`ssh-keygen failed: ${kg.stderr}`);
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
@@ -51,8 +41,7 @@ export async function makePerson(
     home,
     key,
     env,
-    sshca: (args, input) =>
-      run(process.execPath, [SSHCA, ...args], { env, ...(input !== undefined ? { input } : {}) }),
+    sshca: (args, input) => run(process.execPath, [SSHCA, ...args], { env, ...(input !== undefined ? { input } : {}) }),
     spawn: (args) => start(process.execPath, [SSHCA, ...args], { env }),
   };
 }

@@ -71,9 +71,7 @@ export function start(
       };
       const timer = setTimeout(() => {
         cleanup();
-        reject(
-          new Error(`timed out waiting for ${pattern} from ${cmd}; stderr: ${err.slice(-2000)}`),
-        );
+        reject(new Error(`timed out waiting for ${pattern} from ${cmd}; stderr: ${err.slice(-2000)}`));
       }, timeoutMs);
       const cleanup = () => {
         clearTimeout(timer);

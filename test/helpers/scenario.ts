@@ -7,9 +7,7 @@ import { startSshd, type TestSshd } from "./sshd.js";
 export const LOGIN = userInfo().username;
 
 /** A config for end-to-end tests: loopback hosts, roles granting LOGIN, a free port. */
-export function e2eConfig(
-  overrides: { roles?: Record<string, object>; extra?: object } = {},
-): object {
+export function e2eConfig(overrides: { roles?: Record<string, object>; extra?: object } = {}): object {
   return {
     listen: { address: "127.0.0.1", port: 0 },
     groups: { dev: {}, sre: {}, leads: {}, auditors: {}, admins: {} },
@@ -65,10 +63,7 @@ export interface World {
 }
 
 /** A daemon and four people: alice and carol (dev), bob (sre), dave (leads). */
-export async function startWorld(
-  config: object = e2eConfig(),
-  env?: NodeJS.ProcessEnv,
-): Promise<World> {
+export async function startWorld(config: object = e2eConfig(), env?: NodeJS.ProcessEnv): Promise<World> {
   const daemon = await startDaemon({ configPath: writeConfig(config), ...(env ? { env } : {}) });
   const person = async (name: string, group: string) =>
     makePerson(name, daemon.url, await daemon.addUser(name, [group]));
@@ -82,11 +77,7 @@ export async function startWorld(
 }
 
 /** A target host's sshd, set up only from what `sshca ca pubkey` and `sshca principals` print. */
-export async function targetHost(
-  operator: Person,
-  host: string,
-  revokedKeys?: string,
-): Promise<TestSshd> {
+export async function targetHost(operator: Person, host: string, revokedKeys?: string): Promise<TestSshd> {
   const ca = await operator.sshca(["ca", "pubkey"]);
   if (ca.code !== 0) throw new Error(ca.stderr);
   const view = json<{ principals: Record<string, string[]> }>(

@@ -6,9 +6,7 @@ import { accessSync, constants } from "node:fs";
  */
 const SEARCH = ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/sbin", "/usr/local/bin"];
 
-export function tool(
-  name: "sshd" | "ssh" | "ssh-keygen" | "ssh-agent" | "ssh-add" | "nmap",
-): string {
+export function tool(name: "sshd" | "ssh" | "ssh-keygen" | "ssh-agent" | "ssh-add" | "nmap"): string {
   for (const dir of [...(process.env.PATH ?? "").split(":"), ...SEARCH]) {
     if (!dir) continue;
     const path = `${dir}/${name}`;
@@ -20,7 +18,5 @@ export function tool(
     }
   }
   const pkg = name === "nmap" ? "nmap" : name === "sshd" ? "openssh-server" : "openssh-client";
-  throw new Error(
-    `${name} is not installed: apt-get install -y ${pkg} (npm run test:all does this)`,
-  );
+  throw new Error(`${name} is not installed: apt-get install -y ${pkg} (npm run test:all does this)`);
 }

@@ -9,9 +9,7 @@ import { e2eConfig } from "../helpers/scenario.js";
 
 const sshLine = (type: "ed25519" | "rsa", bits?: number) => {
   const { publicKey } =
-    type === "rsa"
-      ? generateKeyPairSync("rsa", { modulusLength: bits ?? 2048 })
-      : generateKeyPairSync("ed25519");
+    type === "rsa" ? generateKeyPairSync("rsa", { modulusLength: bits ?? 2048 }) : generateKeyPairSync("ed25519");
   return sshpk.parseKey(publicKey.export({ type: "spki", format: "pem" }), "pem").toString("ssh");
 };
 const ED = sshLine("ed25519");

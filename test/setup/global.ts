@@ -5,7 +5,6 @@ import { join, resolve } from "node:path";
 export default function setup(): void {
   const root = resolve(import.meta.dirname, "..", "..");
   for (const bin of ["dist/src/main.js", "dist/cli/main.js"]) {
-    if (!existsSync(join(root, bin)))
-      throw new Error(`${bin} is missing: run npm run build (npm test does it)`);
+    if (!existsSync(join(root, bin))) throw new Error(`${bin} is missing: run npm run build (npm test does it)`);
   }
 }
