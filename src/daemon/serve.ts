@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { AccessService } from "../access/service.js";
 import { createAdminApp } from "../admin/socket-app.js";
-import { safeErr } from "../errors.js";
+import { SshcaError, safeErr } from "../errors.js";
 import { createApp } from "../http/app.js";
 import { type Core, openCore } from "./core.js";
 
@@ -28,93 +28,115 @@ export interface RunningDaemon {
 /** How often pending requests are expired and failed issuances retried. */
 const SWEEP_MS = 1000;
 
-/** Opens everything, listens on the API address and the admin socket, and starts the sweeper. */
+/**
+ * Opens everything, listens on the API address and the admin socket, and starts the sweeper.
+ * Whatever was started is stopped again, in reverse order, on stop() or when start-up fails.
+ */
 export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
   const now = opts.now ?? (() => new Date());
-  const core = await openCore({ ...opts, now, createCa: true });
-  const { config, store, audit, ca, paths } = core;
   const log = opts.log;
-  const getConfig = () => core.config;
+  const core = await openCore({ ...opts, now, createCa: true });
+  const cleanups: (() => Promise<void> | void)[] = [() => core.close()];
+  const runCleanups = async () => {
+    for (const fn of cleanups.reverse()) {
+      await Promise.resolve()
+        .then(fn)
+        .catch((err) => log.error({ err: safeErr(err) }, "shutdown step failed"));
+    }
+  };
+  try {
+    const { config, store, audit, ca, paths } = core;
+    const getConfig = () => core.config;
+    await auditConfig(core, log);
 
-  const autoRoles = Object.entries(config.roles)
+    const access = new AccessService({ config: getConfig, store, audit, ca, now, random: randomBytes, log });
+    const server = createServer(createApp({ config: getConfig, store, audit, ca, access, now, log }));
+    server.requestTimeout = 120_000;
+    server.headersTimeout = 30_000;
+    const url = await listenApi(server, config.listen);
+    cleanups.push(async () => {
+      const closed = closeServer(server);
+      access.watch.wakeAll(); // waiting long-polls answer now instead of holding the close
+      server.closeIdleConnections();
+      await closed;
+    });
+
+    const adminServer = createServer(
+      createAdminApp({ config: getConfig, store, audit, now, random: randomBytes }, log),
+    );
+    await unlink(paths.adminSocket).catch(() => undefined);
+    await listenOn(adminServer, paths.adminSocket);
+    await chmod(paths.adminSocket, 0o600);
+    cleanups.push(async () => {
+      await closeServer(adminServer);
+      await unlink(paths.adminSocket).catch(() => undefined);
+    });
+
+    cleanups.push(every(SWEEP_MS, () => access.sweep(), log, "sweep"));
+
+    await audit.append("daemon.started", "sshcad", { url, pid: process.pid, caFingerprint: ca.fingerprint });
+    log.info({ url, caFingerprint: ca.fingerprint, dataDir: paths.dataDir }, "sshcad listening");
+
+    let stopping: Promise<void> | undefined;
+    const stop = () => {
+      stopping ??= runCleanups().then(() => log.info("sshcad stopped"));
+      return stopping;
+    };
+    return { core, access, url, stop };
+  } catch (err) {
+    await runCleanups();
+    throw err;
+  }
+}
+
+/** Records what configuration is in force; auto-approve roles are announced loudly. */
+async function auditConfig(core: Core, log: Logger): Promise<void> {
+  const autoRoles = Object.entries(core.config.roles)
     .filter(([, r]) => r.autoApprove)
     .map(([name]) => name);
   for (const role of autoRoles) log.warn({ role }, "role is auto-approve: certificates are issued without approval");
-  await audit.append("config.loaded", "sshcad", {
+  await core.audit.append("config.loaded", "sshcad", {
     path: core.configPath,
-    roles: Object.keys(config.roles).sort(),
-    hosts: Object.keys(config.hosts).sort(),
+    roles: Object.keys(core.config.roles).sort(),
+    hosts: Object.keys(core.config.hosts).sort(),
     autoApproveRoles: autoRoles,
   });
+}
 
-  const access = new AccessService({
-    config: getConfig,
-    store,
-    audit,
-    ca,
-    now,
-    random: randomBytes,
-    log,
-  });
-  const app = createApp({ config: getConfig, store, audit, ca, access, now, log });
-  const server = createServer(app);
-  server.requestTimeout = 120_000;
-  server.headersTimeout = 30_000;
+/** Runs `task` every `ms` (never overlapping itself); returns the function that stops it. */
+export function every(ms: number, task: () => Promise<void>, log: Logger, name: string): () => void {
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    task()
+      .catch((err) => log.error({ err: safeErr(err), task: name }, "background task failed"))
+      .finally(() => {
+        running = false;
+      });
+  }, ms);
+  timer.unref();
+  return () => clearInterval(timer);
+}
 
-  const listen = config.listen;
-  let url: string;
+async function listenApi(server: Server, listen: Core["config"]["listen"]): Promise<string> {
   if (listen.socket) {
     await unlink(listen.socket).catch(() => undefined);
     await listenOn(server, listen.socket);
-    url = `unix:${listen.socket}`;
-  } else {
-    await listenOn(server, listen.port, listen.address);
-    const { port } = server.address() as AddressInfo;
-    const host = listen.address.includes(":") ? `[${listen.address}]` : listen.address;
-    url = `http://${host}:${port}`;
+    return `unix:${listen.socket}`;
   }
-
-  const adminServer = createServer(createAdminApp({ config: getConfig, store, audit, now, random: randomBytes }, log));
-  await unlink(paths.adminSocket).catch(() => undefined);
-  await listenOn(adminServer, paths.adminSocket);
-  await chmod(paths.adminSocket, 0o600);
-
-  // Requests approved before a crash, or whose issuance failed, are retried here too.
-  let sweeping = false;
-  const sweeper = setInterval(() => {
-    if (sweeping) return;
-    sweeping = true;
-    access
-      .sweep()
-      .catch((err) => log.error({ err: safeErr(err) }, "sweep failed"))
-      .finally(() => {
-        sweeping = false;
-      });
-  }, SWEEP_MS);
-  sweeper.unref();
-
-  await audit.append("daemon.started", "sshcad", {
-    url,
-    pid: process.pid,
-    caFingerprint: ca.fingerprint,
-  });
-  log.info({ url, caFingerprint: ca.fingerprint, dataDir: paths.dataDir }, "sshcad listening");
-
-  let stopping: Promise<void> | undefined;
-  const stop = () => {
-    stopping ??= (async () => {
-      clearInterval(sweeper);
-      const closed = Promise.all([closeServer(server), closeServer(adminServer)]);
-      access.watch.wakeAll();
-      server.closeIdleConnections();
-      await closed;
-      await unlink(paths.adminSocket).catch(() => undefined);
-      await core.close();
-      log.info("sshcad stopped");
-    })();
-    return stopping;
-  };
-  return { core, access, url, stop };
+  try {
+    await listenOn(server, listen.port, listen.address);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new SshcaError(
+      "config_invalid",
+      `cannot listen on ${listen.address}:${listen.port} (${code}): ${code === "EADDRINUSE" ? "the port is taken; change listen.port" : (err as Error).message}`,
+    );
+  }
+  const { port } = server.address() as AddressInfo;
+  const host = listen.address.includes(":") ? `[${listen.address}]` : listen.address;
+  return `http://${host}:${port}`;
 }
 
 function listenOn(server: Server, portOrPath: number | string, host?: string): Promise<void> {
