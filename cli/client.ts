@@ -1,5 +1,7 @@
 import type {
   ApproveBody,
+  AuditRecordView,
+  AuditVerifyView,
   CaView,
   CreateRequestBody,
   DenyBody,
@@ -82,6 +84,19 @@ export class ApiClient {
   deny(id: string, body: DenyBody): Promise<RequestView> {
     this.authed();
     return this.call("POST", `/v1/requests/${encodeURIComponent(id)}/deny`, body);
+  }
+
+  auditList(query: Record<string, string | undefined>): Promise<{ records: AuditRecordView[] }> {
+    this.authed();
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) q.set(k, v);
+    const qs = q.toString();
+    return this.call("GET", `/v1/audit${qs ? `?${qs}` : ""}`, undefined, 120_000);
+  }
+
+  auditVerify(): Promise<AuditVerifyView> {
+    this.authed();
+    return this.call("GET", "/v1/audit/verify", undefined, 600_000);
   }
 
   cancel(id: string): Promise<RequestView> {

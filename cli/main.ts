@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** sshca: the command-line client of sshcad. Everything goes through the HTTP API. */
 import { Command, CommanderError } from "commander";
+import { auditCommands } from "./commands/audit.js";
 import { decideCommands } from "./commands/decide.js";
 import { infoCommands } from "./commands/info.js";
 import { loginCommand } from "./commands/login.js";
@@ -26,6 +27,7 @@ requestCommand(program, ctx);
 decideCommands(program, ctx);
 infoCommands(program, ctx);
 setupCommands(program, ctx);
+auditCommands(program, ctx);
 for (const cmd of program.commands) {
   cmd.exitOverride();
   for (const sub of cmd.commands) sub.exitOverride();

@@ -4,6 +4,7 @@
  * handles signals and decides exit codes; everything else gets what it needs passed in.
  */
 import { randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import { Command } from "commander";
 import { adminRequest } from "./admin/client.js";
 import { addUser, createToken, type IssuedToken, listUsers } from "./admin/users.js";
@@ -12,7 +13,8 @@ import { openCore } from "./daemon/core.js";
 import { createLogger } from "./daemon/logger.js";
 import { dataPaths } from "./daemon/paths.js";
 import { serve } from "./daemon/serve.js";
-import { isSshcaError, safeErr } from "./errors.js";
+import { type VerifyResult, verifyAudit } from "./audit/verify.js";
+import { isSshcaError, SshcaError, safeErr } from "./errors.js";
 
 process.umask(0o077);
 const env = process.env;
@@ -154,6 +156,46 @@ token
   });
 
 program
+  .command("audit")
+  .description("the audit log")
+  .command("verify")
+  .description("check the hash chain of every audit segment; names the first bad record")
+  .option("--expect-head <seq:hash>", "a chain head kept outside (from the daemon's 'audit chain head' log lines)")
+  .option("--json", "print JSON")
+  .action(async (o: { expectHead?: string; json?: boolean }) => {
+    const g = globals();
+    const paths = dataPaths(loadConfigFile(g.configPath), g.dataDirFlag, env);
+    let expect: { expectSeq?: number; expectHash?: string } = {};
+    if (o.expectHead) {
+      const m = /^(\d+):([0-9a-f]{64})$/.exec(o.expectHead);
+      if (!m) throw new SshcaError("bad_request", "--expect-head must be SEQ:HASH (64 hex digits)");
+      expect = { expectSeq: Number(m[1]), expectHash: m[2]! };
+    }
+    // A running daemon verifies its own log (up to its head); otherwise read the files directly.
+    let result =
+      expect.expectSeq === undefined
+        ? await adminRequest<VerifyResult>(paths.adminSocket, "GET", "/audit/verify")
+        : undefined;
+    if (result === undefined) {
+      const stateSeq = await readStateSeq(paths.state);
+      result = await verifyAudit(paths.auditDir, {
+        ...expect,
+        ...(expect.expectSeq === undefined && stateSeq !== undefined ? { expectSeq: stateSeq } : {}),
+      });
+    }
+    if (o.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    if (!result.ok) {
+      const p = result.problem!;
+      throw new SshcaError("conflict", `audit log FAILED verification at ${p.segment} line ${p.line}: ${p.message}`);
+    }
+    if (!o.json) {
+      say(
+        `audit log ok: ${result.records} records in ${result.segments} segment(s); head ${result.head.seq}:${result.head.hash}`,
+      );
+    }
+  });
+
+program
   .command("config")
   .command("check")
   .description("validate the config file and exit")
@@ -171,3 +213,13 @@ program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`sshcad: ${(err as Error)?.message ?? String(err)}\n`);
   process.exit(1);
 });
+
+/** The audit sequence number the state file says it includes, if there is a state file. */
+async function readStateSeq(path: string): Promise<number | undefined> {
+  try {
+    const doc = JSON.parse(await readFile(path, "utf8")) as { auditSeq?: unknown };
+    return typeof doc.auditSeq === "number" ? doc.auditSeq : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -16,6 +16,7 @@ import { unwrap } from "./decision.js";
 import { KeyedMutex } from "./keyed-mutex.js";
 import { type AccessAsk, decideAsk, isAdmin, isApprover, isAuditor } from "./policy.js";
 import { decideStillGranted } from "./regrant.js";
+import { isFinished } from "./retention.js";
 import {
   autoApprove,
   decideApproval,
@@ -36,6 +37,8 @@ export interface AccessDeps {
   now: () => Date;
   random: (n: number) => Buffer;
   log: Logger;
+  /** Whether a finished request's after-work (the expiry scan) is done; absent means yes. */
+  expiryWorkDone?: (req: AccessRequest) => boolean;
 }
 
 /** Listeners told about every committed change (notifications, scans). */
@@ -82,7 +85,11 @@ export class AccessService {
   /** The request if this identity may see it; otherwise not_found (existence is not leaked). */
   visible(identity: Identity, id: string): AccessRequest {
     const req = this.get(id);
-    if (!req || !this.canView(identity, req)) throw fail.notFound(`no request ${id}`);
+    if (!req || !this.canView(identity, req)) {
+      throw fail.notFound(
+        `no request ${id} (finished requests leave the live state; their history: sshca audit list --request ${id})`,
+      );
+    }
     return req;
   }
 
@@ -106,7 +113,6 @@ export class AccessService {
     });
     return this.locks.run(id, async () => {
       await this.commit(req, "request.created", identity.user, {
-        role: req.role,
         hosts: req.hosts,
         principals: req.principals,
         ttlSeconds: req.ttlSeconds,
@@ -119,10 +125,7 @@ export class AccessService {
       if (!req.autoApprove) return req;
       // The role's explicit autoApprove switch: audited as its own event, never silent.
       const approved = autoApprove(req, this.deps.now());
-      await this.commit(approved, "request.auto_approved", "sshcad", {
-        role: req.role,
-        digest: req.digest,
-      });
+      await this.commit(approved, "request.auto_approved", "sshcad", { digest: req.digest });
       return this.issue(approved);
     });
   }
@@ -138,6 +141,7 @@ export class AccessService {
         digest,
         approvals: request.approvals.length,
         approvalsRequired: request.approvalsRequired,
+        approvers: request.approvals.map((a) => a.approver),
         ...(comment ? { comment } : {}),
       });
       if (!complete) return request;
@@ -200,6 +204,23 @@ export class AccessService {
           });
       }
     }
+    await this.prune(this.deps.now());
+  }
+
+  /**
+   * Finished requests leave the live state, so its size follows live work, not history
+   * (invariant 7). Their whole story is in the audit log.
+   */
+  private async prune(now: Date): Promise<void> {
+    const keep = this.deps.config().requests.keepFinished;
+    const requests = this.deps.store.data.requests;
+    const done = Object.values(requests).filter(
+      (r) => !this.locks.isBusy(r.id) && isFinished(r, now, keep) && (this.deps.expiryWorkDone?.(r) ?? true),
+    );
+    if (done.length === 0) return;
+    for (const r of done) delete requests[r.id];
+    await this.deps.store.persist();
+    this.deps.log.debug({ requests: done.map((r) => r.id) }, "finished requests left the live state");
   }
 
   private async expireNow(req: AccessRequest, now: Date): Promise<void> {
@@ -251,8 +272,6 @@ export class AccessService {
     await this.commit(issued, "certificate.issued", "sshcad", {
       serial: cert.serial,
       keyId,
-      requester: req.requester,
-      role: req.role,
       hosts: req.hosts,
       principals: req.principals,
       extensions: req.extensions,
@@ -273,7 +292,14 @@ export class AccessService {
     actor: string,
     fields: Record<string, unknown>,
   ): Promise<void> {
-    const record = await this.deps.audit.append(type, actor, { request: req.id, ...fields });
+    // Every request record names the request, its requester and role, so the audit log can be
+    // queried by user and drives notifications without the live state.
+    const record = await this.deps.audit.append(type, actor, {
+      request: req.id,
+      requester: req.requester,
+      role: req.role,
+      ...fields,
+    });
     const data = this.deps.store.data;
     data.requests[req.id] = req;
     data.auditSeq = Math.max(data.auditSeq, record.seq);

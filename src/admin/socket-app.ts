@@ -1,6 +1,7 @@
 import express, { type Express } from "express";
 import type { Logger } from "pino";
 import { z } from "zod";
+import { verifyAudit } from "../audit/verify.js";
 import { IDENT } from "../config/names.js";
 import { errorHandler, notFoundHandler } from "../http/errors.js";
 import { jsonBody, parse } from "../http/schemas.js";
@@ -30,6 +31,12 @@ export function createAdminApp(deps: AdminDeps, log: Logger): Express {
   app.post("/users/:name/tokens", async (req, res) => {
     const name = parse(z.string().regex(IDENT), req.params.name, "user name");
     res.status(201).json(await createToken(deps, name, "admin"));
+  });
+
+  app.get("/audit/verify", async (_req, res) => {
+    res.json(
+      await verifyAudit(deps.audit.dir, { expectSeq: deps.store.data.auditSeq, stopAfterSeq: deps.audit.head.seq }),
+    );
   });
 
   app.use(notFoundHandler);

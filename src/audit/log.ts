@@ -1,4 +1,4 @@
-import { type FileHandle, mkdir, open } from "node:fs/promises";
+import { mkdir, open } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { SshcaError } from "../errors.js";
@@ -20,6 +20,9 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
+/** Called with every batch once it is durable, in sequence order. */
+export type CommitListener = (records: readonly AuditRecord[]) => void;
+
 const TAIL_WINDOW = 1 << 20;
 
 /**
@@ -27,17 +30,20 @@ const TAIL_WINDOW = 1 << 20;
  * disk (fdatasync), which is what lets issuance promise "no certificate without its
  * record". Appends that arrive while a sync runs are written and synced together in the
  * next batch (group commit), so N concurrent issuances cost about two fsyncs, not N.
- * If a write or sync fails, the batch is rejected with `unavailable`, the file is cut back
- * to its last good length before the next attempt, and the chain head does not move.
+ *
+ * The segment is opened for each batch rather than held open, so a directory or file that
+ * stopped being writable (permissions, read-only remount) fails the very next append. If a
+ * write or sync fails, the batch is rejected with `unavailable`, the file is cut back to its
+ * last good length before the next attempt, and the chain head does not move.
  */
 export class AuditLog {
   private queue: Pending[] = [];
   private flushing: Promise<void> | undefined;
   private needsRepair = false;
+  private readonly listeners: CommitListener[] = [];
 
   private constructor(
     private readonly opts: AuditLogOptions,
-    private fh: FileHandle,
     private segmentIndex: number,
     private size: number,
     private headRecord: { seq: number; hash: string },
@@ -61,23 +67,24 @@ export class AuditLog {
     }
     const path = join(opts.dir, segmentName(index));
     const fh = await open(path, segments.length === 0 ? "wx" : "r+", 0o600);
-    if (segments.length === 0) await fsyncDir(opts.dir);
-    let size = (await fh.stat()).size;
-    if (torn > 0) {
-      size -= torn;
-      await fh.truncate(size);
-      await fh.datasync();
+    let size: number;
+    try {
+      size = (await fh.stat()).size - torn;
+      if (torn > 0) {
+        await fh.truncate(size);
+        await fh.datasync();
+      }
+    } finally {
+      await fh.close();
     }
-    const log = new AuditLog(opts, fh, index, size, head);
+    if (segments.length === 0) await fsyncDir(opts.dir);
+    const log = new AuditLog(opts, index, size, head);
     if (torn > 0) {
       opts.log.warn(
         { segment: path, bytes: torn },
         "audit log ended in a torn record that was never acknowledged; removed it",
       );
-      await log.append("audit.recovered", "sshcad", {
-        segment: segmentName(index),
-        droppedBytes: torn,
-      });
+      await log.append("audit.recovered", "sshcad", { segment: segmentName(index), droppedBytes: torn });
     }
     return log;
   }
@@ -87,16 +94,25 @@ export class AuditLog {
     return { ...this.headRecord };
   }
 
+  get dir(): string {
+    return this.opts.dir;
+  }
+
+  onCommit(listener: CommitListener): void {
+    this.listeners.push(listener);
+  }
+
   /** Appends one event; resolves once it is durable, rejects with `unavailable` if it cannot be. */
   append(type: AuditType, actor: string, fields: Record<string, unknown>): Promise<AuditRecord> {
     return new Promise((resolve, reject) => {
-      this.queue.push({
-        event: { time: this.opts.now().toISOString(), actor, type, fields },
-        resolve,
-        reject,
-      });
+      this.queue.push({ event: { time: this.opts.now().toISOString(), actor, type, fields }, resolve, reject });
       this.kick();
     });
+  }
+
+  /** Waits until every queued record is written (or failed). */
+  async close(): Promise<void> {
+    while (this.flushing) await this.flushing;
   }
 
   private kick(): void {
@@ -106,12 +122,6 @@ export class AuditLog {
       // Records queued by continuations that ran after the loop's last check.
       if (this.queue.length > 0) this.kick();
     });
-  }
-
-  /** Waits for queued records and closes the file. */
-  async close(): Promise<void> {
-    while (this.flushing) await this.flushing;
-    await this.fh.close();
   }
 
   private async flushLoop(): Promise<void> {
@@ -124,12 +134,7 @@ export class AuditLog {
       });
       const bytes = Buffer.from(records.map((r) => `${JSON.stringify(r)}\n`).join(""), "utf8");
       try {
-        if (this.needsRepair) {
-          await this.fh.truncate(this.size);
-          this.needsRepair = false;
-        }
-        await this.fh.write(bytes, 0, bytes.length, this.size);
-        await this.fh.datasync();
+        await this.writeBatch(bytes);
       } catch (err) {
         this.needsRepair = true;
         const code = (err as NodeJS.ErrnoException).code ?? "error";
@@ -137,26 +142,45 @@ export class AuditLog {
           { err: { code, message: (err as Error).message }, records: batch.length },
           "audit log write failed",
         );
-        const failure = new SshcaError("unavailable", `the audit log cannot be written (${code}); nothing was issued`);
+        const failure = new SshcaError("unavailable", `the audit log cannot be written (${code}); nothing was changed`);
         for (const p of batch) p.reject(failure);
         continue;
       }
       this.size += bytes.length;
       this.headRecord = { seq: head.seq, hash: head.hash };
-      batch.forEach((p, i) => {
-        p.resolve(records[i]!);
-      });
+      batch.forEach((p, i) => p.resolve(records[i]!));
+      for (const listener of this.listeners) {
+        try {
+          listener(records);
+        } catch (err) {
+          this.opts.log.error({ err: { message: (err as Error).message } }, "audit commit listener failed");
+        }
+      }
       if (this.size >= this.opts.maxSegmentBytes) await this.rotate();
     }
   }
 
+  private async writeBatch(bytes: Buffer): Promise<void> {
+    const fh = await open(join(this.opts.dir, segmentName(this.segmentIndex)), "r+");
+    try {
+      if (this.needsRepair) {
+        await fh.truncate(this.size);
+        this.needsRepair = false;
+      }
+      await fh.write(bytes, 0, bytes.length, this.size);
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Starts the next segment; the chain simply continues in it. */
   private async rotate(): Promise<void> {
     const next = this.segmentIndex + 1;
     try {
       const fh = await open(join(this.opts.dir, segmentName(next)), "wx", 0o600);
+      await fh.close();
       await fsyncDir(this.opts.dir);
-      await this.fh.close();
-      this.fh = fh;
       this.segmentIndex = next;
       this.size = 0;
     } catch (err) {

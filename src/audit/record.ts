@@ -19,7 +19,12 @@ export type AuditType =
   | "request.expired"
   | "certificate.issued"
   | "certificate.issue_failed"
-  | "certificate.fetched";
+  | "certificate.fetched"
+  | "certificate.revoked"
+  | "scan.started"
+  | "scan.finished"
+  | "scan.failed"
+  | "scan.drift";
 
 /** One line of the audit log. `hash` covers every other field; `prev` links the chain. */
 export interface AuditRecord {

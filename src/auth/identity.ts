@@ -16,3 +16,9 @@ export function resolveIdentity(config: Config, state: StateDoc, user: string): 
     .sort();
   return { user, groups };
 }
+
+/** Users in any of `groups`, from the config and from `sshcad user add`. */
+export function membersOf(config: Config, state: StateDoc, groups: readonly string[]): string[] {
+  const names = new Set([...Object.keys(config.users), ...Object.keys(state.users)]);
+  return [...names].filter((u) => resolveIdentity(config, state, u)?.groups.some((g) => groups.includes(g))).sort();
+}

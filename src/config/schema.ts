@@ -149,6 +149,59 @@ const roleSchema = z
     defaultTtl: role.defaultTtl ?? Math.min(15 * 60, role.maxTtl),
   }));
 
+const SIZE_UNITS: Record<string, number> = { "": 1, b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+
+const size = (what: string) =>
+  z.union([z.string(), z.int()]).transform((v, ctx) => {
+    const m = /^(\d{1,12})\s*(b|kb|mb|gb)?$/i.exec(String(v).trim());
+    const bytes = m ? Number(m[1]) * SIZE_UNITS[(m[2] ?? "").toLowerCase()]! : Number.NaN;
+    if (!Number.isSafeInteger(bytes) || bytes < 4096) {
+      ctx.addIssue({ code: "custom", message: `${what}: expected a size of at least 4KB, such as "64MB"` });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+
+/** Audit event types a webhook receives unless it lists its own ("*" for all). */
+export const DEFAULT_WEBHOOK_EVENTS = [
+  "request.created",
+  "request.approved",
+  "request.denied",
+  "certificate.issued",
+  "certificate.revoked",
+  "scan.drift",
+];
+
+const webhookSchema = z
+  .strictObject({
+    name: ident("webhook name"),
+    url: z.url({ protocol: /^https?$/, message: "expected an http(s) URL" }),
+    /** "json" (sshca's payload) or "slack" (an incoming-webhook {"text": ...} message). */
+    format: z.enum(["json", "slack"]).default("json"),
+    events: z
+      .array(z.string().regex(/^(\*|[a-z_]+(\.[a-z_]+)?)$/, "expected an event type such as request.created, or *"))
+      .min(1)
+      .default(DEFAULT_WEBHOOK_EVENTS),
+    /** The HMAC-SHA256 key, read from a file or an environment variable (never inline). */
+    secretFile: z.string().min(1).optional(),
+    secretEnv: z
+      .string()
+      .regex(/^[A-Z_][A-Z0-9_]*$/)
+      .optional(),
+    timeout: duration("webhook timeout").pipe(z.int().min(1).max(120)).prefault("10s"),
+    retry: z
+      .strictObject({
+        initial: duration("retry.initial").pipe(z.int().min(1)).prefault("1s"),
+        max: duration("retry.max").pipe(z.int().min(1)).prefault("5m"),
+      })
+      .prefault({}),
+  })
+  .refine((w) => (w.secretFile === undefined) !== (w.secretEnv === undefined), {
+    message: "give exactly one of secretFile or secretEnv",
+  });
+
+export type WebhookConfig = z.output<typeof webhookSchema>;
+
 export const configSchema = z
   .strictObject({
     listen: listenSchema,
@@ -181,9 +234,29 @@ export const configSchema = z
       .prefault({}),
     hosts: z.record(z.string().regex(HOST_NAME, `host names must match ${HOST_NAME.source}`), hostSchema),
     roles: z.record(ident("role name"), roleSchema),
+    audit: z
+      .strictObject({
+        /** Start a new audit segment at this size ("64MB", "1GB" or bytes). */
+        segmentSize: size("audit.segmentSize").prefault("64MB"),
+        /** Log the chain head (seq and hash) this often, for an outside system to keep. */
+        headLogInterval: duration("audit.headLogInterval").pipe(z.int().min(1)).prefault("5m"),
+      })
+      .prefault({}),
+    requests: z
+      .strictObject({
+        /** Denied, cancelled and expired requests (and issued ones past validBefore) stay this long, then only the audit log has them. */
+        keepFinished: duration("requests.keepFinished").prefault("15m"),
+      })
+      .prefault({}),
+    webhooks: z.array(webhookSchema).default([]),
   })
   .superRefine((cfg, ctx) => {
     const groups = new Set(Object.keys(cfg.groups));
+    const hookNames = cfg.webhooks.map((w) => w.name);
+    hookNames.forEach((n, i) => {
+      if (hookNames.indexOf(n) !== i)
+        ctx.addIssue({ code: "custom", path: ["webhooks", i, "name"], message: `duplicate webhook name "${n}"` });
+    });
     const checkGroups = (list: string[], path: (string | number)[]) => {
       list.forEach((g, i) => {
         if (!groups.has(g)) {

@@ -33,9 +33,6 @@ export interface Core {
   close(): Promise<void>;
 }
 
-/** Audit segments rotate at this size. */
-export const SEGMENT_BYTES = 64 * 1024 * 1024;
-
 /**
  * Opens config, data directory (0700), lock, CA key, audit log and live state, and checks
  * that state and audit log belong together: a missing state file next to an audit history,
@@ -53,7 +50,7 @@ export async function openCore(opts: CoreOptions): Promise<Core> {
     const ca = await readCaKey(paths.caKey, await caPassphrase(opts.env));
     const audit = await AuditLog.open({
       dir: paths.auditDir,
-      maxSegmentBytes: SEGMENT_BYTES,
+      maxSegmentBytes: config.audit.segmentSize,
       now: opts.now,
       log: opts.log,
     });

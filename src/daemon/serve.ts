@@ -7,6 +7,7 @@ import { AccessService } from "../access/service.js";
 import { createAdminApp } from "../admin/socket-app.js";
 import { SshcaError, safeErr } from "../errors.js";
 import { createApp } from "../http/app.js";
+import { startNotifications } from "../notify/start.js";
 import { type Core, openCore } from "./core.js";
 
 export interface ServeOptions {
@@ -47,6 +48,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
   try {
     const { config, store, audit, ca, paths } = core;
     const getConfig = () => core.config;
+    cleanups.push(await startNotifications({ config: getConfig, audit, store, env: opts.env, log }));
     await auditConfig(core, log);
 
     const access = new AccessService({ config: getConfig, store, audit, ca, now, random: randomBytes, log });
@@ -73,9 +75,13 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     });
 
     cleanups.push(every(SWEEP_MS, () => access.sweep(), log, "sweep"));
+    // The chain head, regularly, so an outside system can keep it and detect a rewritten log.
+    const logHead = async () => log.info({ audit: audit.head }, "audit chain head");
+    cleanups.push(every(config.audit.headLogInterval * 1000, logHead, log, "audit head"));
+    cleanups.push(logHead);
 
     await audit.append("daemon.started", "sshcad", { url, pid: process.pid, caFingerprint: ca.fingerprint });
-    log.info({ url, caFingerprint: ca.fingerprint, dataDir: paths.dataDir }, "sshcad listening");
+    log.info({ url, caFingerprint: ca.fingerprint, dataDir: paths.dataDir, audit: audit.head }, "sshcad listening");
 
     let stopping: Promise<void> | undefined;
     const stop = () => {

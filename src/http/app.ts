@@ -7,6 +7,7 @@ import type { Config } from "../config/schema.js";
 import type { StateStore } from "../store/state.js";
 import { authenticate } from "./auth.js";
 import { errorHandler, notFoundHandler } from "./errors.js";
+import { auditRoutes } from "./routes/audit.js";
 import { caRoutes, infoRoutes } from "./routes/info.js";
 import { requestRoutes } from "./routes/requests.js";
 
@@ -46,8 +47,17 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use("/v1/ca", caRoutes(deps.ca));
 
-  const auth = authenticate({ config: deps.config, store: deps.store, now: deps.now });
+  const auth = authenticate({
+    config: deps.config,
+    store: deps.store,
+    now: deps.now,
+    // Failed sign-ins are audit events; the append is not awaited (the caller is refused anyway).
+    onFailure: (reason, ip) => {
+      deps.audit.append("auth.failed", "anonymous", { reason, ip: ip ?? "unknown" }).catch(() => undefined);
+    },
+  });
   app.use("/v1/requests", auth, requestRoutes(deps.access, deps.audit));
+  app.use("/v1/audit", auth, auditRoutes(deps.config, deps.audit, deps.store));
   app.use("/v1", auth, infoRoutes(deps.config));
 
   app.use(notFoundHandler);

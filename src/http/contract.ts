@@ -80,6 +80,24 @@ export interface PrincipalsView {
   principals: Record<string, string[]>;
 }
 
+export interface AuditRecordView {
+  seq: number;
+  time: string;
+  actor: string;
+  type: string;
+  fields: Record<string, unknown>;
+  prev: string;
+  hash: string;
+}
+
+export interface AuditVerifyView {
+  ok: boolean;
+  records: number;
+  segments: number;
+  head: { seq: number; hash: string };
+  problem?: { kind: string; seq?: number; segment: string; line: number; message: string };
+}
+
 export interface ErrorBody {
   error: { code: string; message: string; details?: Record<string, unknown> };
 }

@@ -30,6 +30,8 @@ export interface StateDoc {
   requests: Record<string, AccessRequest>;
   /** Sequence number of the newest audit record whose change this document includes. */
   auditSeq: number;
+  /** Per webhook: the audit sequence number up to which events were delivered (at-least-once). */
+  webhooks: Record<string, { cursor: number }>;
 }
 
 export function emptyState(now: Date): StateDoc {
@@ -40,6 +42,7 @@ export function emptyState(now: Date): StateDoc {
     tokens: {},
     requests: {},
     auditSeq: 0,
+    webhooks: {},
   };
 }
 
@@ -64,7 +67,7 @@ export class StateStore {
           throw new SshcaError("state_invalid", `state file ${path} has no "${key}" object; refusing to start`);
         }
       }
-      db.data = raw;
+      db.data = { ...emptyState(now), ...raw };
     }
     return new StateStore(db, path, raw === null);
   }

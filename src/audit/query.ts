@@ -1,0 +1,52 @@
+import type { AuditRecord } from "./record.js";
+import { firstLine, listSegments, readSegment } from "./segments.js";
+
+export interface AuditFilter {
+  /** Records by this user or about them (requester, user added). */
+  user?: string | undefined;
+  request?: string | undefined;
+  /** Exact type ("request.approved") or a family ("request"). */
+  type?: string | undefined;
+  since?: Date | undefined;
+  /** Most recent matches to return. */
+  limit: number;
+}
+
+/** Does one record match the filter? Pure. */
+export function matches(r: AuditRecord, f: AuditFilter): boolean {
+  const fields = r.fields as { request?: unknown; requester?: unknown; user?: unknown };
+  if (f.user !== undefined && r.actor !== f.user && fields.requester !== f.user && fields.user !== f.user) return false;
+  if (f.request !== undefined && fields.request !== f.request) return false;
+  if (f.type !== undefined && r.type !== f.type && !r.type.startsWith(`${f.type}.`)) return false;
+  if (f.since !== undefined && Date.parse(r.time) < f.since.getTime()) return false;
+  return true;
+}
+
+/**
+ * The newest `limit` matching records, oldest first. Segments that end before `since` are
+ * skipped without being read (the next segment starts later than `since`).
+ */
+export async function queryAudit(dir: string, filter: AuditFilter): Promise<AuditRecord[]> {
+  const segments = await listSegments(dir);
+  const out: AuditRecord[] = [];
+  for (let i = 0; i < segments.length; i++) {
+    if (filter.since && i + 1 < segments.length) {
+      const next = await firstLine(segments[i + 1]!.path);
+      if (next && Date.parse((JSON.parse(next) as AuditRecord).time) < filter.since.getTime()) continue;
+    }
+    const { lines } = await readSegment(segments[i]!.path);
+    for (const line of lines) {
+      let r: AuditRecord;
+      try {
+        r = JSON.parse(line) as AuditRecord;
+      } catch {
+        continue; // `audit verify` reports damage; a query shows what can be read
+      }
+      if (matches(r, filter)) {
+        out.push(r);
+        if (out.length > filter.limit) out.shift();
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,59 @@
+import type { AuditRecord } from "../audit/record.js";
+import type { Recipients } from "./recipients.js";
+
+/** The JSON body sshcad POSTs to a webhook. `id` is the idempotency key: stable across retries and restarts. */
+export interface WebhookPayload {
+  id: string;
+  event: string;
+  seq: number;
+  time: string;
+  actor: string;
+  fields: Record<string, unknown>;
+  notify: Recipients;
+  /** The audit record's hash, so a receiver can match the message to the audit log. */
+  auditHash: string;
+  summary: string;
+}
+
+export function buildPayload(hook: string, record: AuditRecord, notify: Recipients): WebhookPayload {
+  return {
+    id: `${hook}:${record.seq}`,
+    event: record.type,
+    seq: record.seq,
+    time: record.time,
+    actor: record.actor,
+    fields: record.fields,
+    notify,
+    auditHash: record.hash,
+    summary: summarize(record),
+  };
+}
+
+/** One human sentence per event, used as the Slack text and in the JSON payload. */
+export function summarize(record: AuditRecord): string {
+  const f = record.fields as Record<string, unknown>;
+  const str = (k: string) =>
+    typeof f[k] === "string" ? (f[k] as string) : Array.isArray(f[k]) ? (f[k] as string[]).join(", ") : "?";
+  switch (record.type) {
+    case "request.created":
+      return `${record.actor} requests ${str("role")} on ${str("hosts")} for ${Number(f.ttlSeconds ?? 0) / 60} min: "${str("reason")}". Approve with: sshca approve ${str("request")}`;
+    case "request.approved":
+      return `${record.actor} approved ${str("request")} (${str("role")} for ${str("requester")}), ${String(f.approvals)}/${String(f.approvalsRequired)} approvals`;
+    case "request.denied":
+      return `${record.actor} denied ${str("request")} (${str("role")} for ${str("requester")}): ${str("reason")}`;
+    case "certificate.issued":
+      return `certificate issued to ${str("requester")} for ${str("role")} on ${str("hosts")} (serial ${str("serial")}, valid until ${str("validBefore")}), approved by ${str("approvers") || "auto-approval"}`;
+    case "certificate.revoked":
+      return `${record.actor} revoked certificate serial ${str("serial")} of ${str("requester")}`;
+    case "scan.drift":
+      return `exposure of ${str("host")} changed during ${str("requester")}'s access (${str("request")}): ${str("summary")}`;
+    default:
+      return `${record.type} by ${record.actor}`;
+  }
+}
+
+/** A Slack incoming-webhook message (also understood by Mattermost and Rocket.Chat). */
+export function slackMessage(p: WebhookPayload): { text: string } {
+  const mention = p.notify.users.length ? ` (${p.notify.users.map((u) => `@${u}`).join(" ")})` : "";
+  return { text: `[sshca] ${p.summary}${mention}` };
+}

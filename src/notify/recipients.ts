@@ -1,0 +1,43 @@
+import type { AuditRecord } from "../audit/record.js";
+import type { Config } from "../config/schema.js";
+
+/** Who a notification is for: people (user names) and the groups they were reached through. */
+export interface Recipients {
+  users: string[];
+  groups: string[];
+}
+
+interface RequestFields {
+  requester?: string;
+  role?: string;
+  approvers?: string[];
+  approvals?: number;
+  approvalsRequired?: number;
+}
+
+/**
+ * Approvers are told when a request waits for them; everyone involved (the requester and the
+ * approvers who approved) when it is issued, denied, revoked or drifts. Pure: group members
+ * come from `membersOf`.
+ */
+export function recipientsFor(
+  record: AuditRecord,
+  config: Config,
+  membersOf: (groups: readonly string[]) => string[],
+): Recipients {
+  const f = record.fields as RequestFields;
+  const role = f.role !== undefined && Object.hasOwn(config.roles, f.role) ? config.roles[f.role] : undefined;
+  const approvedBy = f.approvers ?? [];
+  const waiting =
+    record.type === "request.created" ||
+    (record.type === "request.approved" && (f.approvals ?? 0) < (f.approvalsRequired ?? 1));
+  if (waiting && role && !role.autoApprove) {
+    const skip = new Set([f.requester, ...approvedBy]);
+    return { users: membersOf(role.approvers).filter((u) => !skip.has(u)), groups: [...role.approvers] };
+  }
+  if (["certificate.issued", "request.denied", "certificate.revoked", "scan.drift"].includes(record.type)) {
+    const users = [...new Set([f.requester, ...approvedBy].filter((u): u is string => typeof u === "string"))];
+    return { users, groups: [] };
+  }
+  return { users: [], groups: [] };
+}

@@ -1,0 +1,67 @@
+import { readFile } from "node:fs/promises";
+import type { Logger } from "pino";
+import type { AuditLog } from "../audit/log.js";
+import { membersOf } from "../auth/identity.js";
+import type { Config, WebhookConfig } from "../config/schema.js";
+import { SshcaError } from "../errors.js";
+import type { StateStore } from "../store/state.js";
+import { commitSignal, journalSink } from "./journal.js";
+import { recipientsFor } from "./recipients.js";
+import { WebhookWorker } from "./webhook-worker.js";
+
+/** A webhook's shared secret, from its file or environment variable; refused if empty. */
+export async function webhookSecret(hook: WebhookConfig, env: NodeJS.ProcessEnv): Promise<string> {
+  let secret: string | undefined;
+  if (hook.secretFile) {
+    try {
+      secret = (await readFile(hook.secretFile, "utf8")).trim();
+    } catch (err) {
+      throw new SshcaError(
+        "config_invalid",
+        `webhook ${hook.name}: cannot read secretFile ${hook.secretFile}: ${(err as Error).message}`,
+      );
+    }
+  } else if (hook.secretEnv) {
+    secret = env[hook.secretEnv]?.trim();
+  }
+  if (!secret) throw new SshcaError("config_invalid", `webhook ${hook.name}: its secret is empty or missing`);
+  return secret;
+}
+
+/**
+ * Starts the notification sinks: every audit event as a JSON log line, and one delivery worker
+ * per configured webhook. Returns the function that stops them.
+ */
+export async function startNotifications(deps: {
+  config: () => Config;
+  audit: AuditLog;
+  store: StateStore;
+  env: NodeJS.ProcessEnv;
+  log: Logger;
+  onWebhookFailure?: (hook: string) => void;
+}): Promise<() => Promise<void>> {
+  const { audit, store, log } = deps;
+  audit.onCommit(journalSink(log));
+  const signal = commitSignal(1000);
+  audit.onCommit(signal.listener);
+  const workers: WebhookWorker[] = [];
+  for (const hook of deps.config().webhooks) {
+    const secret = await webhookSecret(hook, deps.env);
+    workers.push(
+      new WebhookWorker(hook, secret, {
+        auditDir: audit.dir,
+        headSeq: () => audit.head.seq,
+        store,
+        log,
+        nextCommit: signal.next,
+        recipients: (record) =>
+          recipientsFor(record, deps.config(), (groups) => membersOf(deps.config(), store.data, groups)),
+        ...(deps.onWebhookFailure ? { onFailure: deps.onWebhookFailure } : {}),
+      }),
+    );
+  }
+  for (const w of workers) w.start();
+  return async () => {
+    await Promise.all(workers.map((w) => w.stop()));
+  };
+}

@@ -1,0 +1,125 @@
+import { createHmac } from "node:crypto";
+import type { Logger } from "pino";
+import type { AuditRecord } from "../audit/record.js";
+import { AuditTail } from "../audit/tail.js";
+import type { WebhookConfig } from "../config/schema.js";
+import { safeErr } from "../errors.js";
+import type { StateStore } from "../store/state.js";
+import { buildPayload, slackMessage } from "./payload.js";
+import type { Recipients } from "./recipients.js";
+
+export interface WebhookDeps {
+  auditDir: string;
+  /** The audit head now: a webhook seen for the first time starts here, not at the beginning of history. */
+  headSeq: () => number;
+  store: StateStore;
+  log: Logger;
+  recipients: (record: AuditRecord) => Recipients;
+  /** Resolves on the next audit commit (or soon after, as a fallback). */
+  nextCommit: () => Promise<void>;
+  onFailure?: (hook: string) => void;
+}
+
+/** HMAC-SHA256 of the exact body bytes, hex, as "sha256=<hex>" (the GitHub webhook convention). */
+export function signBody(secret: string, body: string): string {
+  return `sha256=${createHmac("sha256", secret).update(body, "utf8").digest("hex")}`;
+}
+
+/**
+ * Delivers matching audit events to one webhook, in order, at least once. The audit log is the
+ * outbox: the worker follows it from a cursor kept in the live state, so events that happened
+ * while the receiver (or sshcad) was down are sent once both are back. A delivery is retried
+ * with exponential backoff until the receiver answers 2xx; its id is the idempotency key.
+ */
+export class WebhookWorker {
+  private stopped = false;
+  private wake: (() => void) | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly hook: WebhookConfig,
+    private readonly secret: string,
+    private readonly deps: WebhookDeps,
+  ) {}
+
+  start(): void {
+    this.running = this.loop().catch((err) =>
+      this.deps.log.error({ err: safeErr(err), webhook: this.hook.name }, "webhook worker stopped"),
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.running;
+  }
+
+  private matches(record: AuditRecord): boolean {
+    return this.hook.events.includes("*") || this.hook.events.includes(record.type);
+  }
+
+  private async loop(): Promise<void> {
+    const { store } = this.deps;
+    const state = (store.data.webhooks[this.hook.name] ??= { cursor: this.deps.headSeq() });
+    await store.persist();
+    const tail = new AuditTail(this.deps.auditDir, state.cursor);
+    while (!this.stopped) {
+      const records = await tail.read(64);
+      if (records.length === 0) {
+        await this.sleep(this.deps.nextCommit());
+        continue;
+      }
+      for (const record of records) {
+        if (this.stopped) return;
+        if (this.matches(record) && !(await this.deliver(record))) return;
+        state.cursor = record.seq;
+      }
+      await store.persist();
+    }
+  }
+
+  /** Sends one event until it is accepted; false if the worker was stopped first. */
+  private async deliver(record: AuditRecord): Promise<boolean> {
+    const payload = buildPayload(this.hook.name, record, this.deps.recipients(record));
+    const body = JSON.stringify(this.hook.format === "slack" ? { ...slackMessage(payload) } : payload);
+    const headers = {
+      "content-type": "application/json",
+      "user-agent": "sshcad",
+      "x-sshca-event": record.type,
+      "x-sshca-delivery": payload.id,
+      "idempotency-key": payload.id,
+      "x-sshca-signature": signBody(this.secret, body),
+    };
+    for (let attempt = 0; !this.stopped; attempt++) {
+      try {
+        const res = await fetch(this.hook.url, {
+          method: "POST",
+          headers,
+          body,
+          signal: AbortSignal.timeout(this.hook.timeout * 1000),
+          redirect: "manual",
+        });
+        await res.arrayBuffer().catch(() => undefined);
+        if (res.status >= 200 && res.status < 300) return true;
+        throw new Error(`receiver answered ${res.status}`);
+      } catch (err) {
+        this.deps.onFailure?.(this.hook.name);
+        const delay = Math.min(this.hook.retry.max, this.hook.retry.initial * 2 ** Math.min(attempt, 20)) * 1000;
+        this.deps.log.warn(
+          { webhook: this.hook.name, event: payload.id, attempt: attempt + 1, retryInMs: delay, err: safeErr(err) },
+          "webhook delivery failed; will retry",
+        );
+        await this.sleep(new Promise((r) => setTimeout(r, delay * (0.75 + Math.random() * 0.5))));
+      }
+    }
+    return false;
+  }
+
+  /** Waits for `what` or for stop(), whichever comes first. */
+  private sleep(what: Promise<unknown>): Promise<void> {
+    return new Promise((resolve) => {
+      this.wake = resolve;
+      void what.then(() => resolve());
+    });
+  }
+}
