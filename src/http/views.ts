@@ -2,7 +2,11 @@ import type { AccessRequest, Identity } from "../access/types.js";
 import type { RequestView } from "./contract.js";
 
 /** The API view of a request. The certificate itself goes to the requester only. */
-export function requestView(req: AccessRequest, viewer: Identity): RequestView {
+export function requestView(
+  req: AccessRequest,
+  viewer: Identity,
+  opts: { certificate: boolean } = { certificate: true },
+): RequestView {
   const view: RequestView = {
     id: req.id,
     state: req.state,
@@ -31,7 +35,7 @@ export function requestView(req: AccessRequest, viewer: Identity): RequestView {
   if (req.denial) view.denial = req.denial;
   if (req.cancellation) view.cancellation = req.cancellation;
   if (req.cert) {
-    if (viewer.user === req.requester) view.certificate = req.cert.certificate;
+    if (opts.certificate && viewer.user === req.requester) view.certificate = req.cert.certificate;
     view.serial = req.cert.serial;
     view.keyId = req.cert.keyId;
     view.validAfter = req.cert.validAfter;

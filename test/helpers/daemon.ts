@@ -38,6 +38,8 @@ export async function startDaemon(opts: {
   configPath: string;
   dataDir?: string;
   env?: NodeJS.ProcessEnv;
+  /** Run the daemon as this uid (and gid); its files must be accessible to it. */
+  uid?: number;
 }): Promise<TestDaemon> {
   const dataDir = opts.dataDir ?? join(tempDir("data"), "d");
   const env = {
@@ -46,7 +48,8 @@ export async function startDaemon(opts: {
     SSHCAD_LOG_LEVEL: process.env.SSHCAD_LOG_LEVEL ?? "info",
   };
   const base = ["--config", opts.configPath, "--data-dir", dataDir];
-  const proc = start(process.execPath, [SSHCAD, ...base, "serve"], { env });
+  const as = opts.uid !== undefined ? { uid: opts.uid, gid: opts.uid } : {};
+  const proc = start(process.execPath, [SSHCAD, ...base, "serve"], { env, ...as });
   const m = await proc.waitFor(/sshcad listening on (\S+)/, 20_000);
   const url = m[1]!;
   const sshcad = (args: string[], input?: string) =>

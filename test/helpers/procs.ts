@@ -22,15 +22,21 @@ export interface Running {
 }
 
 /** Starts a process, collecting its output; killed when the test process exits. */
-export function start(
-  cmd: string,
-  args: string[],
-  opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {},
-): Running {
+export interface StartOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  input?: string;
+  /** Run as another user (CI runs as root; some checks need an unprivileged daemon). */
+  uid?: number;
+  gid?: number;
+}
+
+export function start(cmd: string, args: string[], opts: StartOptions = {}): Running {
   const proc = spawn(cmd, args, {
     env: opts.env ?? process.env,
     cwd: opts.cwd,
     stdio: ["pipe", "pipe", "pipe"],
+    ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid ?? opts.uid } : {}),
   });
   live.add(proc);
   let out = "";
@@ -84,10 +90,6 @@ export function start(
 }
 
 /** Runs a process to completion. */
-export function run(
-  cmd: string,
-  args: string[],
-  opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {},
-): Promise<Result> {
+export function run(cmd: string, args: string[], opts: StartOptions = {}): Promise<Result> {
   return start(cmd, args, opts).done;
 }

@@ -27,6 +27,8 @@ export function requestRoutes(access: AccessService, audit: AuditLog): Router {
     if (view.certificate !== undefined) {
       await audit.append("certificate.fetched", identity.user, {
         request: req.id,
+        requester: req.requester,
+        role: req.role,
         serial: view.serial,
       });
     }
@@ -47,7 +49,8 @@ export function requestRoutes(access: AccessService, audit: AuditLog): Router {
       .list(identity)
       .filter((x) => (q.state ? x.state === q.state : true))
       .filter((x) => (q.mine === "true" ? x.requester === identity.user : true));
-    res.json({ requests: list.map((x) => requestView(x, identity)) });
+    // Lists never carry certificates: a certificate is delivered (and audited) one request at a time.
+    res.json({ requests: list.map((x) => requestView(x, identity, { certificate: false })) });
   });
 
   // Long-poll: with ?version=N&wait=S the answer waits up to S seconds for the version to move.
@@ -63,13 +66,7 @@ export function requestRoutes(access: AccessService, audit: AuditLog): Router {
       if (abort.signal.aborted && !res.writable) return;
       current = access.visible(identity, id);
     }
-    if (current.cert && current.requester === identity.user) {
-      await audit.append("certificate.fetched", identity.user, {
-        request: id,
-        serial: current.cert.serial,
-      });
-    }
-    res.json(requestView(current, identity));
+    res.json(await deliver(current, identity));
   });
 
   r.post("/:id/approve", async (req, res) => {

@@ -1,0 +1,142 @@
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { auditRecords } from "../helpers/audit-files.js";
+import { json, makePerson, type Person } from "../helpers/people.js";
+import { e2eConfig, startWorld, type World } from "../helpers/scenario.js";
+
+let w: World;
+let eve: Person;
+let id: string;
+
+beforeAll(async () => {
+  w = await startWorld(e2eConfig({ extra: { audit: { segmentSize: "4KB" }, requests: { keepFinished: "1s" } } }));
+  eve = await makePerson("eve", w.daemon.url, await w.daemon.addUser("eve", ["auditors"]));
+  const asked = json<{ id: string }>(
+    await w.alice.sshca(["login", "--role", "debug", "--host", "web-1", "--reason", "INC-7", "--no-wait", "--json"]),
+  );
+  id = asked.id;
+  expect((await w.bob.sshca(["approve", id])).code).toBe(0);
+  expect((await w.alice.sshca(["request", "wait", id, "--no-agent"])).code).toBe(0);
+});
+afterAll(() => w?.daemon.stop());
+
+describe("audit trail", () => {
+  test("an auditor lists a request's history; the issuance record accounts for the certificate", async () => {
+    const { records } = json<{ records: any[] }>(await eve.sshca(["audit", "list", "--request", id, "--json"]));
+    expect(records.map((r) => r.type)).toEqual([
+      "request.created",
+      "request.approved",
+      "certificate.issued",
+      "certificate.fetched",
+    ]);
+    const issued = records[2];
+    const shown = json<any>(await w.alice.sshca(["request", "show", id, "--json"]));
+    expect(issued.fields).toMatchObject({
+      request: id,
+      requester: "alice",
+      role: "debug",
+      serial: shown.serial,
+      keyId: shown.keyId,
+      principals: shown.principals,
+      validAfter: shown.validAfter,
+      validBefore: shown.validBefore,
+      subjectKeyFingerprint: shown.keyFingerprint,
+      approvers: ["bob"],
+    });
+    expect(issued.fields.caKeyFingerprint).toMatch(/^SHA256:/);
+    for (const r of records)
+      expect(r).toMatchObject({ seq: expect.any(Number), prev: expect.any(String), hash: expect.any(String) });
+
+    const byType = json<{ records: any[] }>(
+      await eve.sshca(["audit", "list", "--type", "certificate", "--user", "alice", "--json"]),
+    );
+    expect(byType.records.every((r) => r.type.startsWith("certificate.") && r.fields.requester === "alice")).toBe(true);
+    const recent = json<{ records: any[] }>(
+      await eve.sshca(["audit", "list", "--since", new Date(Date.now() + 60_000).toISOString(), "--json"]),
+    );
+    expect(recent.records).toEqual([]);
+  });
+
+  test("the audit trail is for auditors: a requester is refused", async () => {
+    const r = await w.alice.sshca(["audit", "list"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe("sshca: the audit trail is for auditors and admins\n");
+  });
+
+  test("failed sign-ins are audit events", async () => {
+    const bad = await makePerson("mallory", w.daemon.url, `sshca_${"a".repeat(16)}_${"B".repeat(43)}`);
+    expect((await bad.sshca(["whoami"])).code).toBe(1);
+    await new Promise((r) => setTimeout(r, 300));
+    const { records } = json<{ records: any[] }>(await eve.sshca(["audit", "list", "--type", "auth.failed", "--json"]));
+    expect(records.at(-1)?.fields).toMatchObject({ reason: "invalid API token", ip: "127.0.0.1" });
+  });
+
+  test("the log rotates into segments and the chain verifies across them (sshca and sshcad)", async () => {
+    expect(readdirSync(join(w.daemon.dataDir, "audit")).length).toBeGreaterThan(1);
+    const viaApi = await eve.sshca(["audit", "verify"]);
+    expect(viaApi.code, viaApi.stderr).toBe(0);
+    expect(viaApi.stdout).toMatch(/^audit log ok: \d+ records, head \d+:[0-9a-f]{64}\n$/);
+    const local = await w.daemon.sshcad(["audit", "verify"]);
+    expect(local.code, local.stderr).toBe(0);
+    expect(local.stderr).toMatch(/audit log ok: \d+ records in \d+ segment\(s\)/);
+  });
+
+  test("every event is also one JSON line on stdout, and the chain head is logged", () => {
+    const lines = w.daemon.proc
+      .stdout()
+      .split("\n")
+      .filter(Boolean)
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            msg: string;
+            event?: { seq: number; type: string };
+            audit?: { seq: number; hash: string };
+          },
+      );
+    const journal = lines.filter((l) => l.msg === "audit event").map((l) => l.event!.seq);
+    const onDisk = auditRecords(w.daemon.dataDir).map((r) => r.seq);
+    // Everything committed after the journal sink started (the first records predate it).
+    expect(onDisk.filter((s) => s >= journal[0]!)).toEqual(journal);
+    expect(lines.some((l) => l.msg === "sshcad listening" && /^[0-9a-f]{64}$/.test(l.audit?.hash ?? ""))).toBe(true);
+  });
+
+  test("finished requests leave the live state; their history stays in the audit log", async () => {
+    const asked = json<{ id: string }>(
+      await w.alice.sshca(["login", "--role", "debug", "--host", "web-2", "--reason", "INC-8", "--no-wait", "--json"]),
+    );
+    expect((await w.bob.sshca(["deny", asked.id, "--reason", "not today"])).code).toBe(0);
+    const statePath = join(w.daemon.dataDir, "state.json");
+    expect(readFileSync(statePath, "utf8")).toContain(asked.id);
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(readFileSync(statePath, "utf8")).not.toContain(asked.id);
+    const gone = await w.alice.sshca(["request", "show", asked.id]);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toContain(`sshca audit list --request ${asked.id}`);
+    const { records } = json<{ records: any[] }>(await eve.sshca(["audit", "list", "--request", asked.id, "--json"]));
+    expect(records.map((r) => r.type)).toEqual(["request.created", "request.denied"]);
+  });
+});
+
+describe("tampering", () => {
+  test("sshcad audit verify names the modified record; a truncated log stops the daemon", async () => {
+    await w.daemon.stop();
+    const dir = join(w.daemon.dataDir, "audit");
+    const first = join(dir, readdirSync(dir).sort()[0]!);
+    const lines = readFileSync(first, "utf8").split("\n");
+    const victim = JSON.parse(lines[2]!) as { seq: number };
+    lines[2] = lines[2]!.replace('"actor":"', '"actor":"x');
+    writeFileSync(first, lines.join("\n"));
+    const r = await w.daemon.sshcad(["audit", "verify"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`record seq ${victim.seq} was modified`);
+
+    // Cut the newest records off at a line boundary: the state remembers more than the log holds.
+    const segs = readdirSync(dir).sort();
+    writeFileSync(join(dir, segs.at(-1)!), "");
+    const restart = await w.daemon.sshcad(["serve"]);
+    expect(restart.code).toBe(78);
+    expect(restart.stderr).toMatch(/the audit log was truncated or replaced/);
+  });
+});

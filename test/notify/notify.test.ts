@@ -1,0 +1,72 @@
+import { createHmac } from "node:crypto";
+import { describe, expect, test } from "vitest";
+import type { AuditRecord } from "../../src/audit/record.js";
+import { buildPayload, slackMessage } from "../../src/notify/payload.js";
+import { recipientsFor } from "../../src/notify/recipients.js";
+import { signBody } from "../../src/notify/webhook-worker.js";
+import { config } from "../helpers/config.js";
+
+const cfg = config();
+const members: Record<string, string[]> = { sre: ["bob", "erin"], leads: ["dave"], dev: ["alice", "carol"] };
+const membersOf = (groups: readonly string[]) => [...new Set(groups.flatMap((g) => members[g] ?? []))].sort();
+const rec = (type: string, fields: Record<string, unknown>, actor = "alice"): AuditRecord =>
+  ({ seq: 7, time: "2026-01-01T00:00:00Z", actor, type, fields, prev: "p", hash: "h" }) as AuditRecord;
+
+describe("who is told", () => {
+  test.each([
+    {
+      name: "a new request goes to the role's approvers, never the requester",
+      record: rec("request.created", { requester: "alice", role: "dba" }),
+      want: { users: ["bob", "dave", "erin"], groups: ["sre", "leads"] },
+    },
+    {
+      name: "a partial approval still waits: the approvers who have not approved yet",
+      record: rec(
+        "request.approved",
+        { requester: "alice", role: "dba", approvals: 1, approvalsRequired: 2, approvers: ["bob"] },
+        "bob",
+      ),
+      want: { users: ["dave", "erin"], groups: ["sre", "leads"] },
+    },
+    {
+      name: "issuance goes to everyone involved",
+      record: rec("certificate.issued", { requester: "alice", role: "dba", approvers: ["bob", "dave"] }, "sshcad"),
+      want: { users: ["alice", "bob", "dave"], groups: [] },
+    },
+    {
+      name: "a denial goes to the requester",
+      record: rec("request.denied", { requester: "alice", role: "debug" }, "bob"),
+      want: { users: ["alice"], groups: [] },
+    },
+    {
+      name: "auto-approve roles wait for nobody",
+      record: rec("request.created", { requester: "alice", role: "auto" }),
+      want: { users: [], groups: [] },
+    },
+    {
+      name: "other events go to nobody in particular",
+      record: rec("config.loaded", {}),
+      want: { users: [], groups: [] },
+    },
+  ])("$name", ({ record, want }) => {
+    expect(recipientsFor(record, cfg, membersOf)).toEqual(want);
+  });
+});
+
+describe("payloads", () => {
+  test("the idempotency key is stable per webhook and record; the signature is HMAC-SHA256 over the body", () => {
+    const p = buildPayload(
+      "chat",
+      rec("request.denied", { requester: "alice", role: "debug", request: "rq_x", reason: "no" }, "bob"),
+      {
+        users: ["alice"],
+        groups: [],
+      },
+    );
+    expect(p.id).toBe("chat:7");
+    expect(p.summary).toBe("bob denied rq_x (debug for alice): no");
+    expect(slackMessage(p)).toEqual({ text: "[sshca] bob denied rq_x (debug for alice): no (@alice)" });
+    const body = JSON.stringify(p);
+    expect(signBody("s3cret", body)).toBe(`sha256=${createHmac("sha256", "s3cret").update(body).digest("hex")}`);
+  });
+});
