@@ -41,6 +41,8 @@ export class AuditLog {
   private flushing: Promise<void> | undefined;
   private needsRepair = false;
   private readonly listeners: CommitListener[] = [];
+  /** Batches written (one fdatasync each) and records in them, and the time spent syncing. */
+  readonly stats = { batches: 0, records: 0, syncSeconds: 0 };
 
   private constructor(
     private readonly opts: AuditLogOptions,
@@ -148,6 +150,8 @@ export class AuditLog {
       }
       this.size += bytes.length;
       this.headRecord = { seq: head.seq, hash: head.hash };
+      this.stats.batches++;
+      this.stats.records += records.length;
       batch.forEach((p, i) => p.resolve(records[i]!));
       for (const listener of this.listeners) {
         try {
@@ -168,7 +172,9 @@ export class AuditLog {
         this.needsRepair = false;
       }
       await fh.write(bytes, 0, bytes.length, this.size);
+      const started = process.hrtime.bigint();
       await fh.datasync();
+      this.stats.syncSeconds += Number(process.hrtime.bigint() - started) / 1e9;
     } finally {
       await fh.close();
     }

@@ -43,6 +43,9 @@ describe("audit log", () => {
     const [seg] = await listSegments(dir);
     expect(lines(seg!.path)).toHaveLength(200);
     expect(log.head.seq).toBe(200);
+    // Group commit: the first record goes alone, the 199 queued behind its sync share the next one.
+    expect(log.stats).toMatchObject({ records: 200 });
+    expect(log.stats.batches).toBeLessThanOrEqual(3);
     await log.close();
   });
 

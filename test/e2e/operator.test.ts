@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { SSHCAD, startDaemon, writeConfig } from "../helpers/daemon.js";
@@ -33,6 +33,22 @@ describe("operator commands", () => {
     expect(second.stderr).toContain("exists; left untouched");
     expect(readFileSync(key, "utf8")).toBe(before);
     expect(second.stdout).toBe(first.stdout);
+  });
+
+  test.each([
+    { name: "empty", content: "", message: /state file .* is empty; refusing to start/ },
+    { name: "corrupt", content: '{"format":"sshca-state/1","requests":{', message: /is corrupt .*never resets state/ },
+  ])("an $name state file stops the daemon with a clear message and is left alone", async ({ content, message }) => {
+    const dataDir = join(tempDir("state"), "data");
+    const configPath = writeConfig(e2eConfig());
+    const sshcad = (args: string[]) =>
+      run(process.execPath, [SSHCAD, "--config", configPath, "--data-dir", dataDir, ...args]);
+    expect((await sshcad(["init"])).code).toBe(0);
+    writeFileSync(join(dataDir, "state.json"), content);
+    const r = await sshcad(["serve"]);
+    expect(r.code).toBe(78);
+    expect(r.stderr).toMatch(message);
+    expect(readFileSync(join(dataDir, "state.json"), "utf8")).toBe(content);
   });
 
   test("user add prints the token once; only its hash is stored; the log holds no secret", async () => {
