@@ -5,6 +5,8 @@ import type {
   CaView,
   CreateRequestBody,
   DenyBody,
+  OverrideBody,
+  ScanView,
   PrincipalsView,
   RequestView,
   WhoamiView,
@@ -97,6 +99,31 @@ export class ApiClient {
   auditVerify(): Promise<AuditVerifyView> {
     this.authed();
     return this.call("GET", "/v1/audit/verify", undefined, 600_000);
+  }
+
+  override(id: string, body: OverrideBody): Promise<RequestView> {
+    this.authed();
+    return this.call("POST", `/v1/requests/${encodeURIComponent(id)}/override`, body);
+  }
+
+  scans(query: { request?: string | undefined; host?: string | undefined }): Promise<{ scans: ScanView[] }> {
+    this.authed();
+    const q = new URLSearchParams();
+    if (query.request) q.set("request", query.request);
+    if (query.host) q.set("host", query.host);
+    const qs = q.toString();
+    return this.call("GET", `/v1/scans${qs ? `?${qs}` : ""}`, undefined, 120_000);
+  }
+
+  scan(id: string): Promise<ScanView> {
+    this.authed();
+    return this.call("GET", `/v1/scans/${encodeURIComponent(id)}`, undefined, 120_000);
+  }
+
+  /** A manual scan; answers when nmap is done (bounded by the host's scan timeout). */
+  scanHost(host: string): Promise<ScanView> {
+    this.authed();
+    return this.call("POST", "/v1/scans", { host }, 3_700_000);
   }
 
   cancel(id: string): Promise<RequestView> {

@@ -39,6 +39,15 @@ export function describeRequest(r: RequestView): string {
     `Created     ${r.createdAt}`,
   );
   if (r.state === "pending") lines.push(`Expires     ${r.expiresAt}`);
+  if (r.gate?.status === "blocked") lines.push(`Blocked     ${r.gate.reason ?? ""}`);
+  if (r.gate?.override) lines.push(`Override    by ${r.gate.override.by}: ${r.gate.override.reason}`);
+  for (const [host, s] of Object.entries(r.scans ?? {})) {
+    const part = (label: string, x?: { id: string; outcome: string; open: { port: number; protocol: string }[] }) =>
+      x
+        ? `${label} ${x.id} ${x.outcome}${x.outcome === "ok" ? ` open ${x.open.map((p) => `${p.port}/${p.protocol}`).join(",") || "none"}` : ""}`
+        : "";
+    lines.push(`Scans       ${host}: ${[part("issue", s.issue), part("after", s.after)].filter(Boolean).join("; ")}`);
+  }
   if (r.denial) lines.push(`Denied      by ${r.denial.by}: ${r.denial.reason}`);
   if (r.cancellation) lines.push(`Cancelled   by ${r.cancellation.by}`);
   if (r.serial) {

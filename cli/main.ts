@@ -6,6 +6,7 @@ import { decideCommands } from "./commands/decide.js";
 import { infoCommands } from "./commands/info.js";
 import { loginCommand } from "./commands/login.js";
 import { requestCommand } from "./commands/request.js";
+import { scanCommands } from "./commands/scans.js";
 import { setupCommands } from "./commands/setup.js";
 import { createCtx } from "./context.js";
 import { CliError, EXIT } from "./errors.js";
@@ -28,6 +29,7 @@ decideCommands(program, ctx);
 infoCommands(program, ctx);
 setupCommands(program, ctx);
 auditCommands(program, ctx);
+scanCommands(program, ctx);
 for (const cmd of program.commands) {
   cmd.exitOverride();
   for (const sub of cmd.commands) sub.exitOverride();

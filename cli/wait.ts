@@ -1,5 +1,4 @@
-import type { RequestView } from "../src/http/contract.js";
-import { formatDuration } from "../src/http/contract.js";
+import { formatDuration, type RequestView } from "../src/http/contract.js";
 import { isSignedBy, parseCertificate } from "./certificate.js";
 import type { ApiClient } from "./client.js";
 import type { Ctx } from "./context.js";
@@ -32,7 +31,19 @@ export async function waitAndInstall(
     );
   }
   let seen = req.approvals.length;
-  while (req.state === "pending" || req.state === "approved") {
+  let said = "";
+  const announce = (r: RequestView) => {
+    const line =
+      r.state === "blocked"
+        ? `Blocked by the pre-issue scan: ${r.gate?.reason}; an approver may override: sshca approve ${r.id} --override-scan --comment "why"`
+        : r.state === "approved" && r.gate === undefined && r.approvals.length >= r.approvalsRequired
+          ? "Approved; waiting for issuance (pre-issue scan or retry)"
+          : "";
+    if (line && line !== said) ctx.err(line);
+    said = line || said;
+  };
+  announce(req);
+  while (req.state === "pending" || req.state === "approved" || req.state === "blocked") {
     const left = deadline - Date.now();
     if (left <= 0) {
       throw new CliError(
@@ -48,6 +59,7 @@ export async function waitAndInstall(
       );
     }
     seen = req.approvals.length;
+    announce(req);
   }
   if (req.state !== "issued") {
     const why =

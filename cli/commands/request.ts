@@ -7,8 +7,8 @@ import { expandHome } from "../keys.js";
 import { waitAndInstall } from "../wait.js";
 import { timeoutMs, waitOptions } from "./login.js";
 
-const STATES = ["pending", "approved", "issued", "denied", "cancelled", "expired"];
-const LIVE = new Set(["pending", "approved", "issued"]);
+const STATES = ["pending", "approved", "blocked", "issued", "denied", "cancelled", "expired"];
+const LIVE = new Set(["pending", "approved", "blocked", "issued"]);
 
 /** sshca request list|show|cancel|wait */
 export function requestCommand(program: Command, ctx: Ctx): void {

@@ -19,7 +19,11 @@ import { decideStillGranted } from "./regrant.js";
 import { isFinished } from "./retention.js";
 import {
   autoApprove,
+  blockRequest,
   decideApproval,
+  decideOverride,
+  passGate,
+  recordScan,
   decideCancel,
   decideDenial,
   expireIfDue,
@@ -27,6 +31,8 @@ import {
   newRequest,
 } from "./transitions.js";
 import type { AccessRequest, Identity, IssuedCert } from "./types.js";
+import { decideGate } from "../scan/gate.js";
+import type { ScanRef } from "../scan/types.js";
 import { RequestWatch } from "./watch.js";
 
 export interface AccessDeps {
@@ -145,17 +151,7 @@ export class AccessService {
         ...(comment ? { comment } : {}),
       });
       if (!complete) return request;
-      try {
-        return await this.issue(request);
-      } catch (err) {
-        if (isSshcaError(err) && err.code === "unavailable") {
-          throw new SshcaError(
-            "unavailable",
-            `approval recorded, but the certificate could not be issued yet: ${err.message}`,
-          );
-        }
-        throw err;
-      }
+      return this.issueOr503(request, "approval recorded");
     });
   }
 
@@ -168,6 +164,57 @@ export class AccessService {
       const denied = unwrap(decideDenial(this.get(id)!, role, identity, reason, now));
       await this.commit(denied, "request.denied", identity.user, { reason });
       return denied;
+    });
+  }
+
+  /** An approver overrides a blocked pre-issue scan (explicit, audited), then it is issued. */
+  async override(identity: Identity, id: string, digest: string, reason: string): Promise<AccessRequest> {
+    return this.locks.run(id, async () => {
+      const req = this.visible(identity, id);
+      const now = this.deps.now();
+      await this.expireNow(req, now);
+      const current = this.get(id)!;
+      const next = unwrap(decideOverride(current, this.deps.config().roles[req.role], identity, digest, reason, now));
+      await this.commit(next, "request.scan_overridden", identity.user, {
+        reason,
+        blockedBecause: current.gate?.reason ?? "",
+      });
+      return this.issueOr503(next, "override recorded");
+    });
+  }
+
+  /** Live requests, for the scan scheduler. */
+  liveRequests(): AccessRequest[] {
+    return Object.values(this.deps.store.data.requests);
+  }
+
+  /**
+   * Records a finished scan in its request. For a role with scanOnIssue: gate, the issue-time
+   * scans of all hosts decide: issue, or block until an approver overrides.
+   */
+  async applyScan(id: string, host: string, slot: "issue" | "after", ref: ScanRef): Promise<void> {
+    await this.locks.run(id, async () => {
+      const req = this.get(id);
+      if (!req) return;
+      const now = this.deps.now();
+      let next = recordScan(req, host, slot, ref, now);
+      // Bookkeeping only: the scan itself is in the audit log as scan.finished / scan.failed.
+      await this.save(next);
+      const config = this.deps.config();
+      if (slot !== "issue" || next.state !== "approved" || config.roles[next.role]?.scanOnIssue !== "gate") return;
+      if (next.gate?.override) return;
+      const issueScans = Object.fromEntries(next.hosts.map((h) => [h, next.scans?.[h]?.issue]));
+      const gate = decideGate(next.hosts, issueScans, (h) => config.hosts[h]?.expectedPorts ?? []);
+      if (gate.status === "waiting") return;
+      if (gate.status === "blocked") {
+        await this.commit(blockRequest(next, gate.reason, now), "request.blocked", "sshcad", { reason: gate.reason });
+        return;
+      }
+      next = passGate(next, now);
+      await this.commit(next, "request.gate_passed", "sshcad", {});
+      await this.issue(next).catch((err) => {
+        this.deps.log.warn({ err: safeErr(err), request: id }, "issuance after the scan gate failed; will retry");
+      });
     });
   }
 
@@ -190,7 +237,7 @@ export class AccessService {
     const now = this.deps.now();
     for (const req of Object.values(this.deps.store.data.requests)) {
       if (this.locks.isBusy(req.id)) continue;
-      if (req.state === "pending" && expireIfDue(req, now)) {
+      if (expireIfDue(req, now)) {
         await this.locks
           .run(req.id, () => this.expireNow(this.get(req.id)!, this.deps.now()))
           .catch((err) => {
@@ -232,6 +279,10 @@ export class AccessService {
   private async issue(req: AccessRequest): Promise<AccessRequest> {
     if (req.state !== "approved") return req;
     const config = this.deps.config();
+    const role = config.roles[req.role];
+    // A gated role issues only after its pre-issue scan passed (or an approver overrode it);
+    // the scanner calls applyScan, which comes back here.
+    if (role?.scanOnIssue === "gate" && req.gate?.status !== "passed" && !req.gate?.override) return req;
     const still = decideStillGranted(config, resolveIdentity(config, this.deps.store.data, req.requester), req);
     if (!still.ok) {
       const denied: AccessRequest = {
@@ -283,6 +334,25 @@ export class AccessService {
       caKeyFingerprint: cert.caFingerprint,
     });
     return issued;
+  }
+
+  /** Issues, turning an unavailable audit log into a 503 that says what did happen. */
+  private async issueOr503(req: AccessRequest, done: string): Promise<AccessRequest> {
+    try {
+      return await this.issue(req);
+    } catch (err) {
+      if (isSshcaError(err) && err.code === "unavailable") {
+        throw new SshcaError("unavailable", `${done}, but the certificate could not be issued yet: ${err.message}`);
+      }
+      throw err;
+    }
+  }
+
+  /** Stores a change that needs no audit record of its own, and wakes waiters. */
+  private async save(req: AccessRequest): Promise<void> {
+    this.deps.store.data.requests[req.id] = req;
+    await this.deps.store.persist();
+    this.watch.changed(req.id);
   }
 
   /** Audit first (durable), then live state (durable), then wake waiters and listeners. */

@@ -2,6 +2,7 @@ import type { RoleConfig } from "../config/schema.js";
 import { allow, type Decision, refuse } from "./decision.js";
 import { requestDigest } from "./digest.js";
 import { isApprover } from "./policy.js";
+import type { ScanRef } from "../scan/types.js";
 import type { AccessRequest, Grant, Identity, IssuedCert } from "./types.js";
 
 /**
@@ -65,6 +66,10 @@ export function notPendingReason(req: AccessRequest, now: Date): string | undefi
       return isPendingExpired(req, now) ? `request ${req.id} expired at ${req.expiresAt}` : undefined;
     case "approved":
       return `request ${req.id} already has its approvals and is being issued`;
+    case "blocked":
+      return isPendingExpired(req, now)
+        ? `request ${req.id} expired at ${req.expiresAt}`
+        : `request ${req.id} is blocked by its pre-issue scan (${req.gate?.reason ?? "?"}); an approver may override it: sshca approve ${req.id} --override-scan --comment "why"`;
     case "issued":
       return `request ${req.id} was already issued (serial ${req.cert?.serial ?? "?"})`;
     case "denied":
@@ -76,8 +81,13 @@ export function notPendingReason(req: AccessRequest, now: Date): string | undefi
   }
 }
 
+/** Pending and blocked requests wait for people; both expire at expiresAt. */
 export const isPendingExpired = (req: AccessRequest, now: Date) =>
-  req.state === "pending" && now.getTime() >= Date.parse(req.expiresAt);
+  (req.state === "pending" || req.state === "blocked") && now.getTime() >= Date.parse(req.expiresAt);
+
+/** A request waiting for people (pending, or blocked by its scan) may still be denied or cancelled. */
+const endableReason = (req: AccessRequest, now: Date) =>
+  req.state === "blocked" && !isPendingExpired(req, now) ? undefined : notPendingReason(req, now);
 
 /**
  * One approval. Separation of duties: the requester never counts, each approver counts once,
@@ -139,7 +149,7 @@ export function decideDenial(
   reason: string,
   now: Date,
 ): Decision<AccessRequest> {
-  const stale = notPendingReason(req, now);
+  const stale = endableReason(req, now);
   if (stale) return refuse("conflict", stale);
   if (approver.user === req.requester) return refuse("forbidden", "to withdraw your own request, cancel it");
   if (role !== undefined && !isApprover(role, approver)) {
@@ -163,9 +173,67 @@ export function decideCancel(
 ): Decision<AccessRequest> {
   if (actor.user !== req.requester && !actorIsAdmin)
     return refuse("forbidden", "only the requester or an admin may cancel a request");
-  const stale = notPendingReason(req, now);
+  const stale = endableReason(req, now);
   if (stale) return refuse("conflict", stale);
   return allow(bump(req, now, { state: "cancelled", cancellation: { by: actor.user, at: now.toISOString() } }));
+}
+
+/** A finished scan of one host, kept with its request (the full record is in the audit log). */
+export function recordScan(
+  req: AccessRequest,
+  host: string,
+  slot: "issue" | "after",
+  ref: ScanRef,
+  now: Date,
+): AccessRequest {
+  return bump(req, now, { scans: { ...req.scans, [host]: { ...req.scans?.[host], [slot]: ref } } });
+}
+
+/** The pre-issue scan passed: issuance may go ahead. */
+export function passGate(req: AccessRequest, now: Date): AccessRequest {
+  return bump(req, now, { gate: { status: "passed" } });
+}
+
+/** The pre-issue scan found unexpected open ports or failed: the request waits for an override. */
+export function blockRequest(req: AccessRequest, reason: string, now: Date): AccessRequest {
+  if (req.state !== "approved") throw new Error(`cannot block request ${req.id} in state ${req.state}`);
+  return bump(req, now, { state: "blocked", gate: { status: "blocked", reason } });
+}
+
+/**
+ * An approver explicitly overrides a blocked pre-issue scan, having seen the reason. The same
+ * separation of duties as an approval applies, and it is bound to the request's digest.
+ */
+export function decideOverride(
+  req: AccessRequest,
+  role: RoleConfig | undefined,
+  approver: Identity,
+  digest: string,
+  reason: string,
+  now: Date,
+): Decision<AccessRequest> {
+  if (req.state !== "blocked" || isPendingExpired(req, now)) {
+    return refuse(
+      "conflict",
+      notPendingReason(req, now) ?? `request ${req.id} is not blocked; there is nothing to override`,
+    );
+  }
+  if (approver.user === req.requester) return refuse("forbidden", "you cannot override the scan of your own request");
+  if (role === undefined) return refuse("conflict", `role ${req.role} no longer exists`);
+  if (!isApprover(role, approver))
+    return refuse("forbidden", `${approver.user} is not an approver for role ${req.role}`);
+  if (digest !== req.digest) return refuse("conflict", "the request is not what you reviewed (digest mismatch)");
+  if (reason.trim() === "") return refuse("bad_request", "an override needs a reason (--comment)");
+  return allow(
+    bump(req, now, {
+      state: "approved",
+      gate: {
+        status: "blocked",
+        ...(req.gate?.reason ? { reason: req.gate.reason } : {}),
+        override: { by: approver.user, at: now.toISOString(), reason },
+      },
+    }),
+  );
 }
 
 /** A pending request past its expiry, or undefined when it is not due. */

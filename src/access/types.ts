@@ -1,3 +1,5 @@
+import type { ScanRef } from "../scan/types.js";
+
 /** The domain of access requests: plain data, stored in the live state and sent over the API. */
 
 /** Who is calling, after authentication. */
@@ -8,13 +10,13 @@ export interface Identity {
 
 /**
  * pending   waiting for approvals
- * approved  approvals complete; the certificate is being (or will be re-tried to be) issued
+ * approved  approvals complete; the certificate is being issued (after the pre-issue scan for
+ *           roles with scanOnIssue: gate, or once a failed issuance is retried)
+ * blocked   the pre-issue scan found unexpected open ports or failed; an approver may override
  * issued    certificate signed and delivered to the requester
  * denied | cancelled | expired   ended before issuance
  */
-export type RequestState = "pending" | "approved" | "issued" | "denied" | "cancelled" | "expired";
-
-export const TERMINAL_STATES: readonly RequestState[] = ["denied", "cancelled", "expired"];
+export type RequestState = "pending" | "approved" | "blocked" | "issued" | "denied" | "cancelled" | "expired";
 
 export interface Approval {
   approver: string;
@@ -78,4 +80,8 @@ export interface AccessRequest {
   denial?: { by: string; at: string; reason: string };
   cancellation?: { by: string; at: string };
   cert?: IssuedCert;
+  /** Scans of each host: at issue, and after access (expiry, revocation). */
+  scans?: Record<string, { issue?: ScanRef; after?: ScanRef }>;
+  /** The pre-issue scan gate (roles with scanOnIssue: gate). */
+  gate?: { status: "passed" | "blocked"; reason?: string; override?: { by: string; at: string; reason: string } };
 }

@@ -7,6 +7,10 @@ export interface AuditFilter {
   request?: string | undefined;
   /** Exact type ("request.approved") or a family ("request"). */
   type?: string | undefined;
+  /** Any of these exact types. */
+  types?: readonly string[] | undefined;
+  /** Records about this inventory host. */
+  host?: string | undefined;
   since?: Date | undefined;
   /** Most recent matches to return. */
   limit: number;
@@ -18,6 +22,8 @@ export function matches(r: AuditRecord, f: AuditFilter): boolean {
   if (f.user !== undefined && r.actor !== f.user && fields.requester !== f.user && fields.user !== f.user) return false;
   if (f.request !== undefined && fields.request !== f.request) return false;
   if (f.type !== undefined && r.type !== f.type && !r.type.startsWith(`${f.type}.`)) return false;
+  if (f.types !== undefined && !f.types.includes(r.type)) return false;
+  if (f.host !== undefined && (r.fields as { host?: unknown }).host !== f.host) return false;
   if (f.since !== undefined && Date.parse(r.time) < f.since.getTime()) return false;
   return true;
 }

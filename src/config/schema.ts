@@ -88,6 +88,8 @@ const hostSchema = z.strictObject({
       ports: z.array(port).min(1).optional(),
       /** nmap --host-timeout for this host. */
       timeout: duration("scan.timeout").pipe(z.int().min(1).max(3600)).prefault("60s"),
+      /** Probe services (nmap -sV --version-light) so "service changed" sees versions; slower. */
+      versionDetection: z.boolean().default(false),
     })
     .prefault({}),
 });
@@ -143,6 +145,12 @@ const roleSchema = z
       .prefault("1h"),
     /** Issue without approval. Explicit, announced at load and audited on every use. */
     autoApprove: z.boolean().default(false),
+    /**
+     * record: issue at once and scan the hosts off the request path. gate: scan first; an open
+     * port outside a host's expectedPorts, or a failed scan, blocks issuance until an approver
+     * overrides it.
+     */
+    scanOnIssue: z.enum(["record", "gate"]).default("record"),
   })
   .transform((role) => ({
     ...role,
@@ -249,6 +257,19 @@ export const configSchema = z
       })
       .prefault({}),
     webhooks: z.array(webhookSchema).default([]),
+    scanning: z
+      .strictObject({
+        /** Turning scanning off is explicit; with it on, sshcad refuses to start without nmap. */
+        enabled: z.boolean().default(true),
+        /** The nmap executable (absolute path or a name on PATH). */
+        nmap: z
+          .string()
+          .regex(/^[A-Za-z0-9_./-]+$/, "expected a path to the nmap executable")
+          .default("nmap"),
+        /** Scans running at once. */
+        concurrency: z.int().min(1).max(64).default(4),
+      })
+      .prefault({}),
   })
   .superRefine((cfg, ctx) => {
     const groups = new Set(Object.keys(cfg.groups));
@@ -280,6 +301,13 @@ export const configSchema = z
           });
         }
       });
+      if (role.scanOnIssue === "gate" && !cfg.scanning.enabled) {
+        ctx.addIssue({
+          code: "custom",
+          path: [...at, "scanOnIssue"],
+          message: "scanOnIssue: gate needs scanning.enabled: true",
+        });
+      }
       if (role.defaultTtl > role.maxTtl) {
         ctx.addIssue({
           code: "custom",

@@ -8,6 +8,8 @@ import { createAdminApp } from "../admin/socket-app.js";
 import { SshcaError, safeErr } from "../errors.js";
 import { createApp } from "../http/app.js";
 import { startNotifications } from "../notify/start.js";
+import { nmapVersion } from "../scan/runner.js";
+import { ScanService } from "../scan/service.js";
 import { type Core, openCore } from "./core.js";
 
 export interface ServeOptions {
@@ -28,6 +30,8 @@ export interface RunningDaemon {
 
 /** How often pending requests are expired and failed issuances retried. */
 const SWEEP_MS = 1000;
+/** How often due scans are looked for: an expiry scan starts well within 2 s of validBefore. */
+const SCAN_TICK_MS = 250;
 
 /**
  * Opens everything, listens on the API address and the admin socket, and starts the sweeper.
@@ -51,8 +55,37 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     cleanups.push(await startNotifications({ config: getConfig, audit, store, env: opts.env, log }));
     await auditConfig(core, log);
 
-    const access = new AccessService({ config: getConfig, store, audit, ca, now, random: randomBytes, log });
-    const server = createServer(createApp({ config: getConfig, store, audit, ca, access, now, log }));
+    // Scanning is on unless the config turns it off; then nmap must be there.
+    const nmap = config.scanning.enabled ? await nmapVersion(config.scanning.nmap) : undefined;
+    let scans: ScanService | undefined;
+    const access = new AccessService({
+      config: getConfig,
+      store,
+      audit,
+      ca,
+      now,
+      random: randomBytes,
+      log,
+      expiryWorkDone: (req) => scans?.expiryWorkDone(req) ?? true,
+    });
+    if (nmap !== undefined) {
+      const scanner = new ScanService({
+        config: getConfig,
+        audit,
+        access,
+        now,
+        random: randomBytes,
+        log,
+        nmapVersion: nmap,
+      });
+      scans = scanner;
+      access.onChange(() => scanner.tick());
+      cleanups.push(every(SCAN_TICK_MS, async () => scanner.tick(), log, "scan schedule"));
+      scanner.tick(); // overdue scans (the daemon was down at a certificate's expiry) start now
+    } else {
+      log.warn("scanning is turned off (scanning.enabled: false)");
+    }
+    const server = createServer(createApp({ config: getConfig, store, audit, ca, access, scans, now, log }));
     server.requestTimeout = 120_000;
     server.headersTimeout = 30_000;
     const url = await listenApi(server, config.listen);

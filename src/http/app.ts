@@ -10,6 +10,8 @@ import { errorHandler, notFoundHandler } from "./errors.js";
 import { auditRoutes } from "./routes/audit.js";
 import { caRoutes, infoRoutes } from "./routes/info.js";
 import { requestRoutes } from "./routes/requests.js";
+import { scanRoutes } from "./routes/scans.js";
+import type { ScanService } from "../scan/service.js";
 
 export interface AppDeps {
   config: () => Config;
@@ -17,6 +19,8 @@ export interface AppDeps {
   audit: AuditLog;
   ca: CaKey;
   access: AccessService;
+  /** Absent when scanning is turned off. */
+  scans?: ScanService | undefined;
   now: () => Date;
   log: Logger;
 }
@@ -58,6 +62,7 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use("/v1/requests", auth, requestRoutes(deps.access, deps.audit));
   app.use("/v1/audit", auth, auditRoutes(deps.config, deps.audit, deps.store));
+  app.use("/v1/scans", auth, scanRoutes(deps.config, deps.audit, deps.scans));
   app.use("/v1", auth, infoRoutes(deps.config));
 
   app.use(notFoundHandler);

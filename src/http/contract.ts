@@ -3,7 +3,7 @@
  * this file from src/. Field names are stable; add fields, never rename them.
  */
 
-export type RequestStateName = "pending" | "approved" | "issued" | "denied" | "cancelled" | "expired";
+export type RequestStateName = "pending" | "approved" | "blocked" | "issued" | "denied" | "cancelled" | "expired";
 
 export interface ApprovalView {
   approver: string;
@@ -39,6 +39,19 @@ export interface RequestView {
   keyId?: string;
   validAfter?: string;
   validBefore?: string;
+  /** Pre-issue scan gate: why a request is blocked, and who overrode it. */
+  gate?: { status: "passed" | "blocked"; reason?: string; override?: { by: string; at: string; reason: string } };
+  /** Scans per host: at issue and after access (see /v1/scans/:id for the ports). */
+  scans?: Record<string, { issue?: ScanSummary; after?: ScanSummary }>;
+}
+
+export interface ScanSummary {
+  id: string;
+  trigger: string;
+  outcome: string;
+  at: string;
+  open: { port: number; protocol: string; service?: string }[];
+  error?: string;
 }
 
 export interface CreateRequestBody {
@@ -96,6 +109,45 @@ export interface AuditVerifyView {
   segments: number;
   head: { seq: number; hash: string };
   problem?: { kind: string; seq?: number; segment: string; line: number; message: string };
+}
+
+export interface PortView {
+  port: number;
+  protocol: string;
+  state: string;
+  service?: string;
+  product?: string;
+  version?: string;
+}
+
+export interface ScanView {
+  id: string;
+  request?: string;
+  host: string;
+  address: string;
+  trigger: "issue" | "expiry" | "revoke" | "manual";
+  startedAt: string;
+  durationMs: number;
+  nmapVersion: string;
+  args: string[];
+  outcome: "ok" | "failed" | "timeout";
+  error?: string;
+  ports: PortView[];
+  extraPorts: { state: string; count: number }[];
+  expectedPorts: number[];
+  drift?: {
+    newlyOpen: PortView[];
+    newlyClosed: PortView[];
+    serviceChanged: { before: PortView; after: PortView }[];
+    unexpectedOpen: PortView[];
+    expectedClosed: number[];
+    baseline?: string;
+  };
+}
+
+export interface OverrideBody {
+  digest: string;
+  reason: string;
 }
 
 export interface ErrorBody {

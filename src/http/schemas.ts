@@ -30,6 +30,11 @@ export const approveBody = z.strictObject({
   comment: text(500).optional(),
 });
 
+export const overrideBody = z.strictObject({
+  digest: z.string().regex(/^sha256:[0-9a-f]{64}$/, "digest must be the request's sha256:... digest"),
+  reason: text(500).refine((r) => r.trim().length > 0, "an override needs a reason"),
+});
+
 export const denyBody = z.strictObject({
   reason: text(500).refine((r) => r.trim().length > 0, "a reason is required"),
 });
@@ -44,7 +49,7 @@ export const waitQuery = z.strictObject({
 });
 
 export const listQuery = z.strictObject({
-  state: z.enum(["pending", "approved", "issued", "denied", "cancelled", "expired"]).optional(),
+  state: z.enum(["pending", "approved", "blocked", "issued", "denied", "cancelled", "expired"]).optional(),
   mine: z.enum(["true", "false"]).optional(),
 });
 

@@ -33,6 +33,8 @@ export function requestView(
     expiresAt: req.expiresAt,
   };
   if (req.denial) view.denial = req.denial;
+  if (req.gate) view.gate = req.gate;
+  if (req.scans) view.scans = req.scans;
   if (req.cancellation) view.cancellation = req.cancellation;
   if (req.cert) {
     if (opts.certificate && viewer.user === req.requester) view.certificate = req.cert.certificate;

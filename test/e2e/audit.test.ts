@@ -23,7 +23,8 @@ afterAll(() => w?.daemon.stop());
 
 describe("audit trail", () => {
   test("an auditor lists a request's history; the issuance record accounts for the certificate", async () => {
-    const { records } = json<{ records: any[] }>(await eve.sshca(["audit", "list", "--request", id, "--json"]));
+    const all = json<{ records: any[] }>(await eve.sshca(["audit", "list", "--request", id, "--json"])).records;
+    const records = all.filter((r) => !r.type.startsWith("scan.")); // the issue-time scan runs alongside
     expect(records.map((r) => r.type)).toEqual([
       "request.created",
       "request.approved",

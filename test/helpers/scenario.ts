@@ -13,9 +13,10 @@ export function e2eConfig(overrides: { roles?: Record<string, object>; extra?: o
     groups: { dev: {}, sre: {}, leads: {}, auditors: {}, admins: {} },
     rights: { admin: ["admins"], audit: ["auditors"] },
     hosts: {
-      "web-1": { address: "127.0.0.1", expectedPorts: [22] },
-      "web-2": { address: "127.0.0.1", expectedPorts: [22] },
-      "db-1": { address: "127.0.0.1", expectedPorts: [22] },
+      // Scans stay small and deterministic: only port 22, which nothing here listens on.
+      "web-1": { address: "127.0.0.1", expectedPorts: [22], scan: { ports: [22] } },
+      "web-2": { address: "127.0.0.1", expectedPorts: [22], scan: { ports: [22] } },
+      "db-1": { address: "127.0.0.1", expectedPorts: [22], scan: { ports: [22] } },
     },
     roles: {
       debug: {

@@ -11,6 +11,7 @@ import {
   emptyBody,
   jsonBody,
   listQuery,
+  overrideBody,
   parse,
   requestIdParam,
   waitQuery,
@@ -74,6 +75,14 @@ export function requestRoutes(access: AccessService, audit: AuditLog): Router {
     const id = parse(requestIdParam, req.params.id, "request id");
     const body = parse(approveBody, jsonBody(req), "approval");
     res.json(requestView(await access.approve(identity, id, body.digest, body.comment), identity));
+  });
+
+  // An approver explicitly lets a request whose pre-issue scan blocked it go ahead.
+  r.post("/:id/override", async (req, res) => {
+    const identity = identityOf(res);
+    const id = parse(requestIdParam, req.params.id, "request id");
+    const body = parse(overrideBody, jsonBody(req), "override");
+    res.json(requestView(await access.override(identity, id, body.digest, body.reason.trim()), identity));
   });
 
   r.post("/:id/deny", async (req, res) => {

@@ -1,0 +1,221 @@
+import type { Logger } from "pino";
+import type { AccessService } from "../access/service.js";
+import type { AccessRequest } from "../access/types.js";
+import type { AuditLog } from "../audit/log.js";
+import { randomBase32 } from "../auth/tokens.js";
+import type { Config } from "../config/schema.js";
+import { fail, safeErr } from "../errors.js";
+import { computeDrift, describeDrift, hasDrift } from "./drift.js";
+import { Pool } from "./pool.js";
+import { portsToScan } from "./ports.js";
+import { resolveTarget, runNmap } from "./runner.js";
+import { dueScans, scansComplete } from "./schedule.js";
+import type { ScanRecord, ScanRef, ScanTrigger } from "./types.js";
+
+export interface ScanDeps {
+  config: () => Config;
+  audit: AuditLog;
+  access: AccessService;
+  now: () => Date;
+  random: (n: number) => Buffer;
+  log: Logger;
+  /** nmap's version, checked at start. */
+  nmapVersion: string;
+}
+
+/** Turns a full scan record into what a request keeps: outcome and open ports. */
+export function toRef(r: ScanRecord): ScanRef {
+  return {
+    id: r.id,
+    trigger: r.trigger,
+    outcome: r.outcome,
+    at: r.startedAt,
+    open: r.ports.filter((p) => p.state === "open"),
+    ...(r.error ? { error: r.error } : {}),
+  };
+}
+
+/**
+ * Runs nmap against inventory hosts: at issue (before signing for gated roles), after access
+ * (at expiry), and on demand. What is due is derived from the live requests at every tick, so
+ * after a restart overdue scans simply run at the first tick; an in-flight set keeps a scan
+ * from starting twice, and a pool bounds how many run at once.
+ */
+export class ScanService {
+  private readonly inFlight = new Set<string>();
+  private readonly pool: Pool;
+
+  constructor(private readonly deps: ScanDeps) {
+    this.pool = new Pool(deps.config().scanning.concurrency);
+  }
+
+  /** Starts every scan that is due and not already running. */
+  tick(): void {
+    const now = this.deps.now();
+    const config = this.deps.config();
+    for (const req of this.deps.access.liveRequests()) {
+      for (const due of dueScans(req, config.roles[req.role], now)) {
+        const key = `${req.id}|${due.host}|${due.slot}`;
+        if (this.inFlight.has(key)) continue;
+        // The after-access scan compares with the issue-time scan: let that one finish first.
+        if (due.slot === "after" && this.inFlight.has(`${req.id}|${due.host}|issue`)) continue;
+        this.inFlight.add(key);
+        this.scanFor(req.id, due.host, due.slot, due.trigger)
+          .catch((err) =>
+            this.deps.log.error(
+              { err: safeErr(err), request: req.id, host: due.host },
+              "scan not recorded; will retry",
+            ),
+          )
+          .finally(() => this.inFlight.delete(key));
+      }
+    }
+  }
+
+  /** Everything a finished request still needs from the scanner is done. */
+  expiryWorkDone(req: AccessRequest): boolean {
+    return scansComplete(req);
+  }
+
+  private async scanFor(id: string, host: string, slot: "issue" | "after", trigger: ScanTrigger): Promise<void> {
+    const req = this.deps.access.get(id);
+    if (!req) return;
+    const baseline = slot === "after" ? req.scans?.[host]?.issue : undefined;
+    const record = await this.scan(host, trigger, req, baseline?.outcome === "ok" ? baseline : undefined);
+    await this.deps.access.applyScan(id, host, slot, toRef(record));
+  }
+
+  /**
+   * Scans one inventory host and records it in the audit log (scan.started, then scan.finished or
+   * scan.failed, and scan.drift when an after-access scan differs). Returns the record.
+   */
+  async scan(hostName: string, trigger: ScanTrigger, req?: AccessRequest, baseline?: ScanRef): Promise<ScanRecord> {
+    const config = this.deps.config();
+    const id = `sc_${randomBase32(this.deps.random, 16)}`;
+    const about = req
+      ? { request: req.id, requester: req.requester, role: req.role, approvers: req.approvals.map((a) => a.approver) }
+      : {};
+    const host = Object.hasOwn(config.hosts, hostName) ? config.hosts[hostName] : undefined;
+    await this.deps.audit.append("scan.started", "sshcad", { scan: id, host: hostName, trigger, ...about });
+    const startedAt = this.deps.now().toISOString();
+    let record: ScanRecord;
+    if (!host) {
+      record = this.failed(
+        id,
+        hostName,
+        "",
+        trigger,
+        startedAt,
+        [],
+        `host ${hostName} is no longer in the inventory`,
+        req,
+      );
+    } else {
+      const ports = portsToScan(host);
+      record = await this.pool.run(async () => {
+        let ip: string;
+        try {
+          ip = await resolveTarget(host.address);
+        } catch (err) {
+          return this.failed(
+            id,
+            hostName,
+            host.address,
+            trigger,
+            startedAt,
+            host.expectedPorts,
+            (err as Error).message,
+            req,
+          );
+        }
+        const result = await runNmap(ip, ports, {
+          path: config.scanning.nmap,
+          hostTimeoutSeconds: host.scan.timeout,
+          versionDetection: host.scan.versionDetection,
+        });
+        return {
+          id,
+          ...(req ? { request: req.id } : {}),
+          host: hostName,
+          address: ip,
+          trigger,
+          startedAt,
+          durationMs: result.durationMs,
+          nmapVersion: this.deps.nmapVersion,
+          args: result.args,
+          outcome: result.outcome,
+          ...(result.error ? { error: result.error } : {}),
+          ports: result.ports,
+          extraPorts: result.extraPorts,
+          expectedPorts: host.expectedPorts,
+        };
+      });
+    }
+    // After access (and for manual scans): compare with the issue-time scan and the expected ports.
+    if (record.outcome === "ok" && trigger !== "issue") {
+      record.drift = computeDrift(baseline, record.ports, record.expectedPorts);
+    }
+    const { id: _id, ...fields } = record;
+    await this.deps.audit.append(record.outcome === "ok" ? "scan.finished" : "scan.failed", "sshcad", {
+      scan: id,
+      ...fields,
+      ...about,
+    });
+    if (record.outcome !== "ok") {
+      this.deps.log.warn(
+        { scan: id, host: hostName, trigger, outcome: record.outcome, error: record.error },
+        "scan failed",
+      );
+    }
+    if (record.drift && trigger !== "manual" && hasDrift(record.drift)) {
+      const summary = describeDrift(record.drift);
+      await this.deps.audit.append("scan.drift", "sshcad", {
+        scan: id,
+        host: hostName,
+        trigger,
+        summary,
+        drift: record.drift,
+        ...about,
+      });
+      this.deps.log.warn(
+        { scan: id, host: hostName, request: req?.id, summary },
+        "host exposure changed during access",
+      );
+    }
+    return record;
+  }
+
+  /** A manual scan, for approvers of a role that covers the host (and admins). */
+  async manual(hostName: string): Promise<ScanRecord> {
+    if (!Object.hasOwn(this.deps.config().hosts, hostName)) throw fail.notFound(`no host ${hostName} in the inventory`);
+    return this.scan(hostName, "manual");
+  }
+
+  private failed(
+    id: string,
+    host: string,
+    address: string,
+    trigger: ScanTrigger,
+    startedAt: string,
+    expectedPorts: number[],
+    error: string,
+    req?: AccessRequest,
+  ): ScanRecord {
+    return {
+      id,
+      ...(req ? { request: req.id } : {}),
+      host,
+      address,
+      trigger,
+      startedAt,
+      durationMs: 0,
+      nmapVersion: this.deps.nmapVersion,
+      args: [],
+      outcome: "failed",
+      error,
+      ports: [],
+      extraPorts: [],
+      expectedPorts,
+    };
+  }
+}
