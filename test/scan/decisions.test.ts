@@ -1,0 +1,216 @@
+import { describe, expect, test } from "vitest";
+import type { AccessRequest } from "../../src/access/types.js";
+import { computeDrift, describeDrift, hasDrift } from "../../src/scan/drift.js";
+import { decideGate } from "../../src/scan/gate.js";
+import { nmapArgs } from "../../src/scan/runner.js";
+import { portSpec, portsToScan, TOP_100_TCP } from "../../src/scan/ports.js";
+import { dueScans, scansComplete } from "../../src/scan/schedule.js";
+import type { PortResult, ScanRef } from "../../src/scan/types.js";
+import { config } from "../helpers/config.js";
+import { run } from "../helpers/procs.js";
+import { tool } from "../helpers/tools.js";
+
+const open = (port: number, service?: string): PortResult => ({
+  port,
+  protocol: "tcp",
+  state: "open",
+  ...(service ? { service } : {}),
+});
+const ref = (id: string, ports: PortResult[], outcome: ScanRef["outcome"] = "ok"): ScanRef => ({
+  id,
+  trigger: "issue",
+  outcome,
+  at: "t",
+  open: ports,
+});
+
+describe("drift", () => {
+  test.each([
+    {
+      name: "no change",
+      before: [open(22, "ssh")],
+      after: [open(22, "ssh")],
+      expected: [22],
+      drift: false,
+      text: "no change",
+    },
+    {
+      name: "newly open",
+      before: [open(22)],
+      after: [open(22), open(8080)],
+      expected: [22],
+      drift: true,
+      text: /newly open 8080\/tcp/,
+    },
+    {
+      name: "newly closed",
+      before: [open(22), open(443)],
+      after: [open(22)],
+      expected: [22, 443],
+      drift: true,
+      text: /newly closed 443\/tcp/,
+    },
+    {
+      name: "service changed",
+      before: [open(22, "ssh")],
+      after: [{ ...open(22, "ssh"), product: "Dropbear" }],
+      expected: [22],
+      drift: true,
+      text: /service changed on 22\/tcp/,
+    },
+    {
+      name: "open but not expected, unchanged",
+      before: [open(22), open(9000)],
+      after: [open(22), open(9000)],
+      expected: [22],
+      drift: true,
+      text: /open but not expected 9000/,
+    },
+    {
+      name: "expected port already closed at issue: recorded, not an alert",
+      before: [],
+      after: [],
+      expected: [22],
+      drift: false,
+      text: /expected but not open 22/,
+    },
+    {
+      name: "no usable baseline: against expected only",
+      before: undefined,
+      after: [open(22), open(3306)],
+      expected: [22],
+      drift: true,
+      text: /open but not expected 3306/,
+    },
+  ])("$name", ({ before, after, expected, drift, text }) => {
+    const d = computeDrift(before ? { id: "sc_a", open: before } : undefined, after, expected);
+    expect(hasDrift(d)).toBe(drift);
+    expect(describeDrift(d)).toMatch(text);
+  });
+});
+
+describe("gate", () => {
+  const expected = (h: string) => (h === "web-2" ? [22, 443] : [22]);
+  test.each([
+    { name: "waits for every host", scans: { "web-1": ref("a", [open(22)]) }, want: { status: "waiting" } },
+    {
+      name: "passes with only expected ports",
+      scans: { "web-1": ref("a", [open(22)]), "web-2": ref("b", [open(443)]) },
+      want: { status: "passed" },
+    },
+    {
+      name: "blocks an unexpected open port, naming it",
+      scans: { "web-1": ref("a", [open(22), open(8080, "http-proxy")]), "web-2": ref("b", []) },
+      want: { status: "blocked", reason: "web-1: unexpected open port 8080/tcp (http-proxy)" },
+    },
+    {
+      name: "blocks a failed scan",
+      scans: { "web-1": ref("a", []), "web-2": { ...ref("b", [], "timeout"), error: "the scan hit its host timeout" } },
+      want: { status: "blocked", reason: "web-2: scan timeout (the scan hit its host timeout)" },
+    },
+  ])("$name", ({ scans, want }) => {
+    expect(decideGate(["web-1", "web-2"], scans, expected)).toEqual(want);
+  });
+});
+
+describe("schedule", () => {
+  const cfg = config((c: any) => {
+    c.roles.gated = { ...c.roles.debug, scanOnIssue: "gate" };
+  });
+  const t = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s));
+  const issued = (extra: Partial<AccessRequest> = {}): AccessRequest =>
+    ({
+      id: "rq_x",
+      state: "issued",
+      role: "debug",
+      hosts: ["web-1", "web-2"],
+      cert: { validBefore: t(10).toISOString() },
+      ...extra,
+    }) as AccessRequest;
+
+  test.each([
+    {
+      name: "record: issue scans right after issuance",
+      req: issued(),
+      now: t(1),
+      want: ["web-1/issue/issue", "web-2/issue/issue"],
+    },
+    {
+      name: "nothing while the certificate is valid and issue scans are done",
+      req: issued({ scans: { "web-1": { issue: ref("a", []) }, "web-2": { issue: ref("b", []) } } }),
+      now: t(5),
+      want: [],
+    },
+    {
+      name: "after-access scans at validBefore (and no late issue scan)",
+      req: issued(),
+      now: t(10),
+      want: ["web-1/after/expiry", "web-2/after/expiry"],
+    },
+    {
+      name: "a recorded scan is never due again",
+      req: issued({ scans: { "web-1": { after: ref("a", []) }, "web-2": { after: ref("b", []) } } }),
+      now: t(99),
+      want: [],
+    },
+    {
+      name: "gate: scans before issuance",
+      req: issued({ state: "approved", role: "gated", cert: undefined }),
+      now: t(1),
+      want: ["web-1/issue/issue", "web-2/issue/issue"],
+    },
+    { name: "pending: nothing", req: issued({ state: "pending", cert: undefined }), now: t(99), want: [] },
+  ])("$name", ({ req, now, want }) => {
+    expect(dueScans(req, cfg.roles[req.role], now).map((d) => `${d.host}/${d.slot}/${d.trigger}`)).toEqual(want);
+  });
+
+  test("a request's expiry work is done once every host has its after-access scan", () => {
+    expect(scansComplete(issued({ scans: { "web-1": { after: ref("a", []) } } }))).toBe(false);
+    expect(
+      scansComplete(issued({ scans: { "web-1": { after: ref("a", []) }, "web-2": { after: ref("b", []) } } })),
+    ).toBe(true);
+  });
+});
+
+describe("nmap invocation", () => {
+  test("connect scan, no ping, no DNS, bounded, '--' before one IP target", () => {
+    const args = nmapArgs("127.0.0.1", [443, 22, 80, 81], { hostTimeoutSeconds: 30, versionDetection: false });
+    expect(args).toEqual([
+      "-sT",
+      "-Pn",
+      "-n",
+      "--unprivileged",
+      "--max-retries",
+      "2",
+      "--host-timeout",
+      "30s",
+      "-p",
+      "22,80-81,443",
+      "-oX",
+      "-",
+      "--",
+      "127.0.0.1",
+    ]);
+  });
+
+  test.each(["-oN/tmp/x", "127.0.0.1 -V", "10.0.0.0/8", "a;b", "web-1.example.com", ""])(
+    "refuses %j as a target",
+    (target) => {
+      expect(() => nmapArgs(target, [22], { hostTimeoutSeconds: 30, versionDetection: false })).toThrow(
+        /not an IP address/,
+      );
+    },
+  );
+
+  test("ports: expected plus the top 100 by default, or the host's own list", () => {
+    const cfg = config();
+    expect(portsToScan(cfg.hosts["web-2"]!)).toEqual([...TOP_100_TCP].sort((a, b) => a - b));
+    expect(portSpec([5432, 22, 23, 24, 80])).toBe("22-24,80,5432");
+  });
+
+  test("TOP_100_TCP is what the installed nmap calls its top 100", async () => {
+    const r = await run(tool("nmap"), ["-sT", "-Pn", "-n", "--top-ports", "100", "-oX", "-", "--", "127.0.0.1"]);
+    const services = /\sservices="([^"]+)"/.exec(r.stdout)?.[1] ?? "";
+    expect(portSpec(TOP_100_TCP)).toBe(services);
+  });
+});
