@@ -2,6 +2,7 @@ import { request as httpRequest, type IncomingMessage, type RequestOptions } fro
 import { request as httpsRequest } from "node:https";
 import type { ErrorBody } from "../src/http/contract.js";
 import { CliError } from "./errors.js";
+import { tlsTrustError } from "./tls.js";
 import type { Settings } from "./settings.js";
 
 /**
@@ -76,7 +77,11 @@ export function callApi<T>(
     );
     req.on("error", (err: NodeJS.ErrnoException) => {
       if (err instanceof CliError) reject(err);
-      else reject(new CliError(`cannot reach ${settings.url}: ${err.code ?? err.message}`));
+      else
+        reject(
+          tlsTrustError(err.code, settings.url) ??
+            new CliError(`cannot reach ${settings.url}: ${err.code ?? err.message}`),
+        );
     });
     req.end(payload);
   });

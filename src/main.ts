@@ -12,7 +12,8 @@ import { embeddedConfigPath, loadConfigFile } from "./config/load.js";
 import { openCore } from "./daemon/core.js";
 import { createLogger } from "./daemon/logger.js";
 import { dataPaths } from "./daemon/paths.js";
-import { serve } from "./daemon/serve.js";
+import { serve, subjectAltNames } from "./daemon/serve.js";
+import { ensureTlsMaterial } from "./tls/material.js";
 import { type VerifyResult, verifyAudit } from "./audit/verify.js";
 import { isSshcaError, SshcaError, safeErr } from "./errors.js";
 
@@ -41,6 +42,11 @@ program
     const core = await openCore({ ...globals(), env, log: createLogger(env), now, createCa: true });
     say(core.caCreated ? `Created CA key ${core.paths.caKey}` : `CA key ${core.paths.caKey} exists; left untouched`);
     say(`CA fingerprint ${core.ca.fingerprint}`);
+    if (core.config.listen.tls.enabled) {
+      const tls = await ensureTlsMaterial(core.paths.tlsDir, subjectAltNames(core.config.listen), now());
+      if (tls.created.ca) await core.audit.append("tls.ca_created", "sshcad", { fingerprint: tls.fingerprint });
+      say(`${tls.created.ca ? "Created" : "Kept"} TLS CA ${core.paths.tlsDir}/ca.crt, fingerprint ${tls.fingerprint}`);
+    }
     say("TrustedUserCAKeys line for target hosts:");
     process.stdout.write(`${core.ca.publicKeyLine} sshca-user-ca\n`);
     await core.close();
@@ -58,11 +64,17 @@ program
         ``,
         `sshcad listening on ${daemon.url}`,
         `  CA key     ${core.ca.fingerprint} (${core.ca.signatureAlgorithm})${core.caCreated ? " - created now" : ""}`,
+        ...(daemon.tlsFingerprint
+          ? [`  TLS CA     ${daemon.tlsFingerprint}`]
+          : [`  TLS        off (plain HTTP on ${daemon.url})`]),
         `  config     ${core.configPath}`,
         `  data       ${core.paths.dataDir}`,
         `Next:`,
         `  sshcad user add alice --group dev      # prints alice's API token once`,
-        `  export SSHCA_URL=${daemon.url} SSHCA_TOKEN=<token>`,
+        daemon.tlsFingerprint
+          ? `  sshca bootstrap --url ${daemon.url} --fingerprint ${daemon.tlsFingerprint}`
+          : `  sshca bootstrap --url ${daemon.url}`,
+        `  sshca token set < alice.token`,
         `  sshca ca pubkey                        # the TrustedUserCAKeys line for target hosts`,
         `  sshca login --role debug --host web-1 --reason "INC-1 disk full"`,
         ``,

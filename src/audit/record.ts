@@ -4,6 +4,7 @@ import { canonicalJson } from "../canonical-json.js";
 /** Event types written to the audit log. */
 export type AuditType =
   | "ca.key_created"
+  | "tls.ca_created"
   | "config.loaded"
   | "daemon.started"
   | "audit.recovered"

@@ -58,8 +58,30 @@ const listenSchema = z
     port: z.int().min(0).max(65535).default(8443),
     /** Unix socket path instead of address/port (development and local reverse proxies). */
     socket: z.string().min(1).optional(),
+    tls: z
+      .strictObject({
+        /** HTTPS with sshcad's own TLS CA. Plain HTTP only on loopback or a unix socket. */
+        enabled: z.boolean().default(true),
+        /** DNS names and IPs in the server certificate; default: localhost and the listen address. */
+        subjectAltNames: z
+          .array(
+            z.string().refine((v) => isIP(v) !== 0 || /^[A-Za-z0-9.*-]{1,253}$/.test(v), "expected a DNS name or IP"),
+          )
+          .min(1)
+          .optional(),
+      })
+      .prefault({}),
+  })
+  .refine((l) => l.tls.enabled || l.socket !== undefined || isLoopback(l.address), {
+    message: "plain HTTP (tls.enabled: false) is only allowed on a loopback address or a unix socket",
+    path: ["tls", "enabled"],
   })
   .prefault({});
+
+/** 127.0.0.0/8, ::1 and the IPv4-mapped loopback. */
+export function isLoopback(address: string): boolean {
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(address) || address === "::1" || /^::ffff:127\./i.test(address);
+}
 
 const caSchema = z
   .strictObject({
@@ -230,6 +252,17 @@ export const configSchema = z
     auth: z
       .strictObject({
         /** Lifetime of API tokens created by `sshcad user add` / `sshcad token create`. */
+        /** Lifetime of the session token an SSH-key sign-in (sshca auth ssh) yields. */
+        sessionTtl: duration("auth.sessionTtl")
+          .pipe(
+            z
+              .int()
+              .min(60)
+              .max(7 * 86400),
+          )
+          .prefault("12h"),
+        /** How long a sign-in challenge may be answered. */
+        challengeTtl: duration("auth.challengeTtl").pipe(z.int().min(5).max(600)).prefault("60s"),
         tokenTtl: duration("auth.tokenTtl")
           .pipe(
             z
@@ -257,6 +290,20 @@ export const configSchema = z
       })
       .prefault({}),
     webhooks: z.array(webhookSchema).default([]),
+    revocation: z
+      .strictObject({
+        /** Also write the KRL here (mode 0644, replaced atomically), e.g. for a co-located sshd. */
+        krlFile: z.string().min(1).optional(),
+      })
+      .prefault({}),
+    limits: z
+      .strictObject({
+        /** Failed sign-ins per client address per minute before answering 429. */
+        failedAuthPerMinute: z.int().min(1).max(10_000).default(10),
+        /** New access requests per user per minute. */
+        requestsPerMinute: z.int().min(1).max(10_000).default(20),
+      })
+      .prefault({}),
     scanning: z
       .strictObject({
         /** Turning scanning off is explicit; with it on, sshcad refuses to start without nmap. */

@@ -9,6 +9,10 @@ export interface DataPaths {
   auditDir: string;
   adminSocket: string;
   lock: string;
+  /** TLS CA and server certificate. */
+  tlsDir: string;
+  /** The KRL sshcad keeps (served at /v1/krl). */
+  krl: string;
 }
 
 /**
@@ -30,5 +34,7 @@ export function dataPaths(config: Config, flag: string | undefined, env: NodeJS.
     auditDir: join(dataDir, "audit"),
     adminSocket: join(dataDir, "admin.sock"),
     lock: join(dataDir, "sshcad.lock"),
+    tlsDir: join(dataDir, "tls"),
+    krl: join(dataDir, "krl", "revoked.krl"),
   };
 }

@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { chmod, unlink } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import { ensureTlsMaterial } from "../tls/material.js";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { AccessService } from "../access/service.js";
@@ -23,8 +25,10 @@ export interface ServeOptions {
 export interface RunningDaemon {
   core: Core;
   access: AccessService;
-  /** Base URL of the API ("http://127.0.0.1:8443" or "unix:/path"). */
+  /** Base URL of the API ("https://127.0.0.1:8443" or "unix:/path"). */
   url: string;
+  /** The TLS CA fingerprint clients pin (sshca bootstrap --fingerprint), when serving HTTPS. */
+  tlsFingerprint: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -85,10 +89,17 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     } else {
       log.warn("scanning is turned off (scanning.enabled: false)");
     }
-    const server = createServer(createApp({ config: getConfig, store, audit, ca, access, scans, now, log }));
+    const app = createApp({ config: getConfig, store, audit, ca, access, scans, now, log });
+    const tls = config.listen.tls.enabled
+      ? await ensureTlsMaterial(paths.tlsDir, subjectAltNames(config.listen), now())
+      : undefined;
+    if (tls?.created.ca) await audit.append("tls.ca_created", "sshcad", { fingerprint: tls.fingerprint });
+    const server: Server = tls
+      ? createHttpsServer({ key: tls.key, cert: tls.chain, minVersion: "TLSv1.2" }, app)
+      : createServer(app);
     server.requestTimeout = 120_000;
     server.headersTimeout = 30_000;
-    const url = await listenApi(server, config.listen);
+    const url = await listenApi(server, config.listen, tls ? "https" : "http");
     cleanups.push(async () => {
       const closed = closeServer(server);
       access.watch.wakeAll(); // waiting long-polls answer now instead of holding the close
@@ -121,7 +132,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
       stopping ??= runCleanups().then(() => log.info("sshcad stopped"));
       return stopping;
     };
-    return { core, access, url, stop };
+    return { core, access, url, tlsFingerprint: tls?.fingerprint, stop };
   } catch (err) {
     await runCleanups();
     throw err;
@@ -158,7 +169,12 @@ export function every(ms: number, task: () => Promise<void>, log: Logger, name: 
   return () => clearInterval(timer);
 }
 
-async function listenApi(server: Server, listen: Core["config"]["listen"]): Promise<string> {
+/** The names in the server certificate: configured, else localhost and the listen address. */
+export function subjectAltNames(listen: Core["config"]["listen"]): string[] {
+  return listen.tls.subjectAltNames ?? [...new Set(["localhost", listen.address])];
+}
+
+async function listenApi(server: Server, listen: Core["config"]["listen"], scheme: "http" | "https"): Promise<string> {
   if (listen.socket) {
     await unlink(listen.socket).catch(() => undefined);
     await listenOn(server, listen.socket);
@@ -175,7 +191,7 @@ async function listenApi(server: Server, listen: Core["config"]["listen"]): Prom
   }
   const { port } = server.address() as AddressInfo;
   const host = listen.address.includes(":") ? `[${listen.address}]` : listen.address;
-  return `http://${host}:${port}`;
+  return `${scheme}://${host}:${port}`;
 }
 
 function listenOn(server: Server, portOrPath: number | string, host?: string): Promise<void> {

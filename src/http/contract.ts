@@ -159,3 +159,6 @@ export const MAX_WAIT_SECONDS = 60;
 
 /** Durations in the API ("ttl": "30m") use the same syntax as the config. */
 export { formatDuration, parseDuration } from "../config/duration.js";
+
+/** TLS CA fingerprints ("SHA256:<base64>") are what `sshca bootstrap --fingerprint` takes. */
+export { certFingerprint, normaliseFingerprint } from "../tls/fingerprint.js";

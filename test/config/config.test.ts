@@ -18,7 +18,7 @@ const problems = (patch: (c: any) => void): string[] => {
 describe("config", () => {
   test("the shipped example config loads as is, with defaults filled in one place", () => {
     const cfg = loadConfigFile(embeddedConfigPath());
-    expect(cfg.listen).toEqual({ address: "127.0.0.1", port: 8443 });
+    expect(cfg.listen).toEqual({ address: "127.0.0.1", port: 8443, tls: { enabled: true } });
     expect(cfg.ca).toMatchObject({ keyType: "ed25519", backdate: 60 });
     expect(cfg.roles.debug).toMatchObject({
       extensions: ["permit-pty"],

@@ -20,8 +20,8 @@ test("an unwritable audit directory makes issuance answer 503 and issue nothing"
   if (asRoot) chownSync(base, NOBODY, NOBODY);
   if (asRoot) chownSync(configPath, NOBODY, NOBODY);
   daemon = await startDaemon({ configPath, dataDir: join(base, "data"), ...(asRoot ? { uid: NOBODY } : {}) });
-  const alice = await makePerson("alice", daemon.url, await daemon.addUser("alice", ["dev"]));
-  const bob = await makePerson("bob", daemon.url, await daemon.addUser("bob", ["sre"]));
+  const alice = await makePerson("alice", daemon, await daemon.addUser("alice", ["dev"]));
+  const bob = await makePerson("bob", daemon, await daemon.addUser("bob", ["sre"]));
   const pending = json<{ id: string }>(
     await alice.sshca(["login", "--role", "debug", "--host", "web-1", "--reason", "INC-3", "--no-wait", "--json"]),
   );

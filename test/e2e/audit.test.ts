@@ -11,7 +11,7 @@ let id: string;
 
 beforeAll(async () => {
   w = await startWorld(e2eConfig({ extra: { audit: { segmentSize: "4KB" }, requests: { keepFinished: "1s" } } }));
-  eve = await makePerson("eve", w.daemon.url, await w.daemon.addUser("eve", ["auditors"]));
+  eve = await makePerson("eve", w.daemon, await w.daemon.addUser("eve", ["auditors"]));
   const asked = json<{ id: string }>(
     await w.alice.sshca(["login", "--role", "debug", "--host", "web-1", "--reason", "INC-7", "--no-wait", "--json"]),
   );
@@ -66,7 +66,7 @@ describe("audit trail", () => {
   });
 
   test("failed sign-ins are audit events", async () => {
-    const bad = await makePerson("mallory", w.daemon.url, `sshca_${"a".repeat(16)}_${"B".repeat(43)}`);
+    const bad = await makePerson("mallory", w.daemon, `sshca_${"a".repeat(16)}_${"B".repeat(43)}`);
     expect((await bad.sshca(["whoami"])).code).toBe(1);
     await new Promise((r) => setTimeout(r, 300));
     const { records } = json<{ records: any[] }>(await eve.sshca(["audit", "list", "--type", "auth.failed", "--json"]));

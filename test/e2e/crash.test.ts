@@ -3,13 +3,16 @@ import { afterAll, expect, test } from "vitest";
 import { parseCertificate } from "../../cli/certificate.js";
 import { auditRecords } from "../helpers/audit-files.js";
 import type { TestDaemon } from "../helpers/daemon.js";
-import { startWorld } from "../helpers/scenario.js";
+import { e2eConfig, startWorld } from "../helpers/scenario.js";
 
 let daemon: TestDaemon | undefined;
 afterAll(() => daemon?.stop());
 
 test("SIGKILL during 200 concurrent issuances: every certificate a client received has its durable issuance record", async () => {
-  const w = await startWorld();
+  // Plain HTTP on loopback, so the test drives 200 fetch() calls directly.
+  const w = await startWorld(
+    e2eConfig({ extra: { listen: { address: "127.0.0.1", port: 0, tls: { enabled: false } } } }),
+  );
   daemon = w.daemon;
   const token = w.alice.env.SSHCA_TOKEN!;
   const publicKey = readFileSync(`${w.alice.key}.pub`, "utf8").trim();

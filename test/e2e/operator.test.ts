@@ -78,7 +78,7 @@ describe("operator commands", () => {
       expect(badGroup.code).toBe(1);
       expect(badGroup.stderr).toContain("unknown group root");
 
-      const alice = await makePerson("alice", daemon.url, token);
+      const alice = await makePerson("alice", daemon, token);
       const me = await alice.sshca(["whoami", "--json"]);
       expect(JSON.parse(me.stdout)).toMatchObject({ user: "alice", groups: ["dev"] });
     } finally {
@@ -98,7 +98,7 @@ describe("operator commands", () => {
       expect(none.code).toBe(1);
       expect(none.stderr).toMatch(/^sshca: no server URL/);
 
-      expect((await p.sshca(["bootstrap", "--url", daemon.url])).code).toBe(0);
+      expect((await p.sshca(["bootstrap", "--url", daemon.url, "--fingerprint", daemon.tlsFingerprint!])).code).toBe(0);
       expect((await p.sshca(["token", "set"], `${token}\n`)).code).toBe(0);
       const configFile = join(p.home, ".config", "sshca", "config.json");
       expect(mode(configFile)).toBe("600");

@@ -63,8 +63,8 @@ beforeAll(async () => {
     },
   });
   daemon = await startDaemon({ configPath: writeConfig(config) });
-  alice = await makePerson("alice", daemon.url, await daemon.addUser("alice", ["dev"]));
-  bob = await makePerson("bob", daemon.url, await daemon.addUser("bob", ["sre"]));
+  alice = await makePerson("alice", daemon, await daemon.addUser("alice", ["dev"]));
+  bob = await makePerson("bob", daemon, await daemon.addUser("bob", ["sre"]));
 });
 afterAll(async () => {
   await daemon?.stop();

@@ -10,6 +10,8 @@ export const SSHCA = join(ROOT, "dist", "cli", "main.js");
 
 export interface TestDaemon {
   url: string;
+  /** The TLS CA fingerprint from the banner (undefined with tls.enabled: false). */
+  tlsFingerprint: string | undefined;
   dataDir: string;
   configPath: string;
   proc: Running;
@@ -52,6 +54,7 @@ export async function startDaemon(opts: {
   const proc = start(process.execPath, [SSHCAD, ...base, "serve"], { env, ...as });
   const m = await proc.waitFor(/sshcad listening on (\S+)/, 20_000);
   const url = m[1]!;
+  const tlsFingerprint = /TLS CA\s+(SHA256:\S+)/.exec(proc.stderr())?.[1];
   const sshcad = (args: string[], input?: string) =>
     run(process.execPath, [SSHCAD, ...base, ...args], {
       env,
@@ -59,6 +62,7 @@ export async function startDaemon(opts: {
     });
   const self: TestDaemon = {
     url,
+    tlsFingerprint,
     dataDir,
     configPath: opts.configPath,
     proc,

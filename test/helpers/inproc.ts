@@ -25,7 +25,8 @@ export async function startInProc(config: object, opts: { now?: () => Date } = {
   const dataDir = join(tempDir("inproc"), "d");
   const log = pino({ level: "silent" });
   const daemon = await serve({
-    configPath: writeConfig(config),
+    // Plain HTTP on loopback (explicitly allowed for development) so fetch() can call it.
+    configPath: writeConfig({ ...config, listen: { address: "127.0.0.1", port: 0, tls: { enabled: false } } }),
     dataDirFlag: dataDir,
     env: {},
     log,

@@ -17,12 +17,18 @@ export interface Person {
   spawn(args: string[]): Running;
 }
 
+/**
+ * A person talking to `daemon`. With HTTPS they pin its TLS CA first, exactly as users do:
+ * `sshca bootstrap --url URL --fingerprint SHA256:...`.
+ */
 export async function makePerson(
   name: string,
-  url: string,
+  daemon: { url: string; tlsFingerprint?: string | undefined } | string,
   token: string,
   extraEnv: NodeJS.ProcessEnv = {},
 ): Promise<Person> {
+  const target = typeof daemon === "string" ? { url: daemon, tlsFingerprint: undefined } : daemon;
+  const url = target.url;
   const home = tempDir(`home-${name}`);
   mkdirSync(join(home, ".ssh"), { mode: 0o700 });
   const key = join(home, ".ssh", "id_ed25519");
@@ -36,7 +42,7 @@ export async function makePerson(
     SSHCA_TOKEN: token,
     ...extraEnv,
   };
-  return {
+  const person: Person = {
     name,
     home,
     key,
@@ -44,6 +50,11 @@ export async function makePerson(
     sshca: (args, input) => run(process.execPath, [SSHCA, ...args], { env, ...(input !== undefined ? { input } : {}) }),
     spawn: (args) => start(process.execPath, [SSHCA, ...args], { env }),
   };
+  if (target.tlsFingerprint) {
+    const b = await person.sshca(["bootstrap", "--url", url, "--fingerprint", target.tlsFingerprint]);
+    if (b.code !== 0) throw new Error(`sshca bootstrap failed: ${b.stderr}`);
+  }
+  return person;
 }
 
 /** Parses JSON stdout of a successful sshca run, or fails with its stderr. */

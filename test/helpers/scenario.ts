@@ -66,8 +66,7 @@ export interface World {
 /** A daemon and four people: alice and carol (dev), bob (sre), dave (leads). */
 export async function startWorld(config: object = e2eConfig(), env?: NodeJS.ProcessEnv): Promise<World> {
   const daemon = await startDaemon({ configPath: writeConfig(config), ...(env ? { env } : {}) });
-  const person = async (name: string, group: string) =>
-    makePerson(name, daemon.url, await daemon.addUser(name, [group]));
+  const person = async (name: string, group: string) => makePerson(name, daemon, await daemon.addUser(name, [group]));
   return {
     daemon,
     alice: await person("alice", "dev"),
