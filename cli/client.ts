@@ -12,7 +12,7 @@ import type {
   WhoamiView,
 } from "../src/http/contract.js";
 import { CliError } from "./errors.js";
-import { callApi } from "./http.js";
+import { callApi, callRaw } from "./http.js";
 import type { Settings } from "./settings.js";
 
 const TIMEOUT_MS = 30_000;
@@ -25,7 +25,29 @@ export class ApiClient {
   ) {}
 
   private call<T>(method: "GET" | "POST", path: string, body?: unknown, timeoutMs = TIMEOUT_MS): Promise<T> {
-    return callApi<T>(this.settings, method, path, body, timeoutMs, this.tls);
+    return callApi<T>(this.settings, { method, path, body, timeoutMs, tls: this.tls });
+  }
+
+  /** The current KRL (public; binary). */
+  async krl(): Promise<Buffer> {
+    const { status, body } = await callRaw(this.settings, {
+      method: "GET",
+      path: "/v1/krl",
+      timeoutMs: TIMEOUT_MS,
+      tls: this.tls,
+    });
+    if (status !== 200) throw new CliError(`the server answered ${status} for the KRL`);
+    return body;
+  }
+
+  revoke(body: { serial?: string; request?: string; reason: string }): Promise<RequestView> {
+    this.authed();
+    return this.call("POST", "/v1/revocations", body);
+  }
+
+  relinquish(id: string): Promise<RequestView> {
+    this.authed();
+    return this.call("POST", `/v1/requests/${encodeURIComponent(id)}/relinquish`, {});
   }
 
   private authed(): void {

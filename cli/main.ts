@@ -6,6 +6,7 @@ import { decideCommands } from "./commands/decide.js";
 import { infoCommands } from "./commands/info.js";
 import { loginCommand } from "./commands/login.js";
 import { requestCommand } from "./commands/request.js";
+import { revokeCommands } from "./commands/revoke.js";
 import { scanCommands } from "./commands/scans.js";
 import { setupCommands } from "./commands/setup.js";
 import { createCtx } from "./context.js";
@@ -30,6 +31,7 @@ infoCommands(program, ctx);
 setupCommands(program, ctx);
 auditCommands(program, ctx);
 scanCommands(program, ctx);
+revokeCommands(program, ctx);
 for (const cmd of program.commands) {
   cmd.exitOverride();
   for (const sub of cmd.commands) sub.exitOverride();

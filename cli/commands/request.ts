@@ -5,14 +5,16 @@ import { CliError, EXIT } from "../errors.js";
 import { describeRequest, requestTable } from "../format.js";
 import { expandHome } from "../keys.js";
 import { waitAndInstall } from "../wait.js";
+import { relinquishCommand } from "./revoke.js";
 import { timeoutMs, waitOptions } from "./login.js";
 
-const STATES = ["pending", "approved", "blocked", "issued", "denied", "cancelled", "expired"];
-const LIVE = new Set(["pending", "approved", "blocked", "issued"]);
+const STATES = ["pending", "approved", "blocked", "issued", "revoked", "denied", "cancelled", "expired"];
+const LIVE = new Set(["pending", "approved", "blocked", "issued", "revoked"]);
 
 /** sshca request list|show|cancel|wait */
 export function requestCommand(program: Command, ctx: Ctx): void {
   const request = program.command("request").description("list, show, cancel or wait for access requests");
+  relinquishCommand(request, ctx);
 
   request
     .command("list")

@@ -13,6 +13,8 @@ export function isFinished(req: AccessRequest, now: Date, keepSeconds: number): 
     case "expired":
       return now.getTime() >= Date.parse(req.updatedAt) + keepMs;
     case "issued":
+    case "revoked":
+      // A revoked serial stays in the KRL until the certificate would have expired anyway.
       return req.cert !== undefined && now.getTime() >= Date.parse(req.cert.validBefore) + keepMs;
     default:
       return false;

@@ -22,6 +22,7 @@ import {
   blockRequest,
   decideApproval,
   decideOverride,
+  decideRevocation,
   passGate,
   recordScan,
   decideCancel,
@@ -45,6 +46,8 @@ export interface AccessDeps {
   log: Logger;
   /** Whether a finished request's after-work (the expiry scan) is done; absent means yes. */
   expiryWorkDone?: (req: AccessRequest) => boolean;
+  /** Publishes the KRL after a revocation (resolves once the files are replaced). */
+  publishRevocations?: () => Promise<void>;
 }
 
 /** Listeners told about every committed change (notifications, scans). */
@@ -181,6 +184,70 @@ export class AccessService {
       });
       return this.issueOr503(next, "override recorded");
     });
+  }
+
+  /**
+   * Revokes a certificate (by serial or request id): approvers of its role and admins. The
+   * revocation is audited, then the KRL is rebuilt before this returns.
+   */
+  async revoke(
+    identity: Identity,
+    target: { serial?: string; request?: string },
+    reason: string,
+  ): Promise<AccessRequest> {
+    const id =
+      target.request ??
+      Object.values(this.deps.store.data.requests).find((r) => r.cert?.serial === target.serial && r.cert !== undefined)
+        ?.id;
+    if (!id)
+      throw fail.notFound(
+        `no live certificate with serial ${target.serial} (an expired certificate needs no revocation)`,
+      );
+    return this.endEarly(identity, id, "revoke", reason);
+  }
+
+  /** The requester ends their own access before the certificate expires. */
+  async relinquish(identity: Identity, id: string): Promise<AccessRequest> {
+    return this.endEarly(identity, id, "relinquish", "relinquished by its owner");
+  }
+
+  private async endEarly(
+    identity: Identity,
+    id: string,
+    kind: "revoke" | "relinquish",
+    reason: string,
+  ): Promise<AccessRequest> {
+    return this.locks.run(id, async () => {
+      const req = this.visible(identity, id);
+      const config = this.deps.config();
+      const role = config.roles[req.role];
+      const may = isAdmin(config, identity) || (role !== undefined && isApprover(role, identity));
+      const revoked = unwrap(decideRevocation(req, identity, kind, may, reason, this.deps.now()));
+      await this.commit(revoked, "certificate.revoked", identity.user, {
+        serial: req.cert?.serial,
+        keyId: req.cert?.keyId,
+        kind,
+        reason,
+        validBefore: req.cert?.validBefore,
+        approvers: req.approvals.map((a) => a.approver),
+      });
+      try {
+        await this.deps.publishRevocations?.();
+      } catch (err) {
+        throw new SshcaError(
+          "unavailable",
+          `revocation recorded, but the KRL could not be written (${safeErr(err).message}); it is retried every minute`,
+        );
+      }
+      return revoked;
+    });
+  }
+
+  /** Serials to put in the KRL: revoked certificates that have not expired yet (with 5 min of slack for skew). */
+  revokedSerials(now: Date): bigint[] {
+    return Object.values(this.deps.store.data.requests)
+      .filter((r) => r.state === "revoked" && r.cert && Date.parse(r.cert.validBefore) + 300_000 > now.getTime())
+      .map((r) => BigInt(r.cert!.serial));
   }
 
   /** Live requests, for the scan scheduler. */

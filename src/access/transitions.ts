@@ -72,6 +72,8 @@ export function notPendingReason(req: AccessRequest, now: Date): string | undefi
         : `request ${req.id} is blocked by its pre-issue scan (${req.gate?.reason ?? "?"}); an approver may override it: sshca approve ${req.id} --override-scan --comment "why"`;
     case "issued":
       return `request ${req.id} was already issued (serial ${req.cert?.serial ?? "?"})`;
+    case "revoked":
+      return `request ${req.id} was issued and then revoked by ${req.revocation?.by ?? "?"}`;
     case "denied":
       return `request ${req.id} was denied by ${req.denial?.by ?? "?"}: ${req.denial?.reason ?? ""}`;
     case "cancelled":
@@ -233,6 +235,45 @@ export function decideOverride(
         override: { by: approver.user, at: now.toISOString(), reason },
       },
     }),
+  );
+}
+
+/**
+ * Ends an issued certificate before it expires: revoked by an approver of the role or an
+ * admin, or relinquished by its owner. The caller puts its serial in the KRL.
+ */
+export function decideRevocation(
+  req: AccessRequest,
+  actor: Identity,
+  kind: "revoke" | "relinquish",
+  mayRevoke: boolean,
+  reason: string,
+  now: Date,
+): Decision<AccessRequest> {
+  if (kind === "relinquish" && actor.user !== req.requester)
+    return refuse("forbidden", "only the requester can relinquish their access");
+  if (kind === "revoke" && !mayRevoke) {
+    return refuse(
+      "forbidden",
+      `${actor.user} may not revoke certificates of role ${req.role} (approvers and admins may)`,
+    );
+  }
+  if (req.state === "revoked") {
+    return refuse(
+      "conflict",
+      `certificate serial ${req.cert?.serial} of ${req.id} was already revoked by ${req.revocation?.by}`,
+    );
+  }
+  if (req.state !== "issued" || !req.cert)
+    return refuse("conflict", `request ${req.id} has no certificate (it is ${req.state})`);
+  if (now.getTime() >= Date.parse(req.cert.validBefore)) {
+    return refuse(
+      "conflict",
+      `certificate serial ${req.cert.serial} already expired at ${req.cert.validBefore}; nothing to revoke`,
+    );
+  }
+  return allow(
+    bump(req, now, { state: "revoked", revocation: { by: actor.user, at: now.toISOString(), reason, kind } }),
   );
 }
 

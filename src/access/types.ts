@@ -14,9 +14,11 @@ export interface Identity {
  *           roles with scanOnIssue: gate, or once a failed issuance is retried)
  * blocked   the pre-issue scan found unexpected open ports or failed; an approver may override
  * issued    certificate signed and delivered to the requester
+ * revoked   certificate revoked (or relinquished by its owner) before it expired; in the KRL
  * denied | cancelled | expired   ended before issuance
  */
-export type RequestState = "pending" | "approved" | "blocked" | "issued" | "denied" | "cancelled" | "expired";
+export type RequestState =
+  "pending" | "approved" | "blocked" | "issued" | "revoked" | "denied" | "cancelled" | "expired";
 
 export interface Approval {
   approver: string;
@@ -80,6 +82,8 @@ export interface AccessRequest {
   denial?: { by: string; at: string; reason: string };
   cancellation?: { by: string; at: string };
   cert?: IssuedCert;
+  /** Revoked by an approver or admin, or relinquished early by the requester. */
+  revocation?: { by: string; at: string; reason: string; kind: "revoke" | "relinquish" };
   /** Scans of each host: at issue, and after access (expiry, revocation). */
   scans?: Record<string, { issue?: ScanRef; after?: ScanRef }>;
   /** The pre-issue scan gate (roles with scanOnIssue: gate). */

@@ -3,6 +3,7 @@ import { chmod, unlink } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { ensureTlsMaterial } from "../tls/material.js";
+import { KrlService } from "../ca/krl-service.js";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { AccessService } from "../access/service.js";
@@ -36,6 +37,8 @@ export interface RunningDaemon {
 const SWEEP_MS = 1000;
 /** How often due scans are looked for: an expiry scan starts well within 2 s of validBefore. */
 const SCAN_TICK_MS = 250;
+/** How often the KRL is rebuilt anyway (expired serials drop out; a failed write is retried). */
+const KRL_REFRESH_MS = 60_000;
 
 /**
  * Opens everything, listens on the API address and the admin socket, and starts the sweeper.
@@ -62,7 +65,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     // Scanning is on unless the config turns it off; then nmap must be there.
     const nmap = config.scanning.enabled ? await nmapVersion(config.scanning.nmap) : undefined;
     let scans: ScanService | undefined;
-    const access = new AccessService({
+    const access: AccessService = new AccessService({
       config: getConfig,
       store,
       audit,
@@ -71,7 +74,19 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
       random: randomBytes,
       log,
       expiryWorkDone: (req) => scans?.expiryWorkDone(req) ?? true,
+      // Called only after start-up, once `revocations` below exists.
+      publishRevocations: (): Promise<void> => revocations.rebuild(),
     });
+    // The KRL exists from the first start on (a missing RevokedKeys file locks everyone out).
+    const revocations: KrlService = new KrlService({
+      ca,
+      paths: [paths.krl, ...(config.revocation.krlFile ? [config.revocation.krlFile] : [])],
+      serials: () => access.revokedSerials(now()),
+      now,
+      log,
+    });
+    await revocations.rebuild();
+    cleanups.push(every(KRL_REFRESH_MS, () => revocations.rebuild(), log, "krl refresh"));
     if (nmap !== undefined) {
       const scanner = new ScanService({
         config: getConfig,
@@ -89,7 +104,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     } else {
       log.warn("scanning is turned off (scanning.enabled: false)");
     }
-    const app = createApp({ config: getConfig, store, audit, ca, access, scans, now, log });
+    const app = createApp({ config: getConfig, store, audit, ca, access, scans, krl: revocations, now, log });
     const tls = config.listen.tls.enabled
       ? await ensureTlsMaterial(paths.tlsDir, subjectAltNames(config.listen), now())
       : undefined;

@@ -11,6 +11,8 @@ import { auditRoutes } from "./routes/audit.js";
 import { caRoutes, infoRoutes } from "./routes/info.js";
 import { requestRoutes } from "./routes/requests.js";
 import { scanRoutes } from "./routes/scans.js";
+import { krlRoutes, revocationRoutes } from "./routes/revocations.js";
+import type { KrlService } from "../ca/krl-service.js";
 import type { ScanService } from "../scan/service.js";
 
 export interface AppDeps {
@@ -21,6 +23,7 @@ export interface AppDeps {
   access: AccessService;
   /** Absent when scanning is turned off. */
   scans?: ScanService | undefined;
+  krl: KrlService;
   now: () => Date;
   log: Logger;
 }
@@ -50,6 +53,7 @@ export function createApp(deps: AppDeps): Express {
     res.json({ status: "ok" });
   });
   app.use("/v1/ca", caRoutes(deps.ca));
+  app.use("/v1/krl", krlRoutes(deps.krl));
 
   const auth = authenticate({
     config: deps.config,
@@ -63,6 +67,7 @@ export function createApp(deps: AppDeps): Express {
   app.use("/v1/requests", auth, requestRoutes(deps.access, deps.audit));
   app.use("/v1/audit", auth, auditRoutes(deps.config, deps.audit, deps.store));
   app.use("/v1/scans", auth, scanRoutes(deps.config, deps.audit, deps.scans));
+  app.use("/v1/revocations", auth, revocationRoutes(deps.access));
   app.use("/v1", auth, infoRoutes(deps.config));
 
   app.use(notFoundHandler);

@@ -3,7 +3,8 @@
  * this file from src/. Field names are stable; add fields, never rename them.
  */
 
-export type RequestStateName = "pending" | "approved" | "blocked" | "issued" | "denied" | "cancelled" | "expired";
+export type RequestStateName =
+  "pending" | "approved" | "blocked" | "issued" | "revoked" | "denied" | "cancelled" | "expired";
 
 export interface ApprovalView {
   approver: string;
@@ -33,6 +34,7 @@ export interface RequestView {
   expiresAt: string;
   denial?: { by: string; at: string; reason: string };
   cancellation?: { by: string; at: string };
+  revocation?: { by: string; at: string; reason: string; kind: "revoke" | "relinquish" };
   /** Present once issued. The certificate itself only for the requester. */
   certificate?: string;
   serial?: string;
@@ -162,3 +164,6 @@ export { formatDuration, parseDuration } from "../config/duration.js";
 
 /** TLS CA fingerprints ("SHA256:<base64>") are what `sshca bootstrap --fingerprint` takes. */
 export { certFingerprint, normaliseFingerprint } from "../tls/fingerprint.js";
+
+/** GET /v1/krl answers a binary KRL (PROTOCOL.krl); clients check its magic before installing it. */
+export { isKrl } from "../ca/krl.js";

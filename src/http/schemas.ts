@@ -49,7 +49,7 @@ export const waitQuery = z.strictObject({
 });
 
 export const listQuery = z.strictObject({
-  state: z.enum(["pending", "approved", "blocked", "issued", "denied", "cancelled", "expired"]).optional(),
+  state: z.enum(["pending", "approved", "blocked", "issued", "revoked", "denied", "cancelled", "expired"]).optional(),
   mine: z.enum(["true", "false"]).optional(),
 });
 

@@ -36,6 +36,7 @@ export function requestView(
   if (req.gate) view.gate = req.gate;
   if (req.scans) view.scans = req.scans;
   if (req.cancellation) view.cancellation = req.cancellation;
+  if (req.revocation) view.revocation = req.revocation;
   if (req.cert) {
     if (opts.certificate && viewer.user === req.requester) view.certificate = req.cert.certificate;
     view.serial = req.cert.serial;

@@ -29,11 +29,15 @@ export function dueScans(req: AccessRequest, role: RoleConfig | undefined, now: 
       if (expired && !done(host, "after")) out.push({ host, slot: "after", trigger: "expiry" });
     }
   }
+  // Access ended early: scan now rather than at validBefore.
+  if (req.state === "revoked" && req.cert) {
+    for (const host of req.hosts) if (!done(host, "after")) out.push({ host, slot: "after", trigger: "revoke" });
+  }
   return out;
 }
 
 /** Has a request had all the scans it will ever need (so it may leave the live state)? */
 export function scansComplete(req: AccessRequest): boolean {
-  if (req.state !== "issued") return true;
+  if (req.state !== "issued" && req.state !== "revoked") return true;
   return req.hosts.every((h) => req.scans?.[h]?.after !== undefined);
 }

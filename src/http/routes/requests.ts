@@ -85,6 +85,14 @@ export function requestRoutes(access: AccessService, audit: AuditLog): Router {
     res.json(requestView(await access.override(identity, id, body.digest, body.reason.trim()), identity));
   });
 
+  // The requester ends their own access early; the serial goes into the KRL.
+  r.post("/:id/relinquish", async (req, res) => {
+    const identity = identityOf(res);
+    const id = parse(requestIdParam, req.params.id, "request id");
+    parse(emptyBody, jsonBody(req), "relinquish");
+    res.json(requestView(await access.relinquish(identity, id), identity));
+  });
+
   r.post("/:id/deny", async (req, res) => {
     const identity = identityOf(res);
     const id = parse(requestIdParam, req.params.id, "request id");

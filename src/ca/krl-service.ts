@@ -1,0 +1,46 @@
+import type { Logger } from "pino";
+import type { CaKey } from "./ca-key.js";
+import { buildKrl } from "./krl.js";
+import { writeKrlFile } from "./krl-file.js";
+
+/**
+ * Keeps the KRL: rebuilt from the live revoked certificates (serials stay until the certificate
+ * would have expired), written atomically to every configured path, and kept in memory for
+ * GET /v1/krl.
+ */
+export class KrlService {
+  private bytes: Buffer;
+
+  constructor(
+    private readonly deps: {
+      ca: CaKey;
+      paths: string[];
+      serials: () => bigint[];
+      now: () => Date;
+      log: Logger;
+    },
+  ) {
+    this.bytes = this.build();
+  }
+
+  get current(): Buffer {
+    return this.bytes;
+  }
+
+  private build(): Buffer {
+    const now = this.deps.now();
+    return buildKrl({
+      caKeyBlob: this.deps.ca.publicKey.toBuffer("rfc4253"),
+      serials: this.deps.serials(),
+      version: BigInt(now.getTime()),
+      generatedAt: now,
+    });
+  }
+
+  /** Rebuilds and publishes; rejects if a file could not be written (the old file stays intact). */
+  async rebuild(): Promise<void> {
+    const bytes = this.build();
+    this.bytes = bytes;
+    for (const path of this.deps.paths) await writeKrlFile(path, bytes);
+  }
+}
