@@ -28,6 +28,27 @@ export class ApiClient {
     return callApi<T>(this.settings, { method, path, body, timeoutMs, tls: this.tls });
   }
 
+  signInChallenge(user: string): Promise<{ challenge: string; message: string; namespace: string; expiresAt: string }> {
+    return this.call("POST", "/v1/auth/challenge", { user });
+  }
+
+  signIn(
+    challenge: string,
+    signature: string,
+  ): Promise<{ user: string; token: string; expiresAt: string; keyFingerprint: string }> {
+    return this.call("POST", "/v1/auth/ssh", { challenge, signature });
+  }
+
+  addKey(publicKey: string): Promise<{ user: string; fingerprint: string }> {
+    this.authed();
+    return this.call("POST", "/v1/keys", { publicKey });
+  }
+
+  keys(): Promise<{ keys: { fingerprint: string; publicKey: string; addedAt: string; addedBy: string }[] }> {
+    this.authed();
+    return this.call("GET", "/v1/keys");
+  }
+
   /** The current KRL (public; binary). */
   async krl(): Promise<Buffer> {
     const { status, body } = await callRaw(this.settings, {

@@ -2,6 +2,7 @@
 /** sshca: the command-line client of sshcad. Everything goes through the HTTP API. */
 import { Command, CommanderError } from "commander";
 import { auditCommands } from "./commands/audit.js";
+import { authCommands } from "./commands/auth.js";
 import { decideCommands } from "./commands/decide.js";
 import { infoCommands } from "./commands/info.js";
 import { loginCommand } from "./commands/login.js";
@@ -32,6 +33,7 @@ setupCommands(program, ctx);
 auditCommands(program, ctx);
 scanCommands(program, ctx);
 revokeCommands(program, ctx);
+authCommands(program, ctx);
 for (const cmd of program.commands) {
   cmd.exitOverride();
   for (const sub of cmd.commands) sub.exitOverride();

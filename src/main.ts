@@ -7,7 +7,15 @@ import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { Command } from "commander";
 import { adminRequest } from "./admin/client.js";
-import { addUser, createToken, type IssuedToken, listUsers } from "./admin/users.js";
+import {
+  addUser,
+  addUserKey,
+  createToken,
+  type IssuedToken,
+  listTokens,
+  listUsers,
+  revokeToken,
+} from "./admin/users.js";
 import { embeddedConfigPath, loadConfigFile } from "./config/load.js";
 import { openCore } from "./daemon/core.js";
 import { createLogger } from "./daemon/logger.js";
@@ -131,14 +139,44 @@ user
   .command("add <name>")
   .description("add a user and print their API token once")
   .requiredOption("-g, --group <group...>", "group(s) from the config")
+  .option("--ssh-key <file>", "also register this public key for SSH sign-in (sshca auth ssh)")
   .option("--json", "print JSON")
-  .action(async (name: string, o: { group: string[]; json?: boolean }) => {
+  .action(async (name: string, o: { group: string[]; sshKey?: string; json?: boolean }) => {
+    const publicKey = o.sshKey ? await readPublicKeyFile(o.sshKey) : undefined;
     const t = await admin(
       (s) => adminRequest<IssuedToken>(s, "POST", "/users", { name, groups: o.group }),
       (deps) => addUser(deps, name, o.group, "admin"),
     );
     printToken(t, o.json === true, "Added user");
+    if (publicKey) await addKey(name, publicKey);
   });
+user
+  .command("key")
+  .description("SSH keys for sign-in")
+  .command("add <name> <file>")
+  .description("register a public key the user signs in with (sshca auth ssh)")
+  .action(async (name: string, file: string) => {
+    await addKey(name, await readPublicKeyFile(file));
+  });
+
+async function readPublicKeyFile(file: string): Promise<string> {
+  try {
+    return (await readFile(file, "utf8")).trim();
+  } catch (err) {
+    throw new SshcaError(
+      "bad_request",
+      `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
+  }
+}
+
+async function addKey(name: string, publicKey: string): Promise<void> {
+  const r = await admin(
+    (s) => adminRequest<{ fingerprint: string }>(s, "POST", `/users/${encodeURIComponent(name)}/keys`, { publicKey }),
+    (deps) => addUserKey(deps, name, publicKey),
+  );
+  say(`Registered SSH key ${r.fingerprint} for ${name}`);
+}
 user
   .command("list")
   .description("list users and their groups")
@@ -165,6 +203,36 @@ token
       (deps) => createToken(deps, name, "admin"),
     );
     printToken(t, o.json === true, "New token for");
+  });
+
+token
+  .command("revoke <tokenId>")
+  .description("revoke an API token at once (the id is the part after sshca_ in the token)")
+  .action(async (tokenId: string) => {
+    const id = tokenId.startsWith("sshca_") ? (tokenId.split("_")[1] ?? tokenId) : tokenId;
+    const r = await admin(
+      (s) => adminRequest<{ tokenId: string; user: string }>(s, "POST", `/tokens/${encodeURIComponent(id)}/revoke`),
+      (deps) => revokeToken(deps, id, "admin"),
+    );
+    say(`Revoked token ${r.tokenId} of ${r.user}`);
+  });
+token
+  .command("list")
+  .description("token ids, owners and expiry (never the tokens themselves)")
+  .option("--user <name>", "only this user's tokens")
+  .option("--json", "print JSON")
+  .action(async (o: { user?: string; json?: boolean }) => {
+    const q = o.user ? `?user=${encodeURIComponent(o.user)}` : "";
+    const { tokens } = await admin(
+      (s) => adminRequest<{ tokens: ReturnType<typeof listTokens> }>(s, "GET", `/tokens${q}`),
+      (deps) => ({ tokens: listTokens(deps, o.user) }),
+    );
+    if (o.json) process.stdout.write(`${JSON.stringify(tokens, null, 2)}\n`);
+    else
+      for (const t of tokens)
+        process.stdout.write(
+          `${t.tokenId}\t${t.user}\texpires ${t.expiresAt}${t.revokedAt ? `\trevoked ${t.revokedAt}` : ""}\n`,
+        );
   });
 
 program

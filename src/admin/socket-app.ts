@@ -5,7 +5,7 @@ import { verifyAudit } from "../audit/verify.js";
 import { IDENT } from "../config/names.js";
 import { errorHandler, notFoundHandler } from "../http/errors.js";
 import { jsonBody, parse } from "../http/schemas.js";
-import { type AdminDeps, addUser, createToken, listUsers } from "./users.js";
+import { type AdminDeps, addUser, addUserKey, createToken, listTokens, listUsers, revokeToken } from "./users.js";
 
 /**
  * The admin API, served only on a unix socket inside the 0700 data directory: whoever can
@@ -28,9 +28,23 @@ export function createAdminApp(deps: AdminDeps, log: Logger): Express {
     const body = parse(userBody, jsonBody(req), "user");
     res.status(201).json(await addUser(deps, body.name, body.groups, "admin"));
   });
+  app.post("/users/:name/keys", async (req, res) => {
+    const name = parse(z.string().regex(IDENT), req.params.name, "user name");
+    const { publicKey } = parse(z.strictObject({ publicKey: z.string().max(16 * 1024) }), jsonBody(req), "key");
+    res.status(201).json(await addUserKey(deps, name, publicKey));
+  });
   app.post("/users/:name/tokens", async (req, res) => {
     const name = parse(z.string().regex(IDENT), req.params.name, "user name");
     res.status(201).json(await createToken(deps, name, "admin"));
+  });
+
+  app.get("/tokens", (req, res) => {
+    const user = typeof req.query.user === "string" ? req.query.user : undefined;
+    res.json({ tokens: listTokens(deps, user) });
+  });
+  app.post("/tokens/:id/revoke", async (req, res) => {
+    const id = parse(z.string().regex(/^[a-z2-7]{16}$/, "malformed token id"), req.params.id, "token id");
+    res.json(await revokeToken(deps, id, "admin"));
   });
 
   app.get("/audit/verify", async (_req, res) => {

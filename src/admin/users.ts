@@ -1,4 +1,5 @@
 import type { AuditLog } from "../audit/log.js";
+import { registerSshKey } from "../auth/ssh-signin.js";
 import { mintToken } from "../auth/tokens.js";
 import { IDENT } from "../config/names.js";
 import type { Config } from "../config/schema.js";
@@ -94,4 +95,47 @@ export function listUsers(deps: AdminDeps): { user: string; groups: string[]; so
       tokens: liveTokens(user),
     };
   });
+}
+
+/** `sshcad token revoke ID`: the token stops working at once. */
+export async function revokeToken(
+  deps: AdminDeps,
+  tokenId: string,
+  actor: string,
+): Promise<{ tokenId: string; user: string }> {
+  const tokens = deps.store.data.tokens;
+  const record = Object.hasOwn(tokens, tokenId) ? tokens[tokenId] : undefined;
+  if (!record) throw fail.notFound(`no token ${tokenId} (sshcad token list shows them)`);
+  if (record.revokedAt) throw fail.conflict(`token ${tokenId} was already revoked at ${record.revokedAt}`);
+  const now = deps.now().toISOString();
+  const rec = await deps.audit.append("token.revoked", actor, { tokenId, user: record.user });
+  tokens[tokenId] = { ...record, revokedAt: now };
+  deps.store.data.auditSeq = Math.max(deps.store.data.auditSeq, rec.seq);
+  await deps.store.persist();
+  return { tokenId, user: record.user };
+}
+
+/** Token ids, owners and lifetimes; never secrets or hashes. */
+export function listTokens(deps: AdminDeps, user?: string) {
+  return Object.entries(deps.store.data.tokens)
+    .filter(([, t]) => user === undefined || t.user === user)
+    .map(([id, t]) => ({
+      tokenId: id,
+      user: t.user,
+      createdAt: t.createdAt,
+      expiresAt: t.expiresAt,
+      revokedAt: t.revokedAt ?? null,
+    }))
+    .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+}
+
+/** `sshcad user key add NAME FILE`: registers an SSH key the user can sign in with. */
+export async function addUserKey(
+  deps: AdminDeps,
+  user: string,
+  publicKey: string,
+): Promise<{ user: string; fingerprint: string }> {
+  const known = Object.hasOwn(deps.store.data.users, user) || Object.hasOwn(deps.config().users, user);
+  if (!known) throw fail.notFound(`no user ${user}`);
+  return registerSshKey(deps, user, publicKey, "admin");
 }

@@ -9,6 +9,8 @@ export type AuditType =
   | "daemon.started"
   | "audit.recovered"
   | "auth.failed"
+  | "auth.signed_in"
+  | "auth.key_registered"
   | "user.added"
   | "token.created"
   | "token.revoked"

@@ -4,6 +4,7 @@ import { createServer, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { ensureTlsMaterial } from "../tls/material.js";
 import { KrlService } from "../ca/krl-service.js";
+import { SshSignIn } from "../auth/ssh-signin.js";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { AccessService } from "../access/service.js";
@@ -104,7 +105,15 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     } else {
       log.warn("scanning is turned off (scanning.enabled: false)");
     }
-    const app = createApp({ config: getConfig, store, audit, ca, access, scans, krl: revocations, now, log });
+    const signIn = new SshSignIn({
+      config: getConfig,
+      store,
+      audit,
+      now,
+      random: randomBytes,
+      caFingerprint: ca.fingerprint,
+    });
+    const app = createApp({ config: getConfig, store, audit, ca, access, scans, krl: revocations, signIn, now, log });
     const tls = config.listen.tls.enabled
       ? await ensureTlsMaterial(paths.tlsDir, subjectAltNames(config.listen), now())
       : undefined;

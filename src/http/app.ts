@@ -11,6 +11,9 @@ import { auditRoutes } from "./routes/audit.js";
 import { caRoutes, infoRoutes } from "./routes/info.js";
 import { requestRoutes } from "./routes/requests.js";
 import { scanRoutes } from "./routes/scans.js";
+import { keyRoutes, signInRoutes } from "./routes/signin.js";
+import { RateLimiter } from "./rate-limit.js";
+import type { SshSignIn } from "../auth/ssh-signin.js";
 import { krlRoutes, revocationRoutes } from "./routes/revocations.js";
 import type { KrlService } from "../ca/krl-service.js";
 import type { ScanService } from "../scan/service.js";
@@ -24,6 +27,7 @@ export interface AppDeps {
   /** Absent when scanning is turned off. */
   scans?: ScanService | undefined;
   krl: KrlService;
+  signIn: SshSignIn;
   now: () => Date;
   log: Logger;
 }
@@ -55,16 +59,24 @@ export function createApp(deps: AppDeps): Express {
   app.use("/v1/ca", caRoutes(deps.ca));
   app.use("/v1/krl", krlRoutes(deps.krl));
 
-  const auth = authenticate({
+  const clock = () => deps.now().getTime();
+  const failures = new RateLimiter(() => deps.config().limits.failedAuthPerMinute, clock);
+  const authDeps = {
     config: deps.config,
     store: deps.store,
     now: deps.now,
+    failures,
     // Failed sign-ins are audit events; the append is not awaited (the caller is refused anyway).
-    onFailure: (reason, ip) => {
-      deps.audit.append("auth.failed", "anonymous", { reason, ip: ip ?? "unknown" }).catch(() => undefined);
+    onFailure: (reason: string, ip: string) => {
+      deps.audit.append("auth.failed", "anonymous", { reason, ip }).catch(() => undefined);
     },
-  });
-  app.use("/v1/requests", auth, requestRoutes(deps.access, deps.audit));
+  };
+  const auth = authenticate(authDeps);
+  const challenges = new RateLimiter(() => 3 * deps.config().limits.failedAuthPerMinute, clock);
+  const creations = new RateLimiter(() => deps.config().limits.requestsPerMinute, clock);
+  app.use("/v1/auth", signInRoutes(deps.signIn, authDeps, challenges));
+  app.use("/v1/keys", auth, keyRoutes(deps.store, deps.audit, deps.now));
+  app.use("/v1/requests", auth, requestRoutes(deps.access, deps.audit, creations));
   app.use("/v1/audit", auth, auditRoutes(deps.config, deps.audit, deps.store));
   app.use("/v1/scans", auth, scanRoutes(deps.config, deps.audit, deps.scans));
   app.use("/v1/revocations", auth, revocationRoutes(deps.access));

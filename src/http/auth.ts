@@ -6,32 +6,50 @@ import { checkToken, parseToken } from "../auth/tokens.js";
 import type { Config } from "../config/schema.js";
 import { SshcaError } from "../errors.js";
 import type { StateStore } from "../store/state.js";
+import type { RateLimiter } from "./rate-limit.js";
 
 export interface AuthDeps {
   config: () => Config;
   store: StateStore;
   now: () => Date;
-  onFailure?: (reason: string, ip: string | undefined) => void;
+  /** Failed sign-ins per client address. */
+  failures: RateLimiter;
+  /** Told about each failure that was not rate limited (it is audited). */
+  onFailure?: (reason: string, ip: string) => void;
 }
 
-/** Bearer-token authentication; sets the caller's Identity for the routes after it. */
+/** 429 with Retry-After, for a client address that failed too often. */
+export function throttled(seconds: number, what: string): SshcaError {
+  return new SshcaError("rate_limited", `${what}; retry in ${seconds}s`, { details: { retryAfter: seconds } });
+}
+
+/** Counts a failed sign-in against the client address and reports it; returns the error to throw. */
+export function failedSignIn(deps: Pick<AuthDeps, "failures" | "onFailure">, ip: string, reason: string): SshcaError {
+  if (deps.failures.take(ip)) deps.onFailure?.(reason, ip);
+  return new SshcaError("unauthenticated", reason);
+}
+
+/**
+ * Bearer-token authentication; sets the caller's Identity for the routes after it. A client
+ * address with too many recent failures gets 429 before its token is even looked at, so
+ * guessing is slow and the audit log is not flooded.
+ */
 export function authenticate(deps: AuthDeps): RequestHandler {
   return (req, res, next) => {
+    const ip = req.ip ?? "unknown";
+    const wait = deps.failures.waitFor(ip);
+    if (wait > 0) throw throttled(wait, "too many failed sign-ins from this address");
     const header = req.get("authorization") ?? "";
-    const failed = (reason: string) => {
-      deps.onFailure?.(reason, req.ip);
-      return new SshcaError("unauthenticated", reason);
-    };
-    if (!/^Bearer /i.test(header)) throw failed("missing API token (Authorization: Bearer <token>)");
+    if (!/^Bearer /i.test(header)) throw failedSignIn(deps, ip, "missing API token (Authorization: Bearer <token>)");
     const parsed = parseToken(header.slice(7).trim());
-    if (!parsed) throw failed("malformed API token");
+    if (!parsed) throw failedSignIn(deps, ip, "malformed API token");
     const tokens = deps.store.data.tokens;
     const record = Object.hasOwn(tokens, parsed.id) ? tokens[parsed.id] : undefined;
     const decision = checkToken(record, parsed.secret, deps.now());
-    if (!decision.ok) throw failed(decision.reason);
+    if (!decision.ok) throw failedSignIn(deps, ip, decision.reason);
     const user = unwrap(decision);
     const identity = resolveIdentity(deps.config(), deps.store.data, user);
-    if (!identity) throw failed(`user ${user} no longer exists`);
+    if (!identity) throw failedSignIn(deps, ip, `user ${user} no longer exists`);
     res.locals.identity = identity;
     next();
   };

@@ -56,6 +56,8 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       const status = STATUS[err.code];
       if (status >= 500) log.error({ err: safeErr(err), path: req.path }, "request failed");
       const message = status >= 500 && err.code !== "unavailable" ? "internal error; see the CA log" : err.message;
+      const retryAfter = err.details?.retryAfter;
+      if (typeof retryAfter === "number") res.set("Retry-After", String(retryAfter));
       res.status(status).json(body(err.code, message, status < 500 ? err.details : undefined));
       return;
     }

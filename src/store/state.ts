@@ -16,6 +16,8 @@ export interface TokenRecord {
   createdAt: string;
   expiresAt: string;
   revokedAt?: string;
+  /** "api" tokens come from sshcad; "session" tokens from an SSH-key sign-in. */
+  kind?: "api" | "session";
 }
 
 /**
@@ -32,6 +34,8 @@ export interface StateDoc {
   auditSeq: number;
   /** Per webhook: the audit sequence number up to which events were delivered (at-least-once). */
   webhooks: Record<string, { cursor: number }>;
+  /** SSH public keys registered for sign-in, by SHA256 fingerprint. */
+  sshKeys: Record<string, { user: string; publicKey: string; addedAt: string; addedBy: string }>;
 }
 
 export function emptyState(now: Date): StateDoc {
@@ -43,6 +47,7 @@ export function emptyState(now: Date): StateDoc {
     requests: {},
     auditSeq: 0,
     webhooks: {},
+    sshKeys: {},
   };
 }
 

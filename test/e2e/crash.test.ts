@@ -11,7 +11,12 @@ afterAll(() => daemon?.stop());
 test("SIGKILL during 200 concurrent issuances: every certificate a client received has its durable issuance record", async () => {
   // Plain HTTP on loopback, so the test drives 200 fetch() calls directly.
   const w = await startWorld(
-    e2eConfig({ extra: { listen: { address: "127.0.0.1", port: 0, tls: { enabled: false } } } }),
+    e2eConfig({
+      extra: {
+        listen: { address: "127.0.0.1", port: 0, tls: { enabled: false } },
+        limits: { requestsPerMinute: 10_000 },
+      },
+    }),
   );
   daemon = w.daemon;
   const token = w.alice.env.SSHCA_TOKEN!;

@@ -2,7 +2,8 @@ import { Router } from "express";
 import type { AccessService } from "../../access/service.js";
 import type { AccessRequest, Identity } from "../../access/types.js";
 import type { AuditLog } from "../../audit/log.js";
-import { identityOf } from "../auth.js";
+import { identityOf, throttled } from "../auth.js";
+import type { RateLimiter } from "../rate-limit.js";
 import { MAX_WAIT_SECONDS, type RequestView } from "../contract.js";
 import {
   approveBody,
@@ -19,7 +20,7 @@ import {
 import { requestView } from "../views.js";
 
 /** /v1/requests: ask, list, show (with long-poll), approve, deny, cancel. */
-export function requestRoutes(access: AccessService, audit: AuditLog): Router {
+export function requestRoutes(access: AccessService, audit: AuditLog, creations: RateLimiter): Router {
   const r = Router();
 
   /** The requester's view; handing out the certificate is itself an audited event. */
@@ -38,6 +39,9 @@ export function requestRoutes(access: AccessService, audit: AuditLog): Router {
 
   r.post("/", async (req, res) => {
     const identity = identityOf(res);
+    if (!creations.take(identity.user)) {
+      throw throttled(creations.waitFor(identity.user), "too many new requests from you (limits.requestsPerMinute)");
+    }
     const body = parse(createRequestBody, jsonBody(req), "request");
     const created = await access.create(identity, body);
     res.status(201).json(await deliver(created, identity));

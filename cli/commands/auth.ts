@@ -1,0 +1,98 @@
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir, userInfo } from "node:os";
+import { join } from "node:path";
+import type { Command } from "commander";
+import { execa } from "execa";
+import type { Ctx } from "../context.js";
+import { emit } from "../context.js";
+import { CliError } from "../errors.js";
+import { DEFAULT_KEY, expandHome } from "../keys.js";
+import { updateConfigFile } from "../settings.js";
+
+/**
+ * Signs the daemon's challenge with `ssh-keygen -Y sign`. With --agent the public key file is
+ * given, so ssh-keygen asks ssh-agent (or the hardware token behind it) for the signature; the
+ * private key never has to be on this disk.
+ */
+async function sign(message: string, namespace: string, keyFile: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "sshca-sign-"));
+  try {
+    const file = join(dir, "challenge");
+    await writeFile(file, message, { mode: 0o600 });
+    const r = await execa("ssh-keygen", ["-Y", "sign", "-f", keyFile, "-n", namespace, file], {
+      stdin: "inherit",
+      reject: false,
+      timeout: 120_000,
+    });
+    if (r.exitCode !== 0) {
+      throw new CliError(
+        `ssh-keygen -Y sign failed: ${String(r.stderr).trim().split("\n").at(-1) || `exit ${r.exitCode}`}`,
+      );
+    }
+    return await readFile(`${file}.sig`, "utf8");
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** sshca auth ssh, sshca key add|list */
+export function authCommands(program: Command, ctx: Ctx): void {
+  program
+    .command("auth")
+    .description("sign in")
+    .command("ssh")
+    .description("sign in with an SSH key (file, ssh-agent or hardware token); stores a session token")
+    .option("--user <name>", "your sshca user name (default: your login name)")
+    .option("-i, --key <path>", "identity file", DEFAULT_KEY)
+    .option("--agent", "let ssh-agent sign (uses <key>.pub; the private key may live only in the agent or on a token)")
+    .option("--json", "print JSON (without the token)")
+    .action(async (o: { user?: string; key: string; agent?: boolean; json?: boolean }) => {
+      const user = o.user ?? userInfo().username;
+      const key = expandHome(o.key);
+      const client = await ctx.client();
+      const c = await client.signInChallenge(user);
+      const signature = await sign(c.message, c.namespace, o.agent ? `${key}.pub` : key);
+      const session = await client.signIn(c.challenge, signature);
+      const path = await updateConfigFile(ctx.env, { token: session.token });
+      const shown = {
+        user: session.user,
+        keyFingerprint: session.keyFingerprint,
+        expiresAt: session.expiresAt,
+        savedTo: path,
+      };
+      emit(
+        ctx,
+        o.json,
+        shown,
+        () => `Signed in as ${session.user} with ${session.keyFingerprint} until ${session.expiresAt}`,
+      );
+    });
+
+  const keys = program.command("key").description("SSH keys you sign in with");
+  keys
+    .command("add")
+    .description("register a public key for SSH sign-in (signed in with a token)")
+    .option("-i, --key <path>", "identity file (its .pub is registered)", DEFAULT_KEY)
+    .option("--json", "print JSON")
+    .action(async (o: { key: string; json?: boolean }) => {
+      const pubPath = `${expandHome(o.key)}.pub`;
+      const publicKey = await readFile(pubPath, "utf8").catch(() => {
+        throw new CliError(`no public key at ${pubPath}`);
+      });
+      const r = await (await ctx.client()).addKey(publicKey.trim());
+      emit(ctx, o.json, r, () => `Registered ${r.fingerprint} for ${r.user}`);
+    });
+  keys
+    .command("list")
+    .description("your registered keys")
+    .option("--json", "print JSON")
+    .action(async (o: { json?: boolean }) => {
+      const { keys: list } = await (await ctx.client()).keys();
+      emit(
+        ctx,
+        o.json,
+        { keys: list },
+        () => list.map((k) => `${k.fingerprint}  added ${k.addedAt} by ${k.addedBy}`).join("\n") || "no keys",
+      );
+    });
+}

@@ -1,0 +1,143 @@
+import type { AuditLog } from "../audit/log.js";
+import { parseSubjectKey } from "../ca/subject-key.js";
+import type { Config } from "../config/schema.js";
+import { fail, SshcaError } from "../errors.js";
+import type { StateStore } from "../store/state.js";
+import { resolveIdentity } from "./identity.js";
+import { blobFingerprint, verifySshSignature } from "./sshsig.js";
+import { mintToken, randomBase32 } from "./tokens.js";
+
+/** The ssh-keygen -Y namespace of sign-in signatures, so no other signature can be replayed here. */
+export const SIGNIN_NAMESPACE = "sshca-auth";
+
+interface Challenge {
+  user: string;
+  message: string;
+  expiresAt: number;
+}
+
+export interface SignInDeps {
+  config: () => Config;
+  store: StateStore;
+  audit: AuditLog;
+  now: () => Date;
+  random: (n: number) => Buffer;
+  caFingerprint: string;
+}
+
+const MAX_OPEN_CHALLENGES = 10_000;
+
+/**
+ * SSH-key sign-in with no secret stored on the client: the daemon hands out a single-use,
+ * expiring challenge; the CLI signs it with `ssh-keygen -Y sign -n sshca-auth` (a key file, a
+ * key in ssh-agent, or a hardware token); the daemon verifies the signature itself against the
+ * user's registered keys and answers a short-lived session token.
+ */
+export class SshSignIn {
+  private readonly challenges = new Map<string, Challenge>();
+
+  constructor(private readonly deps: SignInDeps) {}
+
+  /** A challenge for `user`. Unknown users get one too, so this does not reveal who exists. */
+  challenge(user: string): { challenge: string; message: string; namespace: string; expiresAt: string } {
+    const now = this.deps.now().getTime();
+    for (const [id, c] of this.challenges) if (c.expiresAt <= now) this.challenges.delete(id);
+    if (this.challenges.size >= MAX_OPEN_CHALLENGES)
+      throw new SshcaError("rate_limited", "too many open sign-in challenges; try again shortly");
+    const id = `ch_${randomBase32(this.deps.random, 20)}`;
+    const expiresAt = now + this.deps.config().auth.challengeTtl * 1000;
+    const message = [
+      "sshca sign-in",
+      `user=${user}`,
+      `challenge=${id}`,
+      `nonce=${this.deps.random(32).toString("base64url")}`,
+      `ca=${this.deps.caFingerprint}`,
+      `expires=${new Date(expiresAt).toISOString()}`,
+      "",
+    ].join("\n");
+    this.challenges.set(id, { user, message, expiresAt });
+    return { challenge: id, message, namespace: SIGNIN_NAMESPACE, expiresAt: new Date(expiresAt).toISOString() };
+  }
+
+  /** Verifies the signed challenge (used up either way) and mints a session token. */
+  async signIn(
+    id: string,
+    signature: string,
+  ): Promise<{ user: string; token: string; expiresAt: string; keyFingerprint: string }> {
+    const c = this.challenges.get(id);
+    this.challenges.delete(id);
+    const now = this.deps.now();
+    if (!c || c.expiresAt <= now.getTime())
+      throw new SshcaError("unauthenticated", "unknown or expired sign-in challenge; ask for a new one");
+    let blob: Buffer;
+    try {
+      blob = verifySshSignature(signature, Buffer.from(c.message, "utf8"), SIGNIN_NAMESPACE);
+    } catch (err) {
+      throw new SshcaError("unauthenticated", `SSH sign-in failed: ${(err as Error).message}`);
+    }
+    const fingerprint = blobFingerprint(blob);
+    const keys = this.deps.store.data.sshKeys;
+    const registered = Object.hasOwn(keys, fingerprint) ? keys[fingerprint] : undefined;
+    const config = this.deps.config();
+    if (!registered || registered.user !== c.user || !resolveIdentity(config, this.deps.store.data, c.user)) {
+      throw new SshcaError("unauthenticated", `SSH sign-in failed: key ${fingerprint} is not registered for ${c.user}`);
+    }
+    const minted = mintToken(this.deps.random);
+    const expiresAt = new Date(now.getTime() + config.auth.sessionTtl * 1000).toISOString();
+    const rec = await this.deps.audit.append("auth.signed_in", c.user, {
+      user: c.user,
+      method: "ssh",
+      keyFingerprint: fingerprint,
+      tokenId: minted.id,
+      expiresAt,
+    });
+    this.deps.store.data.tokens[minted.id] = {
+      user: c.user,
+      hash: minted.hash,
+      createdAt: now.toISOString(),
+      expiresAt,
+      kind: "session",
+    };
+    this.deps.store.data.auditSeq = Math.max(this.deps.store.data.auditSeq, rec.seq);
+    await this.deps.store.persist();
+    return { user: c.user, token: minted.token, expiresAt, keyFingerprint: fingerprint };
+  }
+}
+
+/** Registers an SSH public key for sign-in (by the user with a token, or by an admin). */
+export async function registerSshKey(
+  deps: Pick<SignInDeps, "store" | "audit" | "now">,
+  user: string,
+  publicKey: string,
+  actor: string,
+): Promise<{ user: string; fingerprint: string }> {
+  const key = parseSignInKey(publicKey);
+  const keys = deps.store.data.sshKeys;
+  const existing = Object.hasOwn(keys, key.fingerprint) ? keys[key.fingerprint] : undefined;
+  if (existing && existing.user !== user)
+    throw fail.conflict(`key ${key.fingerprint} is already registered to another user`);
+  if (existing) return { user, fingerprint: key.fingerprint };
+  const rec = await deps.audit.append("auth.key_registered", actor, { user, keyFingerprint: key.fingerprint });
+  keys[key.fingerprint] = { user, publicKey: key.line, addedAt: deps.now().toISOString(), addedBy: actor };
+  deps.store.data.auditSeq = Math.max(deps.store.data.auditSeq, rec.seq);
+  await deps.store.persist();
+  return { user, fingerprint: key.fingerprint };
+}
+
+const SK_TYPES = ["sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com"];
+
+/**
+ * A public key that may sign in: what parseSubjectKey accepts (Ed25519, ECDSA, RSA >= 2048),
+ * plus security-key types, which sshpk cannot read (their blob is kept as it is).
+ */
+export function parseSignInKey(text: string): { line: string; fingerprint: string } {
+  const [type, b64] = text.trim().split(/\s+/);
+  if (type && b64 && SK_TYPES.includes(type)) {
+    const blob = Buffer.from(b64, "base64");
+    const inner = blob.subarray(4, 4 + blob.readUInt32BE(0)).toString("utf8");
+    if (inner !== type) throw fail.badRequest("publicKey is malformed (its type does not match its blob)");
+    return { line: `${type} ${b64}`, fingerprint: blobFingerprint(blob) };
+  }
+  const key = parseSubjectKey(text);
+  return { line: key.line, fingerprint: key.fingerprint };
+}
