@@ -1,0 +1,100 @@
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { api } from "../helpers/api.js";
+import { startDaemon, type TestDaemon, writeConfig } from "../helpers/daemon.js";
+import { json, makePerson, type Person } from "../helpers/people.js";
+import { run, start } from "../helpers/procs.js";
+import { e2eConfig } from "../helpers/scenario.js";
+import { tempDir } from "../helpers/tmp.js";
+import { tool } from "../helpers/tools.js";
+
+let daemon: TestDaemon;
+let alice: Person;
+let bob: Person;
+
+beforeAll(async () => {
+  daemon = await startDaemon({ configPath: writeConfig(e2eConfig()) });
+  // People without tokens: alice's key is registered by the operator.
+  alice = await makePerson("alice", daemon, "");
+  bob = await makePerson("bob", daemon, "");
+  delete alice.env.SSHCA_TOKEN;
+  delete bob.env.SSHCA_TOKEN;
+  const added = await daemon.sshcad(["user", "add", "alice", "--group", "dev", "--ssh-key", `${alice.key}.pub`]);
+  expect(added.code, added.stderr).toBe(0);
+  expect(added.stderr).toMatch(/Registered SSH key SHA256:\S+ for alice/);
+  expect((await daemon.sshcad(["user", "add", "bob", "--group", "sre", "--ssh-key", `${bob.key}.pub`])).code).toBe(0);
+});
+afterAll(() => daemon?.stop());
+
+describe("SSH-key sign-in", () => {
+  test("with a key file: the daemon verifies the signed challenge and a session token is stored", async () => {
+    expect((await alice.sshca(["whoami"])).code).toBe(1); // no token yet
+    const r = await alice.sshca(["auth", "ssh", "--user", "alice", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ user: "alice", keyFingerprint: expect.stringMatching(/^SHA256:/) });
+    expect(r.stdout).not.toContain("sshca_");
+    const stored = JSON.parse(readFileSync(join(alice.home, ".config", "sshca", "config.json"), "utf8"));
+    expect(stored.token).toMatch(/^sshca_/);
+    expect((await alice.sshca(["whoami"])).stdout).toContain("alice (groups: dev)");
+  });
+
+  test("with the key only in ssh-agent (no private key on disk)", async () => {
+    const sock = join(tempDir("agent"), "s");
+    const agent = start(tool("ssh-agent"), ["-D", "-a", sock]);
+    await agent.waitFor(/SSH_AUTH_SOCK/);
+    try {
+      const env = { ...bob.env, SSH_AUTH_SOCK: sock };
+      expect((await run(tool("ssh-add"), [bob.key], { env })).code).toBe(0);
+      rmSync(bob.key);
+      const r = await run(
+        process.execPath,
+        [join(import.meta.dirname, "..", "..", "dist", "cli", "main.js"), "auth", "ssh", "--user", "bob", "--agent"],
+        { env },
+      );
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/^Signed in as bob with SHA256:/);
+    } finally {
+      agent.proc.kill();
+    }
+  });
+
+  test("a key registered to someone else does not sign in", async () => {
+    const r = await alice.sshca(["auth", "ssh", "--user", "bob"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^sshca: SSH sign-in failed: key SHA256:\S+ is not registered for bob\n$/);
+  });
+
+  test("a challenge is single-use", async () => {
+    const c = await api(daemon, "POST", "/v1/auth/challenge", { body: { user: "alice" } });
+    expect(c.status).toBe(201);
+    const dir = tempDir("replay");
+    writeFileSync(join(dir, "m"), c.body.message);
+    await run(tool("ssh-keygen"), ["-Y", "sign", "-f", alice.key, "-n", c.body.namespace, join(dir, "m")]);
+    const signature = readFileSync(join(dir, "m.sig"), "utf8");
+    const first = await api(daemon, "POST", "/v1/auth/ssh", { body: { challenge: c.body.challenge, signature } });
+    expect(first.status).toBe(200);
+    const replay = await api(daemon, "POST", "/v1/auth/ssh", { body: { challenge: c.body.challenge, signature } });
+    expect(replay.status).toBe(401);
+    expect(replay.body.error.message).toBe("unknown or expired sign-in challenge; ask for a new one");
+  });
+
+  test("a signed-in user registers another key; an admin revokes a token and it stops working at once", async () => {
+    const other = join(tempDir("k2"), "id2");
+    await run(tool("ssh-keygen"), ["-q", "-t", "ecdsa", "-N", "", "-f", other]);
+    const added = json<{ fingerprint: string }>(await alice.sshca(["key", "add", "-i", other, "--json"]));
+    const listed = json<{ keys: { fingerprint: string }[] }>(await alice.sshca(["key", "list", "--json"]));
+    expect(listed.keys.map((k) => k.fingerprint)).toContain(added.fingerprint);
+
+    const token = JSON.parse(readFileSync(join(alice.home, ".config", "sshca", "config.json"), "utf8")).token as string;
+    const revoked = await daemon.sshcad(["token", "revoke", token.split("_")[1]!]);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    const after = await alice.sshca(["whoami"]);
+    expect(after.code).toBe(1);
+    expect(after.stderr).toBe("sshca: this API token was revoked\n");
+    const list = await daemon.sshcad(["token", "list", "--user", "alice", "--json"]);
+    expect(JSON.parse(list.stdout).some((t: { revokedAt: string | null }) => t.revokedAt !== null)).toBe(true);
+    expect(list.stdout).not.toContain(token.split("_")[2]!);
+  });
+});
