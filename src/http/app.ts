@@ -51,6 +51,14 @@ export function createApp(deps: AppDeps): Express {
     });
     next();
   });
+  // The API uses GET and POST only; anything else gets a JSON 405, not express's automatic answers.
+  app.use((req, res, next) => {
+    if (req.method === "GET" || req.method === "POST") return next();
+    res
+      .status(405)
+      .set("Allow", "GET, POST")
+      .json({ error: { code: "method_not_allowed", message: `${req.method} is not supported` } });
+  });
   app.use(express.json({ limit: BODY_LIMIT, strict: true, type: "application/json" }));
 
   app.get("/healthz", (_req, res) => {

@@ -17,8 +17,8 @@ export interface InProc {
   call(
     method: string,
     path: string,
-    opts?: { token?: string; body?: unknown; raw?: string; type?: string },
-  ): Promise<{ status: number; body: any }>;
+    opts?: { token?: string; body?: unknown; raw?: string; type?: string; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: any; headers: Headers }>;
 }
 
 export async function startInProc(config: object, opts: { now?: () => Date } = {}): Promise<InProc> {
@@ -56,12 +56,12 @@ export async function startInProc(config: object, opts: { now?: () => Date } = {
       auditSeq: core.audit.head.seq,
     }),
     call: async (method, path, o = {}) => {
-      const headers: Record<string, string> = {};
+      const headers: Record<string, string> = { ...o.headers };
       if (o.token) headers.authorization = `Bearer ${o.token}`;
       let body: string | undefined;
       if (o.raw !== undefined) body = o.raw;
       else if (o.body !== undefined) body = JSON.stringify(o.body);
-      if (body !== undefined) headers["content-type"] = o.type ?? "application/json";
+      if (body !== undefined && !("content-type" in headers)) headers["content-type"] = o.type ?? "application/json";
       const res = await fetch(`${daemon.url}${path}`, {
         method,
         headers,
@@ -74,7 +74,7 @@ export async function startInProc(config: object, opts: { now?: () => Date } = {
       } catch {
         parsed = { nonJson: text };
       }
-      return { status: res.status, body: parsed };
+      return { status: res.status, body: parsed, headers: res.headers };
     },
   };
 }

@@ -65,13 +65,13 @@ export function scanRoutes(config: () => Config, audit: AuditLog, scans: ScanSer
     const identity = identityOf(res);
     const { host } = parse(manualBody, jsonBody(req), "scan");
     const cfg = config();
-    if (!scans) throw fail.conflict("scanning is turned off in the config (scanning.enabled: false)");
     const approverHere = Object.values(cfg.roles).some(
       (role) => role.hosts.includes(host) && isApprover(role, identity),
     );
     if (!approverHere && !isAdmin(cfg, identity)) {
       throw fail.forbidden(`only approvers of a role covering ${host}, and admins, may scan it`);
     }
+    if (!scans) throw fail.conflict("scanning is turned off in the config (scanning.enabled: false)");
     const record = await scans.manual(host);
     const { id, ...rest } = record;
     res.status(201).json({ id, ...rest } satisfies ScanView);
