@@ -270,3 +270,23 @@ describe("other endpoints", () => {
     expect(good.body.state).toBe("issued");
   });
 });
+
+describe("errors never carry stack traces or request bodies, whatever NODE_ENV says", () => {
+  test("NODE_ENV=development", async () => {
+    const previous = process.env.NODE_ENV;
+    process.env.NODE_ENV = "development";
+    const dev = await startInProc(e2eConfig({ extra: { scanning: { enabled: false } } }));
+    try {
+      const token = await dev.token("alice", ["dev"]);
+      const secretish = '{"reason": "hunter2-in-the-body", ';
+      const r = await dev.call("POST", "/v1/requests", { token, raw: secretish });
+      expect(r.status).toBe(400);
+      expect(r.body).toEqual({ error: { code: "bad_request", message: "request body is not valid JSON" } });
+      const big = await dev.call("POST", "/v1/requests", { token, body: { reason: "hunter2".repeat(5000) } });
+      expect(JSON.stringify(big.body)).not.toContain("hunter2");
+    } finally {
+      process.env.NODE_ENV = previous;
+      await dev.daemon.stop();
+    }
+  });
+});
