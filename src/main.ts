@@ -100,6 +100,13 @@ program
     };
     process.once("SIGTERM", () => shutdown("SIGTERM"));
     process.once("SIGINT", () => shutdown("SIGINT"));
+    process.on("SIGHUP", () => {
+      log.info({ signal: "SIGHUP" }, "reloading the config");
+      daemon.reload().then(
+        (r) => (r.ok ? log.info(r.message) : log.error(r.message)),
+        (err) => log.error({ err: safeErr(err) }, "config reload failed"),
+      );
+    });
   });
 
 /** Runs an admin operation through the daemon's socket, or on the data directory when it is not running. */

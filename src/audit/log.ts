@@ -41,6 +41,9 @@ export class AuditLog {
   private flushing: Promise<void> | undefined;
   private needsRepair = false;
   private readonly listeners: CommitListener[] = [];
+  private readonly syncListeners: ((seconds: number) => void)[] = [];
+  /** Why the last batch failed, until a batch succeeds again (for /readyz). */
+  lastError: string | undefined;
   /** Batches written (one fdatasync each) and records in them, and the time spent syncing. */
   readonly stats = { batches: 0, records: 0, syncSeconds: 0 };
 
@@ -104,6 +107,11 @@ export class AuditLog {
     this.listeners.push(listener);
   }
 
+  /** Told the duration of every fdatasync (metrics). */
+  onSync(listener: (seconds: number) => void): void {
+    this.syncListeners.push(listener);
+  }
+
   /** Appends one event; resolves once it is durable, rejects with `unavailable` if it cannot be. */
   append(type: AuditType, actor: string, fields: Record<string, unknown>): Promise<AuditRecord> {
     return new Promise((resolve, reject) => {
@@ -145,12 +153,14 @@ export class AuditLog {
           "audit log write failed",
         );
         const failure = new SshcaError("unavailable", `the audit log cannot be written (${code}); nothing was changed`);
+        this.lastError = `write failed (${code})`;
         for (const p of batch) p.reject(failure);
         continue;
       }
       this.size += bytes.length;
       this.headRecord = { seq: head.seq, hash: head.hash };
       this.stats.batches++;
+      this.lastError = undefined;
       this.stats.records += records.length;
       batch.forEach((p, i) => p.resolve(records[i]!));
       for (const listener of this.listeners) {
@@ -174,7 +184,9 @@ export class AuditLog {
       await fh.write(bytes, 0, bytes.length, this.size);
       const started = process.hrtime.bigint();
       await fh.datasync();
-      this.stats.syncSeconds += Number(process.hrtime.bigint() - started) / 1e9;
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      this.stats.syncSeconds += seconds;
+      for (const l of this.syncListeners) l(seconds);
     } finally {
       await fh.close();
     }

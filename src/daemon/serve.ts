@@ -2,19 +2,18 @@ import { randomBytes } from "node:crypto";
 import { chmod, unlink } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import { ensureTlsMaterial } from "../tls/material.js";
-import { KrlService } from "../ca/krl-service.js";
-import { SshSignIn } from "../auth/ssh-signin.js";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
-import { AccessService } from "../access/service.js";
+import type { AccessService } from "../access/service.js";
 import { createAdminApp } from "../admin/socket-app.js";
+import { loadConfigFile } from "../config/load.js";
 import { SshcaError, safeErr } from "../errors.js";
 import { createApp } from "../http/app.js";
-import { startNotifications } from "../notify/start.js";
-import { nmapVersion } from "../scan/runner.js";
-import { ScanService } from "../scan/service.js";
+import { readiness } from "../ops/readiness.js";
+import { ensureTlsMaterial } from "../tls/material.js";
 import { type Core, openCore } from "./core.js";
+import { applyReload } from "./reload.js";
+import { buildServices, KRL_REFRESH_MS, SCAN_TICK_MS, SWEEP_MS } from "./services.js";
 
 export interface ServeOptions {
   configPath: string;
@@ -31,91 +30,75 @@ export interface RunningDaemon {
   url: string;
   /** The TLS CA fingerprint clients pin (sshca bootstrap --fingerprint), when serving HTTPS. */
   tlsFingerprint: string | undefined;
+  /**
+   * SIGTERM: stop accepting connections, let in-flight requests finish (waiting long-polls
+   * answer at once), stop the background work, flush the audit log and state, release the lock.
+   */
   stop(): Promise<void>;
+  /** SIGHUP: re-read users and roles; a bad file keeps the old config and says why. */
+  reload(): Promise<{ ok: boolean; message: string }>;
 }
 
-/** How often pending requests are expired and failed issuances retried. */
-const SWEEP_MS = 1000;
-/** How often due scans are looked for: an expiry scan starts well within 2 s of validBefore. */
-const SCAN_TICK_MS = 250;
-/** How often the KRL is rebuilt anyway (expired serials drop out; a failed write is retried). */
-const KRL_REFRESH_MS = 60_000;
-
-/**
- * Opens everything, listens on the API address and the admin socket, and starts the sweeper.
- * Whatever was started is stopped again, in reverse order, on stop() or when start-up fails.
- */
+/** Opens everything, listens on the API address and the admin socket, and starts the background work. */
 export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
   const now = opts.now ?? (() => new Date());
   const log = opts.log;
   const core = await openCore({ ...opts, now, createCa: true });
-  const cleanups: (() => Promise<void> | void)[] = [() => core.close()];
-  const runCleanups = async () => {
-    for (const fn of cleanups.reverse()) {
-      await Promise.resolve()
-        .then(fn)
-        .catch((err) => log.error({ err: safeErr(err) }, "shutdown step failed"));
-    }
-  };
-  try {
-    const { config, store, audit, ca, paths } = core;
-    const getConfig = () => core.config;
-    cleanups.push(await startNotifications({ config: getConfig, audit, store, env: opts.env, log }));
-    await auditConfig(core, log);
+  const { store, audit, ca, paths } = core;
+  const config = () => core.config;
+  const timers: (() => void)[] = [];
+  const servers: { server: Server; after?: () => Promise<void> }[] = [];
+  let services: Awaited<ReturnType<typeof buildServices>> | undefined;
 
-    // Scanning is on unless the config turns it off; then nmap must be there.
-    const nmap = config.scanning.enabled ? await nmapVersion(config.scanning.nmap) : undefined;
-    let scans: ScanService | undefined;
-    const access: AccessService = new AccessService({
-      config: getConfig,
+  const shutdown = async () => {
+    // 1. No new connections; in-flight requests finish, long-polls answer now.
+    const closing = servers.map(async ({ server, after }) => {
+      const closed = closeServer(server);
+      server.closeIdleConnections();
+      await closed;
+      await after?.();
+    });
+    services?.access.watch.wakeAll();
+    await Promise.all(closing);
+    // 2. Background work stops.
+    for (const stopTimer of timers) stopTimer();
+    await services
+      ?.stopNotifications()
+      .catch((err) => log.error({ err: safeErr(err) }, "stopping notifications failed"));
+    // 3. Everything queued reaches the audit log and the state file; the head is logged last.
+    await core.close();
+    log.info({ audit: audit.head }, "audit chain head");
+  };
+
+  try {
+    services = await buildServices(core, opts.env, now, log);
+    const { access, krl, scans, signIn, metrics, nmapPath } = services;
+    await auditConfig(core, log, false);
+
+    const app = createApp({
+      config,
       store,
       audit,
       ca,
-      now,
-      random: randomBytes,
-      log,
-      expiryWorkDone: (req) => scans?.expiryWorkDone(req) ?? true,
-      // Called only after start-up, once `revocations` below exists.
-      publishRevocations: (): Promise<void> => revocations.rebuild(),
-    });
-    // The KRL exists from the first start on (a missing RevokedKeys file locks everyone out).
-    const revocations: KrlService = new KrlService({
-      ca,
-      paths: [paths.krl, ...(config.revocation.krlFile ? [config.revocation.krlFile] : [])],
-      serials: () => access.revokedSerials(now()),
+      access,
+      scans,
+      krl,
+      signIn,
+      metrics,
       now,
       log,
+      ready: () =>
+        readiness({
+          statePath: paths.state,
+          stateError: () => store.lastError,
+          auditDir: paths.auditDir,
+          auditError: () => audit.lastError,
+          caKeyPath: paths.caKey,
+          nmapPath,
+        }),
     });
-    await revocations.rebuild();
-    cleanups.push(every(KRL_REFRESH_MS, () => revocations.rebuild(), log, "krl refresh"));
-    if (nmap !== undefined) {
-      const scanner = new ScanService({
-        config: getConfig,
-        audit,
-        access,
-        now,
-        random: randomBytes,
-        log,
-        nmapVersion: nmap,
-      });
-      scans = scanner;
-      access.onChange(() => scanner.tick());
-      cleanups.push(every(SCAN_TICK_MS, async () => scanner.tick(), log, "scan schedule"));
-      scanner.tick(); // overdue scans (the daemon was down at a certificate's expiry) start now
-    } else {
-      log.warn("scanning is turned off (scanning.enabled: false)");
-    }
-    const signIn = new SshSignIn({
-      config: getConfig,
-      store,
-      audit,
-      now,
-      random: randomBytes,
-      caFingerprint: ca.fingerprint,
-    });
-    const app = createApp({ config: getConfig, store, audit, ca, access, scans, krl: revocations, signIn, now, log });
-    const tls = config.listen.tls.enabled
-      ? await ensureTlsMaterial(paths.tlsDir, subjectAltNames(config.listen), now())
+    const tls = core.config.listen.tls.enabled
+      ? await ensureTlsMaterial(paths.tlsDir, subjectAltNames(core.config.listen), now())
       : undefined;
     if (tls?.created.ca) await audit.append("tls.ca_created", "sshcad", { fingerprint: tls.fingerprint });
     const server: Server = tls
@@ -123,57 +106,75 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
       : createServer(app);
     server.requestTimeout = 120_000;
     server.headersTimeout = 30_000;
-    const url = await listenApi(server, config.listen, tls ? "https" : "http");
-    cleanups.push(async () => {
-      const closed = closeServer(server);
-      access.watch.wakeAll(); // waiting long-polls answer now instead of holding the close
-      server.closeIdleConnections();
-      await closed;
-    });
+    const url = await listenApi(server, core.config.listen, tls ? "https" : "http");
+    servers.push({ server });
 
-    const adminServer = createServer(
-      createAdminApp({ config: getConfig, store, audit, now, random: randomBytes }, log),
-    );
+    const adminServer = createServer(createAdminApp({ config, store, audit, now, random: randomBytes }, log));
     await unlink(paths.adminSocket).catch(() => undefined);
     await listenOn(adminServer, paths.adminSocket);
     await chmod(paths.adminSocket, 0o600);
-    cleanups.push(async () => {
-      await closeServer(adminServer);
-      await unlink(paths.adminSocket).catch(() => undefined);
-    });
+    servers.push({ server: adminServer, after: () => unlink(paths.adminSocket).catch(() => undefined) });
 
-    cleanups.push(every(SWEEP_MS, () => access.sweep(), log, "sweep"));
+    timers.push(every(SWEEP_MS, () => access.sweep(), log, "sweep"));
+    timers.push(every(KRL_REFRESH_MS, () => krl.rebuild(), log, "krl refresh"));
+    if (scans) {
+      const scanner = scans;
+      timers.push(every(SCAN_TICK_MS, async () => scanner.tick(), log, "scan schedule"));
+      scanner.tick(); // scans that fell due while the daemon was down start now
+    }
     // The chain head, regularly, so an outside system can keep it and detect a rewritten log.
     const logHead = async () => log.info({ audit: audit.head }, "audit chain head");
-    cleanups.push(every(config.audit.headLogInterval * 1000, logHead, log, "audit head"));
-    cleanups.push(logHead);
+    timers.push(every(core.config.audit.headLogInterval * 1000, logHead, log, "audit head"));
 
     await audit.append("daemon.started", "sshcad", { url, pid: process.pid, caFingerprint: ca.fingerprint });
     log.info({ url, caFingerprint: ca.fingerprint, dataDir: paths.dataDir, audit: audit.head }, "sshcad listening");
 
     let stopping: Promise<void> | undefined;
     const stop = () => {
-      stopping ??= runCleanups().then(() => log.info("sshcad stopped"));
+      stopping ??= shutdown().then(() => log.info("sshcad stopped"));
       return stopping;
     };
-    return { core, access, url, tlsFingerprint: tls?.fingerprint, stop };
+    const reload = async () => {
+      let next: Core["config"];
+      try {
+        next = loadConfigFile(core.configPath);
+      } catch (err) {
+        const message = `config reload failed; keeping the running config: ${(err as Error).message}`;
+        log.error(
+          { problems: (err as SshcaError).details?.problems ?? [(err as Error).message] },
+          "config reload failed; keeping the running config",
+        );
+        return { ok: false, message };
+      }
+      const { config: merged, needsRestart } = applyReload(core.config, next);
+      core.config = merged;
+      if (needsRestart.length) log.warn({ needsRestart }, "some config changes take effect only after a restart");
+      await auditConfig(core, log, true, needsRestart);
+      return {
+        ok: true,
+        message: `config reloaded${needsRestart.length ? `; restart to apply changes to ${needsRestart.join(", ")}` : ""}`,
+      };
+    };
+    return { core, access, url, tlsFingerprint: tls?.fingerprint, stop, reload };
   } catch (err) {
-    await runCleanups();
+    await shutdown().catch(() => undefined);
     throw err;
   }
 }
 
 /** Records what configuration is in force; auto-approve roles are announced loudly. */
-async function auditConfig(core: Core, log: Logger): Promise<void> {
+async function auditConfig(core: Core, log: Logger, reload: boolean, needsRestart: string[] = []): Promise<void> {
   const autoRoles = Object.entries(core.config.roles)
     .filter(([, r]) => r.autoApprove)
     .map(([name]) => name);
   for (const role of autoRoles) log.warn({ role }, "role is auto-approve: certificates are issued without approval");
   await core.audit.append("config.loaded", "sshcad", {
     path: core.configPath,
+    reload,
     roles: Object.keys(core.config.roles).sort(),
     hosts: Object.keys(core.config.hosts).sort(),
     autoApproveRoles: autoRoles,
+    ...(needsRestart.length ? { needsRestart } : {}),
   });
 }
 
@@ -231,5 +232,11 @@ function listenOn(server: Server, portOrPath: number | string, host?: string): P
 }
 
 function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => server.close(() => resolve()));
+  return new Promise((resolve) => {
+    if (!server.listening) {
+      resolve();
+      return;
+    }
+    server.close(() => resolve());
+  });
 }

@@ -11,6 +11,10 @@ import { auditRoutes } from "./routes/audit.js";
 import { caRoutes, infoRoutes } from "./routes/info.js";
 import { requestRoutes } from "./routes/requests.js";
 import { scanRoutes } from "./routes/scans.js";
+import { opsRoutes } from "./routes/ops.js";
+import { requestLog } from "./request-log.js";
+import type { Metrics } from "../ops/metrics.js";
+import type { Check } from "../ops/readiness.js";
 import { keyRoutes, signInRoutes } from "./routes/signin.js";
 import { RateLimiter } from "./rate-limit.js";
 import type { SshSignIn } from "../auth/ssh-signin.js";
@@ -28,6 +32,8 @@ export interface AppDeps {
   scans?: ScanService | undefined;
   krl: KrlService;
   signIn: SshSignIn;
+  metrics: Metrics;
+  ready: () => Promise<{ ready: boolean; checks: Record<string, Check> }>;
   now: () => Date;
   log: Logger;
 }
@@ -39,6 +45,7 @@ export const BODY_LIMIT = "16kb";
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable("x-powered-by");
+  app.use(requestLog(deps.log));
   app.set("etag", false);
   app.set("query parser", "simple");
   app.use((_req, res, next) => {
@@ -61,9 +68,6 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use(express.json({ limit: BODY_LIMIT, strict: true, type: "application/json" }));
 
-  app.get("/healthz", (_req, res) => {
-    res.json({ status: "ok" });
-  });
   app.use("/v1/ca", caRoutes(deps.ca));
   app.use("/v1/krl", krlRoutes(deps.krl));
 
@@ -80,6 +84,7 @@ export function createApp(deps: AppDeps): Express {
     },
   };
   const auth = authenticate(authDeps);
+  app.use(opsRoutes({ config: deps.config, metrics: deps.metrics, ready: deps.ready, auth }));
   const challenges = new RateLimiter(() => 3 * deps.config().limits.failedAuthPerMinute, clock);
   const creations = new RateLimiter(() => deps.config().limits.requestsPerMinute, clock);
   app.use("/v1/auth", signInRoutes(deps.signIn, authDeps, challenges));

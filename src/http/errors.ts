@@ -54,7 +54,8 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     }
     if (isSshcaError(err)) {
       const status = STATUS[err.code];
-      if (status >= 500) log.error({ err: safeErr(err), path: req.path }, "request failed");
+      if (status >= 500)
+        log.error({ err: safeErr(err), path: req.path, reqId: res.locals.requestId }, "request failed");
       const message = status >= 500 && err.code !== "unavailable" ? "internal error; see the CA log" : err.message;
       const retryAfter = err.details?.retryAfter;
       if (typeof retryAfter === "number") res.set("Retry-After", String(retryAfter));
@@ -66,7 +67,10 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       res.status(parsed[0]).json(body(parsed[1], parsed[2]));
       return;
     }
-    log.error({ err: safeErr(err), stack: (err as Error)?.stack, path: req.path }, "unhandled error");
+    log.error(
+      { err: safeErr(err), stack: (err as Error)?.stack, path: req.path, reqId: res.locals.requestId },
+      "unhandled error",
+    );
     res.status(500).json(body("internal", "internal error; see the CA log"));
   };
 }

@@ -1,4 +1,7 @@
 import { lookup } from "node:dns/promises";
+import { constants } from "node:fs";
+import { access } from "node:fs/promises";
+import { join } from "node:path";
 import { isIP } from "node:net";
 import { execa } from "execa";
 import { SshcaError } from "../errors.js";
@@ -56,15 +59,36 @@ export async function resolveTarget(address: string): Promise<string> {
   }
 }
 
-/** The installed nmap's version, or an error telling how to install it. */
-export async function nmapVersion(path: string): Promise<string> {
+/** An executable by absolute path, or looked up on PATH like a shell would. */
+export async function resolveExecutable(name: string, pathEnv = process.env.PATH ?? ""): Promise<string | undefined> {
+  const candidates = name.includes("/")
+    ? [name]
+    : pathEnv
+        .split(":")
+        .filter(Boolean)
+        .map((d) => join(d, name));
+  for (const c of candidates) {
+    try {
+      await access(c, constants.X_OK);
+      return c;
+    } catch {
+      // next
+    }
+  }
+  return undefined;
+}
+
+/** The installed nmap (absolute path) and its version, or an error telling how to install it. */
+export async function findNmap(name: string): Promise<{ path: string; version: string }> {
   try {
+    const path = await resolveExecutable(name);
+    if (!path) throw new Error("not found");
     const { stdout } = await execa(path, ["--version"], { timeout: 15_000 });
-    return /Nmap version (\S+)/.exec(stdout)?.[1] ?? "unknown";
+    return { path, version: /Nmap version (\S+)/.exec(stdout)?.[1] ?? "unknown" };
   } catch {
     throw new SshcaError(
       "config_invalid",
-      `nmap is not installed (or "${path}" is not runnable): install it (apt-get install -y nmap) or set scanning.enabled: false`,
+      `nmap is not installed (or "${name}" is not runnable): install it (apt-get install -y nmap) or set scanning.enabled: false`,
     );
   }
 }

@@ -21,6 +21,8 @@ export interface ScanDeps {
   log: Logger;
   /** nmap's version, checked at start. */
   nmapVersion: string;
+  /** Told about every finished scan (metrics). */
+  onScan?: (record: ScanRecord, drift: boolean) => void;
 }
 
 /** Turns a full scan record into what a request keeps: outcome and open ports. */
@@ -167,7 +169,9 @@ export class ScanService {
         "scan failed",
       );
     }
-    if (record.drift && trigger !== "manual" && hasDrift(record.drift)) {
+    const drifted = record.drift !== undefined && trigger !== "manual" && hasDrift(record.drift);
+    this.deps.onScan?.(record, drifted);
+    if (record.drift && drifted) {
       const summary = describeDrift(record.drift);
       await this.deps.audit.append("scan.drift", "sshcad", {
         scan: id,

@@ -18,6 +18,8 @@ export class DurableJsonFile<T> implements Adapter<T> {
   private requested = 0;
   private completed = 0;
   private running: Promise<void> | undefined;
+  /** Why the last write failed, until one succeeds again (for /readyz). */
+  lastError: string | undefined;
 
   constructor(
     readonly path: string,
@@ -58,9 +60,16 @@ export class DurableJsonFile<T> implements Adapter<T> {
       }
       const covers = this.requested;
       const text = this.encode(this.latest);
-      this.running = this.writeFile(text).then(() => {
-        this.completed = Math.max(this.completed, covers);
-      });
+      this.running = this.writeFile(text).then(
+        () => {
+          this.completed = Math.max(this.completed, covers);
+          this.lastError = undefined;
+        },
+        (err: NodeJS.ErrnoException) => {
+          this.lastError = `write failed (${err.code ?? err.message})`;
+          throw err;
+        },
+      );
       try {
         await this.running;
       } finally {

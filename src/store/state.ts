@@ -54,6 +54,7 @@ export function emptyState(now: Date): StateDoc {
 /** lowdb over the durable adapter, plus the checks a loaded document must pass. */
 export class StateStore {
   private constructor(
+    private readonly adapter: DurableJsonFile<StateDoc>,
     private readonly db: Low<StateDoc>,
     readonly path: string,
     readonly isNew: boolean,
@@ -74,7 +75,12 @@ export class StateStore {
       }
       db.data = { ...emptyState(now), ...raw };
     }
-    return new StateStore(db, path, raw === null);
+    return new StateStore(adapter, db, path, raw === null);
+  }
+
+  /** Why the last write failed, if it did (cleared by the next successful write). */
+  get lastError(): string | undefined {
+    return this.adapter.lastError;
   }
 
   get data(): StateDoc {

@@ -142,7 +142,7 @@ describe("scans around the access window (real nmap on 127.0.0.2)", () => {
       ]);
       id = await waitingId(login);
       expect((await bob.sshca(["approve", id])).code).toBe(0);
-      await login.waitFor(/Blocked by the pre-issue scan: app-2: unexpected open port (\d+)\/tcp/);
+      await login.waitFor(/Blocked by the pre-issue scan: app-2: unexpected open port (\d+)\/tcp/, 45_000);
       const blocked = await show(bob, id);
       expect(blocked.state).toBe("blocked");
       expect(blocked.gate.reason).toBe(`app-2: unexpected open port ${strayPort}/tcp`);
@@ -201,7 +201,7 @@ describe("scans around the access window (real nmap on 127.0.0.2)", () => {
     expect(denied.stderr).toContain("only approvers of a role covering app-1");
   });
 
-  test("after a restart an overdue expiry scan runs within 2 s of start, once", async () => {
+  test("after a restart an overdue expiry scan runs within 2 s of start, once", { timeout: 90_000 }, async () => {
     const login = alice.spawn([
       "login",
       "--role",

@@ -1,0 +1,104 @@
+import { randomBytes } from "node:crypto";
+import type { Logger } from "pino";
+import { AccessService } from "../access/service.js";
+import { SshSignIn } from "../auth/ssh-signin.js";
+import { KrlService } from "../ca/krl-service.js";
+import { startNotifications } from "../notify/start.js";
+import { Metrics } from "../ops/metrics.js";
+import { findNmap } from "../scan/runner.js";
+import { ScanService } from "../scan/service.js";
+import type { Core } from "./core.js";
+
+/** How often pending requests are expired and failed issuances retried. */
+export const SWEEP_MS = 1000;
+/** How often due scans are looked for: an expiry scan starts well within 2 s of validBefore. */
+export const SCAN_TICK_MS = 250;
+/** How often the KRL is rebuilt anyway (expired serials drop out; a failed write is retried). */
+export const KRL_REFRESH_MS = 60_000;
+
+/** The daemon's domain services, wired together over an opened Core. */
+export interface Services {
+  access: AccessService;
+  krl: KrlService;
+  scans: ScanService | undefined;
+  signIn: SshSignIn;
+  metrics: Metrics;
+  nmapPath: string | undefined;
+  stopNotifications: () => Promise<void>;
+}
+
+export async function buildServices(
+  core: Core,
+  env: NodeJS.ProcessEnv,
+  now: () => Date,
+  log: Logger,
+): Promise<Services> {
+  const { store, audit, ca, paths } = core;
+  const config = () => core.config;
+  // Scanning is on unless the config turns it off; then nmap must be there.
+  const nmap = core.config.scanning.enabled ? await findNmap(core.config.scanning.nmap) : undefined;
+
+  let scans: ScanService | undefined;
+  const access: AccessService = new AccessService({
+    config,
+    store,
+    audit,
+    ca,
+    now,
+    random: randomBytes,
+    log,
+    expiryWorkDone: (req) => scans?.expiryWorkDone(req) ?? true,
+    // Called only after start-up, once `krl` below exists.
+    publishRevocations: (): Promise<void> => krl.rebuild(),
+  });
+  const metrics = new Metrics(() => access.liveRequests(), now);
+  audit.onSync((s) => metrics.auditSync.observe(s));
+  audit.onCommit((records) => metrics.auditRecords.inc(records.length));
+  access.onChange((req, event) => {
+    if (event === "request.approved" || event === "request.auto_approved") metrics.approvals.inc();
+    const approved = req.approvals.at(-1)?.at;
+    if (event === "certificate.issued" && approved)
+      metrics.issuance.observe((now().getTime() - Date.parse(approved)) / 1000);
+  });
+
+  // The KRL exists from the first start on (a missing RevokedKeys file locks everyone out).
+  const krl: KrlService = new KrlService({
+    ca,
+    paths: [paths.krl, ...(core.config.revocation.krlFile ? [core.config.revocation.krlFile] : [])],
+    serials: () => access.revokedSerials(now()),
+    now,
+    log,
+  });
+  await krl.rebuild();
+
+  if (nmap) {
+    scans = new ScanService({
+      config,
+      audit,
+      access,
+      now,
+      random: randomBytes,
+      log,
+      nmapVersion: nmap.version,
+      onScan: (record, drift) => {
+        metrics.scans.inc({ outcome: record.outcome, trigger: record.trigger });
+        if (drift) metrics.drift.inc();
+      },
+    });
+    const scanner = scans;
+    access.onChange(() => scanner.tick());
+  } else {
+    log.warn("scanning is turned off (scanning.enabled: false)");
+  }
+
+  const stopNotifications = await startNotifications({
+    config,
+    audit,
+    store,
+    env,
+    log,
+    onWebhookFailure: (hook) => metrics.webhookFailures.inc({ webhook: hook }),
+  });
+  const signIn = new SshSignIn({ config, store, audit, now, random: randomBytes, caFingerprint: ca.fingerprint });
+  return { access, krl, scans, signIn, metrics, nmapPath: nmap?.path, stopNotifications };
+}

@@ -1,0 +1,74 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { AccessRequest } from "../access/types.js";
+
+/**
+ * The Prometheus metrics of one daemon, on its own registry (no global state, so tests can run
+ * several daemons in one process). Gauges about live requests are computed at scrape time.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly approvals = new Counter({
+    name: "sshca_approvals_total",
+    help: "Approvals recorded (auto-approvals included).",
+    registers: [this.registry],
+  });
+  readonly issuance = new Histogram({
+    name: "sshca_issuance_seconds",
+    help: "Time from the last approval to a durable, stored certificate.",
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  readonly scans = new Counter({
+    name: "sshca_scans_total",
+    help: "Scans finished, by outcome.",
+    labelNames: ["outcome", "trigger"],
+    registers: [this.registry],
+  });
+  readonly drift = new Counter({
+    name: "sshca_drift_findings_total",
+    help: "After-access scans that found drift.",
+    registers: [this.registry],
+  });
+  readonly auditSync = new Histogram({
+    name: "sshca_audit_fsync_seconds",
+    help: "Duration of each audit log fdatasync (one per group-committed batch).",
+    buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+    registers: [this.registry],
+  });
+  readonly auditRecords = new Counter({
+    name: "sshca_audit_records_total",
+    help: "Audit records written.",
+    registers: [this.registry],
+  });
+  readonly webhookFailures = new Counter({
+    name: "sshca_webhook_failures_total",
+    help: "Failed webhook delivery attempts.",
+    labelNames: ["webhook"],
+    registers: [this.registry],
+  });
+
+  constructor(live: () => readonly AccessRequest[], now: () => Date) {
+    collectDefaultMetrics({ register: this.registry, prefix: "sshcad_" });
+    const STATES = ["pending", "approved", "blocked", "issued", "revoked", "denied", "cancelled", "expired"] as const;
+    new Gauge({
+      name: "sshca_requests",
+      help: "Live requests by state.",
+      labelNames: ["state"],
+      registers: [this.registry],
+      collect() {
+        const counts: Record<string, number> = {};
+        for (const r of live()) counts[r.state] = (counts[r.state] ?? 0) + 1;
+        for (const s of STATES) this.set({ state: s }, counts[s] ?? 0);
+      },
+    });
+    new Gauge({
+      name: "sshca_active_certificates",
+      help: "Issued certificates not yet expired.",
+      registers: [this.registry],
+      collect() {
+        const t = now().getTime();
+        this.set(live().filter((r) => r.state === "issued" && r.cert && Date.parse(r.cert.validBefore) > t).length);
+      },
+    });
+  }
+}

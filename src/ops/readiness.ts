@@ -1,0 +1,39 @@
+import { constants } from "node:fs";
+import { access } from "node:fs/promises";
+
+export interface Check {
+  ok: boolean;
+  detail?: string;
+}
+
+export interface ReadinessDeps {
+  statePath: string;
+  stateError: () => string | undefined;
+  auditDir: string;
+  auditError: () => string | undefined;
+  caKeyPath: string;
+  /** Absolute path of nmap, when scanning is on. */
+  nmapPath?: string | undefined;
+}
+
+async function can(path: string, mode: number, what: string): Promise<Check> {
+  try {
+    await access(path, mode);
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, detail: `${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? "not accessible"}` };
+  }
+}
+
+const failed = (error: string | undefined): Check | undefined => (error ? { ok: false, detail: error } : undefined);
+
+/** Can the daemon do its job right now: state and audit log writable, CA key readable, nmap runnable? */
+export async function readiness(d: ReadinessDeps): Promise<{ ready: boolean; checks: Record<string, Check> }> {
+  const checks: Record<string, Check> = {
+    state: failed(d.stateError()) ?? (await can(d.statePath, constants.R_OK | constants.W_OK, "state file")),
+    audit: failed(d.auditError()) ?? (await can(d.auditDir, constants.W_OK | constants.X_OK, "audit directory")),
+    caKey: await can(d.caKeyPath, constants.R_OK, "CA key"),
+    ...(d.nmapPath ? { nmap: await can(d.nmapPath, constants.X_OK, "nmap") } : {}),
+  };
+  return { ready: Object.values(checks).every((c) => c.ok), checks };
+}
