@@ -4,6 +4,7 @@ import { Command, CommanderError } from "commander";
 import { auditCommands } from "./commands/audit.js";
 import { authCommands } from "./commands/auth.js";
 import { decideCommands } from "./commands/decide.js";
+import { doctorCommand } from "./commands/doctor.js";
 import { infoCommands } from "./commands/info.js";
 import { loginCommand } from "./commands/login.js";
 import { requestCommand } from "./commands/request.js";
@@ -34,6 +35,7 @@ auditCommands(program, ctx);
 scanCommands(program, ctx);
 revokeCommands(program, ctx);
 authCommands(program, ctx);
+doctorCommand(program, ctx);
 for (const cmd of program.commands) {
   cmd.exitOverride();
   for (const sub of cmd.commands) sub.exitOverride();

@@ -6,7 +6,8 @@ import pino, { type Logger } from "pino";
  */
 export function createLogger(
   env: NodeJS.ProcessEnv,
-  destination: pino.DestinationStream = pino.destination(1),
+  // Synchronous: the last lines before exit (SIGTERM, a refused start) must not be lost.
+  destination: pino.DestinationStream = pino.destination({ dest: 1, sync: true }),
 ): Logger {
   return pino(
     {

@@ -50,12 +50,16 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
   const servers: { server: Server; after?: () => Promise<void> }[] = [];
   let services: Awaited<ReturnType<typeof buildServices>> | undefined;
 
+  let shuttingDown = false;
   const shutdown = async () => {
+    shuttingDown = true;
     // 1. No new connections; in-flight requests finish, long-polls answer now.
     const closing = servers.map(async ({ server, after }) => {
       const closed = closeServer(server);
+      // Connections that answered their last request are closed as soon as they are idle.
+      const sweep = setInterval(() => server.closeIdleConnections(), 50);
       server.closeIdleConnections();
-      await closed;
+      await closed.finally(() => clearInterval(sweep));
       await after?.();
     });
     services?.access.watch.wakeAll();
@@ -87,6 +91,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
       metrics,
       now,
       log,
+      stopping: () => shuttingDown,
       ready: () =>
         readiness({
           statePath: paths.state,

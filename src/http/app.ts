@@ -34,6 +34,8 @@ export interface AppDeps {
   signIn: SshSignIn;
   metrics: Metrics;
   ready: () => Promise<{ ready: boolean; checks: Record<string, Check> }>;
+  /** True once SIGTERM started the shutdown: connections are closed after each answer. */
+  stopping: () => boolean;
   now: () => Date;
   log: Logger;
 }
@@ -46,6 +48,13 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable("x-powered-by");
   app.use(requestLog(deps.log));
+  // While stopping: answer what is in flight, close each connection after its answer, and
+  // turn away new requests on kept-alive connections instead of starting new work.
+  app.use((_req, res, next) => {
+    if (!deps.stopping()) return next();
+    res.set("Connection", "close");
+    res.status(503).json({ error: { code: "unavailable", message: "sshcad is shutting down; try again shortly" } });
+  });
   app.set("etag", false);
   app.set("query parser", "simple");
   app.use((_req, res, next) => {

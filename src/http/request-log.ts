@@ -20,12 +20,13 @@ export function requestLog(log: Logger): RequestHandler {
       const entry = {
         reqId: id,
         method: req.method,
-        path: req.path,
+        // originalUrl: routers rewrite req.url while they run; the query string is left out.
+        path: req.originalUrl.split("?")[0],
         status: res.statusCode,
         ms: Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10,
         ...(res.locals.identity ? { user: (res.locals.identity as { user: string }).user } : {}),
       };
-      if (req.path === "/healthz" || req.path === "/readyz" || req.path === "/metrics") log.debug(entry, "request");
+      if (["/healthz", "/readyz", "/metrics"].includes(entry.path ?? "")) log.debug(entry, "request");
       else log.info(entry, "request");
     });
     next();

@@ -5,6 +5,7 @@ import { startDaemon, type TestDaemon } from "../helpers/daemon.js";
 import { json, makePerson } from "../helpers/people.js";
 import { e2eConfig } from "../helpers/scenario.js";
 import { tempDir } from "../helpers/tmp.js";
+import { api } from "../helpers/api.js";
 import { stringify } from "yaml";
 
 /** Root ignores file permissions, so as root the daemon runs as nobody for this test. */
@@ -47,6 +48,10 @@ test("an unwritable audit directory makes issuance answer 503 and issue nothing"
     expect(Object.keys(state.requests)).toEqual(Object.keys(stateBefore.requests));
     expect(JSON.stringify(state)).not.toContain("-cert-v01@openssh.com");
     expect(daemon.proc.stdout()).toMatch(/"code":"EACCES".*"msg":"audit log write failed"/);
+    const ready = await api(daemon, "GET", "/readyz");
+    expect(ready.status).toBe(503);
+    expect(ready.body.error.message).toMatch(/^not ready: audit \(/);
+    expect(ready.body.checks.state.ok).toBe(true);
   } finally {
     chmodSync(auditDir, 0o700);
   }

@@ -113,3 +113,24 @@ describe("revocation that sshd enforces", () => {
     expect(both.code).toBe(2);
   });
 });
+
+describe("sshca doctor on a real target host", () => {
+  test("passes on the sshd config the tests run (CA key compared with the daemon's)", async () => {
+    const r = await w.bob.sshca(["doctor", "--sshd-config", join(web1.dir, "sshd_config")]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^ok\s+TrustedUserCAKeys\s+.*holds the CA key$/m);
+    expect(r.stdout).toMatch(/^ok\s+RevokedKeys\s+.* is a KRL/m);
+  });
+
+  test("names what is missing and exits 1", async () => {
+    const other = await targetHost(w.bob, "web-2"); // no RevokedKeys
+    try {
+      const r = await w.bob.sshca(["doctor", "--sshd-config", join(other.dir, "sshd_config")]);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toMatch(/^fail\s+RevokedKeys\s+not set/m);
+      expect(r.stderr).toBe(`sshca: 1 problem in ${join(other.dir, "sshd_config")}\n`);
+    } finally {
+      await other.stop();
+    }
+  });
+});

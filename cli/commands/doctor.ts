@@ -1,0 +1,58 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import type { Command } from "commander";
+import type { Ctx } from "../context.js";
+import { CliError } from "../errors.js";
+import { checkSshd, type HostFiles, parseSshdConfig } from "../sshd-config.js";
+
+const files: HostFiles = {
+  read: (path) => {
+    try {
+      return readFileSync(path);
+    } catch {
+      return undefined;
+    }
+  },
+  glob: (pattern) => {
+    if (!basename(pattern).includes("*")) return [pattern];
+    const dir = dirname(pattern);
+    const re = new RegExp(
+      `^${basename(pattern)
+        .replace(/[.+?^${}()|[\]\\]/g, "\\$&")
+        .replace(/\*/g, ".*")}$`,
+    );
+    try {
+      return readdirSync(dir)
+        .filter((f) => re.test(f))
+        .sort()
+        .map((f) => join(dir, f));
+    } catch {
+      return [];
+    }
+  },
+};
+
+/** sshca doctor --sshd-config FILE */
+export function doctorCommand(program: Command, ctx: Ctx): void {
+  program
+    .command("doctor")
+    .description("check a target host's sshd config for what sshca needs (CA key, principals, KRL, logging)")
+    .option("--sshd-config <file>", "the sshd config to check", "/etc/ssh/sshd_config")
+    .option("--json", "print JSON")
+    .action(async (o: { sshdConfig: string; json?: boolean }) => {
+      const text = files.read(o.sshdConfig);
+      if (!text) throw new CliError(`cannot read ${o.sshdConfig}`);
+      // Compare with the CA key when a daemon is configured; the rest works offline.
+      let caKey: string | undefined;
+      try {
+        caKey = (await (await ctx.client()).ca()).publicKey;
+      } catch {
+        caKey = undefined;
+      }
+      const findings = checkSshd(parseSshdConfig(text.toString("utf8"), files), files, caKey);
+      if (o.json) ctx.out(JSON.stringify({ findings }, null, 2));
+      else for (const f of findings) ctx.out(`${f.level.padEnd(4)}  ${f.check.padEnd(24)} ${f.message}`);
+      const failed = findings.filter((f) => f.level === "fail").length;
+      if (failed > 0) throw new CliError(`${failed} problem${failed > 1 ? "s" : ""} in ${o.sshdConfig}`);
+    });
+}

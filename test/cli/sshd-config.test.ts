@@ -1,0 +1,76 @@
+import { describe, expect, test } from "vitest";
+import { checkSshd, type HostFiles, parseSshdConfig } from "../../cli/sshd-config.js";
+import { buildKrl } from "../../src/ca/krl.js";
+
+const CA = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEAVn6OtcQU2ijBIK+y4ID4zCwHyNAzj+Qkv8UtrEu+X";
+const krl = buildKrl({ caKeyBlob: Buffer.from("x"), serials: [], version: 1n, generatedAt: new Date() });
+const fs = (files: Record<string, string | Buffer>): HostFiles => ({
+  read: (p) => (p in files ? Buffer.from(files[p]!) : undefined),
+  glob: (pattern) =>
+    Object.keys(files)
+      .filter((f) => new RegExp(`^${pattern.replace(/\./g, "\\.").replace(/\*/g, "[^/]*")}$`).test(f))
+      .sort(),
+});
+const good = {
+  "/etc/ssh/sshca_user_ca.pub": `${CA} sshca-user-ca\n`,
+  "/etc/ssh/sshca_revoked.krl": krl,
+};
+const base = [
+  "TrustedUserCAKeys /etc/ssh/sshca_user_ca.pub",
+  "AuthorizedPrincipalsFile /etc/ssh/auth_principals/%u",
+  "RevokedKeys /etc/ssh/sshca_revoked.krl",
+  "LogLevel VERBOSE",
+];
+const run = (lines: string[], files: Record<string, string | Buffer> = good, ca: string | undefined = CA) => {
+  const f = fs(files);
+  return checkSshd(parseSshdConfig(lines.join("\n"), f), f, ca);
+};
+const fails = (lines: string[], files?: Record<string, string | Buffer>, ca?: string) =>
+  run(lines, files, ca)
+    .filter((x) => x.level === "fail")
+    .map((x) => `${x.check}: ${x.message}`);
+
+describe("sshca doctor checks", () => {
+  test("ok/the setup the README gives", () => {
+    expect(run(base).map((f) => f.level)).toEqual(["ok", "ok", "ok", "ok"]);
+  });
+
+  test.each([
+    { name: "no TrustedUserCAKeys", lines: base.slice(1), want: /TrustedUserCAKeys: not set/ },
+    {
+      name: "another CA's key",
+      lines: base,
+      files: { ...good, "/etc/ssh/sshca_user_ca.pub": "ssh-ed25519 AAAAother x\n" },
+      want: /does not hold this CA's key/,
+    },
+    {
+      name: "one principals file for every account",
+      lines: [base[0]!, "AuthorizedPrincipalsFile /etc/ssh/principals", ...base.slice(2)],
+      want: /same file for every account/,
+    },
+    { name: "no RevokedKeys", lines: [...base.slice(0, 2), base[3]!], want: /RevokedKeys: not set/ },
+    {
+      name: "RevokedKeys file missing (locks everyone out)",
+      lines: base,
+      files: { "/etc/ssh/sshca_user_ca.pub": good["/etc/ssh/sshca_user_ca.pub"] },
+      want: /refuses EVERY public-key login/,
+    },
+    {
+      name: "RevokedKeys not a KRL",
+      lines: base,
+      files: { ...good, "/etc/ssh/sshca_revoked.krl": "<html>" },
+      want: /is not a KRL/,
+    },
+    { name: "LogLevel INFO", lines: [...base.slice(0, 3), "LogLevel INFO"], want: /LogLevel: INFO: sshd will not log/ },
+    { name: "pubkey authentication off", lines: [...base, "PubkeyAuthentication no"], want: /PubkeyAuthentication/ },
+  ])("fail/$name", ({ lines, files, want }) => {
+    expect(fails(lines, files).join("\n")).toMatch(want);
+  });
+
+  test("the first value wins, Include is followed, Match ends the global section", () => {
+    const files = { ...good, "/etc/ssh/sshd_config.d/10-sshca.conf": base.join("\n") };
+    expect(fails(["Include /etc/ssh/sshd_config.d/*.conf", "LogLevel INFO"], files)).toEqual([]);
+    expect(fails(["LogLevel INFO", "Include /etc/ssh/sshd_config.d/*.conf"], files).join()).toMatch(/LogLevel: INFO/);
+    expect(fails(["Match User x", ...base]).join()).toMatch(/TrustedUserCAKeys: not set/);
+  });
+});
