@@ -2,7 +2,7 @@ import { mkdir, open } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { SshcaError } from "../errors.js";
-import { fsyncDir } from "../store/durable-file.js";
+import { fsyncDir } from "../store/fsync-dir.js";
 import { type AuditRecord, type AuditType, chainRecord, GENESIS_HASH, hashRecord } from "./record.js";
 import { listSegments, segmentName } from "./segments.js";
 

@@ -1,6 +1,6 @@
 import { chmod, mkdir, open, rename } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { fsyncDir } from "../store/durable-file.js";
+import { fsyncDir } from "../store/fsync-dir.js";
 
 /**
  * Replaces a KRL file atomically (temp file, fsync, rename, directory fsync), mode 0644 so sshd

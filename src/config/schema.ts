@@ -299,9 +299,9 @@ export const configSchema = z
     limits: z
       .strictObject({
         /** Failed sign-ins per client address per minute before answering 429. */
-        failedAuthPerMinute: z.int().min(1).max(10_000).default(10),
+        failedAuthPerMinute: z.int().min(1).max(1_000_000).default(10),
         /** New access requests per user per minute. */
-        requestsPerMinute: z.int().min(1).max(10_000).default(20),
+        requestsPerMinute: z.int().min(1).max(1_000_000).default(20),
       })
       .prefault({}),
     scanning: z

@@ -60,9 +60,14 @@ export class WebhookWorker {
 
   private async loop(): Promise<void> {
     const { store } = this.deps;
-    const state = (store.data.webhooks[this.hook.name] ??= { cursor: this.deps.headSeq() });
+    const name = this.hook.name;
+    // State entries are replaced, never mutated: the state file journals changed entries only.
+    const setCursor = (cursor: number) => {
+      store.data.webhooks[name] = { cursor };
+    };
+    if (!Object.hasOwn(store.data.webhooks, name)) setCursor(this.deps.headSeq());
     await store.persist();
-    const tail = new AuditTail(this.deps.auditDir, state.cursor);
+    const tail = new AuditTail(this.deps.auditDir, store.data.webhooks[name]!.cursor);
     while (!this.stopped) {
       const records = await tail.read(64);
       if (records.length === 0) {
@@ -72,7 +77,7 @@ export class WebhookWorker {
       for (const record of records) {
         if (this.stopped) return;
         if (this.matches(record) && !(await this.deliver(record))) return;
-        state.cursor = record.seq;
+        setCursor(record.seq);
       }
       await store.persist();
     }

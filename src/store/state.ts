@@ -1,7 +1,7 @@
 import { Low } from "lowdb";
 import type { AccessRequest } from "../access/types.js";
 import { SshcaError } from "../errors.js";
-import { DurableJsonFile } from "./durable-file.js";
+import { JournaledJsonFile } from "./journaled-file.js";
 
 /** A user registered at run time (`sshcad user add`); config users need no record. */
 export interface UserRecord {
@@ -51,17 +51,23 @@ export function emptyState(now: Date): StateDoc {
   };
 }
 
-/** lowdb over the durable adapter, plus the checks a loaded document must pass. */
+/**
+ * The parts of the document that are collections of entries (journaled entry by entry).
+ * Entries are replaced, never mutated in place.
+ */
+const STATE_COLLECTIONS = ["users", "tokens", "requests", "webhooks", "sshKeys"];
+
+/** lowdb over the journaled durable adapter, plus the checks a loaded document must pass. */
 export class StateStore {
   private constructor(
-    private readonly adapter: DurableJsonFile<StateDoc>,
+    private readonly adapter: JournaledJsonFile<StateDoc>,
     private readonly db: Low<StateDoc>,
     readonly path: string,
     readonly isNew: boolean,
   ) {}
 
   static async open(path: string, now: Date): Promise<StateStore> {
-    const adapter = new DurableJsonFile<StateDoc>(path);
+    const adapter = new JournaledJsonFile<StateDoc>(path, STATE_COLLECTIONS);
     const db = new Low<StateDoc>(adapter, emptyState(now));
     const raw = await adapter.read();
     if (raw !== null) {

@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, expect, test } from "vitest";
 import { startDaemon, type TestDaemon } from "../helpers/daemon.js";
@@ -6,6 +6,7 @@ import { json, makePerson } from "../helpers/people.js";
 import { e2eConfig } from "../helpers/scenario.js";
 import { tempDir } from "../helpers/tmp.js";
 import { api } from "../helpers/api.js";
+import { liveState } from "../helpers/audit-files.js";
 import { stringify } from "yaml";
 
 /** Root ignores file permissions, so as root the daemon runs as nobody for this test. */
@@ -27,8 +28,8 @@ test("an unwritable audit directory makes issuance answer 503 and issue nothing"
     await alice.sshca(["login", "--role", "debug", "--host", "web-1", "--reason", "INC-3", "--no-wait", "--json"]),
   );
   const auditDir = join(daemon.dataDir, "audit");
-  const statePath = join(daemon.dataDir, "state.json");
-  const stateBefore = JSON.parse(readFileSync(statePath, "utf8"));
+
+  const stateBefore = await liveState(daemon.dataDir);
 
   chmodSync(auditDir, 0o000);
   try {
@@ -44,7 +45,7 @@ test("an unwritable audit directory makes issuance answer 503 and issue nothing"
       await alice.sshca(["request", "show", pending.id, "--json"]),
     );
     expect(shown).toMatchObject({ state: "pending", approvals: [] });
-    const state = JSON.parse(readFileSync(statePath, "utf8"));
+    const state = await liveState(daemon.dataDir);
     expect(Object.keys(state.requests)).toEqual(Object.keys(stateBefore.requests));
     expect(JSON.stringify(state)).not.toContain("-cert-v01@openssh.com");
     expect(daemon.proc.stdout()).toMatch(/"code":"EACCES".*"msg":"audit log write failed"/);

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { auditRecords } from "../helpers/audit-files.js";
+import { auditRecords, liveState } from "../helpers/audit-files.js";
 import { json, makePerson, type Person } from "../helpers/people.js";
 import { e2eConfig, startWorld, type World } from "../helpers/scenario.js";
 
@@ -108,10 +108,10 @@ describe("audit trail", () => {
       await w.alice.sshca(["login", "--role", "debug", "--host", "web-2", "--reason", "INC-8", "--no-wait", "--json"]),
     );
     expect((await w.bob.sshca(["deny", asked.id, "--reason", "not today"])).code).toBe(0);
-    const statePath = join(w.daemon.dataDir, "state.json");
-    expect(readFileSync(statePath, "utf8")).toContain(asked.id);
+
+    expect(Object.keys((await liveState(w.daemon.dataDir)).requests)).toContain(asked.id);
     await new Promise((r) => setTimeout(r, 3000));
-    expect(readFileSync(statePath, "utf8")).not.toContain(asked.id);
+    expect(Object.keys((await liveState(w.daemon.dataDir)).requests)).not.toContain(asked.id);
     const gone = await w.alice.sshca(["request", "show", asked.id]);
     expect(gone.code).toBe(1);
     expect(gone.stderr).toContain(`sshca audit list --request ${asked.id}`);

@@ -19,3 +19,16 @@ export function auditRecords(dataDir: string): Rec[] {
     .filter(Boolean)
     .map((l) => JSON.parse(l) as Rec);
 }
+
+/** The live state as the daemon loads it: the snapshot plus its journal. */
+export async function liveState(dataDir: string): Promise<{ requests: Record<string, unknown>; [k: string]: unknown }> {
+  const { JournaledJsonFile } = await import("../../src/store/journaled-file.js");
+  const f = new JournaledJsonFile<{ requests: Record<string, unknown> }>(join(dataDir, "state.json"), [
+    "users",
+    "tokens",
+    "requests",
+    "webhooks",
+    "sshKeys",
+  ]);
+  return (await f.read()) ?? { requests: {} };
+}
