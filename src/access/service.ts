@@ -4,18 +4,14 @@ import type { AuditType } from "../audit/record.js";
 import { resolveIdentity } from "../auth/identity.js";
 import { randomBase32 } from "../auth/tokens.js";
 import type { CaKey } from "../ca/ca-key.js";
-import { keyIdFor } from "../ca/key-id.js";
-import { randomSerial } from "../ca/serial.js";
-import { signUserCertificate } from "../ca/sign.js";
-import { parseSubjectKey } from "../ca/subject-key.js";
-import { certValidity } from "../ca/validity.js";
+import { parseSubjectKey, type SubjectKey } from "../ca/subject-key.js";
 import type { Config } from "../config/schema.js";
 import { fail, isSshcaError, SshcaError, safeErr } from "../errors.js";
 import type { StateStore } from "../store/state.js";
 import { unwrap } from "./decision.js";
+import { prepareIssuance, type Step } from "./issuance.js";
 import { KeyedMutex } from "./keyed-mutex.js";
 import { type AccessAsk, decideAsk, isAdmin, isApprover, isAuditor } from "./policy.js";
-import { decideStillGranted } from "./regrant.js";
 import { isFinished } from "./retention.js";
 import {
   autoApprove,
@@ -28,10 +24,9 @@ import {
   decideCancel,
   decideDenial,
   expireIfDue,
-  markIssued,
   newRequest,
 } from "./transitions.js";
-import type { AccessRequest, Identity, IssuedCert } from "./types.js";
+import type { AccessRequest, Identity } from "./types.js";
 import { decideGate } from "../scan/gate.js";
 import type { ScanRef } from "../scan/types.js";
 import { RequestWatch } from "./watch.js";
@@ -120,8 +115,11 @@ export class AccessService {
       keyFingerprint: subject.fingerprint,
       now: this.deps.now(),
     });
-    return this.locks.run(id, async () => {
-      await this.commit(req, "request.created", identity.user, {
+    const created: Step = {
+      req,
+      type: "request.created",
+      actor: identity.user,
+      fields: {
         hosts: req.hosts,
         principals: req.principals,
         ttlSeconds: req.ttlSeconds,
@@ -130,12 +128,24 @@ export class AccessService {
         digest: req.digest,
         approvalsRequired: req.approvalsRequired,
         expiresAt: req.expiresAt,
-      });
-      if (!req.autoApprove) return req;
-      // The role's explicit autoApprove switch: audited as its own event, never silent.
+      },
+    };
+    return this.locks.run(id, async () => {
+      if (!req.autoApprove) {
+        await this.commit(created);
+        return req;
+      }
+      // The role's explicit autoApprove switch: audited as its own event, never silent. The
+      // three records share one group-committed audit batch and one state write.
       const approved = autoApprove(req, this.deps.now());
-      await this.commit(approved, "request.auto_approved", "sshcad", { digest: req.digest });
-      return this.issue(approved);
+      // The answer to this call hands the certificate to the requester: that delivery is
+      // audited in the same batch (certificate.fetched).
+      return this.issue(
+        approved,
+        subject,
+        [created, { req: approved, type: "request.auto_approved", actor: "sshcad", fields: { digest: req.digest } }],
+        true,
+      );
     });
   }
 
@@ -146,12 +156,17 @@ export class AccessService {
       await this.expireNow(req, now);
       const role = this.deps.config().roles[req.role];
       const { request, complete } = unwrap(decideApproval(this.get(id)!, role, identity, digest, comment, now));
-      await this.commit(request, "request.approved", identity.user, {
-        digest,
-        approvals: request.approvals.length,
-        approvalsRequired: request.approvalsRequired,
-        approvers: request.approvals.map((a) => a.approver),
-        ...(comment ? { comment } : {}),
+      await this.commit({
+        req: request,
+        type: "request.approved",
+        actor: identity.user,
+        fields: {
+          digest,
+          approvals: request.approvals.length,
+          approvalsRequired: request.approvalsRequired,
+          approvers: request.approvals.map((a) => a.approver),
+          ...(comment ? { comment } : {}),
+        },
       });
       if (!complete) return request;
       return this.issueOr503(request, "approval recorded");
@@ -165,7 +180,7 @@ export class AccessService {
       await this.expireNow(req, now);
       const role = this.deps.config().roles[req.role];
       const denied = unwrap(decideDenial(this.get(id)!, role, identity, reason, now));
-      await this.commit(denied, "request.denied", identity.user, { reason });
+      await this.commit({ req: denied, type: "request.denied", actor: identity.user, fields: { reason } });
       return denied;
     });
   }
@@ -178,9 +193,14 @@ export class AccessService {
       await this.expireNow(req, now);
       const current = this.get(id)!;
       const next = unwrap(decideOverride(current, this.deps.config().roles[req.role], identity, digest, reason, now));
-      await this.commit(next, "request.scan_overridden", identity.user, {
-        reason,
-        blockedBecause: current.gate?.reason ?? "",
+      await this.commit({
+        req: next,
+        type: "request.scan_overridden",
+        actor: identity.user,
+        fields: {
+          reason,
+          blockedBecause: current.gate?.reason ?? "",
+        },
       });
       return this.issueOr503(next, "override recorded");
     });
@@ -223,13 +243,18 @@ export class AccessService {
       const role = config.roles[req.role];
       const may = isAdmin(config, identity) || (role !== undefined && isApprover(role, identity));
       const revoked = unwrap(decideRevocation(req, identity, kind, may, reason, this.deps.now()));
-      await this.commit(revoked, "certificate.revoked", identity.user, {
-        serial: req.cert?.serial,
-        keyId: req.cert?.keyId,
-        kind,
-        reason,
-        validBefore: req.cert?.validBefore,
-        approvers: req.approvals.map((a) => a.approver),
+      await this.commit({
+        req: revoked,
+        type: "certificate.revoked",
+        actor: identity.user,
+        fields: {
+          serial: req.cert?.serial,
+          keyId: req.cert?.keyId,
+          kind,
+          reason,
+          validBefore: req.cert?.validBefore,
+          approvers: req.approvals.map((a) => a.approver),
+        },
       });
       try {
         await this.deps.publishRevocations?.();
@@ -274,11 +299,16 @@ export class AccessService {
       const gate = decideGate(next.hosts, issueScans, (h) => config.hosts[h]?.expectedPorts ?? []);
       if (gate.status === "waiting") return;
       if (gate.status === "blocked") {
-        await this.commit(blockRequest(next, gate.reason, now), "request.blocked", "sshcad", { reason: gate.reason });
+        await this.commit({
+          req: blockRequest(next, gate.reason, now),
+          type: "request.blocked",
+          actor: "sshcad",
+          fields: { reason: gate.reason },
+        });
         return;
       }
       next = passGate(next, now);
-      await this.commit(next, "request.gate_passed", "sshcad", {});
+      await this.commit({ req: next, type: "request.gate_passed", actor: "sshcad", fields: {} });
       await this.issue(next).catch((err) => {
         this.deps.log.warn({ err: safeErr(err), request: id }, "issuance after the scan gate failed; will retry");
       });
@@ -291,7 +321,7 @@ export class AccessService {
       const now = this.deps.now();
       await this.expireNow(req, now);
       const cancelled = unwrap(decideCancel(this.get(id)!, identity, isAdmin(this.deps.config(), identity), now));
-      await this.commit(cancelled, "request.cancelled", identity.user, {});
+      await this.commit({ req: cancelled, type: "request.cancelled", actor: identity.user, fields: {} });
       return cancelled;
     });
   }
@@ -332,75 +362,58 @@ export class AccessService {
       (r) => !this.locks.isBusy(r.id) && isFinished(r, now, keep) && (this.deps.expiryWorkDone?.(r) ?? true),
     );
     if (done.length === 0) return;
-    for (const r of done) delete requests[r.id];
+    for (const r of done) this.deps.store.remove("requests", r.id);
     await this.deps.store.persist();
     this.deps.log.debug({ requests: done.map((r) => r.id) }, "finished requests left the live state");
   }
 
   private async expireNow(req: AccessRequest, now: Date): Promise<void> {
     const expired = expireIfDue(req, now);
-    if (expired) await this.commit(expired, "request.expired", "sshcad", { expiresAt: req.expiresAt });
+    if (expired)
+      await this.commit({
+        req: expired,
+        type: "request.expired",
+        actor: "sshcad",
+        fields: { expiresAt: req.expiresAt },
+      });
   }
 
   /** Signs the certificate of an approved request; the issuance record is durable before anything else sees it. */
-  private async issue(req: AccessRequest): Promise<AccessRequest> {
+  private async issue(
+    req: AccessRequest,
+    subject?: SubjectKey,
+    before: Step[] = [],
+    delivered = false,
+  ): Promise<AccessRequest> {
     if (req.state !== "approved") return req;
     const config = this.deps.config();
-    const role = config.roles[req.role];
     // A gated role issues only after its pre-issue scan passed (or an approver overrode it);
     // the scanner calls applyScan, which comes back here.
-    if (role?.scanOnIssue === "gate" && req.gate?.status !== "passed" && !req.gate?.override) return req;
-    const still = decideStillGranted(config, resolveIdentity(config, this.deps.store.data, req.requester), req);
-    if (!still.ok) {
-      const denied: AccessRequest = {
-        ...req,
-        state: "denied",
-        version: req.version + 1,
-        updatedAt: this.deps.now().toISOString(),
-        denial: { by: "policy", at: this.deps.now().toISOString(), reason: still.reason },
-      };
-      await this.commit(denied, "request.denied", "policy", { reason: still.reason });
-      return denied;
+    if (config.roles[req.role]?.scanOnIssue === "gate" && req.gate?.status !== "passed" && !req.gate?.override) {
+      if (before.length) await this.commit(...before);
+      return req;
     }
-    const serial = randomSerial(this.deps.random);
-    const { validAfter, validBefore } = certValidity(this.deps.now(), req.ttlSeconds, config.ca.backdate);
-    const keyId = keyIdFor(req);
-    const certificate = signUserCertificate(
-      {
-        subjectKey: parseSubjectKey(req.publicKey).key,
-        serial: serial.bytes,
-        keyId,
-        principals: req.principals,
-        validAfter,
-        validBefore,
-        criticalOptions: req.criticalOptions,
-        extensions: req.extensions,
-      },
-      this.deps.ca,
-    );
-    const cert: IssuedCert = {
-      certificate,
-      serial: serial.decimal,
-      keyId,
-      validAfter: validAfter.toISOString(),
-      validBefore: validBefore.toISOString(),
-      caFingerprint: this.deps.ca.fingerprint,
-    };
-    const issued = markIssued(req, cert, this.deps.now());
-    await this.commit(issued, "certificate.issued", "sshcad", {
-      serial: cert.serial,
-      keyId,
-      hosts: req.hosts,
-      principals: req.principals,
-      extensions: req.extensions,
-      criticalOptions: req.criticalOptions,
-      validAfter: cert.validAfter,
-      validBefore: cert.validBefore,
-      approvers: req.approvals.map((a) => a.approver),
-      subjectKeyFingerprint: req.keyFingerprint,
-      caKeyFingerprint: cert.caFingerprint,
+    const step = prepareIssuance(req, {
+      config,
+      ca: this.deps.ca,
+      now: this.deps.now(),
+      random: this.deps.random,
+      requester: resolveIdentity(config, this.deps.store.data, req.requester),
+      ...(subject ? { subject } : {}),
     });
-    return issued;
+    const fetched: Step[] =
+      delivered && step.req.cert
+        ? [
+            {
+              req: step.req,
+              type: "certificate.fetched",
+              actor: step.req.requester,
+              fields: { serial: step.req.cert.serial },
+            },
+          ]
+        : [];
+    await this.commit(...before, step, ...fetched);
+    return step.req;
   }
 
   /** Issues, turning an unavailable audit log into a 503 that says what did happen. */
@@ -417,36 +430,39 @@ export class AccessService {
 
   /** Stores a change that needs no audit record of its own, and wakes waiters. */
   private async save(req: AccessRequest): Promise<void> {
-    this.deps.store.data.requests[req.id] = req;
+    this.deps.store.put("requests", req.id, req);
     await this.deps.store.persist();
     this.watch.changed(req.id);
   }
 
-  /** Audit first (durable), then live state (durable), then wake waiters and listeners. */
-  private async commit(
-    req: AccessRequest,
-    type: AuditType,
-    actor: string,
-    fields: Record<string, unknown>,
-  ): Promise<void> {
+  /**
+   * Audit first (durable), then live state (durable), then wake waiters and listeners. Several
+   * steps share one audit batch (appended together, one fdatasync) and one state write.
+   */
+  private async commit(...steps: Step[]): Promise<void> {
     // Every request record names the request, its requester and role, so the audit log can be
     // queried by user and drives notifications without the live state.
-    const record = await this.deps.audit.append(type, actor, {
-      request: req.id,
-      requester: req.requester,
-      role: req.role,
-      ...fields,
-    });
-    const data = this.deps.store.data;
-    data.requests[req.id] = req;
-    data.auditSeq = Math.max(data.auditSeq, record.seq);
+    const records = await Promise.all(
+      steps.map((s) =>
+        this.deps.audit.append(s.type, s.actor, {
+          request: s.req.id,
+          requester: s.req.requester,
+          role: s.req.role,
+          ...s.fields,
+        }),
+      ),
+    );
+    for (const s of steps) this.deps.store.put("requests", s.req.id, s.req);
+    this.deps.store.noteAuditSeq(records.at(-1)!.seq);
     await this.deps.store.persist();
-    this.watch.changed(req.id);
-    for (const listener of this.listeners) {
-      try {
-        listener(req, type);
-      } catch (err) {
-        this.deps.log.error({ err: safeErr(err) }, "change listener failed");
+    for (const s of steps) {
+      this.watch.changed(s.req.id);
+      for (const listener of this.listeners) {
+        try {
+          listener(s.req, s.type);
+        } catch (err) {
+          this.deps.log.error({ err: safeErr(err) }, "change listener failed");
+        }
       }
     }
   }

@@ -44,8 +44,9 @@ export async function addUser(
     throw fail.conflict(`user ${name} already exists; for a new token run: sshcad token create ${name}`);
   }
   const now = deps.now();
-  await deps.audit.append("user.added", actor, { user: name, groups: wanted });
-  deps.store.data.users[name] = { groups: wanted, createdAt: now.toISOString() };
+  const added = await deps.audit.append("user.added", actor, { user: name, groups: wanted });
+  deps.store.put("users", name, { groups: wanted, createdAt: now.toISOString() });
+  deps.store.noteAuditSeq(added.seq);
   return { ...(await createToken(deps, name, actor)), groups: wanted };
 }
 
@@ -62,13 +63,8 @@ export async function createToken(deps: AdminDeps, user: string, actor: string):
     tokenId: minted.id,
     expiresAt,
   });
-  deps.store.data.tokens[minted.id] = {
-    user,
-    hash: minted.hash,
-    createdAt: now.toISOString(),
-    expiresAt,
-  };
-  deps.store.data.auditSeq = Math.max(deps.store.data.auditSeq, record.seq);
+  deps.store.put("tokens", minted.id, { user, hash: minted.hash, createdAt: now.toISOString(), expiresAt });
+  deps.store.noteAuditSeq(record.seq);
   await deps.store.persist();
   const groups = deps.store.data.users[user]?.groups ?? config.users[user]?.groups ?? [];
   return { user, groups, tokenId: minted.id, token: minted.token, expiresAt };
@@ -109,8 +105,8 @@ export async function revokeToken(
   if (record.revokedAt) throw fail.conflict(`token ${tokenId} was already revoked at ${record.revokedAt}`);
   const now = deps.now().toISOString();
   const rec = await deps.audit.append("token.revoked", actor, { tokenId, user: record.user });
-  tokens[tokenId] = { ...record, revokedAt: now };
-  deps.store.data.auditSeq = Math.max(deps.store.data.auditSeq, rec.seq);
+  deps.store.put("tokens", tokenId, { ...record, revokedAt: now });
+  deps.store.noteAuditSeq(rec.seq);
   await deps.store.persist();
   return { tokenId, user: record.user };
 }

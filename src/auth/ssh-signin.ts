@@ -91,14 +91,14 @@ export class SshSignIn {
       tokenId: minted.id,
       expiresAt,
     });
-    this.deps.store.data.tokens[minted.id] = {
+    this.deps.store.put("tokens", minted.id, {
       user: c.user,
       hash: minted.hash,
       createdAt: now.toISOString(),
       expiresAt,
       kind: "session",
-    };
-    this.deps.store.data.auditSeq = Math.max(this.deps.store.data.auditSeq, rec.seq);
+    });
+    this.deps.store.noteAuditSeq(rec.seq);
     await this.deps.store.persist();
     return { user: c.user, token: minted.token, expiresAt, keyFingerprint: fingerprint };
   }
@@ -118,8 +118,13 @@ export async function registerSshKey(
     throw fail.conflict(`key ${key.fingerprint} is already registered to another user`);
   if (existing) return { user, fingerprint: key.fingerprint };
   const rec = await deps.audit.append("auth.key_registered", actor, { user, keyFingerprint: key.fingerprint });
-  keys[key.fingerprint] = { user, publicKey: key.line, addedAt: deps.now().toISOString(), addedBy: actor };
-  deps.store.data.auditSeq = Math.max(deps.store.data.auditSeq, rec.seq);
+  deps.store.put("sshKeys", key.fingerprint, {
+    user,
+    publicKey: key.line,
+    addedAt: deps.now().toISOString(),
+    addedBy: actor,
+  });
+  deps.store.noteAuditSeq(rec.seq);
   await deps.store.persist();
   return { user, fingerprint: key.fingerprint };
 }

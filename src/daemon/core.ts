@@ -74,7 +74,7 @@ export async function openCore(opts: CoreOptions): Promise<Core> {
         keyType: config.ca.keyType,
         path: paths.caKey,
       });
-      store.data.auditSeq = rec.seq;
+      store.noteAuditSeq(rec.seq);
     }
     if (store.isNew || caCreated) await store.persist();
     return {

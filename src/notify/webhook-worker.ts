@@ -63,7 +63,7 @@ export class WebhookWorker {
     const name = this.hook.name;
     // State entries are replaced, never mutated: the state file journals changed entries only.
     const setCursor = (cursor: number) => {
-      store.data.webhooks[name] = { cursor };
+      store.put("webhooks", name, { cursor });
     };
     if (!Object.hasOwn(store.data.webhooks, name)) setCursor(this.deps.headSeq());
     await store.persist();

@@ -40,8 +40,9 @@ export class JournaledJsonFile<T extends object> implements Adapter<T> {
   private generation = 0;
   private journalBytes = 0;
   private snapshotBytes = 0;
-  private written: Map<string, Map<string, unknown>> | undefined;
   private scalars = new Map<string, unknown>();
+  private dirty = new Map<string, Set<string>>();
+  private needsSnapshot = true;
   private batch = 0;
   /** Why the last write failed, until one succeeds again (for /readyz). */
   lastError: string | undefined;
@@ -120,31 +121,20 @@ export class JournaledJsonFile<T extends object> implements Adapter<T> {
     void torn;
   }
 
-  /** What was last made durable, to diff the next write against. */
+  /** The scalars last made durable (collections are tracked by dirty keys instead). */
   private remember(doc: Doc): void {
-    const c = this.capture(doc);
-    this.written = c.written;
-    this.scalars = c.scalars;
+    this.scalars = new Map(Object.entries(doc).filter(([k]) => !this.collections.includes(k)));
+    this.needsSnapshot = false;
   }
 
-  /** The entries and scalars of `doc` right now (taken synchronously, before any await). */
-  private capture(doc: Doc) {
-    return {
-      written: new Map(this.collections.map((c) => [c, new Map(Object.entries((doc[c] as Doc | undefined) ?? {}))])),
-      scalars: new Map(Object.entries(doc).filter(([k]) => !this.collections.includes(k))),
-    };
-  }
-
-  /** Records journal lines as durable: the values they carried, not the document's values now. */
-  private applyWritten(lines: readonly Line[]): void {
-    for (const line of lines) {
-      if ("s" in line) this.scalars.set(line.s, line.v);
-      else if ("c" in line) {
-        const m = this.written!.get(line.c)!;
-        if ("d" in line) m.delete(line.k);
-        else m.set(line.k, line.v);
-      }
+  /** An entry of `collection` was set or removed; the next write journals it. */
+  markDirty(collection: string, key: string): void {
+    let keys = this.dirty.get(collection);
+    if (!keys) {
+      keys = new Set();
+      this.dirty.set(collection, keys);
     }
+    keys.add(key);
   }
 
   async write(data: T): Promise<void> {
@@ -164,7 +154,7 @@ export class JournaledJsonFile<T extends object> implements Adapter<T> {
         (err: NodeJS.ErrnoException) => {
           this.lastError = `write failed (${err.code ?? err.message})`;
           // After a failure nothing is assumed about the journal: the next write is a snapshot.
-          this.written = undefined;
+          this.needsSnapshot = true;
           throw err;
         },
       );
@@ -177,7 +167,7 @@ export class JournaledJsonFile<T extends object> implements Adapter<T> {
   }
 
   private async persist(doc: T): Promise<void> {
-    if (this.written === undefined || this.journalBytes > Math.max(this.minJournalBytes, this.snapshotBytes)) {
+    if (this.needsSnapshot || this.journalBytes > Math.max(this.minJournalBytes, this.snapshotBytes)) {
       await this.snapshot(doc);
       return;
     }
@@ -195,18 +185,18 @@ export class JournaledJsonFile<T extends object> implements Adapter<T> {
       await fh?.close();
     }
     this.journalBytes += bytes.length;
-    this.applyWritten(lines);
+    for (const line of lines) if ("s" in line) this.scalars.set(line.s, line.v);
   }
 
-  /** The lines that turn what was last written into `doc`. */
+  /** The lines that turn what was last written into `doc`: dirty entries and changed scalars. */
   private diff(data: T): Line[] {
     const doc = data as Doc;
     const out: Line[] = [];
-    for (const c of this.collections) {
-      const now = (doc[c] as Doc | undefined) ?? {};
-      const before = this.written!.get(c)!;
-      for (const [k, v] of Object.entries(now)) if (before.get(k) !== v) out.push({ c, k, v });
-      for (const k of before.keys()) if (!Object.hasOwn(now, k)) out.push({ c, k, d: 1 });
+    const dirty = this.dirty;
+    this.dirty = new Map(); // taken now; changes made while this write runs go into the next one
+    for (const [c, keys] of dirty) {
+      const coll = (doc[c] as Doc | undefined) ?? {};
+      for (const k of keys) out.push(Object.hasOwn(coll, k) ? { c, k, v: coll[k] } : { c, k, d: 1 });
     }
     for (const [s, v] of Object.entries(doc)) {
       if (!this.collections.includes(s) && this.scalars.get(s) !== v) out.push({ s, v });
@@ -218,7 +208,7 @@ export class JournaledJsonFile<T extends object> implements Adapter<T> {
     const next = this.generation + 1;
     // Serialised and captured now: the document may change while the file is written.
     const text = JSON.stringify({ ...doc, [META]: { journal: next } });
-    const captured = this.capture(doc as Doc);
+    this.dirty = new Map(); // everything is in this snapshot
     const tmp = join(dirname(this.path), `.${basename(this.path)}.tmp`);
     const fh = await open(tmp, "w", 0o600);
     try {
@@ -234,8 +224,7 @@ export class JournaledJsonFile<T extends object> implements Adapter<T> {
     this.generation = next;
     this.journalBytes = 0;
     this.snapshotBytes = Buffer.byteLength(text);
-    this.written = captured.written;
-    this.scalars = captured.scalars;
+    this.remember(doc as Doc);
     await unlink(old).catch(() => undefined);
   }
 }

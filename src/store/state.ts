@@ -51,11 +51,13 @@ export function emptyState(now: Date): StateDoc {
   };
 }
 
-/**
- * The parts of the document that are collections of entries (journaled entry by entry).
- * Entries are replaced, never mutated in place.
- */
-const STATE_COLLECTIONS = ["users", "tokens", "requests", "webhooks", "sshKeys"];
+/** The parts of the document that are collections of entries (journaled entry by entry). */
+export const STATE_COLLECTIONS = ["users", "tokens", "requests", "webhooks", "sshKeys"] as const;
+export type Collection = (typeof STATE_COLLECTIONS)[number];
+type EntryOf<C extends Collection> = StateDoc[C][string];
+
+/** The document as everyone but the store sees it: collections change only through put/remove. */
+export type StateView = Readonly<Omit<StateDoc, Collection>> & { readonly [C in Collection]: Readonly<StateDoc[C]> };
 
 /** lowdb over the journaled durable adapter, plus the checks a loaded document must pass. */
 export class StateStore {
@@ -89,11 +91,28 @@ export class StateStore {
     return this.adapter.lastError;
   }
 
-  get data(): StateDoc {
+  /** The live document, read-only: change it with put, remove and noteAuditSeq, then persist. */
+  get data(): StateView {
     return this.db.data;
   }
 
-  /** Durably writes the current document (coalesced with concurrent callers). */
+  /** Sets one entry (a new object: entries are never mutated in place). */
+  put<C extends Collection>(collection: C, key: string, value: EntryOf<C>): void {
+    (this.db.data[collection] as Record<string, EntryOf<C>>)[key] = value;
+    this.adapter.markDirty(collection, key);
+  }
+
+  remove(collection: Collection, key: string): void {
+    delete (this.db.data[collection] as Record<string, unknown>)[key];
+    this.adapter.markDirty(collection, key);
+  }
+
+  /** Records that the document includes the change audited as record `seq`. */
+  noteAuditSeq(seq: number): void {
+    this.db.data.auditSeq = Math.max(this.db.data.auditSeq, seq);
+  }
+
+  /** Durably writes what changed (coalesced with concurrent callers). */
   persist(): Promise<void> {
     return this.db.write();
   }

@@ -11,6 +11,15 @@ const open = async (dir: string, minJournal = 1 << 20) => {
   const doc = (await f.read()) ?? { format: "t", n: 0, items: {} };
   return { f, doc };
 };
+/** Entries change through the adapter's dirty tracking, as StateStore.put does. */
+const put = (f: JournaledJsonFile<Doc>, doc: Doc, k: string, v: { v: number }) => {
+  doc.items[k] = v;
+  f.markDirty("items", k);
+};
+const del = (f: JournaledJsonFile<Doc>, doc: Doc, k: string) => {
+  delete doc.items[k];
+  f.markDirty("items", k);
+};
 const journalOf = (dir: string) =>
   join(
     dir,
@@ -23,12 +32,12 @@ describe("journaled state file", () => {
     const old = process.umask(0o000);
     try {
       const { f, doc } = await open(dir);
-      doc.items.a = { v: 1 };
+      put(f, doc, "a", { v: 1 });
       await f.write(doc); // first write: a snapshot
-      doc.items.b = { v: 2 };
+      put(f, doc, "b", { v: 2 });
       doc.n = 7;
       await f.write(doc); // then only what changed
-      delete doc.items.a;
+      del(f, doc, "a");
       await f.write(doc);
     } finally {
       process.umask(old);
@@ -43,9 +52,9 @@ describe("journaled state file", () => {
   test("a write costs what changed: one entry among 10,000 appends one line", async () => {
     const dir = tempDir("state");
     const { f, doc } = await open(dir);
-    for (let i = 0; i < 10_000; i++) doc.items[`k${i}`] = { v: i };
+    for (let i = 0; i < 10_000; i++) put(f, doc, `k${i}`, { v: i });
     await f.write(doc);
-    doc.items.k5 = { v: -5 };
+    put(f, doc, "k5", { v: -5 });
     await f.write(doc);
     expect(statSync(journalOf(dir)).size).toBeLessThan(100);
     expect(statSync(join(dir, "state.json")).size).toBeGreaterThan(100_000);
@@ -54,9 +63,9 @@ describe("journaled state file", () => {
   test("a batch without its commit line (a torn, never acknowledged write) is ignored", async () => {
     const dir = tempDir("state");
     const { f, doc } = await open(dir);
-    doc.items.a = { v: 1 };
+    put(f, doc, "a", { v: 1 });
     await f.write(doc);
-    doc.items.b = { v: 2 };
+    put(f, doc, "b", { v: 2 });
     await f.write(doc);
     appendFileSync(journalOf(dir), '{"c":"items","k":"c","v":{"v":3}}\n{"c":"items","k":"d","v":{"v"');
     expect((await open(dir)).doc.items).toEqual({ a: { v: 1 }, b: { v: 2 } });
@@ -66,7 +75,7 @@ describe("journaled state file", () => {
     const dir = tempDir("state");
     const { f, doc } = await open(dir, 4096);
     for (let i = 0; i < 300; i++) {
-      doc.items[`k${i % 20}`] = { v: i };
+      put(f, doc, `k${i % 20}`, { v: i });
       await f.write(doc);
     }
     const files = readdirSync(dir).filter((n) => n.startsWith("state.json.journal-"));
@@ -91,9 +100,9 @@ describe("journaled state file", () => {
   test("a corrupt journal line before the tail stops the daemon", async () => {
     const dir = tempDir("state");
     const { f, doc } = await open(dir);
-    doc.items.a = { v: 1 };
+    put(f, doc, "a", { v: 1 });
     await f.write(doc);
-    doc.items.b = { v: 2 };
+    put(f, doc, "b", { v: 2 });
     await f.write(doc);
     writeFileSync(journalOf(dir), `garbage\n${readFileSync(journalOf(dir), "utf8")}`);
     await expect(open(dir)).rejects.toThrow(/state journal .* is corrupt at line 1/);
@@ -112,7 +121,7 @@ describe("journaled state file", () => {
     await f.write(doc);
     await Promise.all(
       Array.from({ length: 100 }, (_, i) => {
-        doc.items.x = { v: i };
+        put(f, doc, "x", { v: i });
         return f.write(doc);
       }),
     );

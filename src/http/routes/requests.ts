@@ -43,8 +43,9 @@ export function requestRoutes(access: AccessService, audit: AuditLog, creations:
       throw throttled(creations.waitFor(identity.user), "too many new requests from you (limits.requestsPerMinute)");
     }
     const body = parse(createRequestBody, jsonBody(req), "request");
+    // When create issued at once (auto-approve), it audited this delivery with the issuance.
     const created = await access.create(identity, body);
-    res.status(201).json(await deliver(created, identity));
+    res.status(201).json(requestView(created, identity));
   });
 
   r.get("/", (req, res) => {

@@ -1,0 +1,96 @@
+import type { AuditType } from "../audit/record.js";
+import type { CaKey } from "../ca/ca-key.js";
+import { keyIdFor } from "../ca/key-id.js";
+import { randomSerial } from "../ca/serial.js";
+import { signUserCertificate } from "../ca/sign.js";
+import { parseSubjectKey, type SubjectKey } from "../ca/subject-key.js";
+import { certValidity } from "../ca/validity.js";
+import type { Config } from "../config/schema.js";
+import { decideStillGranted } from "./regrant.js";
+import { markIssued } from "./transitions.js";
+import type { AccessRequest, Identity, IssuedCert } from "./types.js";
+
+/** One change to commit: the request as it becomes, and the audit record that describes it. */
+export interface Step {
+  req: AccessRequest;
+  type: AuditType;
+  actor: string;
+  fields: Record<string, unknown>;
+}
+
+export interface IssuanceDeps {
+  config: Config;
+  ca: CaKey;
+  now: Date;
+  random: (n: number) => Buffer;
+  /** The requester as the current config sees them (undefined: gone). */
+  requester: Identity | undefined;
+  /** The subject key when the caller already parsed it. */
+  subject?: SubjectKey;
+}
+
+/**
+ * What issuing an approved request means now: the signed certificate and its audit record, or
+ * a denial when the current policy would no longer grant exactly this (a role tightened, the
+ * requester removed from its groups). Signs, but changes nothing; the caller commits the step.
+ */
+export function prepareIssuance(req: AccessRequest, d: IssuanceDeps): Step {
+  const still = decideStillGranted(d.config, d.requester, req);
+  if (!still.ok) {
+    const at = d.now.toISOString();
+    return {
+      req: {
+        ...req,
+        state: "denied",
+        version: req.version + 1,
+        updatedAt: at,
+        denial: { by: "policy", at, reason: still.reason },
+      },
+      type: "request.denied",
+      actor: "policy",
+      fields: { reason: still.reason },
+    };
+  }
+  const serial = randomSerial(d.random);
+  const { validAfter, validBefore } = certValidity(d.now, req.ttlSeconds, d.config.ca.backdate);
+  const keyId = keyIdFor(req);
+  const certificate = signUserCertificate(
+    {
+      subjectKey: (d.subject ?? parseSubjectKey(req.publicKey)).key,
+      serial: serial.bytes,
+      keyId,
+      principals: req.principals,
+      validAfter,
+      validBefore,
+      criticalOptions: req.criticalOptions,
+      extensions: req.extensions,
+    },
+    d.ca,
+  );
+  const cert: IssuedCert = {
+    certificate,
+    serial: serial.decimal,
+    keyId,
+    validAfter: validAfter.toISOString(),
+    validBefore: validBefore.toISOString(),
+    caFingerprint: d.ca.fingerprint,
+  };
+  return {
+    req: markIssued(req, cert, d.now),
+    type: "certificate.issued",
+    actor: "sshcad",
+    fields: {
+      serial: cert.serial,
+      keyId,
+      hosts: req.hosts,
+      principals: req.principals,
+      extensions: req.extensions,
+      criticalOptions: req.criticalOptions,
+      validAfter: cert.validAfter,
+      validBefore: cert.validBefore,
+      approvers: req.approvals.map((a) => a.approver),
+      subjectKeyFingerprint: req.keyFingerprint,
+      caKeyFingerprint: cert.caFingerprint,
+    },
+  };
+}
