@@ -12,13 +12,13 @@ export interface Load {
 
 export async function load(
   url: string,
-  opts: { connections: number; seconds: number; headers?: Record<string, string>; body: string },
+  opts: { connections: number; seconds: number; amount?: number; headers?: Record<string, string>; body: string },
 ): Promise<Load> {
   const r = await autocannon({
     url,
     method: "POST",
     connections: opts.connections,
-    duration: opts.seconds,
+    ...(opts.amount ? { amount: opts.amount } : { duration: opts.seconds }),
     headers: { "content-type": "application/json", ...opts.headers },
     body: opts.body,
   });

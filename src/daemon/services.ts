@@ -86,7 +86,7 @@ export async function buildServices(
       },
     });
     const scanner = scans;
-    access.onChange(() => scanner.tick());
+    access.onChange(() => scanner.requestTick());
   } else {
     log.warn("scanning is turned off (scanning.enabled: false)");
   }

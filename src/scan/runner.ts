@@ -1,6 +1,7 @@
 import { lookup } from "node:dns/promises";
 import { constants } from "node:fs";
 import { access } from "node:fs/promises";
+import { setPriority } from "node:os";
 import { join } from "node:path";
 import { isIP } from "node:net";
 import { execa } from "execa";
@@ -9,6 +10,9 @@ import { classifyRun } from "./outcome.js";
 import { parseNmapXml } from "./nmap-xml.js";
 import { portSpec } from "./ports.js";
 import type { PortResult, ScanOutcome } from "./types.js";
+
+/** Niceness of nmap processes (lower priority than the daemon). */
+const SCAN_NICENESS = 10;
 
 export interface NmapSettings {
   path: string;
@@ -108,12 +112,21 @@ export async function runNmap(ip: string, ports: readonly number[], s: NmapSetti
   const started = process.hrtime.bigint();
   const elapsed = () => Math.round(Number(process.hrtime.bigint() - started) / 1e6);
   // The process is bounded too, beyond nmap's own --host-timeout.
-  const res = await execa(s.path, args, {
+  const child = execa(s.path, args, {
     timeout: (s.hostTimeoutSeconds + 30) * 1000,
     reject: false,
     stdin: "ignore",
     maxBuffer: 16 * 1024 * 1024,
   });
+  // Scans are background work: nmap yields the CPU to the daemon answering requests.
+  if (child.pid !== undefined) {
+    try {
+      setPriority(child.pid, SCAN_NICENESS);
+    } catch {
+      // not allowed here; run at normal priority
+    }
+  }
+  const res = await child;
   const base = { args, ports: [] as PortResult[], extraPorts: [] as { state: string; count: number }[] };
   if (res.timedOut)
     return {

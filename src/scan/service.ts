@@ -51,6 +51,18 @@ export class ScanService {
     this.pool = new Pool(deps.config().scanning.concurrency);
   }
 
+  private tickQueued = false;
+
+  /** A tick soon (once for a burst of request changes), off the caller's path. */
+  requestTick(): void {
+    if (this.tickQueued) return;
+    this.tickQueued = true;
+    setImmediate(() => {
+      this.tickQueued = false;
+      this.tick();
+    });
+  }
+
   /** Starts every scan that is due and not already running. */
   tick(): void {
     const now = this.deps.now();
