@@ -61,8 +61,12 @@ export async function httpBench(seconds = 10) {
     headers: { authorization: `Bearer ${token}` },
     body,
   });
+  // Group commit at work: audit records per fdatasync, from the daemon's own metrics.
+  const metrics = await (await fetch(`${daemon.url}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(metrics)?.[1] ?? Number.NaN);
+  const recordsPerSync = value("sshca_audit_records_total") / value("sshca_audit_fsync_seconds_count");
   await daemon.stop();
-  return { baseline, issuance, ratio: issuance.requestsPerSecond / baseline.requestsPerSecond };
+  return { baseline, issuance, recordsPerSync, ratio: issuance.requestsPerSecond / baseline.requestsPerSecond };
 }
 
 /** The same issuance load with the audit log (and state) on tmpfs, where fsync costs nothing, against real disk. */
