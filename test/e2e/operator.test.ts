@@ -121,3 +121,35 @@ describe("operator commands", () => {
     }
   });
 });
+
+describe("an encrypted CA key", () => {
+  test("is refused without its passphrase, and unlocked from a credential file (LoadCredential)", async () => {
+    const dataDir = join(tempDir("enc"), "data");
+    const configPath = writeConfig(e2eConfig({ extra: { scanning: { enabled: false } } }));
+    const sshcad = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+      run(process.execPath, [SSHCAD, "--config", configPath, "--data-dir", dataDir, ...args], {
+        env: { ...process.env, ...env },
+      });
+    expect((await sshcad(["init"])).code).toBe(0);
+    const key = join(dataDir, "ca", "ca_key");
+    const enc = await run("ssh-keygen", ["-p", "-q", "-P", "", "-N", "correct horse", "-f", key]);
+    expect(enc.code, enc.stderr).toBe(0);
+
+    const refused = await sshcad(["serve"]);
+    expect(refused.code).toBe(78);
+    expect(refused.stderr).toContain("the CA key is encrypted: provide its passphrase");
+
+    const creds = tempDir("creds");
+    writeFileSync(join(creds, "ca-passphrase"), "correct horse\n", { mode: 0o600 });
+    const daemon = await startDaemon({ configPath, dataDir, env: { CREDENTIALS_DIRECTORY: creds } });
+    try {
+      expect(daemon.url).toMatch(/^https:/);
+    } finally {
+      await daemon.stop();
+    }
+    const wrong = join(creds, "wrong");
+    writeFileSync(wrong, "nope\n");
+    const bad = await sshcad(["serve"], { SSHCAD_CA_PASSPHRASE_FILE: wrong });
+    expect(bad.code).toBe(78);
+  });
+});
