@@ -59,11 +59,11 @@ export async function peopleBench(runs = 15) {
   ]).toString();
   await timed([SSHCA, "bootstrap", "--url", daemon.url, "--fingerprint", fp], env);
   const alice = { ...env, SSHCA_TOKEN: aliceToken };
-  const loginArgs = [
+  const loginArgs = (role: string) => [
     SSHCA,
     "login",
     "--role",
-    "auto",
+    role,
     "--host",
     "web-1",
     "--reason",
@@ -79,32 +79,16 @@ export async function peopleBench(runs = 15) {
   for (let i = 0; i < runs; i++) {
     nodeStart.push(await timed(["-e", "0"], env));
     help.push(await timed([SSHCA, "--help"], env));
-    login.push(await timed(loginArgs, alice));
+    login.push(await timed(loginArgs("auto"), alice));
   }
 
   // Approval to certificate: alice waits; bob approves; the clock runs until alice's CLI is done.
   const approval: number[] = [];
   for (let i = 0; i < Math.max(5, Math.floor(runs / 2)); i++) {
-    const child = spawn(
-      process.execPath,
-      [
-        SSHCA,
-        "login",
-        "--role",
-        "approved",
-        "--host",
-        "web-1",
-        "--reason",
-        "bench",
-        "-i",
-        join(home, "id"),
-        "--no-agent",
-      ],
-      {
-        env: alice,
-        stdio: ["ignore", "ignore", "pipe"],
-      },
-    );
+    const child = spawn(process.execPath, loginArgs("approved"), {
+      env: alice,
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     const id = await new Promise<string>((res) => {
       let err = "";
       child.stderr!.on("data", (d: Buffer) => {

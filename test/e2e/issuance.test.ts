@@ -251,26 +251,7 @@ describe("ssh-agent and auto-approval", () => {
       expect(listed.stdout).toMatch(/ED25519-CERT/);
       expect(listed.stdout).toMatch(/ED25519\)/);
       // Using only the agent (no key file), plain ssh logs in.
-      const viaAgent = await run(
-        tool("ssh"),
-        [
-          "-F",
-          "/dev/null",
-          "-o",
-          "UserKnownHostsFile=/dev/null",
-          "-o",
-          "StrictHostKeyChecking=no",
-          "-o",
-          `IdentityAgent=${sock}`,
-          "-o",
-          "BatchMode=yes",
-          "-p",
-          String(web1.port),
-          `${LOGIN}@127.0.0.1`,
-          "echo via-agent",
-        ],
-        { env },
-      );
+      const viaAgent = await ssh({ port: web1.port, user: LOGIN, agent: sock, command: "echo via-agent" });
       expect(viaAgent.stdout, viaAgent.stderr).toContain("via-agent");
       // The agent forgets both when the certificate expires.
       await new Promise((r) => setTimeout(r, 6000));

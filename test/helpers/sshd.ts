@@ -83,39 +83,31 @@ export async function startSshd(opts: {
   };
 }
 
-/** Logs in with the real ssh client using exactly this key and certificate, nothing else. */
-export function ssh(opts: {
-  port: number;
-  user: string;
-  key: string;
-  tty?: boolean;
-  command: string;
-}): Promise<Result> {
+/**
+ * Logs in with the real ssh client: with exactly this key and its certificate file, or (with
+ * `agent`) with whatever that ssh-agent holds and no key file at all.
+ */
+export function ssh(
+  opts: { port: number; user: string; command: string; tty?: boolean } & ({ key: string } | { agent: string }),
+): Promise<Result> {
+  const identity =
+    "key" in opts
+      ? [
+          "-o",
+          "IdentitiesOnly=yes",
+          "-o",
+          "IdentityAgent=none",
+          "-i",
+          opts.key,
+          "-o",
+          `CertificateFile=${opts.key}-cert.pub`,
+        ]
+      : ["-o", `IdentityAgent=${opts.agent}`];
   return run(tool("ssh"), [
     ...(opts.tty ? ["-tt"] : ["-T"]),
-    "-F",
-    "/dev/null",
-    "-o",
-    "UserKnownHostsFile=/dev/null",
-    "-o",
-    "StrictHostKeyChecking=no",
-    "-o",
-    "IdentitiesOnly=yes",
-    "-o",
-    "IdentityAgent=none",
-    "-o",
-    "BatchMode=yes",
-    "-o",
-    "ConnectTimeout=10",
-    "-o",
-    "LogLevel=ERROR",
-    "-i",
-    opts.key,
-    "-o",
-    `CertificateFile=${opts.key}-cert.pub`,
-    "-p",
-    String(opts.port),
-    `${opts.user}@127.0.0.1`,
-    opts.command,
+    ...["-F", "/dev/null", "-o", "UserKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=no"],
+    ...["-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR"],
+    ...identity,
+    ...["-p", String(opts.port), `${opts.user}@127.0.0.1`, opts.command],
   ]);
 }
