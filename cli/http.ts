@@ -14,6 +14,17 @@ export interface CallOptions {
   tls?: Record<string, unknown>;
 }
 
+/** A token may travel over https, a unix socket, or plain http to this machine's loopback only. */
+function tokenSafeOver(url: string): boolean {
+  if (url.startsWith("unix:") || url.startsWith("https:")) return true;
+  try {
+    const host = new URL(url).hostname.replace(/^\[|\]$/g, "");
+    return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+  } catch {
+    return false;
+  }
+}
+
 /** Where and how to send a request: http, https, or a unix socket ("unix:/path"). */
 function target(settings: Settings, path: string): { options: RequestOptions; send: typeof httpRequest } {
   if (settings.url.startsWith("unix:"))
@@ -42,7 +53,14 @@ function target(settings: Settings, path: string): { options: RequestOptions; se
 export function callRaw(settings: Settings, call: CallOptions): Promise<{ status: number; body: Buffer }> {
   const payload = call.body === undefined ? undefined : Buffer.from(JSON.stringify(call.body), "utf8");
   const headers: Record<string, string | number> = { accept: "application/json" };
-  if (settings.token) headers.authorization = `Bearer ${settings.token}`;
+  if (settings.token) {
+    if (!tokenSafeOver(settings.url)) {
+      return Promise.reject(
+        new CliError(`refusing to send the API token over plain HTTP to ${settings.url}; use https`),
+      );
+    }
+    headers.authorization = `Bearer ${settings.token}`;
+  }
   if (payload) {
     headers["content-type"] = "application/json";
     headers["content-length"] = payload.length;

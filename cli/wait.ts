@@ -67,7 +67,9 @@ export async function waitAndInstall(
         ? `denied by ${req.denial?.by}: ${req.denial?.reason}`
         : req.state === "cancelled"
           ? `cancelled by ${req.cancellation?.by}`
-          : `expired at ${req.expiresAt} without enough approvals`;
+          : req.state === "revoked"
+            ? `issued and then revoked by ${req.revocation?.by} (${req.revocation?.reason})`
+            : `expired at ${req.expiresAt} without enough approvals`;
     throw new CliError(`request ${req.id} was ${why}`, EXIT.ended);
   }
   await install(ctx, client, req, opts);

@@ -113,12 +113,14 @@ program
 async function admin<T>(
   viaSocket: (socket: string) => Promise<T | undefined>,
   offline: (deps: Parameters<typeof listUsers>[0]) => Promise<T> | T,
+  { readOnly = false }: { readOnly?: boolean } = {},
 ): Promise<T> {
   const g = globals();
   const paths = dataPaths(loadConfigFile(g.configPath), g.dataDirFlag, env);
   const answer = await viaSocket(paths.adminSocket);
   if (answer !== undefined) return answer;
-  const core = await openCore({ ...g, env, log: createLogger(env), now, createCa: true });
+  // Listing never creates a CA key; adding a user to a fresh directory does, as init would.
+  const core = await openCore({ ...g, env, log: createLogger(env), now, createCa: !readOnly });
   try {
     return await offline({
       config: () => core.config,
@@ -192,6 +194,7 @@ user
     const { users } = await admin(
       (s) => adminRequest<{ users: ReturnType<typeof listUsers> }>(s, "GET", "/users"),
       (deps) => ({ users: listUsers(deps) }),
+      { readOnly: true },
     );
     if (o.json) process.stdout.write(`${JSON.stringify(users, null, 2)}\n`);
     else
@@ -233,6 +236,7 @@ token
     const { tokens } = await admin(
       (s) => adminRequest<{ tokens: ReturnType<typeof listTokens> }>(s, "GET", `/tokens${q}`),
       (deps) => ({ tokens: listTokens(deps, o.user) }),
+      { readOnly: true },
     );
     if (o.json) process.stdout.write(`${JSON.stringify(tokens, null, 2)}\n`);
     else

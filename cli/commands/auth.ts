@@ -9,6 +9,9 @@ import { CliError } from "../errors.js";
 import { DEFAULT_KEY, expandHome } from "../keys.js";
 import { updateConfigFile } from "../settings.js";
 
+/** The ssh-keygen -Y namespace of sshca sign-ins (PROTOCOL.sshsig); fixed on both sides. */
+const SIGNIN_NAMESPACE = "sshca-auth";
+
 /**
  * Signs the daemon's challenge with `ssh-keygen -Y sign`. With --agent the public key file is
  * given, so ssh-keygen asks ssh-agent (or the hardware token behind it) for the signature; the
@@ -51,7 +54,15 @@ export function authCommands(program: Command, ctx: Ctx): void {
       const key = expandHome(o.key);
       const client = await ctx.client();
       const c = await client.signInChallenge(user);
-      const signature = await sign(c.message, c.namespace, o.agent ? `${key}.pub` : key);
+      // Sign only what a sign-in challenge looks like, in sshca's own namespace: a hostile server
+      // must not get a signature it could use elsewhere (git, files, another service).
+      const expected = new RegExp(
+        `^sshca sign-in\\nuser=${user}\\nchallenge=${c.challenge}\\nnonce=[A-Za-z0-9_-]{43}\\nca=SHA256:[A-Za-z0-9+/]{43}\\nexpires=[0-9T:.Z-]+\\n$`,
+      );
+      if (c.namespace !== SIGNIN_NAMESPACE || !expected.test(c.message)) {
+        throw new CliError("the server sent a sign-in challenge in an unexpected form; not signing it");
+      }
+      const signature = await sign(c.message, SIGNIN_NAMESPACE, o.agent ? `${key}.pub` : key);
       const session = await client.signIn(c.challenge, signature);
       const path = await updateConfigFile(ctx.env, { token: session.token });
       const shown = {

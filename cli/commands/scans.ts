@@ -43,12 +43,10 @@ export function describeScan(s: ScanView): string {
   );
   for (const e of s.extraPorts) lines.push(`(${e.count} more ${e.state})`);
   if (s.drift) {
-    const d = s.drift;
-    const changed = d.newlyOpen.length + d.newlyClosed.length + d.serviceChanged.length + d.unexpectedOpen.length > 0;
-    lines.push(
-      "",
-      `Drift     ${changed ? "YES" : "none"}${d.baseline ? ` (against ${d.baseline} and the expected ports)` : " (against the expected ports)"}`,
-    );
+    const against = s.drift.baseline
+      ? ` (against ${s.drift.baseline} and the expected ports)`
+      : " (against the expected ports)";
+    lines.push("", `Drift     ${s.driftFound ? "YES" : "none"}${against}`);
   }
   return lines.join("\n");
 }
@@ -61,12 +59,7 @@ function table(list: ScanView[]): string {
         .filter((p) => p.state === "open")
         .map(portName)
         .join(",") || "-";
-    const d = s.drift;
-    const drift = d
-      ? d.newlyOpen.length + d.newlyClosed.length + d.serviceChanged.length + d.unexpectedOpen.length > 0
-        ? "yes"
-        : "no"
-      : "-";
+    const drift = s.drift ? (s.driftFound ? "yes" : "no") : "-";
     rows.push([s.id, s.host, s.trigger, s.outcome, s.outcome === "ok" ? open : "?", drift, s.startedAt]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));

@@ -23,8 +23,8 @@ export interface IssuanceDeps {
   ca: CaKey;
   now: Date;
   random: (n: number) => Buffer;
-  /** The requester as the current config sees them (undefined: gone). */
-  requester: Identity | undefined;
+  /** A user as the current config sees them (undefined: gone). */
+  identityOf: (user: string) => Identity | undefined;
   /** The subject key when the caller already parsed it. */
   subject?: SubjectKey;
 }
@@ -35,7 +35,7 @@ export interface IssuanceDeps {
  * requester removed from its groups). Signs, but changes nothing; the caller commits the step.
  */
 export function prepareIssuance(req: AccessRequest, d: IssuanceDeps): Step {
-  const still = decideStillGranted(d.config, d.requester, req);
+  const still = decideStillGranted(d.config, d.identityOf(req.requester), req, d.identityOf);
   if (!still.ok) {
     const at = d.now.toISOString();
     return {

@@ -288,30 +288,37 @@ export class AccessService {
     await this.locks.run(id, async () => {
       const req = this.get(id);
       if (!req) return;
-      const now = this.deps.now();
-      let next = recordScan(req, host, slot, ref, now);
+      const next = recordScan(req, host, slot, ref, this.deps.now());
       // Bookkeeping only: the scan itself is in the audit log as scan.finished / scan.failed.
       await this.save(next);
-      const config = this.deps.config();
-      if (slot !== "issue" || next.state !== "approved" || config.roles[next.role]?.scanOnIssue !== "gate") return;
-      if (next.gate?.override) return;
-      const issueScans = Object.fromEntries(next.hosts.map((h) => [h, next.scans?.[h]?.issue]));
-      const gate = decideGate(next.hosts, issueScans, (h) => config.hosts[h]?.expectedPorts ?? []);
-      if (gate.status === "waiting") return;
-      if (gate.status === "blocked") {
-        await this.commit({
-          req: blockRequest(next, gate.reason, now),
-          type: "request.blocked",
-          actor: "sshcad",
-          fields: { reason: gate.reason },
-        });
-        return;
-      }
-      next = passGate(next, now);
-      await this.commit({ req: next, type: "request.gate_passed", actor: "sshcad", fields: {} });
-      await this.issue(next).catch((err) => {
-        this.deps.log.warn({ err: safeErr(err), request: id }, "issuance after the scan gate failed; will retry");
+      if (slot === "issue") await this.settleGate(next);
+    });
+  }
+
+  /**
+   * For an approved request of a gated role whose issue-time scans are all recorded and not yet
+   * judged: block it, or pass it and issue. Safe to repeat (the sweep does, after a failure).
+   */
+  private async settleGate(req: AccessRequest): Promise<void> {
+    const config = this.deps.config();
+    if (req.state !== "approved" || config.roles[req.role]?.scanOnIssue !== "gate" || req.gate !== undefined) return;
+    const issueScans = Object.fromEntries(req.hosts.map((h) => [h, req.scans?.[h]?.issue]));
+    const gate = decideGate(req.hosts, issueScans, (h) => config.hosts[h]?.expectedPorts ?? []);
+    if (gate.status === "waiting") return;
+    const now = this.deps.now();
+    if (gate.status === "blocked") {
+      await this.commit({
+        req: blockRequest(req, gate.reason, now),
+        type: "request.blocked",
+        actor: "sshcad",
+        fields: { reason: gate.reason },
       });
+      return;
+    }
+    const passed = passGate(req, now);
+    await this.commit({ req: passed, type: "request.gate_passed", actor: "sshcad", fields: {} });
+    await this.issue(passed).catch((err) => {
+      this.deps.log.warn({ err: safeErr(err), request: req.id }, "issuance after the scan gate failed; will retry");
     });
   }
 
@@ -342,7 +349,10 @@ export class AccessService {
           });
       } else if (req.state === "approved") {
         await this.locks
-          .run(req.id, () => this.issue(this.get(req.id)!))
+          .run(req.id, async () => {
+            await this.settleGate(this.get(req.id)!);
+            await this.issue(this.get(req.id)!);
+          })
           .catch((err) => {
             this.deps.log.warn({ err: safeErr(err), request: req.id }, "issuance retry failed");
           });
@@ -398,7 +408,7 @@ export class AccessService {
       ca: this.deps.ca,
       now: this.deps.now(),
       random: this.deps.random,
-      requester: resolveIdentity(config, this.deps.store.data, req.requester),
+      identityOf: (user) => resolveIdentity(config, this.deps.store.data, user),
       ...(subject ? { subject } : {}),
     });
     const fetched: Step[] =

@@ -127,11 +127,15 @@ export class AuditLog {
 
   private kick(): void {
     if (this.flushing) return;
-    this.flushing = this.flushLoop().finally(() => {
-      this.flushing = undefined;
-      // Records queued by continuations that ran after the loop's last check.
-      if (this.queue.length > 0) this.kick();
-    });
+    // Start after the current synchronous work, so records appended together (one commit's
+    // steps) form one batch: all of them durable, or none.
+    this.flushing = Promise.resolve()
+      .then(() => this.flushLoop())
+      .finally(() => {
+        this.flushing = undefined;
+        // Records queued by continuations that ran after the loop's last check.
+        if (this.queue.length > 0) this.kick();
+      });
   }
 
   private async flushLoop(): Promise<void> {

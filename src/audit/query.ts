@@ -11,6 +11,8 @@ export interface AuditFilter {
   types?: readonly string[] | undefined;
   /** Records about this inventory host. */
   host?: string | undefined;
+  /** Any further condition (visibility), applied before `limit`. */
+  where?: ((r: AuditRecord) => boolean) | undefined;
   since?: Date | undefined;
   /** Most recent matches to return. */
   limit: number;
@@ -24,6 +26,7 @@ export function matches(r: AuditRecord, f: AuditFilter): boolean {
   if (f.type !== undefined && r.type !== f.type && !r.type.startsWith(`${f.type}.`)) return false;
   if (f.types !== undefined && !f.types.includes(r.type)) return false;
   if (f.host !== undefined && (r.fields as { host?: unknown }).host !== f.host) return false;
+  if (f.where !== undefined && !f.where(r)) return false;
   if (f.since !== undefined && Date.parse(r.time) < f.since.getTime()) return false;
   return true;
 }
@@ -55,4 +58,22 @@ export async function queryAudit(dir: string, filter: AuditFilter): Promise<Audi
     }
   }
   return out;
+}
+
+/** The newest record matching `pred`, reading segments newest first and stopping at the match. */
+export async function findAudit(dir: string, pred: (r: AuditRecord) => boolean): Promise<AuditRecord | undefined> {
+  const segments = await listSegments(dir);
+  for (let i = segments.length - 1; i >= 0; i--) {
+    const { lines } = await readSegment(segments[i]!.path);
+    for (let j = lines.length - 1; j >= 0; j--) {
+      let r: AuditRecord;
+      try {
+        r = JSON.parse(lines[j]!) as AuditRecord;
+      } catch {
+        continue;
+      }
+      if (pred(r)) return r;
+    }
+  }
+  return undefined;
 }

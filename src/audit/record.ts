@@ -24,7 +24,6 @@ export type AuditType =
   | "request.gate_passed"
   | "request.scan_overridden"
   | "certificate.issued"
-  | "certificate.issue_failed"
   | "certificate.fetched"
   | "certificate.revoked"
   | "scan.started"

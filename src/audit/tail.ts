@@ -5,9 +5,11 @@ import { firstLine, listSegments } from "./segments.js";
 const CHUNK = 1 << 20;
 
 /**
- * Reads committed records after a sequence number, in order, across segments, like `tail -f`:
+ * Reads durable records after a sequence number, in order, across segments, like `tail -f`:
  * the position is kept between calls so a follower reads each byte once. Only complete lines
- * are consumed.
+ * up to the log's durable head are consumed (bytes of a batch still being synced, or of one
+ * that failed and will be cut off, are never handed out); an unreadable line means the file
+ * changed under the reader, which then finds its place again.
  */
 export class AuditTail {
   private segment: number | undefined;
@@ -16,6 +18,8 @@ export class AuditTail {
   constructor(
     private readonly dir: string,
     private afterSeq: number,
+    /** The newest durable record (the audit log's head). */
+    private readonly durableSeq: () => number = () => Number.MAX_SAFE_INTEGER,
   ) {}
 
   /** Up to `max` records after the last one returned (or after the starting seq). */
@@ -24,7 +28,9 @@ export class AuditTail {
     if (segments.length === 0) return [];
     if (this.segment === undefined) this.segment = await this.locate(segments);
     const out: AuditRecord[] = [];
-    while (out.length < max) {
+    const limit = this.durableSeq();
+    let reachedHead = false;
+    while (out.length < max && !reachedHead) {
       const current = segments.find((s) => s.index === this.segment);
       if (!current) break;
       const fh = await open(current.path, "r");
@@ -35,7 +41,18 @@ export class AuditTail {
         const data = buf.subarray(0, bytesRead);
         let start = 0;
         for (let nl = data.indexOf(0x0a); nl >= 0 && out.length < max; nl = data.indexOf(0x0a, start)) {
-          const rec = JSON.parse(data.subarray(start, nl).toString("utf8")) as AuditRecord;
+          let rec: AuditRecord;
+          try {
+            rec = JSON.parse(data.subarray(start, nl).toString("utf8")) as AuditRecord;
+          } catch {
+            this.segment = undefined; // the file changed under us: locate afterSeq again next time
+            this.offset = 0;
+            return out;
+          }
+          if (rec.seq > limit) {
+            reachedHead = true;
+            break;
+          }
           start = nl + 1;
           if (rec.seq > this.afterSeq) {
             out.push(rec);
@@ -47,7 +64,7 @@ export class AuditTail {
         await fh.close();
       }
       this.offset += consumed;
-      if (consumed === 0) {
+      if (consumed === 0 && !reachedHead) {
         // Nothing complete here: move on only if a newer segment exists (this one is finished).
         const next = segments.find((s) => s.index > this.segment!);
         if (!next) break;

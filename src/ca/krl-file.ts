@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { chmod, mkdir, open, rename } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { fsyncDir } from "../store/fsync-dir.js";
@@ -9,7 +10,7 @@ import { fsyncDir } from "../store/fsync-dir.js";
  */
 export async function writeKrlFile(path: string, bytes: Buffer): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o755 });
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
   const fh = await open(tmp, "w", 0o644);
   try {
     await fh.writeFile(bytes);

@@ -37,10 +37,20 @@ export class KrlService {
     });
   }
 
-  /** Rebuilds and publishes; rejects if a file could not be written (the old file stays intact). */
-  async rebuild(): Promise<void> {
-    const bytes = this.build();
-    this.bytes = bytes;
-    for (const path of this.deps.paths) await writeKrlFile(path, bytes);
+  private chain: Promise<void> = Promise.resolve();
+
+  /**
+   * Rebuilds and publishes; rejects if a file could not be written (the old file stays intact).
+   * Rebuilds run one after another, each from the state at its turn, so a revocation that was
+   * answered can never be overwritten by an older KRL landing last.
+   */
+  rebuild(): Promise<void> {
+    const run = this.chain.then(async () => {
+      const bytes = this.build();
+      this.bytes = bytes;
+      for (const path of this.deps.paths) await writeKrlFile(path, bytes);
+    });
+    this.chain = run.catch(() => undefined);
+    return run;
   }
 }

@@ -9,10 +9,3 @@ export function randomSerial(random: (n: number) => Buffer): { bytes: Buffer; de
     if (value !== 0n) return { bytes, decimal: value.toString(10) };
   }
 }
-
-/** Parses a decimal serial as given by users ("sshca revoke --serial N"). */
-export function parseSerial(text: string): bigint | undefined {
-  if (!/^[1-9]\d{0,19}$/.test(text)) return undefined;
-  const value = BigInt(text);
-  return value <= 0xffffffffffffffffn ? value : undefined;
-}

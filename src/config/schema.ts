@@ -251,7 +251,6 @@ export const configSchema = z
       .prefault({}),
     auth: z
       .strictObject({
-        /** Lifetime of API tokens created by `sshcad user add` / `sshcad token create`. */
         /** Lifetime of the session token an SSH-key sign-in (sshca auth ssh) yields. */
         sessionTtl: duration("auth.sessionTtl")
           .pipe(
@@ -263,6 +262,7 @@ export const configSchema = z
           .prefault("12h"),
         /** How long a sign-in challenge may be answered. */
         challengeTtl: duration("auth.challengeTtl").pipe(z.int().min(5).max(600)).prefault("60s"),
+        /** Lifetime of API tokens created by `sshcad user add` / `sshcad token create`. */
         tokenTtl: duration("auth.tokenTtl")
           .pipe(
             z
@@ -340,7 +340,7 @@ export const configSchema = z
       checkGroups(role.requesters, [...at, "requesters"]);
       checkGroups(role.approvers, [...at, "approvers"]);
       role.hosts.forEach((h, i) => {
-        if (!(h in cfg.hosts)) {
+        if (!Object.hasOwn(cfg.hosts, h)) {
           ctx.addIssue({
             code: "custom",
             path: [...at, "hosts", i],

@@ -133,6 +133,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
 
     await audit.append("daemon.started", "sshcad", { url, pid: process.pid, caFingerprint: ca.fingerprint });
     log.info({ url, caFingerprint: ca.fingerprint, dataDir: paths.dataDir, audit: audit.head }, "sshcad listening");
+    await logHead();
 
     let stopping: Promise<void> | undefined;
     const stop = () => {

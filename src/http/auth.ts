@@ -23,6 +23,12 @@ export function throttled(seconds: number, what: string): SshcaError {
   return new SshcaError("rate_limited", `${what}; retry in ${seconds}s`, { details: { retryAfter: seconds } });
 }
 
+/** 429 for a client address with too many recent failed sign-ins (before looking at its credentials). */
+export function refuseIfLockedOut(deps: Pick<AuthDeps, "failures">, ip: string): void {
+  const wait = deps.failures.waitFor(ip);
+  if (wait > 0) throw throttled(wait, "too many failed sign-ins from this address");
+}
+
 /** Counts a failed sign-in against the client address and reports it; returns the error to throw. */
 export function failedSignIn(deps: Pick<AuthDeps, "failures" | "onFailure">, ip: string, reason: string): SshcaError {
   if (deps.failures.take(ip)) deps.onFailure?.(reason, ip);
@@ -37,8 +43,7 @@ export function failedSignIn(deps: Pick<AuthDeps, "failures" | "onFailure">, ip:
 export function authenticate(deps: AuthDeps): RequestHandler {
   return (req, res, next) => {
     const ip = req.ip ?? "unknown";
-    const wait = deps.failures.waitFor(ip);
-    if (wait > 0) throw throttled(wait, "too many failed sign-ins from this address");
+    refuseIfLockedOut(deps, ip);
     const header = req.get("authorization") ?? "";
     if (!/^Bearer /i.test(header)) throw failedSignIn(deps, ip, "missing API token (Authorization: Bearer <token>)");
     const parsed = parseToken(header.slice(7).trim());

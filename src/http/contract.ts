@@ -137,6 +137,8 @@ export interface ScanView {
   ports: PortView[];
   extraPorts: { state: string; count: number }[];
   expectedPorts: number[];
+  /** True when the drift below is worth an alert (changed during access, or open but not expected). */
+  driftFound?: boolean;
   drift?: {
     newlyOpen: PortView[];
     newlyClosed: PortView[];

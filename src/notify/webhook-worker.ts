@@ -33,6 +33,8 @@ export function signBody(secret: string, body: string): string {
  */
 export class WebhookWorker {
   private stopped = false;
+  /** Aborts a delivery in flight when the daemon stops (it is retried after the restart). */
+  private readonly stopping = new AbortController();
   private wake: (() => void) | undefined;
   private running: Promise<void> | undefined;
 
@@ -50,6 +52,7 @@ export class WebhookWorker {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     this.wake?.();
     await this.running;
   }
@@ -67,7 +70,7 @@ export class WebhookWorker {
     };
     if (!Object.hasOwn(store.data.webhooks, name)) setCursor(this.deps.headSeq());
     await store.persist();
-    const tail = new AuditTail(this.deps.auditDir, store.data.webhooks[name]!.cursor);
+    const tail = new AuditTail(this.deps.auditDir, store.data.webhooks[name]!.cursor, this.deps.headSeq);
     while (!this.stopped) {
       const records = await tail.read(64);
       if (records.length === 0) {
@@ -101,13 +104,14 @@ export class WebhookWorker {
           method: "POST",
           headers,
           body,
-          signal: AbortSignal.timeout(this.hook.timeout * 1000),
+          signal: AbortSignal.any([AbortSignal.timeout(this.hook.timeout * 1000), this.stopping.signal]),
           redirect: "manual",
         });
         await res.arrayBuffer().catch(() => undefined);
         if (res.status >= 200 && res.status < 300) return true;
         throw new Error(`receiver answered ${res.status}`);
       } catch (err) {
+        if (this.stopped) return false;
         this.deps.onFailure?.(this.hook.name);
         const delay = Math.min(this.hook.retry.max, this.hook.retry.initial * 2 ** Math.min(attempt, 20)) * 1000;
         this.deps.log.warn(

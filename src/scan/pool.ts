@@ -3,24 +3,18 @@ export class Pool {
   private running = 0;
   private readonly waiting: (() => void)[] = [];
 
-  constructor(private limit: number) {}
+  constructor(private readonly limit: number) {}
 
   async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.running++;
+    if (this.running < this.limit) this.running++;
+    // A finishing task hands its slot straight to the next waiter, so none can slip in between.
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
     try {
       return await task();
     } finally {
-      this.running--;
-      this.waiting.shift()?.();
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
     }
-  }
-
-  get active(): number {
-    return this.running;
-  }
-
-  get queued(): number {
-    return this.waiting.length;
   }
 }

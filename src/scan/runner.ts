@@ -113,6 +113,9 @@ export async function runNmap(ip: string, ports: readonly number[], s: NmapSetti
   const elapsed = () => Math.round(Number(process.hrtime.bigint() - started) / 1e6);
   // The process is bounded too, beyond nmap's own --host-timeout.
   const child = execa(s.path, args, {
+    // Not the daemon's environment (it may hold webhook secrets): only what nmap needs.
+    extendEnv: false,
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C" },
     timeout: (s.hostTimeoutSeconds + 30) * 1000,
     reject: false,
     stdin: "ignore",

@@ -83,18 +83,20 @@ export class JournaledJsonFile<T extends object> implements Adapter<T> {
     this.snapshotBytes = Buffer.byteLength(text);
     this.generation = doc[META]?.journal ?? 0;
     delete doc[META];
-    await this.replay(doc);
+    const clean = await this.replay(doc);
     this.remember(doc);
+    // A torn or uncommitted tail must not be appended to: the next write starts a new snapshot.
+    this.needsSnapshot = !clean;
     return doc as T;
   }
 
-  /** Applies the committed batches of the current journal generation. */
-  private async replay(doc: Doc): Promise<void> {
+  /** Applies the committed batches of the current journal generation; false when its tail is torn or uncommitted. */
+  private async replay(doc: Doc): Promise<boolean> {
     let text: string;
     try {
       text = await readFile(this.journalPath(this.generation), "utf8");
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return true;
       throw new SshcaError("state_invalid", `cannot read state journal: ${(err as Error).message}`);
     }
     this.journalBytes = Buffer.byteLength(text);
@@ -118,12 +120,12 @@ export class JournaledJsonFile<T extends object> implements Adapter<T> {
       } else pending.push(line);
     }
     // A batch without its commit line, or a torn last line, was never acknowledged.
-    void torn;
+    return torn === "" && pending.length === 0;
   }
 
   /** The scalars last made durable (collections are tracked by dirty keys instead). */
   private remember(doc: Doc): void {
-    this.scalars = new Map(Object.entries(doc).filter(([k]) => !this.collections.includes(k)));
+    this.scalars = scalarsOf(doc, this.collections);
     this.needsSnapshot = false;
   }
 
@@ -184,6 +186,8 @@ export class JournaledJsonFile<T extends object> implements Adapter<T> {
     } finally {
       await fh?.close();
     }
+    // The first batch of a generation created the file: make its name durable too.
+    if (this.journalBytes === 0) await fsyncDir(dirname(this.path));
     this.journalBytes += bytes.length;
     for (const line of lines) if ("s" in line) this.scalars.set(line.s, line.v);
   }
@@ -208,6 +212,7 @@ export class JournaledJsonFile<T extends object> implements Adapter<T> {
     const next = this.generation + 1;
     // Serialised and captured now: the document may change while the file is written.
     const text = JSON.stringify({ ...doc, [META]: { journal: next } });
+    const scalars = scalarsOf(doc as Doc, this.collections);
     this.dirty = new Map(); // everything is in this snapshot
     const tmp = join(dirname(this.path), `.${basename(this.path)}.tmp`);
     const fh = await open(tmp, "w", 0o600);
@@ -224,9 +229,14 @@ export class JournaledJsonFile<T extends object> implements Adapter<T> {
     this.generation = next;
     this.journalBytes = 0;
     this.snapshotBytes = Buffer.byteLength(text);
-    this.remember(doc as Doc);
+    this.scalars = scalars; // what was written, not what the document holds by now
+    this.needsSnapshot = false;
     await unlink(old).catch(() => undefined);
   }
+}
+
+function scalarsOf(doc: Doc, collections: readonly string[]): Map<string, unknown> {
+  return new Map(Object.entries(doc).filter(([k]) => !collections.includes(k)));
 }
 
 function apply(doc: Doc, line: Line): void {

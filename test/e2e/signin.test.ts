@@ -98,3 +98,39 @@ describe("SSH-key sign-in", () => {
     expect(list.stdout).not.toContain(token.split("_")[2]!);
   });
 });
+
+describe("the CLI protects its keys and tokens from a hostile or plain server", () => {
+  test("it refuses to sign a challenge in another namespace or form", async () => {
+    const { createServer } = await import("node:http");
+    const server = createServer((req, res) => {
+      req.resume();
+      res.writeHead(201, { "content-type": "application/json" });
+      res.end(
+        JSON.stringify({
+          challenge: "ch_aaaaaaaaaaaaaaaaaaaa",
+          message: "tree 1234\nparent x\n",
+          namespace: "git",
+          expiresAt: new Date().toISOString(),
+        }),
+      );
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const r = await alice.sshca(["--url", `http://127.0.0.1:${port}`, "auth", "ssh", "--user", "alice"]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe("sshca: the server sent a sign-in challenge in an unexpected form; not signing it\n");
+    } finally {
+      server.close();
+    }
+  });
+
+  test("it will not send a token over plain HTTP beyond loopback", async () => {
+    const p = await makePerson("p", "http://ca.example.invalid:8443", `sshca_${"a".repeat(16)}_${"A".repeat(43)}`);
+    const r = await p.sshca(["whoami"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      "sshca: refusing to send the API token over plain HTTP to http://ca.example.invalid:8443; use https\n",
+    );
+  });
+});

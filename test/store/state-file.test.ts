@@ -132,3 +132,17 @@ describe("journaled state file", () => {
     expect(commits.length).toBeLessThanOrEqual(3);
   });
 });
+
+test("after a torn tail the next write starts a new snapshot instead of appending to the fragment", async () => {
+  const dir = tempDir("state");
+  const { f, doc } = await open(dir);
+  put(f, doc, "a", { v: 1 });
+  await f.write(doc);
+  put(f, doc, "b", { v: 2 });
+  await f.write(doc);
+  appendFileSync(journalOf(dir), '{"c":"items","k":"x","v":{"v"');
+  const again = await open(dir);
+  put(again.f, again.doc, "c", { v: 3 });
+  await again.f.write(again.doc);
+  expect((await open(dir)).doc.items).toEqual({ a: { v: 1 }, b: { v: 2 }, c: { v: 3 } });
+});

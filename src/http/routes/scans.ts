@@ -3,11 +3,13 @@ import { z } from "zod";
 import { isAdmin, isApprover, isAuditor } from "../../access/policy.js";
 import type { Identity } from "../../access/types.js";
 import type { AuditLog } from "../../audit/log.js";
-import { queryAudit } from "../../audit/query.js";
+import { findAudit, queryAudit } from "../../audit/query.js";
 import type { AuditRecord } from "../../audit/record.js";
 import type { Config } from "../../config/schema.js";
 import { fail } from "../../errors.js";
+import { hasDrift } from "../../scan/drift.js";
 import type { ScanService } from "../../scan/service.js";
+import type { Drift } from "../../scan/types.js";
 import { identityOf } from "../auth.js";
 import type { ScanView } from "../contract.js";
 import { jsonBody, parse } from "../schemas.js";
@@ -24,15 +26,20 @@ const RESULT_TYPES = ["scan.finished", "scan.failed"];
 /** A scan record from the audit log, as the API shows it. */
 function scanView(r: AuditRecord): ScanView {
   const { scan, requester: _r, role: _o, approvers: _a, ...rest } = r.fields as Record<string, unknown>;
-  return { id: scan as string, ...(rest as Omit<ScanView, "id">) };
+  const view = { id: scan as string, ...(rest as Omit<ScanView, "id">) };
+  return view.drift ? { ...view, driftFound: hasDrift(view.drift as Drift) } : view;
 }
+
+/** Is this identity an approver of some role that covers `host`? */
+const approvesHost = (config: Config, identity: Identity, host: string) =>
+  Object.values(config.roles).some((role) => role.hosts.includes(host) && isApprover(role, identity));
 
 /** Who may see scans of a host: auditors, admins, approvers of a role covering it, and requesters of their own. */
 function canSee(config: Config, identity: Identity, r: AuditRecord): boolean {
   const f = r.fields as { host?: string; requester?: string };
   if (isAuditor(config, identity) || isAdmin(config, identity)) return true;
   if (f.requester === identity.user) return true;
-  return Object.values(config.roles).some((role) => role.hosts.includes(f.host ?? "") && isApprover(role, identity));
+  return approvesHost(config, identity, f.host ?? "");
 }
 
 /** /v1/scans: scan history (from the audit log) and manual scans. */
@@ -47,15 +54,17 @@ export function scanRoutes(config: () => Config, audit: AuditLog, scans: ScanSer
       request: q.request,
       host: q.host,
       limit: q.limit,
+      where: (x) => canSee(config(), identity, x),
     });
-    res.json({ scans: records.filter((x) => canSee(config(), identity, x)).map(scanView) });
+    res.json({ scans: records.map(scanView) });
   });
 
   r.get("/:id", async (req, res) => {
     const identity = identityOf(res);
     const id = parse(scanId, req.params.id, "scan id");
-    const found = (await queryAudit(audit.dir, { types: RESULT_TYPES, limit: 1_000_000 })).find(
-      (x) => (x.fields as { scan?: unknown }).scan === id,
+    const found = await findAudit(
+      audit.dir,
+      (x) => RESULT_TYPES.includes(x.type) && (x.fields as { scan?: unknown }).scan === id,
     );
     if (!found || !canSee(config(), identity, found)) throw fail.notFound(`no scan ${id}`);
     res.json(scanView(found));
@@ -65,16 +74,15 @@ export function scanRoutes(config: () => Config, audit: AuditLog, scans: ScanSer
     const identity = identityOf(res);
     const { host } = parse(manualBody, jsonBody(req), "scan");
     const cfg = config();
-    const approverHere = Object.values(cfg.roles).some(
-      (role) => role.hosts.includes(host) && isApprover(role, identity),
-    );
+    const approverHere = approvesHost(cfg, identity, host);
     if (!approverHere && !isAdmin(cfg, identity)) {
       throw fail.forbidden(`only approvers of a role covering ${host}, and admins, may scan it`);
     }
     if (!scans) throw fail.conflict("scanning is turned off in the config (scanning.enabled: false)");
     const record = await scans.manual(host);
-    const { id, ...rest } = record;
-    res.status(201).json({ id, ...rest } satisfies ScanView);
+    res
+      .status(201)
+      .json({ ...record, ...(record.drift ? { driftFound: hasDrift(record.drift) } : {}) } satisfies ScanView);
   });
   return r;
 }

@@ -5,7 +5,7 @@ import { registerSshKey, type SshSignIn } from "../../auth/ssh-signin.js";
 import { IDENT } from "../../config/names.js";
 import { SshcaError } from "../../errors.js";
 import type { StateStore } from "../../store/state.js";
-import { type AuthDeps, failedSignIn, identityOf, throttled } from "../auth.js";
+import { type AuthDeps, failedSignIn, identityOf, refuseIfLockedOut, throttled } from "../auth.js";
 import type { RateLimiter } from "../rate-limit.js";
 import { jsonBody, parse } from "../schemas.js";
 
@@ -31,8 +31,7 @@ export function signInRoutes(
   });
   r.post("/ssh", async (req, res) => {
     const ip = req.ip ?? "unknown";
-    const wait = auth.failures.waitFor(ip);
-    if (wait > 0) throw throttled(wait, "too many failed sign-ins from this address");
+    refuseIfLockedOut(auth, ip);
     const body = parse(signInBody, jsonBody(req), "sign-in");
     try {
       res.json(await signIn.signIn(body.challenge, body.signature));
