@@ -1,4 +1,5 @@
 // Developer tool: run the issuance load against a daemon started with --cpu-prof.
+//   node dist/bench/profile.js [out-dir]        (LIVE=10000 first creates that many pending requests)
 import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -32,9 +33,21 @@ const url = await new Promise<string>((res) =>
     if (m) res(m[1]!);
   }),
 );
+const pendingBody = body.replace('"role":"auto"', '"role":"approved"');
+if (process.env.LIVE) {
+  const seeded = await load(`${url}/v1/requests`, {
+    connections: 32,
+    seconds: 0,
+    amount: Number(process.env.LIVE),
+    headers: { authorization: `Bearer ${token}` },
+    body: pendingBody,
+  });
+  console.log("seeded live requests", seeded);
+}
+await new Promise((r) => setTimeout(r, 2000));
 console.log(
   await load(`${url}/v1/requests`, {
-    connections: 64,
+    connections: 16,
     seconds: 8,
     headers: { authorization: `Bearer ${token}` },
     body,

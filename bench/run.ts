@@ -79,7 +79,7 @@ rows.push([
 ]);
 
 log("scale (seeding 1,000,000 audit events and 10,000 live requests)");
-const scale = await scaleBench(seconds, quick ? 100_000 : 1_000_000, 10_000);
+const scale = await scaleBench(seconds, quick ? 100_000 : 1_000_000, 10_000, rounds);
 rows.push([
   `Scale: issuance p99 with ${scale.large.auditEvents.toLocaleString("en")} audit events + ${scale.large.liveRequests.toLocaleString("en")} live requests vs 1,000 events`,
   `${scale.large.p99} ms`,
@@ -161,7 +161,7 @@ Produced by \`npm run bench\`${quick ? " (--quick)" : ""} on ${new Date().toISOS
 Machine: ${machine}.
 
 Every figure is compared with a baseline measured in the same run (the machines are shared and
-noisy); the HTTP, group-commit and scan comparisons run ${rounds} rounds and report the median.
+noisy); the HTTP, group-commit, scale and scan comparisons run ${rounds} rounds and report the median.
 The daemon runs as a separate process, configured as in \`bench/lib.ts\` (loopback, plain HTTP
 for the load tests, which hello-world also uses; durable audit log on).
 
@@ -185,7 +185,8 @@ ${notes.map((n) => `- ${n}`).join("\n")}
   where fdatasync costs nothing).
 - **Scale** (\`bench/scale.ts\`): 1,000,000 valid chained audit records and a matching state
   file are written first, 10,000 pending requests are created through the API, then
-  issuance p99 under 16 connections is compared with a fresh CA; RSS from /proc.
+  issuance p99 under 16 connections is compared with a fresh CA, the two loaded alternately
+  (median of the per-round ratios); RSS from /proc.
 - **People** (\`bench/people.ts\`): the real \`sshca\` over pinned HTTPS, wall time from start to
   exit (certificate verified and written); approval to certificate is measured from bob's
   approval response to alice's CLI exiting.

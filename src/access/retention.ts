@@ -1,22 +1,45 @@
 import type { AccessRequest } from "./types.js";
 
 /**
- * Has a request finished all its work, so that it may leave the live state (its history
- * stays in the audit log)? Ended requests go `keepSeconds` after their last change; issued
- * ones `keepSeconds` after their certificate expired. Pure.
+ * When a request will have finished all its work, so that it may leave the live state (its
+ * history stays in the audit log): ended requests `keepSeconds` after their last change,
+ * issued ones `keepSeconds` after their certificate expired. Undefined while it is still
+ * waiting for people or for its certificate. Pure.
  */
-export function isFinished(req: AccessRequest, now: Date, keepSeconds: number): boolean {
+export function finishesAt(req: AccessRequest, keepSeconds: number): number | undefined {
   const keepMs = keepSeconds * 1000;
   switch (req.state) {
     case "denied":
     case "cancelled":
     case "expired":
-      return now.getTime() >= Date.parse(req.updatedAt) + keepMs;
+      return Date.parse(req.updatedAt) + keepMs;
     case "issued":
     case "revoked":
       // A revoked serial stays in the KRL until the certificate would have expired anyway.
-      return req.cert !== undefined && now.getTime() >= Date.parse(req.cert.validBefore) + keepMs;
+      return req.cert === undefined ? undefined : Date.parse(req.cert.validBefore) + keepMs;
     default:
-      return false;
+      return undefined;
+  }
+}
+
+export function isFinished(req: AccessRequest, now: Date, keepSeconds: number): boolean {
+  const at = finishesAt(req, keepSeconds);
+  return at !== undefined && now.getTime() >= at;
+}
+
+/**
+ * When the sweep next has something to do for a request: expire it when its approval window
+ * closes, retry the issuance of an approved one right away (its first attempt failed or is
+ * still running), or let it leave the live state once finished. Pure.
+ */
+export function sweepAt(req: AccessRequest, keepSeconds: number): number | undefined {
+  switch (req.state) {
+    case "pending":
+    case "blocked":
+      return Date.parse(req.expiresAt);
+    case "approved":
+      return 0;
+    default:
+      return finishesAt(req, keepSeconds);
   }
 }

@@ -12,7 +12,8 @@ import { unwrap } from "./decision.js";
 import { prepareIssuance, type Step } from "./issuance.js";
 import { KeyedMutex } from "./keyed-mutex.js";
 import { type AccessAsk, decideAsk, isAdmin, isApprover, isAuditor } from "./policy.js";
-import { isFinished } from "./retention.js";
+import { Deadlines, type DueAt } from "./deadlines.js";
+import { isFinished, sweepAt } from "./retention.js";
 import {
   autoApprove,
   blockRequest,
@@ -62,8 +63,31 @@ export class AccessService {
   readonly watch = new RequestWatch();
   private readonly locks = new KeyedMutex();
   private readonly listeners: ChangeListener[] = [];
+  private readonly indexes: Deadlines[] = [];
+  /** What the sweep has to look at, by when (so a sweep does not walk every live request). */
+  private readonly sweepDue: Deadlines;
 
-  constructor(private readonly deps: AccessDeps) {}
+  constructor(private readonly deps: AccessDeps) {
+    this.sweepDue = this.deadlines((req, config) => sweepAt(req, config.requests.keepFinished));
+  }
+
+  /** A due-time index over the live requests, kept current by every change made here. */
+  deadlines(dueAt: DueAt): Deadlines {
+    const index = new Deadlines({
+      dueAt,
+      config: this.deps.config,
+      now: this.deps.now,
+      all: () => this.liveRequests(),
+    });
+    this.indexes.push(index);
+    return index;
+  }
+
+  /** Stores a request and updates the indexes derived from it (the only writer of requests). */
+  private put(req: AccessRequest): void {
+    this.deps.store.put("requests", req.id, req);
+    for (const index of this.indexes) index.track(req);
+  }
 
   onChange(listener: ChangeListener): void {
     this.listeners.push(listener);
@@ -334,45 +358,65 @@ export class AccessService {
   }
 
   /**
-   * Periodic work: expire pending requests that ran out of time and retry issuance of approved
-   * requests whose first attempt failed (for example while the audit log was unwritable).
+   * Periodic work: expire pending requests that ran out of time, retry issuance of approved
+   * requests whose first attempt failed (for example while the audit log was unwritable), and
+   * let finished requests leave the live state. Only what is due is looked at; a request that
+   * still needs work afterwards goes back into the index and is looked at again next time.
    */
   async sweep(): Promise<void> {
     const now = this.deps.now();
-    for (const req of Object.values(this.deps.store.data.requests)) {
-      if (this.locks.isBusy(req.id)) continue;
+    const keep = this.deps.config().requests.keepFinished;
+    const finished: AccessRequest[] = [];
+    for (const id of this.sweepDue.take(now.getTime())) {
+      const req = this.get(id);
+      if (!req) continue;
+      if (this.locks.isBusy(id)) {
+        this.sweepDue.track(req); // whoever holds it will change it; if not, next sweep
+        continue;
+      }
       if (expireIfDue(req, now)) {
         await this.locks
-          .run(req.id, () => this.expireNow(this.get(req.id)!, this.deps.now()))
+          .run(id, () => this.expireNow(this.get(id)!, this.deps.now()))
           .catch((err) => {
-            this.deps.log.error({ err: safeErr(err), request: req.id }, "could not expire request");
+            this.deps.log.error({ err: safeErr(err), request: id }, "could not expire request");
           });
       } else if (req.state === "approved") {
         await this.locks
-          .run(req.id, async () => {
-            await this.settleGate(this.get(req.id)!);
-            await this.issue(this.get(req.id)!);
+          .run(id, async () => {
+            await this.settleGate(this.get(id)!);
+            await this.issue(this.get(id)!);
           })
           .catch((err) => {
-            this.deps.log.warn({ err: safeErr(err), request: req.id }, "issuance retry failed");
+            this.deps.log.warn({ err: safeErr(err), request: id }, "issuance retry failed");
           });
+      } else if (isFinished(req, now, keep) && (this.deps.expiryWorkDone?.(req) ?? true)) {
+        finished.push(req);
+        continue;
       }
+      // Still work to do (a failed attempt, an expiry scan still to come): look again.
+      const current = this.get(id);
+      if (current) this.sweepDue.track(current);
     }
-    await this.prune(this.deps.now());
+    await this.prune(finished);
   }
 
   /**
    * Finished requests leave the live state, so its size follows live work, not history
    * (invariant 7). Their whole story is in the audit log.
    */
-  private async prune(now: Date): Promise<void> {
-    const keep = this.deps.config().requests.keepFinished;
-    const requests = this.deps.store.data.requests;
-    const done = Object.values(requests).filter(
-      (r) => !this.locks.isBusy(r.id) && isFinished(r, now, keep) && (this.deps.expiryWorkDone?.(r) ?? true),
-    );
+  private async prune(finished: AccessRequest[]): Promise<void> {
+    // The sweep awaited other work since it chose these: drop any that changed meanwhile.
+    const done: AccessRequest[] = [];
+    for (const r of finished) {
+      const current = this.get(r.id);
+      if (current === r && !this.locks.isBusy(r.id)) done.push(r);
+      else if (current) this.sweepDue.track(current);
+    }
     if (done.length === 0) return;
-    for (const r of done) this.deps.store.remove("requests", r.id);
+    for (const r of done) {
+      this.deps.store.remove("requests", r.id);
+      for (const index of this.indexes) index.forget(r.id);
+    }
     await this.deps.store.persist();
     this.deps.log.debug({ requests: done.map((r) => r.id) }, "finished requests left the live state");
   }
@@ -440,7 +484,7 @@ export class AccessService {
 
   /** Stores a change that needs no audit record of its own, and wakes waiters. */
   private async save(req: AccessRequest): Promise<void> {
-    this.deps.store.put("requests", req.id, req);
+    this.put(req);
     await this.deps.store.persist();
     this.watch.changed(req.id);
   }
@@ -462,7 +506,7 @@ export class AccessService {
         }),
       ),
     );
-    for (const s of steps) this.deps.store.put("requests", s.req.id, s.req);
+    for (const s of steps) this.put(s.req);
     this.deps.store.noteAuditSeq(records.at(-1)!.seq);
     await this.deps.store.persist();
     for (const s of steps) {

@@ -41,3 +41,16 @@ export function scansComplete(req: AccessRequest): boolean {
   if (req.state !== "issued" && req.state !== "revoked") return true;
   return req.hosts.every((h) => req.scans?.[h]?.after !== undefined);
 }
+
+/**
+ * The first instant from `now` on at which dueScans has something for this request, so the
+ * scheduler can wait for it rather than look at every live request each tick; undefined when
+ * nothing will be due. Time only enters dueScans through "has the certificate expired", so
+ * `now` and the end of the certificate are the only instants to check. Pure.
+ */
+export function nextScanAt(req: AccessRequest, role: RoleConfig | undefined, now: Date): number | undefined {
+  if (dueScans(req, role, now).length > 0) return now.getTime();
+  if (!req.cert) return undefined;
+  const end = Date.parse(req.cert.validBefore);
+  return end > now.getTime() && dueScans(req, role, new Date(end)).length > 0 ? end : undefined;
+}

@@ -9,7 +9,8 @@ import { computeDrift, describeDrift, hasDrift } from "./drift.js";
 import { Pool } from "./pool.js";
 import { portsToScan } from "./ports.js";
 import { resolveTarget, runNmap } from "./runner.js";
-import { dueScans, scansComplete } from "./schedule.js";
+import type { Deadlines } from "../access/deadlines.js";
+import { dueScans, nextScanAt, scansComplete } from "./schedule.js";
 import type { ScanRecord, ScanRef, ScanTrigger } from "./types.js";
 
 export interface ScanDeps {
@@ -39,16 +40,20 @@ export function toRef(r: ScanRecord): ScanRef {
 
 /**
  * Runs nmap against inventory hosts: at issue (before signing for gated roles), after access
- * (at expiry), and on demand. What is due is derived from the live requests at every tick, so
- * after a restart overdue scans simply run at the first tick; an in-flight set keeps a scan
- * from starting twice, and a pool bounds how many run at once.
+ * (at expiry), and on demand. What is due is derived from each live request (nextScanAt, kept
+ * in an index updated on every change), so after a restart overdue scans simply run at the
+ * first tick; an in-flight set keeps a scan from starting twice, and a pool bounds how many
+ * run at once.
  */
 export class ScanService {
   private readonly inFlight = new Set<string>();
   private readonly pool: Pool;
+  /** Live requests by when they next need a scan. */
+  private readonly due: Deadlines;
 
   constructor(private readonly deps: ScanDeps) {
     this.pool = new Pool(deps.config().scanning.concurrency);
+    this.due = deps.access.deadlines((req, config, now) => nextScanAt(req, config.roles[req.role], now));
   }
 
   private tickQueued = false;
@@ -67,7 +72,12 @@ export class ScanService {
   tick(): void {
     const now = this.deps.now();
     const config = this.deps.config();
-    for (const req of this.deps.access.liveRequests()) {
+    for (const id of this.due.take(now.getTime())) {
+      const req = this.deps.access.get(id);
+      if (!req) continue;
+      // Until its scans are recorded (which tracks it anew), a request stays due: a scan that
+      // fails to record, or waits for another, is retried at a later tick.
+      this.due.track(req);
       for (const due of dueScans(req, config.roles[req.role], now)) {
         const key = `${req.id}|${due.host}|${due.slot}`;
         if (this.inFlight.has(key)) continue;

@@ -10,7 +10,14 @@ let eve: Person;
 let id: string;
 
 beforeAll(async () => {
-  w = await startWorld(e2eConfig({ extra: { audit: { segmentSize: "4KB" }, requests: { keepFinished: "1s" } } }));
+  w = await startWorld(
+    e2eConfig({
+      roles: {
+        hasty: { principals: ["ops"], hosts: ["web-2"], requesters: ["dev"], approvers: ["sre"], pendingTtl: "2s" },
+      },
+      extra: { audit: { segmentSize: "4KB" }, requests: { keepFinished: "1s" } },
+    }),
+  );
   eve = await makePerson("eve", w.daemon, await w.daemon.addUser("eve", ["auditors"]));
   const asked = json<{ id: string }>(
     await w.alice.sshca(["login", "--role", "debug", "--host", "web-1", "--reason", "INC-7", "--no-wait", "--json"]),
@@ -101,6 +108,36 @@ describe("audit trail", () => {
     // Everything committed after the journal sink started (the first records predate it).
     expect(onDisk.filter((s) => s >= journal[0]!)).toEqual(journal);
     expect(lines.some((l) => l.msg === "sshcad listening" && /^[0-9a-f]{64}$/.test(l.audit?.hash ?? ""))).toBe(true);
+  });
+
+  test("the daemon expires an unanswered request on its own, then lets it and an expired certificate go", async () => {
+    const unanswered = json<{ id: string }>(
+      await w.alice.sshca(["login", "--role", "hasty", "--host", "web-2", "--reason", "INC-9", "--no-wait", "--json"]),
+    );
+    const asked = json<{ id: string }>(
+      await w.alice.sshca(["login", "--role", "short", "--host", "web-1", "--reason", "INC-10", "--no-wait", "--json"]),
+    );
+    expect((await w.bob.sshca(["approve", asked.id])).code).toBe(0);
+    const live = async () => Object.keys((await liveState(w.daemon.dataDir)).requests);
+    expect(await live()).toEqual(expect.arrayContaining([unanswered.id, asked.id]));
+
+    // Nobody touches either request again: the sweep expires the first at its expiresAt (2 s),
+    // and both leave the live state 1 s after they ended (the certificate lives 3 s and needs its
+    // after-access scan first).
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline && (await live()).some((r) => r === unanswered.id || r === asked.id))
+      await new Promise((r) => setTimeout(r, 250));
+    expect(await live()).not.toContain(unanswered.id);
+    expect(await live()).not.toContain(asked.id);
+
+    const history = (request: string) =>
+      auditRecords(w.daemon.dataDir)
+        .filter((r) => r.fields.request === request)
+        .map((r) => `${r.type} by ${r.actor}`);
+    expect(history(unanswered.id)).toEqual(["request.created by alice", "request.expired by sshcad"]);
+    const issued = history(asked.id);
+    expect(issued).toContain("certificate.issued by sshcad");
+    expect(issued.filter((t) => t.startsWith("scan.finished"))).toHaveLength(2); // at issue, after expiry
   });
 
   test("finished requests leave the live state; their history stays in the audit log", async () => {

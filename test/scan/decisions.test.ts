@@ -4,7 +4,7 @@ import { computeDrift, describeDrift, hasDrift } from "../../src/scan/drift.js";
 import { decideGate } from "../../src/scan/gate.js";
 import { nmapArgs } from "../../src/scan/runner.js";
 import { portSpec, portsToScan, TOP_100_TCP } from "../../src/scan/ports.js";
-import { dueScans, scansComplete } from "../../src/scan/schedule.js";
+import { dueScans, nextScanAt, scansComplete } from "../../src/scan/schedule.js";
 import type { PortResult, ScanRef } from "../../src/scan/types.js";
 import { config } from "../helpers/config.js";
 import { run } from "../helpers/procs.js";
@@ -162,6 +162,46 @@ describe("schedule", () => {
     { name: "pending: nothing", req: issued({ state: "pending", cert: undefined }), now: t(99), want: [] },
   ])("$name", ({ req, now, want }) => {
     expect(dueScans(req, cfg.roles[req.role], now).map((d) => `${d.host}/${d.slot}/${d.trigger}`)).toEqual(want);
+  });
+
+  test("nextScanAt is the first instant from now on at which dueScans has something", () => {
+    const cases = [
+      issued(),
+      issued({ scans: { "web-1": { issue: ref("a", []) }, "web-2": { issue: ref("b", []) } } }),
+      issued({ scans: { "web-1": { issue: ref("a", []), after: ref("c", []) }, "web-2": { issue: ref("b", []) } } }),
+      // Issue scans missed, after-access scans done: due only until the certificate ends.
+      issued({ scans: { "web-1": { after: ref("a", []) }, "web-2": { after: ref("b", []) } } }),
+      issued({ state: "approved", role: "gated", cert: undefined }),
+      issued({ state: "approved", role: "gated", cert: undefined, gate: { status: "passed" } }),
+      issued({ state: "revoked" }),
+      issued({ state: "revoked", scans: { "web-1": { after: ref("a", []) }, "web-2": { after: ref("b", []) } } }),
+      issued({ state: "pending", cert: undefined }),
+      issued({ state: "expired", cert: undefined }),
+    ];
+    const due = (req: AccessRequest, s: number) => dueScans(req, cfg.roles[req.role], t(s)).length > 0;
+    const verdicts = cases.map((req) => {
+      for (let from = 0; from <= 20; from++) {
+        const next = nextScanAt(req, cfg.roles[req.role], t(from));
+        const first = [...Array(40).keys()].map((k) => from + k).find((s) => due(req, s));
+        expect(next, `${req.state} ${JSON.stringify(req.scans)} from t(${from})`).toBe(
+          first === undefined ? undefined : t(first).getTime(),
+        );
+      }
+      const next = nextScanAt(req, cfg.roles[req.role], t(2));
+      return next === undefined ? "never" : next === t(2).getTime() ? "now" : new Date(next).toISOString();
+    });
+    expect(verdicts).toEqual([
+      "now",
+      t(10).toISOString(),
+      t(10).toISOString(),
+      "now",
+      "now",
+      "never",
+      "now",
+      "never",
+      "never",
+      "never",
+    ]);
   });
 
   test("a request's expiry work is done once every host has its after-access scan", () => {
