@@ -73,7 +73,8 @@ export class Deadlines {
 
   private put(req: AccessRequest, config: Config): void {
     const at = this.deps.dueAt(req, config, this.deps.now());
-    if (at === undefined) {
+    // A time that does not parse (NaN) would break the heap's order for every other request.
+    if (at === undefined || !Number.isFinite(at)) {
       this.at.delete(req.id);
       return;
     }

@@ -368,36 +368,46 @@ export class AccessService {
     const keep = this.deps.config().requests.keepFinished;
     const finished: AccessRequest[] = [];
     for (const id of this.sweepDue.take(now.getTime())) {
-      const req = this.get(id);
-      if (!req) continue;
-      if (this.locks.isBusy(id)) {
-        this.sweepDue.track(req); // whoever holds it will change it; if not, next sweep
-        continue;
+      try {
+        const req = this.get(id);
+        if (req && (await this.sweepOne(req, now, keep))) finished.push(req);
+      } catch (err) {
+        // A request that cannot even be looked at must not hold up the others.
+        this.deps.log.error({ err: safeErr(err), request: id }, "sweep skipped a request");
       }
-      if (expireIfDue(req, now)) {
-        await this.locks
-          .run(id, () => this.expireNow(this.get(id)!, this.deps.now()))
-          .catch((err) => {
-            this.deps.log.error({ err: safeErr(err), request: id }, "could not expire request");
-          });
-      } else if (req.state === "approved") {
-        await this.locks
-          .run(id, async () => {
-            await this.settleGate(this.get(id)!);
-            await this.issue(this.get(id)!);
-          })
-          .catch((err) => {
-            this.deps.log.warn({ err: safeErr(err), request: id }, "issuance retry failed");
-          });
-      } else if (isFinished(req, now, keep) && (this.deps.expiryWorkDone?.(req) ?? true)) {
-        finished.push(req);
-        continue;
-      }
-      // Still work to do (a failed attempt, an expiry scan still to come): look again.
-      const current = this.get(id);
-      if (current) this.sweepDue.track(current);
     }
     await this.prune(finished);
+  }
+
+  /** The sweep's work for one due request; true when it may leave the live state. */
+  private async sweepOne(req: AccessRequest, now: Date, keep: number): Promise<boolean> {
+    const id = req.id;
+    if (this.locks.isBusy(id)) {
+      this.sweepDue.track(req); // whoever holds it will change it; if not, next sweep
+      return false;
+    }
+    if (expireIfDue(req, now)) {
+      await this.locks
+        .run(id, () => this.expireNow(this.get(id)!, this.deps.now()))
+        .catch((err) => {
+          this.deps.log.error({ err: safeErr(err), request: id }, "could not expire request");
+        });
+    } else if (req.state === "approved") {
+      await this.locks
+        .run(id, async () => {
+          await this.settleGate(this.get(id)!);
+          await this.issue(this.get(id)!);
+        })
+        .catch((err) => {
+          this.deps.log.warn({ err: safeErr(err), request: id }, "issuance retry failed");
+        });
+    } else if (isFinished(req, now, keep) && (this.deps.expiryWorkDone?.(req) ?? true)) {
+      return true;
+    }
+    // Still work to do (a failed attempt, an expiry scan still to come): look again.
+    const current = this.get(id);
+    if (current) this.sweepDue.track(current);
+    return false;
   }
 
   /**

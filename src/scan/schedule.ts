@@ -43,13 +43,15 @@ export function scansComplete(req: AccessRequest): boolean {
 }
 
 /**
- * The first instant from `now` on at which dueScans has something for this request, so the
- * scheduler can wait for it rather than look at every live request each tick; undefined when
- * nothing will be due. Time only enters dueScans through "has the certificate expired", so
- * `now` and the end of the certificate are the only instants to check. Pure.
+ * When dueScans next has something for this request, so the scheduler can wait for it rather
+ * than look at every live request each tick: 0 when something is due now (not the clock's
+ * value, which may step back), the end of the certificate when only the after-access scan is
+ * left, undefined when nothing will be due. Time only enters dueScans through "has the
+ * certificate expired", so `now` and the end of the certificate are the only instants to
+ * check. Pure.
  */
 export function nextScanAt(req: AccessRequest, role: RoleConfig | undefined, now: Date): number | undefined {
-  if (dueScans(req, role, now).length > 0) return now.getTime();
+  if (dueScans(req, role, now).length > 0) return 0;
   if (!req.cert) return undefined;
   const end = Date.parse(req.cert.validBefore);
   return end > now.getTime() && dueScans(req, role, new Date(end)).length > 0 ? end : undefined;

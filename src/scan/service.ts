@@ -73,26 +73,31 @@ export class ScanService {
     const now = this.deps.now();
     const config = this.deps.config();
     for (const id of this.due.take(now.getTime())) {
-      const req = this.deps.access.get(id);
-      if (!req) continue;
-      // Until its scans are recorded (which tracks it anew), a request stays due: a scan that
-      // fails to record, or waits for another, is retried at a later tick.
-      this.due.track(req);
-      for (const due of dueScans(req, config.roles[req.role], now)) {
-        const key = `${req.id}|${due.host}|${due.slot}`;
-        if (this.inFlight.has(key)) continue;
-        // The after-access scan compares with the issue-time scan: let that one finish first.
-        if (due.slot === "after" && this.inFlight.has(`${req.id}|${due.host}|issue`)) continue;
-        this.inFlight.add(key);
-        this.scanFor(req.id, due.host, due.slot, due.trigger)
-          .catch((err) =>
-            this.deps.log.error(
-              { err: safeErr(err), request: req.id, host: due.host },
-              "scan not recorded; will retry",
-            ),
-          )
-          .finally(() => this.inFlight.delete(key));
+      try {
+        const req = this.deps.access.get(id);
+        if (req) this.startDue(req, config, now);
+      } catch (err) {
+        // A request that cannot even be looked at must not hold up the others.
+        this.deps.log.error({ err: safeErr(err), request: id }, "scan schedule skipped a request");
       }
+    }
+  }
+
+  private startDue(req: AccessRequest, config: Config, now: Date): void {
+    // Until its scans are recorded (which tracks it anew), a request stays due: a scan that
+    // fails to record, or waits for another, is retried at a later tick.
+    this.due.track(req);
+    for (const due of dueScans(req, config.roles[req.role], now)) {
+      const key = `${req.id}|${due.host}|${due.slot}`;
+      if (this.inFlight.has(key)) continue;
+      // The after-access scan compares with the issue-time scan: let that one finish first.
+      if (due.slot === "after" && this.inFlight.has(`${req.id}|${due.host}|issue`)) continue;
+      this.inFlight.add(key);
+      this.scanFor(req.id, due.host, due.slot, due.trigger)
+        .catch((err) =>
+          this.deps.log.error({ err: safeErr(err), request: req.id, host: due.host }, "scan not recorded; will retry"),
+        )
+        .finally(() => this.inFlight.delete(key));
     }
   }
 

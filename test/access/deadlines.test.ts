@@ -62,6 +62,16 @@ describe("deadlines", () => {
     expect(index.take(1e9)).toEqual([]);
   });
 
+  test("a due time that does not parse is never due and does not disturb the others", () => {
+    const { index, put } = setup();
+    put("b", 20);
+    put("bad", Number.NaN);
+    put("a", 10);
+    expect(index.take(15)).toEqual(["a"]);
+    expect(index.take(1e9)).toEqual(["b"]);
+    expect(index.size).toBe(0);
+  });
+
   test("a configuration change recomputes every due time", () => {
     const { index, put, reload } = setup();
     put("a", 10);
