@@ -73,7 +73,12 @@ export async function startDaemon(config: Record<string, unknown>, dataDir?: str
   const data = dataDir ?? join(dir, "data");
   const base = ["--config", configPath, "--data-dir", data];
   const env = { ...process.env, SSHCAD_LOG_LEVEL: "warn" };
-  const proc = spawn(process.execPath, [SSHCAD, ...base, "serve"], { env, stdio: ["ignore", "ignore", "pipe"] });
+  // BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/p" profiles every daemon a benchmark starts.
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const proc = spawn(process.execPath, [...nodeArgs, SSHCAD, ...base, "serve"], {
+    env,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   let err = "";
   const url = await new Promise<string>((res, rej) => {
     proc.stderr!.on("data", (d: Buffer) => {
