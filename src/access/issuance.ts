@@ -48,7 +48,7 @@ export function prepareIssuance(req: AccessRequest, d: IssuanceDeps): Step {
       },
       type: "request.denied",
       actor: "policy",
-      fields: { reason: still.reason },
+      fields: { reason: still.reason, approvers: req.approvals.map((a) => a.approver) },
     };
   }
   const serial = randomSerial(d.random);

@@ -204,7 +204,12 @@ export class AccessService {
       await this.expireNow(req, now);
       const role = this.deps.config().roles[req.role];
       const denied = unwrap(decideDenial(this.get(id)!, role, identity, reason, now));
-      await this.commit({ req: denied, type: "request.denied", actor: identity.user, fields: { reason } });
+      await this.commit({
+        req: denied,
+        type: "request.denied",
+        actor: identity.user,
+        fields: { reason, approvers: req.approvals.map((a) => a.approver) },
+      });
       return denied;
     });
   }

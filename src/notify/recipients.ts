@@ -15,10 +15,13 @@ interface RequestFields {
   approvalsRequired?: number;
 }
 
+/** Actors that are the daemon itself, not a person to tell. */
+const SYSTEM_ACTORS = new Set(["sshcad", "policy"]);
+
 /**
- * Approvers are told when a request waits for them; everyone involved (the requester and the
- * approvers who approved) when it is issued, denied, revoked or drifts. Pure: group members
- * come from `membersOf`.
+ * Approvers are told when a request waits for them; everyone involved (the requester, the
+ * approvers who approved, and whoever denied or revoked it) when it is issued, denied, revoked
+ * or drifts. Pure: group members come from `membersOf`.
  */
 export function recipientsFor(
   record: AuditRecord,
@@ -36,7 +39,12 @@ export function recipientsFor(
     return { users: membersOf(role.approvers).filter((u) => !skip.has(u)), groups: [...role.approvers] };
   }
   if (["certificate.issued", "request.denied", "certificate.revoked", "scan.drift"].includes(record.type)) {
-    const users = [...new Set([f.requester, ...approvedBy].filter((u): u is string => typeof u === "string"))];
+    const by =
+      (record.type === "request.denied" || record.type === "certificate.revoked") && !SYSTEM_ACTORS.has(record.actor)
+        ? [record.actor]
+        : [];
+    const involved = [f.requester, ...approvedBy, ...by];
+    const users = [...new Set(involved.filter((u): u is string => typeof u === "string"))];
     return { users, groups: [] };
   }
   return { users: [], groups: [] };

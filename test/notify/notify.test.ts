@@ -34,9 +34,24 @@ describe("who is told", () => {
       want: { users: ["alice", "bob", "dave"], groups: [] },
     },
     {
-      name: "a denial goes to the requester",
-      record: rec("request.denied", { requester: "alice", role: "debug" }, "bob"),
+      name: "a denial goes to the requester, those who had approved, and the denier",
+      record: rec("request.denied", { requester: "alice", role: "dba", approvers: ["dave"] }, "bob"),
+      want: { users: ["alice", "dave", "bob"], groups: [] },
+    },
+    {
+      name: "a denial by policy names no daemon actor",
+      record: rec("request.denied", { requester: "alice", role: "debug", approvers: [] }, "policy"),
       want: { users: ["alice"], groups: [] },
+    },
+    {
+      name: "a revocation goes to the requester, the approvers and the revoker",
+      record: rec("certificate.revoked", { requester: "alice", role: "debug", approvers: ["bob"] }, "erin"),
+      want: { users: ["alice", "bob", "erin"], groups: [] },
+    },
+    {
+      name: "relinquishing tells the approvers (the requester is the actor)",
+      record: rec("certificate.revoked", { requester: "alice", role: "debug", approvers: ["bob"] }, "alice"),
+      want: { users: ["alice", "bob"], groups: [] },
     },
     {
       name: "auto-approve roles wait for nobody",
