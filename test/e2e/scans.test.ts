@@ -26,6 +26,24 @@ async function until<T>(what: () => Promise<T | undefined>, timeoutMs = 15_000):
 }
 const show = async (p: Person, id: string) => json<any>(await p.sshca(["request", "show", id, "--json"]));
 
+/** alice asks for `role` on `hosts` (a waiting `sshca login`), bob approves; the login runs on. */
+async function approvedLogin(role: string, hosts: string[], reason: string, ttl?: string) {
+  const login = alice.spawn([
+    "login",
+    "--role",
+    role,
+    ...hosts.flatMap((h) => ["--host", h]),
+    ...(ttl ? ["--ttl", ttl] : []),
+    "--reason",
+    reason,
+    "--no-agent",
+    "--json",
+  ]);
+  const id = await waitingId(login);
+  expect((await bob.sshca(["approve", id])).code).toBe(0);
+  return { id, login };
+}
+
 beforeAll(async () => {
   expectedPort = await listen(TARGET);
   laterPort = await freePortOn(TARGET);
@@ -73,21 +91,7 @@ afterAll(async () => {
 
 describe("scans around the access window (real nmap on 127.0.0.2)", () => {
   test("a port opened during the window shows up in the expiry scan as drift", async () => {
-    const login = alice.spawn([
-      "login",
-      "--role",
-      "watch",
-      "--host",
-      "app-1",
-      "--ttl",
-      "4s",
-      "--reason",
-      "drift check",
-      "--no-agent",
-      "--json",
-    ]);
-    const id = await waitingId(login);
-    expect((await bob.sshca(["approve", id])).code).toBe(0);
+    const { id, login } = await approvedLogin("watch", ["app-1"], "drift check", "4s");
     const issued = JSON.parse((await login.done).stdout);
 
     const atIssue = await until(async () => (await show(alice, id)).scans?.["app-1"]?.issue);
@@ -127,21 +131,9 @@ describe("scans around the access window (real nmap on 127.0.0.2)", () => {
     const stray = await listen(TARGET, strayPort);
     let id: string;
     try {
-      const login = alice.spawn([
-        "login",
-        "--role",
-        "guarded",
-        "--host",
-        "app-1",
-        "--host",
-        "app-2",
-        "--reason",
-        "gate check",
-        "--no-agent",
-        "--json",
-      ]);
-      id = await waitingId(login);
-      expect((await bob.sshca(["approve", id])).code).toBe(0);
+      const started = await approvedLogin("guarded", ["app-1", "app-2"], "gate check");
+      id = started.id;
+      const login = started.login;
       await login.waitFor(/Blocked by the pre-issue scan: app-2: unexpected open port (\d+)\/tcp/, 45_000);
       const blocked = await show(bob, id);
       expect(blocked.state).toBe("blocked");
@@ -168,20 +160,8 @@ describe("scans around the access window (real nmap on 127.0.0.2)", () => {
   });
 
   test("gate: with only expected ports open the request is issued after the scan", async () => {
-    const r = alice.spawn([
-      "login",
-      "--role",
-      "guarded",
-      "--host",
-      "app-1",
-      "--reason",
-      "clean",
-      "--no-agent",
-      "--json",
-    ]);
-    const id = await waitingId(r);
-    expect((await bob.sshca(["approve", id])).code).toBe(0);
-    const done = await r.done;
+    const { id, login } = await approvedLogin("guarded", ["app-1"], "clean");
+    const done = await login.done;
     expect(done.code, done.stderr).toBe(0);
     expect(JSON.parse(done.stdout)).toMatchObject({ state: "issued", gate: { status: "passed" } });
     const types = auditRecords(daemon.dataDir)
@@ -202,21 +182,7 @@ describe("scans around the access window (real nmap on 127.0.0.2)", () => {
   });
 
   test("after a restart an overdue expiry scan runs within 2 s of start, once", { timeout: 90_000 }, async () => {
-    const login = alice.spawn([
-      "login",
-      "--role",
-      "watch",
-      "--host",
-      "app-1",
-      "--ttl",
-      "3s",
-      "--reason",
-      "restart check",
-      "--no-agent",
-      "--json",
-    ]);
-    const id = await waitingId(login);
-    expect((await bob.sshca(["approve", id])).code).toBe(0);
+    const { id, login } = await approvedLogin("watch", ["app-1"], "restart check", "3s");
     const issued = JSON.parse((await login.done).stdout);
     await until(async () => (await show(alice, id)).scans?.["app-1"]?.issue);
     expect((await daemon.stop()).code).toBe(0);
