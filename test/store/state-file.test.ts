@@ -20,6 +20,14 @@ const del = (f: JournaledJsonFile<Doc>, doc: Doc, k: string) => {
   delete doc.items[k];
   f.markDirty("items", k);
 };
+/** A state file whose snapshot holds item a and whose journal holds one batch adding b. */
+const snapshotThenJournal = async (dir: string) => {
+  const { f, doc } = await open(dir);
+  put(f, doc, "a", { v: 1 });
+  await f.write(doc);
+  put(f, doc, "b", { v: 2 });
+  await f.write(doc);
+};
 const journalOf = (dir: string) =>
   join(
     dir,
@@ -62,11 +70,7 @@ describe("journaled state file", () => {
 
   test("a batch without its commit line (a torn, never acknowledged write) is ignored", async () => {
     const dir = tempDir("state");
-    const { f, doc } = await open(dir);
-    put(f, doc, "a", { v: 1 });
-    await f.write(doc);
-    put(f, doc, "b", { v: 2 });
-    await f.write(doc);
+    await snapshotThenJournal(dir);
     appendFileSync(journalOf(dir), '{"c":"items","k":"c","v":{"v":3}}\n{"c":"items","k":"d","v":{"v"');
     expect((await open(dir)).doc.items).toEqual({ a: { v: 1 }, b: { v: 2 } });
   });
@@ -99,11 +103,7 @@ describe("journaled state file", () => {
 
   test("a corrupt journal line before the tail stops the daemon", async () => {
     const dir = tempDir("state");
-    const { f, doc } = await open(dir);
-    put(f, doc, "a", { v: 1 });
-    await f.write(doc);
-    put(f, doc, "b", { v: 2 });
-    await f.write(doc);
+    await snapshotThenJournal(dir);
     writeFileSync(journalOf(dir), `garbage\n${readFileSync(journalOf(dir), "utf8")}`);
     await expect(open(dir)).rejects.toThrow(/state journal .* is corrupt at line 1/);
   });
@@ -135,11 +135,7 @@ describe("journaled state file", () => {
 
 test("after a torn tail the next write starts a new snapshot instead of appending to the fragment", async () => {
   const dir = tempDir("state");
-  const { f, doc } = await open(dir);
-  put(f, doc, "a", { v: 1 });
-  await f.write(doc);
-  put(f, doc, "b", { v: 2 });
-  await f.write(doc);
+  await snapshotThenJournal(dir);
   appendFileSync(journalOf(dir), '{"c":"items","k":"x","v":{"v"');
   const again = await open(dir);
   put(again.f, again.doc, "c", { v: 3 });
