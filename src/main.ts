@@ -16,6 +16,7 @@ import {
   listUsers,
   revokeToken,
 } from "./admin/users.js";
+import { parseToken } from "./auth/tokens.js";
 import { embeddedConfigPath, loadConfigFile } from "./config/load.js";
 import { openCore } from "./daemon/core.js";
 import { createLogger } from "./daemon/logger.js";
@@ -219,7 +220,7 @@ token
   .command("revoke <tokenId>")
   .description("revoke an API token at once (the id is the part after sshca_ in the token)")
   .action(async (tokenId: string) => {
-    const id = tokenId.startsWith("sshca_") ? (tokenId.split("_")[1] ?? tokenId) : tokenId;
+    const id = parseToken(tokenId)?.id ?? tokenId;
     const r = await admin(
       (s) => adminRequest<{ tokenId: string; user: string }>(s, "POST", `/tokens/${encodeURIComponent(id)}/revoke`),
       (deps) => revokeToken(deps, id, "admin"),

@@ -6,6 +6,7 @@ import { makePerson } from "../helpers/people.js";
 import { run } from "../helpers/procs.js";
 import { e2eConfig } from "../helpers/scenario.js";
 import { tempDir } from "../helpers/tmp.js";
+import { parseToken } from "../../src/auth/tokens.js";
 
 const mode = (p: string) => (statSync(p).mode & 0o777).toString(8);
 
@@ -58,7 +59,7 @@ describe("operator commands", () => {
       expect(added.code, added.stderr).toBe(0);
       const token = added.stdout.trim();
       expect(token).toMatch(/^sshca_[a-z2-7]{16}_[A-Za-z0-9_-]{43}$/);
-      const secret = token.split("_")[2]!;
+      const secret = parseToken(token)!.secret;
       const stored = [
         readFileSync(join(daemon.dataDir, "state.json"), "utf8"),
         ...readdirSync(join(daemon.dataDir, "audit")).map((f) =>

@@ -8,6 +8,7 @@ import { run, start } from "../helpers/procs.js";
 import { e2eConfig } from "../helpers/scenario.js";
 import { tempDir } from "../helpers/tmp.js";
 import { tool } from "../helpers/tools.js";
+import { parseToken } from "../../src/auth/tokens.js";
 
 let daemon: TestDaemon;
 let alice: Person;
@@ -88,14 +89,14 @@ describe("SSH-key sign-in", () => {
     expect(listed.keys.map((k) => k.fingerprint)).toContain(added.fingerprint);
 
     const token = JSON.parse(readFileSync(join(alice.home, ".config", "sshca", "config.json"), "utf8")).token as string;
-    const revoked = await daemon.sshcad(["token", "revoke", token.split("_")[1]!]);
+    const revoked = await daemon.sshcad(["token", "revoke", parseToken(token)!.id]);
     expect(revoked.code, revoked.stderr).toBe(0);
     const after = await alice.sshca(["whoami"]);
     expect(after.code).toBe(1);
     expect(after.stderr).toBe("sshca: this API token was revoked\n");
     const list = await daemon.sshcad(["token", "list", "--user", "alice", "--json"]);
     expect(JSON.parse(list.stdout).some((t: { revokedAt: string | null }) => t.revokedAt !== null)).toBe(true);
-    expect(list.stdout).not.toContain(token.split("_")[2]!);
+    expect(list.stdout).not.toContain(parseToken(token)!.secret);
   });
 });
 

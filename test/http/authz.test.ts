@@ -5,6 +5,7 @@ import { revokeToken } from "../../src/admin/users.js";
 import { parseConfig } from "../../src/config/load.js";
 import { type InProc, startInProc } from "../helpers/inproc.js";
 import { e2eConfig } from "../helpers/scenario.js";
+import { parseToken } from "../../src/auth/tokens.js";
 
 const publicKey = () => {
   const { publicKey: k } = generateKeyPairSync("ed25519");
@@ -215,7 +216,7 @@ describe("who may do what", () => {
     const { core } = api.daemon;
     await revokeToken(
       { config: () => core.config, store: core.store, audit: core.audit, now, random: () => Buffer.alloc(0) },
-      token.split("_")[1]!,
+      parseToken(token)!.id,
       "test",
     );
     const r = await api.call("GET", "/v1/whoami", { token });
