@@ -22,8 +22,11 @@ import { openCore } from "./daemon/core.js";
 import { createLogger } from "./daemon/logger.js";
 import { dataPaths } from "./daemon/paths.js";
 import { serve, subjectAltNames } from "./daemon/serve.js";
+import { STATE_COLLECTIONS } from "./store/state.js";
+import { JournaledJsonFile } from "./store/journaled-file.js";
 import { ensureTlsMaterial } from "./tls/material.js";
-import { type VerifyResult, verifyAudit } from "./audit/verify.js";
+import type { VerifyResult } from "./audit/verify.js";
+import { verifyOffline } from "./audit/verify-offline.js";
 import { isSshcaError, SshcaError, safeErr } from "./errors.js";
 
 process.umask(0o077);
@@ -251,30 +254,24 @@ program
   .command("audit")
   .description("the audit log")
   .command("verify")
-  .description("check the hash chain of every audit segment; names the first bad record")
+  .description("check the hash chain of every audit segment against the heads kept on disk; names the first bad record")
   .option("--expect-head <seq:hash>", "a chain head kept outside (from the daemon's 'audit chain head' log lines)")
   .option("--json", "print JSON")
   .action(async (o: { expectHead?: string; json?: boolean }) => {
     const g = globals();
     const paths = dataPaths(loadConfigFile(g.configPath), g.dataDirFlag, env);
-    let expect: { expectSeq?: number; expectHash?: string } = {};
+    let expectHead: { seq: number; hash: string } | undefined;
     if (o.expectHead) {
       const m = /^(\d+):([0-9a-f]{64})$/.exec(o.expectHead);
       if (!m) throw new SshcaError("bad_request", "--expect-head must be SEQ:HASH (64 hex digits)");
-      expect = { expectSeq: Number(m[1]), expectHash: m[2]! };
+      expectHead = { seq: Number(m[1]), hash: m[2]! };
     }
     // A running daemon verifies its own log (up to its head); otherwise read the files directly.
     let result =
-      expect.expectSeq === undefined
+      expectHead === undefined
         ? await adminRequest<VerifyResult>(paths.adminSocket, "GET", "/audit/verify")
         : undefined;
-    if (result === undefined) {
-      const stateSeq = await readStateSeq(paths.state);
-      result = await verifyAudit(paths.auditDir, {
-        ...expect,
-        ...(expect.expectSeq === undefined && stateSeq !== undefined ? { expectSeq: stateSeq } : {}),
-      });
-    }
+    result ??= await verifyOffline(paths.auditDir, { stateSeq: await readStateSeq(paths.state), expectHead });
     if (o.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     if (!result.ok) {
       const p = result.problem!;
@@ -306,11 +303,11 @@ program.parseAsync().catch((err: unknown) => {
   process.exit(1);
 });
 
-/** The audit sequence number the state file says it includes, if there is a state file. */
+/** The audit sequence number the state (snapshot and journal) says it includes, if there is a readable state. */
 async function readStateSeq(path: string): Promise<number | undefined> {
   try {
-    const doc = JSON.parse(await readFile(path, "utf8")) as { auditSeq?: unknown };
-    return typeof doc.auditSeq === "number" ? doc.auditSeq : undefined;
+    const doc = await new JournaledJsonFile<{ auditSeq?: unknown }>(path, STATE_COLLECTIONS).read();
+    return typeof doc?.auditSeq === "number" ? doc.auditSeq : undefined;
   } catch {
     return undefined;
   }

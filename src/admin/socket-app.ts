@@ -48,8 +48,15 @@ export function createAdminApp(deps: AdminDeps, log: Logger): Express {
   });
 
   app.get("/audit/verify", async (_req, res) => {
+    const head = deps.audit.head;
     res.json(
-      await verifyAudit(deps.audit.dir, { expectSeq: deps.store.data.auditSeq, stopAfterSeq: deps.audit.head.seq }),
+      await verifyAudit(deps.audit.dir, {
+        anchors: [
+          { ...head, source: "daemon's chain head" },
+          { seq: deps.store.data.auditSeq, source: "state file" },
+        ],
+        stopAfterSeq: head.seq,
+      }),
     );
   });
 

@@ -3,6 +3,8 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { SshcaError } from "../errors.js";
 import { fsyncDir } from "../store/fsync-dir.js";
+import { anchorHead } from "./head-check.js";
+import type { HeadFile } from "./head-file.js";
 import { type AuditRecord, type AuditType, chainRecord, GENESIS_HASH, hashRecord } from "./record.js";
 import { listSegments, segmentName } from "./segments.js";
 
@@ -31,6 +33,11 @@ const TAIL_WINDOW = 1 << 20;
  * record". Appends that arrive while a sync runs are written and synced together in the
  * next batch (group commit), so N concurrent issuances cost about two fsyncs, not N.
  *
+ * After each batch is on disk, and before its appends resolve, the chain head is durably
+ * written to the head file (audit.head), so every acknowledged record is covered by it: a log
+ * cut at a record boundary is caught at the next start, and by `sshcad audit verify`, even if
+ * the records cut off changed no live state.
+ *
  * The segment is opened for each batch rather than held open, so a directory or file that
  * stopped being writable (permissions, read-only remount) fails the very next append. If a
  * write or sync fails, the batch is rejected with `unavailable`, the file is cut back to its
@@ -44,7 +51,7 @@ export class AuditLog {
   private readonly syncListeners: ((seconds: number) => void)[] = [];
   /** Why the last batch failed, until a batch succeeds again (for /readyz). */
   lastError: string | undefined;
-  /** Batches written (one fdatasync each) and records in them, and the time spent syncing. */
+  /** Batches written (one segment and one head fdatasync each) and records in them, and the time spent syncing. */
   readonly stats = { batches: 0, records: 0, syncSeconds: 0 };
 
   private constructor(
@@ -52,6 +59,7 @@ export class AuditLog {
     private segmentIndex: number,
     private size: number,
     private headRecord: { seq: number; hash: string },
+    private readonly headFile: HeadFile,
   ) {}
 
   /** Opens (or creates) the log, dropping a torn final line that was never acknowledged. */
@@ -71,6 +79,8 @@ export class AuditLog {
       }
     }
     const path = join(opts.dir, segmentName(index));
+    // The head file is checked before anything is written (the torn tail is never acknowledged).
+    const anchored = await anchorHead(opts.dir, head, opts.log);
     const fh = await open(path, segments.length === 0 ? "wx" : "r+", 0o600);
     let size: number;
     try {
@@ -83,7 +93,13 @@ export class AuditLog {
       await fh.close();
     }
     if (segments.length === 0) await fsyncDir(opts.dir);
-    const log = new AuditLog(opts, index, size, head);
+    const log = new AuditLog(opts, index, size, head, anchored.file);
+    if (anchored.created) {
+      await log.append("audit.head_created", "sshcad", {
+        ...head,
+        reason: "no head file next to the log (first start after an upgrade, or the file was deleted)",
+      });
+    }
     if (torn > 0) {
       opts.log.warn(
         { segment: path, bytes: torn },
@@ -107,7 +123,7 @@ export class AuditLog {
     this.listeners.push(listener);
   }
 
-  /** Told the duration of every fdatasync (metrics). */
+  /** Told how long each batch took to become durable: the segment's fdatasync and the head file's (metrics). */
   onSync(listener: (seconds: number) => void): void {
     this.syncListeners.push(listener);
   }
@@ -120,9 +136,10 @@ export class AuditLog {
     });
   }
 
-  /** Waits until every queued record is written (or failed). */
+  /** Waits until every queued record is written (or failed); a later append reopens what it needs. */
   async close(): Promise<void> {
     while (this.flushing) await this.flushing;
+    await this.headFile.close();
   }
 
   private kick(): void {
@@ -148,7 +165,7 @@ export class AuditLog {
       });
       const bytes = Buffer.from(records.map((r) => `${JSON.stringify(r)}\n`).join(""), "utf8");
       try {
-        await this.writeBatch(bytes);
+        await this.writeBatch(bytes, { seq: head.seq, hash: head.hash });
       } catch (err) {
         this.needsRepair = true;
         const code = (err as NodeJS.ErrnoException).code ?? "error";
@@ -178,22 +195,25 @@ export class AuditLog {
     }
   }
 
-  private async writeBatch(bytes: Buffer): Promise<void> {
+  /** Writes and syncs the batch, then durably records its last record as the head. */
+  private async writeBatch(bytes: Buffer, head: { seq: number; hash: string }): Promise<void> {
     const fh = await open(join(this.opts.dir, segmentName(this.segmentIndex)), "r+");
+    let started: bigint;
     try {
       if (this.needsRepair) {
         await fh.truncate(this.size);
         this.needsRepair = false;
       }
       await fh.write(bytes, 0, bytes.length, this.size);
-      const started = process.hrtime.bigint();
+      started = process.hrtime.bigint();
       await fh.datasync();
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      this.stats.syncSeconds += seconds;
-      for (const l of this.syncListeners) l(seconds);
     } finally {
       await fh.close();
     }
+    await this.headFile.write(head);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    this.stats.syncSeconds += seconds;
+    for (const l of this.syncListeners) l(seconds);
   }
 
   /** Starts the next segment; the chain simply continues in it. */

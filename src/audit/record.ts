@@ -8,6 +8,7 @@ export type AuditType =
   | "config.loaded"
   | "daemon.started"
   | "audit.recovered"
+  | "audit.head_created"
   | "auth.failed"
   | "auth.signed_in"
   | "auth.key_registered"

@@ -1,5 +1,7 @@
 import { open, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { LineReader } from "./lines.js";
+import type { AuditRecord } from "./record.js";
 
 /** Audit segments are audit-00000001.jsonl, audit-00000002.jsonl, ...; the chain runs across them. */
 const SEGMENT = /^audit-(\d{8})\.jsonl$/;
@@ -45,5 +47,49 @@ export async function firstLine(path: string): Promise<string | undefined> {
     return end < 0 ? undefined : buf.subarray(0, end).toString("utf8");
   } finally {
     await fh.close();
+  }
+}
+
+/** The sequence number of a segment's first record, or undefined if it has none (or it does not parse). */
+async function firstSeq(path: string): Promise<number | undefined> {
+  const line = await firstLine(path);
+  try {
+    return line === undefined ? undefined : (JSON.parse(line) as AuditRecord).seq;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The segment that holds record `seq` (the last one starting at or before it), if any. */
+export async function segmentOf(segments: readonly Segment[], seq: number): Promise<Segment | undefined> {
+  let chosen: Segment | undefined;
+  for (const s of segments) {
+    const first = await firstSeq(s.path);
+    if (first === undefined || first > seq) break;
+    chosen = s;
+  }
+  return chosen;
+}
+
+/** Record `seq` as the log holds it, read by streaming its segment; undefined if it is not there. */
+export async function findRecord(dir: string, seq: number): Promise<AuditRecord | undefined> {
+  const segment = await segmentOf(await listSegments(dir), seq);
+  if (!segment) return undefined;
+  const reader = await LineReader.open(segment.path);
+  try {
+    for (let lines = await reader.next(); lines; lines = await reader.next()) {
+      for (const line of lines) {
+        let r: AuditRecord;
+        try {
+          r = JSON.parse(line.text) as AuditRecord;
+        } catch {
+          continue;
+        }
+        if (r.seq === seq) return r;
+      }
+    }
+    return undefined;
+  } finally {
+    await reader.close();
   }
 }

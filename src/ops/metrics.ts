@@ -31,7 +31,7 @@ export class Metrics {
   });
   readonly auditSync = new Histogram({
     name: "sshca_audit_fsync_seconds",
-    help: "Duration of each audit log fdatasync (one per group-committed batch).",
+    help: "Time for each group-committed audit batch to become durable (segment and head file fdatasync).",
     buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
     registers: [this.registry],
   });

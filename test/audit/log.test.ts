@@ -1,9 +1,10 @@
-import { appendFileSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pino from "pino";
 import { describe, expect, test } from "vitest";
 import { AuditLog } from "../../src/audit/log.js";
 import { type AuditRecord, GENESIS_HASH, hashRecord } from "../../src/audit/record.js";
+import { encodeSlot, readHeadFile } from "../../src/audit/head-file.js";
 import { listSegments } from "../../src/audit/segments.js";
 import { tempDir } from "../helpers/tmp.js";
 
@@ -105,5 +106,108 @@ describe("audit log", () => {
     );
     expect(broken.head.seq).toBe(0);
     await broken.close();
+  });
+});
+
+describe("the head file (audit.head)", () => {
+  const headOf = async (dir: string) => {
+    const h = await readHeadFile(dir);
+    if (h.state !== "ok") throw new Error(`head file ${h.state}`);
+    return h.head;
+  };
+  /** A log of `n` records, closed; returns its directory and only segment. */
+  const written = async (n: number) => {
+    const dir = join(tempDir("audit"), "a");
+    const log = await open(dir);
+    for (let i = 1; i <= n; i++) await log.append("certificate.fetched", "alice", { i });
+    await log.close();
+    return { dir, seg: (await listSegments(dir))[0]!.path };
+  };
+  const keepLines = (path: string, n: number) =>
+    writeFileSync(
+      path,
+      readFileSync(path, "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .slice(0, n)
+        .map((l) => `${l}\n`)
+        .join(""),
+    );
+
+  test("every acknowledged append is covered by the head file when it resolves", async () => {
+    const dir = join(tempDir("audit"), "a");
+    const log = await open(dir);
+    const covered = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        log.append("certificate.fetched", "alice", { i }).then(async (r) => (await headOf(dir)).seq >= r.seq),
+      ),
+    );
+    expect(covered.every(Boolean)).toBe(true);
+    expect(await headOf(dir)).toEqual(log.head);
+    expect((statSync(join(dir, "audit.head")).mode & 0o777).toString(8)).toBe("600");
+    await log.close();
+  });
+
+  test("a log cut at a record boundary below its head is refused at open, and left as it is", async () => {
+    const { dir, seg } = await written(5);
+    keepLines(seg, 3);
+    const cut = readFileSync(seg);
+    await expect(open(dir)).rejects.toThrow(
+      /the audit log ends at record 3 but its head file says record 5 was written: the audit log was truncated \(run: sshcad audit verify\)/,
+    );
+    expect(readFileSync(seg)).toEqual(cut);
+  });
+
+  test("a log replaced by another of the same length is refused", async () => {
+    const { dir, seg } = await written(3);
+    const other = await written(3); // same seqs, other times and hashes
+    writeFileSync(seg, readFileSync(other.seg));
+    await expect(open(dir)).rejects.toThrow(/audit record 3 is not the one the head file .* names: .*replaced/);
+  });
+
+  test("records past the head (stopped between the segment sync and the head write) were durable: the head moves", async () => {
+    const { dir } = await written(3);
+    const headAt3 = readFileSync(join(dir, "audit.head"));
+    const log = await open(dir);
+    await log.append("certificate.fetched", "alice", { i: 4 });
+    await log.append("certificate.fetched", "alice", { i: 5 });
+    await log.close();
+    writeFileSync(join(dir, "audit.head"), headAt3); // records 4 and 5 reached the segment, their head did not
+    const again = await open(dir);
+    expect(again.head.seq).toBe(5);
+    await again.close();
+    expect(await headOf(dir)).toEqual(again.head);
+  });
+
+  test("a torn head slot falls back to the other slot", async () => {
+    const { dir } = await written(4);
+    const path = join(dir, "audit.head");
+    const buf = readFileSync(path);
+    const newest = (await readHeadFile(dir)) as { slot: number };
+    buf.fill(0x41, newest.slot * 128 + 20, newest.slot * 128 + 60); // a write torn mid-slot
+    writeFileSync(path, buf);
+    expect(await headOf(dir)).toMatchObject({ seq: 3 });
+    const log = await open(dir); // the log is longer than the surviving head: accepted
+    expect(log.head.seq).toBe(4);
+    await log.close();
+  });
+
+  test("a damaged head file stops the log from opening", async () => {
+    const { dir } = await written(2);
+    writeFileSync(
+      join(dir, "audit.head"),
+      Buffer.concat([encodeSlot({ seq: 2, hash: "0".repeat(64) })]).fill(0x20, 5, 40),
+    );
+    await expect(open(dir)).rejects.toThrow(/audit head file .* is damaged; refusing to start/);
+  });
+
+  test("no head file next to records (a log from before it existed): created from the log, and audited", async () => {
+    const { dir, seg } = await written(3);
+    rmSync(join(dir, "audit.head"));
+    const log = await open(dir);
+    await log.close();
+    const recs = lines(seg);
+    expect(recs.at(-1)).toMatchObject({ seq: 4, type: "audit.head_created", fields: { seq: 3, hash: recs[2]!.hash } });
+    expect(await headOf(dir)).toMatchObject({ seq: 4 });
   });
 });

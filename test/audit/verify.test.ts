@@ -6,6 +6,7 @@ import { AuditLog } from "../../src/audit/log.js";
 import { type AuditRecord, hashRecord } from "../../src/audit/record.js";
 import { listSegments } from "../../src/audit/segments.js";
 import { verifyAudit } from "../../src/audit/verify.js";
+import { verifyOffline } from "../../src/audit/verify-offline.js";
 import { tempDir } from "../helpers/tmp.js";
 
 let dir: string;
@@ -36,7 +37,7 @@ const firstOf = (i: number) => seqOf(lines(seg(i))[0]!);
 
 describe("audit verify", () => {
   test("ok/an untouched log verifies, across segments", async () => {
-    const r = await verifyAudit(dir, { expectSeq: 30 });
+    const r = await verifyAudit(dir, { anchors: [{ seq: 30, source: "state file" }] });
     expect(r).toMatchObject({ ok: true, records: 30, head: { seq: 30 } });
   });
 
@@ -110,9 +111,9 @@ describe("audit verify", () => {
     const last = (await listSegments(dir)).at(-1)!.path;
     edit(last, (ls) => ls.slice(0, -2));
     expect((await verifyAudit(dir)).ok).toBe(true); // undetectable without an anchor...
-    const r = await verifyAudit(dir, { expectSeq: 30 }); // ...which the state file provides
+    const r = await verifyAudit(dir, { anchors: [{ seq: 30, source: "state file" }] }); // ...which the state provides
     expect(r.problem).toMatchObject({ kind: "truncated", seq: 29 });
-    expect(r.problem?.message).toMatch(/ends at seq 28 but seq 30 is known to exist/);
+    expect(r.problem?.message).toMatch(/ends at seq 28 but seq 30 is known to exist \(state file\)/);
   });
 
   test("fail/a rewritten log does not match a chain head kept outside", async () => {
@@ -125,7 +126,44 @@ describe("audit verify", () => {
       return [...ls.slice(0, -1), JSON.stringify(r)];
     });
     expect((await verifyAudit(dir)).ok).toBe(true);
-    const r = await verifyAudit(dir, { expectSeq: head.seq, expectHash: head.hash });
+    const r = await verifyAudit(dir, { anchors: [{ ...head, source: "--expect-head" }] });
     expect(r.problem).toMatchObject({ kind: "modified", seq: 30 });
+    expect(r.problem?.message).toMatch(/does not have the hash the --expect-head names/);
+  });
+});
+
+describe("audit verify without a daemon (the heads kept on disk)", () => {
+  test("ok/an untouched log verifies against its head file", async () => {
+    expect(await verifyOffline(dir, { stateSeq: 10 })).toMatchObject({ ok: true, records: 30 });
+  });
+
+  test("fail/records cut off at a line boundary are caught against the head file, whatever the state says", async () => {
+    const last = (await listSegments(dir)).at(-1)!.path;
+    edit(last, (ls) => ls.slice(0, -2));
+    const r = await verifyOffline(dir, { stateSeq: 10 });
+    expect(r.problem).toMatchObject({ kind: "truncated", seq: 29 });
+    expect(r.problem?.message).toBe(
+      "the log ends at seq 28 but seq 30 is known to exist (audit head file): records 29..30 were truncated",
+    );
+  });
+
+  test("fail/a rewritten last record does not match the head file's hash", async () => {
+    const last = (await listSegments(dir)).at(-1)!.path;
+    edit(last, (ls) => {
+      const r = JSON.parse(ls.at(-1)!) as AuditRecord;
+      r.fields = { rewritten: true };
+      r.hash = hashRecord(r);
+      return [...ls.slice(0, -1), JSON.stringify(r)];
+    });
+    const r = await verifyOffline(dir, {});
+    expect(r.problem).toMatchObject({ kind: "modified", seq: 30 });
+    expect(r.problem?.message).toMatch(/does not have the hash the audit head file names/);
+  });
+
+  test("fail/a missing head file next to records is itself reported", async () => {
+    rmSync(join(dir, "audit.head"));
+    const r = await verifyOffline(dir, {});
+    expect(r).toMatchObject({ ok: false, records: 30, problem: { kind: "head_missing", segment: "audit.head" } });
+    expect(r.problem?.message).toMatch(/audit\.head is missing next to 30 records/);
   });
 });

@@ -40,7 +40,16 @@ export function auditRoutes(config: () => Config, audit: AuditLog, store: StateS
 
   // Up to the current head (later records may be mid-write), and at least as far as the state knows.
   r.get("/verify", async (_req, res) => {
-    res.json(await verifyAudit(audit.dir, { expectSeq: store.data.auditSeq, stopAfterSeq: audit.head.seq }));
+    const head = audit.head;
+    res.json(
+      await verifyAudit(audit.dir, {
+        anchors: [
+          { ...head, source: "daemon's chain head" },
+          { seq: store.data.auditSeq, source: "state file" },
+        ],
+        stopAfterSeq: head.seq,
+      }),
+    );
   });
   return r;
 }
