@@ -1,6 +1,6 @@
 import type {
   ApproveBody,
-  AuditRecordView,
+  AuditPageView,
   AuditVerifyView,
   CaView,
   CreateRequestBody,
@@ -131,7 +131,8 @@ export class ApiClient {
     return this.call("POST", `/v1/requests/${encodeURIComponent(id)}/deny`, body);
   }
 
-  auditList(query: Record<string, string | undefined>): Promise<{ records: AuditRecordView[] }> {
+  /** One page of audit records (oldest first); `cursor` fetches the page before it. */
+  auditList(query: Record<string, string | undefined>): Promise<AuditPageView> {
     this.authed();
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(query)) if (v !== undefined) q.set(k, v);

@@ -12,37 +12,67 @@ const brief = (r: AuditRecordView) => {
   return `${String(r.seq).padStart(6)}  ${r.time}  ${r.type.padEnd(22)} ${r.actor.padEnd(12)} ${parts.join(" ")}`;
 };
 
+/** An ISO time flag, as the API wants it; exit 2 naming the flag otherwise. */
+function isoTime(flag: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (Number.isNaN(Date.parse(value))) {
+    throw new CliError(`--${flag} ${value} is not a time (use ISO 8601, e.g. 2026-01-31T00:00:00Z)`, 2);
+  }
+  return new Date(value).toISOString();
+}
+
+/** Single-quotes a flag value for the "next page" hint when the shell would split or expand it. */
+const shellWord = (v: string) => (/^[A-Za-z0-9_.:@%+,/=-]+$/.test(v) ? v : `'${v.replace(/'/g, "'\\''")}'`);
+
+interface ListOptions {
+  user?: string;
+  request?: string;
+  serial?: string;
+  host?: string;
+  type?: string;
+  since?: string;
+  until?: string;
+  cursor?: string;
+  limit: string;
+  json?: boolean;
+}
+
 /** sshca audit list|verify (auditors and admins). */
 export function auditCommands(program: Command, ctx: Ctx): void {
   const audit = program.command("audit").description("the audit trail (auditors and admins)");
 
   audit
     .command("list")
-    .description("audit records, newest last")
+    .description("audit records: the newest page, oldest first; --cursor goes back a page")
     .option("--user <user>", "records by or about this user")
     .option("--request <id>", "records of one request")
+    .option("--serial <serial>", "records of one certificate serial")
+    .option("--host <host>", "records that name this inventory host")
     .option("--type <type>", "an event type (request.approved) or family (request)")
     .option("--since <time>", "records at or after this ISO time (2026-01-31T00:00:00Z)")
-    .option("--limit <n>", "at most this many records (1-1000)", "100")
+    .option("--until <time>", "records before this ISO time")
+    .option("--cursor <cursor>", "the page before the one that printed this cursor")
+    .option("--limit <n>", "at most this many records per page (1-1000)", "100")
     .option("--json", "print JSON")
-    .action(
-      async (o: { user?: string; request?: string; type?: string; since?: string; limit: string; json?: boolean }) => {
-        if (o.since !== undefined && Number.isNaN(Date.parse(o.since))) {
-          throw new CliError(`--since ${o.since} is not a time (use ISO 8601, e.g. 2026-01-31T00:00:00Z)`, 2);
-        }
-        const since = o.since === undefined ? undefined : new Date(o.since).toISOString();
-        const { records } = await (
-          await ctx.client()
-        ).auditList({
-          user: o.user,
-          request: o.request,
-          type: o.type,
-          since,
-          limit: o.limit,
-        });
-        emit(ctx, o.json, { records }, () => (records.length ? records.map(brief).join("\n") : "no matching records"));
-      },
-    );
+    .action(async (o: ListOptions) => {
+      const filters = {
+        user: o.user,
+        request: o.request,
+        serial: o.serial,
+        host: o.host,
+        type: o.type,
+        since: isoTime("since", o.since),
+        until: isoTime("until", o.until),
+      };
+      const page = await (await ctx.client()).auditList({ ...filters, cursor: o.cursor, limit: o.limit });
+      emit(ctx, o.json, page, () => (page.records.length ? page.records.map(brief).join("\n") : "no matching records"));
+      if (page.cursor) {
+        const again = Object.entries({ ...filters, limit: o.limit })
+          .filter(([, v]) => v !== undefined)
+          .map(([k, v]) => `--${k} ${shellWord(v!)}`);
+        ctx.err(`older records: sshca audit list ${[...again, "--cursor", page.cursor].join(" ")}`);
+      }
+    });
 
   audit
     .command("verify")

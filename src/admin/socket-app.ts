@@ -1,7 +1,7 @@
 import express, { type Express } from "express";
 import type { Logger } from "pino";
 import { z } from "zod";
-import { verifyAudit } from "../audit/verify.js";
+import type { AuditQuery } from "../audit/query.js";
 import { IDENT } from "../config/names.js";
 import { errorHandler, notFoundHandler } from "../http/errors.js";
 import { jsonBody, parse } from "../http/schemas.js";
@@ -12,7 +12,7 @@ import { type AdminDeps, addUser, addUserKey, createToken, listTokens, listUsers
  * connect already owns the daemon's files. `sshcad user add` and friends use it while the
  * daemon runs, so there is one writer of the state file.
  */
-export function createAdminApp(deps: AdminDeps, log: Logger): Express {
+export function createAdminApp(deps: AdminDeps & { auditQuery: AuditQuery }, log: Logger): Express {
   const app = express();
   app.disable("x-powered-by");
   app.use(express.json({ limit: "4kb", type: "application/json" }));
@@ -48,16 +48,7 @@ export function createAdminApp(deps: AdminDeps, log: Logger): Express {
   });
 
   app.get("/audit/verify", async (_req, res) => {
-    const head = deps.audit.head;
-    res.json(
-      await verifyAudit(deps.audit.dir, {
-        anchors: [
-          { ...head, source: "daemon's chain head" },
-          { seq: deps.store.data.auditSeq, source: "state file" },
-        ],
-        stopAfterSeq: head.seq,
-      }),
-    );
+    res.json(await deps.auditQuery.verify());
   });
 
   app.use(notFoundHandler);

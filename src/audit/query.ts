@@ -1,79 +1,72 @@
 import type { AuditRecord } from "./record.js";
-import { firstLine, listSegments, readSegment } from "./segments.js";
+import type { VerifyResult } from "./verify.js";
 
+/** Which records a look-up wants; every condition given must hold (they combine with AND). */
 export interface AuditFilter {
-  /** Records by this user or about them (requester, user added). */
+  /** Records by this user or about them (actor, requester, user added). */
   user?: string | undefined;
   request?: string | undefined;
+  /** Certificate serial (decimal). */
+  serial?: string | undefined;
+  /** Records that name this inventory host (`host`, or one of a request's `hosts`). */
+  host?: string | undefined;
+  /** Records of one scan (`scan` field). */
+  scan?: string | undefined;
   /** Exact type ("request.approved") or a family ("request"). */
   type?: string | undefined;
   /** Any of these exact types. */
   types?: readonly string[] | undefined;
-  /** Records about this inventory host. */
-  host?: string | undefined;
-  /** Any further condition (visibility), applied before `limit`. */
-  where?: ((r: AuditRecord) => boolean) | undefined;
+  /** At or after this time. */
   since?: Date | undefined;
-  /** Most recent matches to return. */
-  limit: number;
+  /** Before this time. */
+  until?: Date | undefined;
+  /**
+   * Only records this caller may see: those whose requester is `requester`, or that are about one
+   * of `hosts`. Applied by the backend before paging, so a page never holds (or skips past) a
+   * record the caller may not see.
+   */
+  visibleTo?: { requester: string; hosts: readonly string[] } | undefined;
 }
 
-/** Does one record match the filter? Pure. */
-export function matches(r: AuditRecord, f: AuditFilter): boolean {
-  const fields = r.fields as { request?: unknown; requester?: unknown; user?: unknown };
-  if (f.user !== undefined && r.actor !== f.user && fields.requester !== f.user && fields.user !== f.user) return false;
-  if (f.request !== undefined && fields.request !== f.request) return false;
-  if (f.type !== undefined && r.type !== f.type && !r.type.startsWith(`${f.type}.`)) return false;
-  if (f.types !== undefined && !f.types.includes(r.type)) return false;
-  if (f.host !== undefined && (r.fields as { host?: unknown }).host !== f.host) return false;
-  if (f.where !== undefined && !f.where(r)) return false;
-  if (f.since !== undefined && Date.parse(r.time) < f.since.getTime()) return false;
-  return true;
+/** One page: at most `limit` records, older than the page the cursor came from. */
+export interface AuditPage {
+  limit: number;
+  cursor?: string | undefined;
 }
 
 /**
- * The newest `limit` matching records, oldest first. Segments that end before `since` are
- * skipped without being read (the next segment starts later than `since`).
+ * Pages run from the newest matching record back in time; each page lists its records oldest
+ * first (so a page reads like the log). `cursor` is present when older matches exist.
  */
-export async function queryAudit(dir: string, filter: AuditFilter): Promise<AuditRecord[]> {
-  const segments = await listSegments(dir);
-  const out: AuditRecord[] = [];
-  for (let i = 0; i < segments.length; i++) {
-    if (filter.since && i + 1 < segments.length) {
-      const next = await firstLine(segments[i + 1]!.path);
-      if (next && Date.parse((JSON.parse(next) as AuditRecord).time) < filter.since.getTime()) continue;
-    }
-    const { lines } = await readSegment(segments[i]!.path);
-    for (const line of lines) {
-      let r: AuditRecord;
-      try {
-        r = JSON.parse(line) as AuditRecord;
-      } catch {
-        continue; // `audit verify` reports damage; a query shows what can be read
-      }
-      if (matches(r, filter)) {
-        out.push(r);
-        if (out.length > filter.limit) out.shift();
-      }
-    }
-  }
-  return out;
+export interface AuditPageResult {
+  records: AuditRecord[];
+  cursor?: string;
 }
 
-/** The newest record matching `pred`, reading segments newest first and stopping at the match. */
-export async function findAudit(dir: string, pred: (r: AuditRecord) => boolean): Promise<AuditRecord | undefined> {
-  const segments = await listSegments(dir);
-  for (let i = segments.length - 1; i >= 0; i--) {
-    const { lines } = await readSegment(segments[i]!.path);
-    for (let j = lines.length - 1; j >= 0; j--) {
-      let r: AuditRecord;
-      try {
-        r = JSON.parse(lines[j]!) as AuditRecord;
-      } catch {
-        continue;
-      }
-      if (pred(r)) return r;
-    }
-  }
-  return undefined;
+/**
+ * Look-ups and verification of the audit log, whatever stores it: the embedded log answers from
+ * an index derived from its segments (EmbeddedAuditQuery); a PostgreSQL backend would answer from
+ * its own tables and indexes. Neither blocks the caller's event loop.
+ */
+export interface AuditQuery {
+  query(filter: AuditFilter, page: AuditPage): Promise<AuditPageResult>;
+  /** The result record (scan.finished or scan.failed) of one scan. */
+  findScan(id: string): Promise<AuditRecord | undefined>;
+  /** The whole chain, up to the current head, checked against every head the backend knows. */
+  verify(): Promise<VerifyResult>;
+  close(): Promise<void>;
+}
+
+/** A position in the log, carried opaquely by clients: "records before sequence number N". */
+const CURSOR = /^c1\.([1-9][0-9]{0,15})$/;
+
+export function encodeCursor(beforeSeq: number): string {
+  return Buffer.from(`c1.${beforeSeq}`, "utf8").toString("base64url");
+}
+
+/** The sequence number a cursor points before, or undefined if it is not one of ours. */
+export function decodeCursor(cursor: string): number | undefined {
+  const m = CURSOR.exec(Buffer.from(cursor, "base64url").toString("utf8"));
+  const seq = m ? Number(m[1]) : Number.NaN;
+  return Number.isSafeInteger(seq) ? seq : undefined;
 }

@@ -1,4 +1,4 @@
-import { open, readdir, readFile } from "node:fs/promises";
+import { open, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { LineReader } from "./lines.js";
 import type { AuditRecord } from "./record.js";
@@ -29,16 +29,8 @@ export async function listSegments(dir: string): Promise<Segment[]> {
     .sort((a, b) => a.index - b.index);
 }
 
-/** All lines of a segment, and whether the last one was terminated (an unterminated one is torn). */
-export async function readSegment(path: string): Promise<{ lines: string[]; torn: string | undefined }> {
-  const text = await readFile(path, "utf8");
-  const lines = text.split("\n");
-  const last = lines.pop() ?? "";
-  return { lines, torn: last === "" ? undefined : last };
-}
-
 /** The first complete line of a segment (for locating a sequence number), or undefined. */
-export async function firstLine(path: string): Promise<string | undefined> {
+async function firstLine(path: string): Promise<string | undefined> {
   const fh = await open(path, "r");
   try {
     const buf = Buffer.alloc(64 * 1024);

@@ -1,8 +1,20 @@
 import { open } from "node:fs/promises";
 import type { AuditRecord } from "./record.js";
-import { firstLine, listSegments } from "./segments.js";
+import { listSegments, segmentOf } from "./segments.js";
 
 const CHUNK = 1 << 20;
+
+/** Where a record's line is: segment number, byte offset, length with the newline. */
+export interface Place {
+  segment: number;
+  offset: number;
+  length: number;
+}
+
+/** A record as read from the log, with its place. */
+export interface PlacedRecord extends Place {
+  record: AuditRecord;
+}
 
 /**
  * Reads durable records after a sequence number, in order, across segments, like `tail -f`:
@@ -12,22 +24,42 @@ const CHUNK = 1 << 20;
  * changed under the reader, which then finds its place again.
  */
 export class AuditTail {
+  private readonly dir: string;
+  private afterSeq: number;
+  /** The newest durable record (the audit log's head). */
+  private readonly durableSeq: () => number;
   private segment: number | undefined;
   private offset = 0;
+  private readonly buf = Buffer.allocUnsafe(CHUNK);
 
+  /** `from`: where the record after `afterSeq` starts, when the caller knows (else it is located). */
   constructor(
-    private readonly dir: string,
-    private afterSeq: number,
-    /** The newest durable record (the audit log's head). */
-    private readonly durableSeq: () => number = () => Number.MAX_SAFE_INTEGER,
-  ) {}
+    dir: string,
+    afterSeq: number,
+    durableSeq: () => number = () => Number.MAX_SAFE_INTEGER,
+    from?: { segment: number; offset: number },
+  ) {
+    this.dir = dir;
+    this.afterSeq = afterSeq;
+    this.durableSeq = durableSeq;
+    if (from) {
+      this.segment = from.segment;
+      this.offset = from.offset;
+    }
+  }
 
   /** Up to `max` records after the last one returned (or after the starting seq). */
   async read(max = 256): Promise<AuditRecord[]> {
+    return (await this.readPlaced(max)).map((p) => p.record);
+  }
+
+  /** As read(), with where each record's line is (segment, byte offset, length). */
+  async readPlaced(max = 256): Promise<PlacedRecord[]> {
     const segments = await listSegments(this.dir);
     if (segments.length === 0) return [];
-    if (this.segment === undefined) this.segment = await this.locate(segments);
-    const out: AuditRecord[] = [];
+    if (this.segment === undefined)
+      this.segment = ((await segmentOf(segments, this.afterSeq + 1)) ?? segments[0]!).index;
+    const out: PlacedRecord[] = [];
     const limit = this.durableSeq();
     let reachedHead = false;
     while (out.length < max && !reachedHead) {
@@ -36,9 +68,8 @@ export class AuditTail {
       const fh = await open(current.path, "r");
       let consumed = 0;
       try {
-        const buf = Buffer.alloc(CHUNK);
-        const { bytesRead } = await fh.read(buf, 0, CHUNK, this.offset);
-        const data = buf.subarray(0, bytesRead);
+        const { bytesRead } = await fh.read(this.buf, 0, CHUNK, this.offset);
+        const data = this.buf.subarray(0, bytesRead);
         let start = 0;
         for (let nl = data.indexOf(0x0a); nl >= 0 && out.length < max; nl = data.indexOf(0x0a, start)) {
           let rec: AuditRecord;
@@ -53,9 +84,10 @@ export class AuditTail {
             reachedHead = true;
             break;
           }
+          const place: Place = { segment: current.index, offset: this.offset + start, length: nl + 1 - start };
           start = nl + 1;
           if (rec.seq > this.afterSeq) {
-            out.push(rec);
+            out.push({ record: rec, ...place });
             this.afterSeq = rec.seq;
           }
         }
@@ -73,17 +105,5 @@ export class AuditTail {
       }
     }
     return out;
-  }
-
-  /** The last segment whose first record is not after afterSeq + 1. */
-  private async locate(segments: { index: number; path: string }[]): Promise<number> {
-    let chosen = segments[0]!.index;
-    for (const s of segments) {
-      const line = await firstLine(s.path);
-      if (line === undefined) break;
-      if ((JSON.parse(line) as AuditRecord).seq > this.afterSeq + 1) break;
-      chosen = s.index;
-    }
-    return chosen;
   }
 }

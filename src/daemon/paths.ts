@@ -7,6 +7,8 @@ export interface DataPaths {
   caKey: string;
   state: string;
   auditDir: string;
+  /** The audit index, derived from the log (rebuilt from it when missing or stale). */
+  auditIndex: string;
   adminSocket: string;
   lock: string;
   /** TLS CA and server certificate. */
@@ -32,6 +34,7 @@ export function dataPaths(config: Config, flag: string | undefined, env: NodeJS.
     caKey,
     state: join(dataDir, "state.json"),
     auditDir: join(dataDir, "audit"),
+    auditIndex: join(dataDir, "audit", "index.sqlite"),
     adminSocket: join(dataDir, "admin.sock"),
     lock: join(dataDir, "sshcad.lock"),
     tlsDir: join(dataDir, "tls"),

@@ -6,6 +6,7 @@ import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import type { AccessService } from "../access/service.js";
 import { createAdminApp } from "../admin/socket-app.js";
+import { EmbeddedAuditQuery } from "../audit/embedded-query.js";
 import { loadConfigFile } from "../config/load.js";
 import { SshcaError, safeErr } from "../errors.js";
 import { createApp } from "../http/app.js";
@@ -49,6 +50,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
   const timers: (() => void)[] = [];
   const servers: { server: Server; after?: () => Promise<void> }[] = [];
   let services: Awaited<ReturnType<typeof buildServices>> | undefined;
+  let auditQuery: EmbeddedAuditQuery | undefined;
 
   let shuttingDown = false;
   const shutdown = async () => {
@@ -66,6 +68,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     await Promise.all(closing);
     // 2. Background work stops.
     for (const stopTimer of timers) stopTimer();
+    await auditQuery?.close().catch((err) => log.error({ err: safeErr(err) }, "stopping the audit index failed"));
     await services
       ?.stopNotifications()
       .catch((err) => log.error({ err: safeErr(err) }, "stopping notifications failed"));
@@ -78,11 +81,20 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     services = await buildServices(core, opts.env, now, log);
     const { access, krl, scans, signIn, metrics, nmapPath } = services;
     await auditConfig(core, log, false);
+    const query = new EmbeddedAuditQuery({
+      audit,
+      indexPath: paths.auditIndex,
+      anchors: () => [{ seq: store.data.auditSeq, source: "state file" }],
+      log,
+    });
+    auditQuery = query;
+    metrics.watchAuditIndex(() => query.indexLag);
 
     const app = createApp({
       config,
       store,
       audit,
+      auditQuery: query,
       ca,
       access,
       scans,
@@ -114,7 +126,9 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     const url = await listenApi(server, core.config.listen, tls ? "https" : "http");
     servers.push({ server });
 
-    const adminServer = createServer(createAdminApp({ config, store, audit, now, random: randomBytes }, log));
+    const adminServer = createServer(
+      createAdminApp({ config, store, audit, auditQuery: query, now, random: randomBytes }, log),
+    );
     await unlink(paths.adminSocket).catch(() => undefined);
     await listenOn(adminServer, paths.adminSocket);
     await chmod(paths.adminSocket, 0o600);

@@ -2,6 +2,7 @@ import express, { type Express } from "express";
 import type { Logger } from "pino";
 import type { AccessService } from "../access/service.js";
 import type { AuditLog } from "../audit/log.js";
+import type { AuditQuery } from "../audit/query.js";
 import type { CaKey } from "../ca/ca-key.js";
 import type { Config } from "../config/schema.js";
 import type { StateStore } from "../store/state.js";
@@ -26,6 +27,8 @@ export interface AppDeps {
   config: () => Config;
   store: StateStore;
   audit: AuditLog;
+  /** Look-ups and verification of the audit log (never on this event loop). */
+  auditQuery: AuditQuery;
   ca: CaKey;
   access: AccessService;
   /** Absent when scanning is turned off. */
@@ -99,8 +102,8 @@ export function createApp(deps: AppDeps): Express {
   app.use("/v1/auth", signInRoutes(deps.signIn, authDeps, challenges));
   app.use("/v1/keys", auth, keyRoutes(deps.store, deps.audit, deps.now));
   app.use("/v1/requests", auth, requestRoutes(deps.access, deps.audit, creations));
-  app.use("/v1/audit", auth, auditRoutes(deps.config, deps.audit, deps.store));
-  app.use("/v1/scans", auth, scanRoutes(deps.config, deps.audit, deps.scans));
+  app.use("/v1/audit", auth, auditRoutes(deps.config, deps.auditQuery));
+  app.use("/v1/scans", auth, scanRoutes(deps.config, deps.auditQuery, deps.scans));
   app.use("/v1/revocations", auth, revocationRoutes(deps.access));
   app.use("/v1", auth, infoRoutes(deps.config));
 

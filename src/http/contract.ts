@@ -105,6 +105,12 @@ export interface AuditRecordView {
   hash: string;
 }
 
+/** GET /v1/audit: newest page first; each page oldest first; `cursor` (opaque) asks for the page before. */
+export interface AuditPageView {
+  records: AuditRecordView[];
+  cursor?: string;
+}
+
 export interface AuditVerifyView {
   ok: boolean;
   records: number;

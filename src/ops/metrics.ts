@@ -47,6 +47,18 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Exposes how far the audit index is behind the log (large while it is built from the log). */
+  watchAuditIndex(lag: () => number): void {
+    new Gauge({
+      name: "sshca_audit_index_lag_records",
+      help: "Durable audit records not yet in the audit index.",
+      registers: [this.registry],
+      collect() {
+        this.set(lag());
+      },
+    });
+  }
+
   constructor(live: () => readonly AccessRequest[], now: () => Date) {
     collectDefaultMetrics({ register: this.registry, prefix: "sshcad_" });
     const STATES = ["pending", "approved", "blocked", "issued", "revoked", "denied", "cancelled", "expired"] as const;

@@ -5,7 +5,8 @@ import { beforeEach, describe, expect, test } from "vitest";
 import { AuditLog } from "../../src/audit/log.js";
 import { type AuditRecord, hashRecord } from "../../src/audit/record.js";
 import { listSegments } from "../../src/audit/segments.js";
-import { verifyAudit } from "../../src/audit/verify.js";
+import { type VerifyOptions, type VerifyResult, verifyAudit } from "../../src/audit/verify.js";
+import { verifyInWorker } from "../../src/audit/verify-in-worker.js";
 import { verifyOffline } from "../../src/audit/verify-offline.js";
 import { tempDir } from "../helpers/tmp.js";
 
@@ -35,9 +36,15 @@ const seqOf = (line: string) => (JSON.parse(line) as AuditRecord).seq;
 /** The sequence number of the first record in segment i (0-based). */
 const firstOf = (i: number) => seqOf(lines(seg(i))[0]!);
 
-describe("audit verify", () => {
+/** The same checks in this thread and in the verification worker the daemon uses. */
+const RUNNERS: [string, (dir: string, opts?: VerifyOptions) => Promise<VerifyResult>][] = [
+  ["in this thread", (d, o) => verifyAudit(d, o)],
+  ["in a worker thread", (d, o) => verifyInWorker(d, o ?? {})],
+];
+
+describe.each(RUNNERS)("audit verify %s", (_where, verify) => {
   test("ok/an untouched log verifies, across segments", async () => {
-    const r = await verifyAudit(dir, { anchors: [{ seq: 30, source: "state file" }] });
+    const r = await verify(dir, { anchors: [{ seq: 30, source: "state file" }] });
     expect(r).toMatchObject({ ok: true, records: 30, head: { seq: 30 } });
   });
 
@@ -100,7 +107,7 @@ describe("audit verify", () => {
   ])("fail/$name is detected and the first bad record is named", async ({ tamper, kind, message, seq }) => {
     const want = seq();
     tamper();
-    const r = await verifyAudit(dir);
+    const r = await verify(dir);
     expect(r.ok).toBe(false);
     expect(r.problem?.kind).toBe(kind);
     expect(r.problem?.message).toMatch(message);
@@ -110,14 +117,14 @@ describe("audit verify", () => {
   test("fail/records cut off at a line boundary are caught against the head the state (or an outside system) knows", async () => {
     const last = (await listSegments(dir)).at(-1)!.path;
     edit(last, (ls) => ls.slice(0, -2));
-    expect((await verifyAudit(dir)).ok).toBe(true); // undetectable without an anchor...
-    const r = await verifyAudit(dir, { anchors: [{ seq: 30, source: "state file" }] }); // ...which the state provides
+    expect((await verify(dir)).ok).toBe(true); // undetectable without an anchor...
+    const r = await verify(dir, { anchors: [{ seq: 30, source: "state file" }] }); // ...which the state provides
     expect(r.problem).toMatchObject({ kind: "truncated", seq: 29 });
     expect(r.problem?.message).toMatch(/ends at seq 28 but seq 30 is known to exist \(state file\)/);
   });
 
   test("fail/a rewritten log does not match a chain head kept outside", async () => {
-    const head = (await verifyAudit(dir)).head;
+    const head = (await verify(dir)).head;
     const last = (await listSegments(dir)).at(-1)!.path;
     edit(last, (ls) => {
       const r = JSON.parse(ls.at(-1)!) as AuditRecord;
@@ -125,8 +132,8 @@ describe("audit verify", () => {
       r.hash = hashRecord(r);
       return [...ls.slice(0, -1), JSON.stringify(r)];
     });
-    expect((await verifyAudit(dir)).ok).toBe(true);
-    const r = await verifyAudit(dir, { anchors: [{ ...head, source: "--expect-head" }] });
+    expect((await verify(dir)).ok).toBe(true);
+    const r = await verify(dir, { anchors: [{ ...head, source: "--expect-head" }] });
     expect(r.problem).toMatchObject({ kind: "modified", seq: 30 });
     expect(r.problem?.message).toMatch(/does not have the hash the --expect-head names/);
   });

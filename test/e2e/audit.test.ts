@@ -66,6 +66,34 @@ describe("audit trail", () => {
     expect(recent.records).toEqual([]);
   });
 
+  test("audit list pages back through a history with --cursor, and says how to get the next page", async () => {
+    const whole = json<{ records: any[] }>(await eve.sshca(["audit", "list", "--request", id, "--json"])).records;
+    expect(whole.length).toBeGreaterThan(4);
+    const seen: number[] = [];
+    let args = ["audit", "list", "--request", id, "--limit", "2"];
+    for (let page = 0; page < 20; page++) {
+      const r = await eve.sshca(args);
+      expect(r.code, r.stderr).toBe(0);
+      seen.unshift(...[...r.stdout.matchAll(/^\s*(\d+)\s/gm)].map((m) => Number(m[1])));
+      const next = /^older records: sshca (.*)$/m.exec(r.stderr);
+      if (!next) break;
+      args = next[1]!.split(" ");
+      expect(args).toEqual(expect.arrayContaining(["--request", id, "--limit", "2", "--cursor"]));
+    }
+    expect(seen).toEqual(whole.map((r) => r.seq));
+    const serial = whole.find((r) => r.fields.serial)!.fields.serial;
+    const bySerial = json<{ records: any[] }>(await eve.sshca(["audit", "list", "--serial", serial, "--json"]));
+    expect(bySerial.records.every((r) => r.fields.serial === serial)).toBe(true);
+    expect(bySerial.records.map((r) => r.type)).toEqual(
+      expect.arrayContaining(["certificate.issued", "certificate.fetched"]),
+    );
+    const byHost = json<{ records: any[] }>(
+      await eve.sshca(["audit", "list", "--host", "web-1", "--until", whole[1].time, "--json"]),
+    );
+    expect(byHost.records.map((r) => r.seq)).toContain(whole[0].seq);
+    expect(byHost.records.every((r) => r.time < whole[1].time)).toBe(true);
+  });
+
   test("the audit trail is for auditors: a requester is refused", async () => {
     const r = await w.alice.sshca(["audit", "list"]);
     expect(r.code).toBe(1);

@@ -2,8 +2,7 @@ import { Router } from "express";
 import { z } from "zod";
 import { isAdmin, isApprover, isAuditor } from "../../access/policy.js";
 import type { Identity } from "../../access/types.js";
-import type { AuditLog } from "../../audit/log.js";
-import { findAudit, queryAudit } from "../../audit/query.js";
+import type { AuditFilter, AuditQuery } from "../../audit/query.js";
 import type { AuditRecord } from "../../audit/record.js";
 import type { Config } from "../../config/schema.js";
 import { fail } from "../../errors.js";
@@ -17,6 +16,10 @@ import { jsonBody, parse } from "../schemas.js";
 const listQuery = z.strictObject({
   request: z.string().max(64).optional(),
   host: z.string().max(253).optional(),
+  cursor: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, "cursor must be one the server handed out")
+    .optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 const scanId = z.string().regex(/^sc_[a-z2-7]{16}$/, "malformed scan id");
@@ -34,39 +37,53 @@ function scanView(r: AuditRecord): ScanView {
 const approvesHost = (config: Config, identity: Identity, host: string) =>
   Object.values(config.roles).some((role) => role.hosts.includes(host) && isApprover(role, identity));
 
-/** Who may see scans of a host: auditors, admins, approvers of a role covering it, and requesters of their own. */
-function canSee(config: Config, identity: Identity, r: AuditRecord): boolean {
-  const f = r.fields as { host?: string; requester?: string };
-  if (isAuditor(config, identity) || isAdmin(config, identity)) return true;
-  if (f.requester === identity.user) return true;
-  return approvesHost(config, identity, f.host ?? "");
+/**
+ * Which scans an identity may see: all of them (auditors, admins), else those of its own
+ * requests and of hosts covered by a role it approves. As data, so the audit backend applies it
+ * before paging.
+ */
+function scanVisibility(config: Config, identity: Identity): AuditFilter["visibleTo"] {
+  if (isAuditor(config, identity) || isAdmin(config, identity)) return undefined;
+  const hosts = Object.values(config.roles)
+    .filter((role) => isApprover(role, identity))
+    .flatMap((role) => role.hosts);
+  return { requester: identity.user, hosts: [...new Set(hosts)].sort() };
+}
+
+/** The same rule for one record. */
+function canSee(visibleTo: AuditFilter["visibleTo"], r: AuditRecord): boolean {
+  const f = r.fields as { host?: unknown; requester?: unknown };
+  return (
+    visibleTo === undefined ||
+    f.requester === visibleTo.requester ||
+    (typeof f.host === "string" && visibleTo.hosts.includes(f.host))
+  );
 }
 
 /** /v1/scans: scan history (from the audit log) and manual scans. */
-export function scanRoutes(config: () => Config, audit: AuditLog, scans: ScanService | undefined): Router {
+export function scanRoutes(config: () => Config, query: AuditQuery, scans: ScanService | undefined): Router {
   const r = Router();
 
   r.get("/", async (req, res) => {
     const identity = identityOf(res);
     const q = parse(listQuery, req.query, "query");
-    const records = await queryAudit(audit.dir, {
-      types: RESULT_TYPES,
-      request: q.request,
-      host: q.host,
-      limit: q.limit,
-      where: (x) => canSee(config(), identity, x),
-    });
-    res.json({ scans: records.map(scanView) });
+    const { records, cursor } = await query.query(
+      {
+        types: RESULT_TYPES,
+        request: q.request,
+        host: q.host,
+        visibleTo: scanVisibility(config(), identity),
+      },
+      { limit: q.limit, cursor: q.cursor },
+    );
+    res.json({ scans: records.map(scanView), ...(cursor ? { cursor } : {}) });
   });
 
   r.get("/:id", async (req, res) => {
     const identity = identityOf(res);
     const id = parse(scanId, req.params.id, "scan id");
-    const found = await findAudit(
-      audit.dir,
-      (x) => RESULT_TYPES.includes(x.type) && (x.fields as { scan?: unknown }).scan === id,
-    );
-    if (!found || !canSee(config(), identity, found)) throw fail.notFound(`no scan ${id}`);
+    const found = await query.findScan(id);
+    if (!found || !canSee(scanVisibility(config(), identity), found)) throw fail.notFound(`no scan ${id}`);
     res.json(scanView(found));
   });
 
