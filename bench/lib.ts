@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -128,3 +128,25 @@ export async function startHelloWorld(): Promise<{ url: string; stop: () => Prom
 }
 
 export { run };
+
+/** Resident set size of a process, from /proc. */
+export function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) / 1024 : Number.NaN;
+}
+
+/** A gauge or counter from a daemon's /metrics (scraped from loopback, which needs no token). */
+export async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? Number.NaN);
+}
+
+/** Waits until the daemon's audit index has caught up with its log; returns the seconds waited. */
+export async function waitForIndex(url: string, timeoutMs = 30 * 60_000): Promise<number> {
+  const t = Date.now();
+  while ((await metric(url, "sshca_audit_index_lag_records")) !== 0) {
+    if (Date.now() - t > timeoutMs) throw new Error("the audit index was not built in time");
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return (Date.now() - t) / 1000;
+}

@@ -269,7 +269,7 @@ program
     // A running daemon verifies its own log (up to its head); otherwise read the files directly.
     let result =
       expectHead === undefined
-        ? await adminRequest<VerifyResult>(paths.adminSocket, "GET", "/audit/verify")
+        ? await adminRequest<VerifyResult>(paths.adminSocket, "GET", "/audit/verify", undefined, 600_000)
         : undefined;
     result ??= await verifyOffline(paths.auditDir, { stateSeq: await readStateSeq(paths.state), expectHead });
     if (o.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

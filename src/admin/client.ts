@@ -10,6 +10,8 @@ export function adminRequest<T>(
   method: string,
   path: string,
   body?: unknown,
+  /** How long the daemon may stay silent (a verification of a large log takes a while). */
+  timeoutMs = 30_000,
 ): Promise<T | undefined> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
@@ -19,7 +21,7 @@ export function adminRequest<T>(
         method,
         path,
         headers: payload ? { "content-type": "application/json", "content-length": payload.length } : {},
-        timeout: 30_000,
+        timeout: timeoutMs,
       },
       (res) => {
         const chunks: Buffer[] = [];

@@ -53,7 +53,7 @@ export class IndexStore {
     try {
       // WAL with synchronous=NORMAL: a crash loses at most the newest batches, never consistency;
       // the index is derived, so the worker catches up from the log.
-      this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -8192;");
+      this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -4096;");
       this.db.exec("PRAGMA temp_store = FILE;");
       this.db.exec(SCHEMA);
       const format = this.getMeta("format");

@@ -13,6 +13,7 @@ import { IndexStore, type Located } from "./index-store.js";
 import type { AuditRecord } from "./record.js";
 import { segmentName } from "./segments.js";
 import { AuditTail } from "./tail.js";
+import { lowerThreadPriority } from "./thread-priority.js";
 
 /** Records per transaction while catching up (the worker answers messages between batches). */
 const BATCH = 2000;
@@ -288,6 +289,8 @@ class Indexer {
   }
 }
 
+// Indexing (a whole log when the index is rebuilt) and look-ups give way to issuance under load.
+lowerThreadPriority(10);
 const indexer = new Indexer(await loadSqlite(), workerData as IndexWorkerData);
 port.on("message", (m: ToIndex) => indexer.handle(m));
 indexer.start();

@@ -1,26 +1,27 @@
 /**
  * The verification worker thread: walks the whole log (streaming, see verify.ts) off the
- * daemon's event loop, at a lower CPU priority than the thread answering requests.
+ * daemon's event loop, at the lowest CPU priority and with a CPU budget: after each chunk it
+ * rests as long as the chunk took, so it never takes more than half a core. Niceness alone is
+ * not enough where threads share a physical core or the host schedules virtual CPUs (measured
+ * here: a busy loop at nice 19 still slowed issuance), and a verification has no deadline.
  */
-import { readlinkSync } from "node:fs";
-import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
+import { lowerThreadPriority } from "./thread-priority.js";
 import { type VerifyOptions, verifyAudit } from "./verify.js";
 
-/**
- * On Linux each thread has its own nice value: setpriority(2) on this thread's id (from
- * /proc/thread-self) lowers only this thread, so issuance keeps the CPU it needs while a
- * verification runs. Elsewhere the thread keeps the daemon's priority.
- */
-function lowerPriority(): void {
-  try {
-    const tid = Number(readlinkSync("/proc/thread-self").split("/").pop());
-    if (Number.isSafeInteger(tid) && tid > 0) setPriority(tid, 10);
-  } catch {
-    // not Linux, or not allowed: run at the daemon's priority
-  }
+/** The share of one core a verification may use. */
+const DUTY = 0.5;
+
+/** Rests after each chunk in proportion to the time the chunk took. */
+function pacer(duty: number): () => Promise<void> {
+  let since = performance.now();
+  return async () => {
+    const worked = performance.now() - since;
+    await new Promise((r) => setTimeout(r, (worked * (1 - duty)) / duty));
+    since = performance.now();
+  };
 }
 
-lowerPriority();
+lowerThreadPriority(19);
 const { dir, opts } = workerData as { dir: string; opts: VerifyOptions };
-parentPort!.postMessage(await verifyAudit(dir, opts));
+parentPort!.postMessage(await verifyAudit(dir, { ...opts, pace: pacer(DUTY) }));
