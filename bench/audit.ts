@@ -118,16 +118,21 @@ export async function auditBench(seconds = 10, events = 1_000_000, rounds = 3, l
         body,
       });
     await issue(); // warm-up
-    const runs: { idle: Load; verifying: Load; idleRssMb: number; verifyingRssMb: number }[] = [];
+    // Each round: without, with, without again. The verification's effect is the middle load
+    // against the mean of its neighbours; the two neighbours against each other show how much
+    // p99 moves on this machine with no verification at all.
+    const runs: { before: Load; verifying: Load; after: Load; idleRssMb: number; verifyingRssMb: number }[] = [];
     for (let i = 0; i < rounds; i++) {
       let rss = 0;
       const sampler = setInterval(() => (rss = Math.max(rss, rssMb(daemon.proc.pid!))), 100);
-      const idle = await issue();
+      const before = await issue();
       clearInterval(sampler);
       const during = issue();
       const verifying = await verifyingUntil(daemon, eve, during);
-      runs.push({ idle, verifying: await during, idleRssMb: rss, verifyingRssMb: verifying.maxRssMb });
+      const after = await issue();
+      runs.push({ before, verifying: await during, after, idleRssMb: rss, verifyingRssMb: verifying.maxRssMb });
     }
+    const idleP99 = (r: (typeof runs)[number]) => (r.before.p99 + r.after.p99) / 2;
     return {
       events,
       seededSeconds,
@@ -140,9 +145,11 @@ export async function auditBench(seconds = 10, events = 1_000_000, rounds = 3, l
       verifyRecords: alone.records,
       verifyRssMb: alone.maxRssMb,
       verifyStallMs,
-      idleP99: median(runs.map((r) => r.idle.p99)),
+      idleP99: median(runs.map(idleP99)),
       verifyingP99: median(runs.map((r) => r.verifying.p99)),
-      p99Ratio: median(runs.map((r) => r.verifying.p99 / r.idle.p99)),
+      p99Ratio: median(runs.map((r) => r.verifying.p99 / idleP99(r))),
+      /** The same ratio between the two loads without a verification (no effect: 1.0 ± noise). */
+      controlRatios: runs.map((r) => r.after.p99 / r.before.p99),
       loadRssMb: Math.max(...runs.map((r) => r.idleRssMb)),
       loadVerifyingRssMb: Math.max(...runs.map((r) => r.verifyingRssMb)),
       runs,

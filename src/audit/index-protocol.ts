@@ -28,6 +28,6 @@ export type ToIndex =
 export type FromIndex =
   | { type: "answer"; id: number; records: AuditRecord[]; more: boolean }
   | { type: "failed"; id: number; code: "unavailable" | "internal"; message: string }
-  | { type: "progress"; indexed: number; rebuilding: boolean }
+  | { type: "progress"; indexed: number }
   | { type: "log"; level: "info" | "warn" | "error"; msg: string; data?: Record<string, unknown> }
   | { type: "closed" };

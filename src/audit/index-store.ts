@@ -38,8 +38,8 @@ CREATE INDEX IF NOT EXISTS records_lagging ON records (seq) WHERE time < maxtime
 CREATE TABLE IF NOT EXISTS keys (k TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (k, seq)) WITHOUT ROWID;
 `;
 
-/** How far a key is counted when choosing which clause drives a query. */
-const ESTIMATE_CAP = 10_000;
+/** How far a key is counted when choosing which clause drives a query (enough to tell small from large). */
+const ESTIMATE_CAP = 1000;
 
 /** The audit index over one SQLite file. Synchronous: it lives in the index worker thread. */
 export class IndexStore {
@@ -53,7 +53,7 @@ export class IndexStore {
     try {
       // WAL with synchronous=NORMAL: a crash loses at most the newest batches, never consistency;
       // the index is derived, so the worker catches up from the log.
-      this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -4096;");
+      this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -2048;");
       this.db.exec("PRAGMA temp_store = FILE;");
       this.db.exec(SCHEMA);
       const format = this.getMeta("format");

@@ -4,14 +4,14 @@
  * ever runs on the daemon's event loop. The log stays the only source of truth: the index is
  * rebuilt from it whenever it is missing, unreadable, or does not match the log.
  */
-import { chmodSync, closeSync, openSync, readSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, closeSync, openSync, rmSync } from "node:fs";
 import type { DatabaseSync } from "node:sqlite";
 import { parentPort, workerData } from "node:worker_threads";
 import type { FromIndex, IndexWorkerData, ToIndex } from "./index-protocol.js";
 import { IndexStore, type Located } from "./index-store.js";
+import { PlaceReader, StaleIndex } from "./place-reader.js";
 import type { AuditRecord } from "./record.js";
-import { segmentName } from "./segments.js";
+import { loadSqlite } from "./sqlite.js";
 import { AuditTail } from "./tail.js";
 import { lowerThreadPriority } from "./thread-priority.js";
 
@@ -19,35 +19,15 @@ import { lowerThreadPriority } from "./thread-priority.js";
 const BATCH = 2000;
 /** Further behind than this, a query is told to come back instead of waiting for the catch-up. */
 const MAX_WAIT_BEHIND = 20_000;
-const OPEN_SEGMENTS = 8;
+/** An answer stops (with a cursor for the rest) once its records reach this size. */
+const MAX_ANSWER_BYTES = 4 << 20;
 
 type Query = Extract<ToIndex, { type: "query" }>;
-
-/** The index no longer matches the log under it. */
-class StaleIndex extends Error {}
 
 const port = parentPort!;
 const post = (m: FromIndex) => port.postMessage(m);
 const log = (level: "info" | "warn" | "error", msg: string, data?: Record<string, unknown>) =>
   post({ type: "log", level, msg, ...(data ? { data } : {}) });
-
-/**
- * node:sqlite is an experimental module in early Node 24 releases and says so once on load.
- * That one warning is dropped here, in this thread only; every other warning goes through.
- */
-async function loadSqlite(): Promise<typeof DatabaseSync> {
-  const emit = process.emitWarning;
-  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-    const type = typeof rest[0] === "string" ? rest[0] : (rest[0] as { type?: string } | undefined)?.type;
-    if (type === "ExperimentalWarning" && String(warning).includes("SQLite")) return;
-    (emit as (...a: unknown[]) => void).call(process, warning, ...rest);
-  }) as typeof process.emitWarning;
-  try {
-    return (await import("node:sqlite")).DatabaseSync;
-  } finally {
-    process.emitWarning = emit;
-  }
-}
 
 class Indexer {
   private store!: IndexStore;
@@ -56,7 +36,7 @@ class Indexer {
   private durableSeq: number;
   private indexed = 0;
   private readonly queue: Query[] = [];
-  private readonly fds = new Map<number, number>();
+  private readonly places: PlaceReader;
   /** Why the reader cannot get further (a damaged log), until the next commit says to retry. */
   private stuck: string | undefined;
   /** Why the index cannot be used at all (a rebuild failed). */
@@ -72,6 +52,7 @@ class Indexer {
     this.Database = Database;
     this.data = data;
     this.durableSeq = data.headSeq;
+    this.places = new PlaceReader(data.auditDir);
   }
 
   start(): void {
@@ -82,8 +63,13 @@ class Indexer {
     } catch (err) {
       reason = `the index file cannot be used (${(err as Error).message})`;
     }
-    if (reason) this.rebuild(reason);
-    else this.report();
+    try {
+      if (reason) this.rebuild(reason);
+      else this.report();
+    } catch (err) {
+      this.broken = `the audit index cannot be created (${(err as Error).message})`;
+      log("error", "audit index failed", { err: (err as Error).message });
+    }
     void this.pump();
   }
 
@@ -135,7 +121,7 @@ class Indexer {
 
   private rebuild(reason: string): void {
     log("warn", "rebuilding the audit index from the log", { reason });
-    this.closeFds();
+    this.places.close();
     try {
       this.store?.close();
     } catch {
@@ -151,7 +137,7 @@ class Indexer {
   }
 
   private report(): void {
-    post({ type: "progress", indexed: this.indexed, rebuilding: this.buildStarted !== undefined });
+    post({ type: "progress", indexed: this.indexed });
   }
 
   /** Catches up with the durable head a batch at a time, answering queries in between. */
@@ -172,7 +158,10 @@ class Indexer {
   }
 
   private async catchUp(): Promise<void> {
-    const batch = await this.tail.readPlaced(BATCH);
+    let batch = await this.tail.readPlaced(BATCH);
+    // Nothing readable below the durable head: the tail found its place again (a batch that
+    // failed was being cut back under it); a second empty read means the log is damaged there.
+    if (batch.length === 0 && !this.closing) batch = await this.tail.readPlaced(BATCH);
     if (this.closing) return;
     if (batch.length === 0) {
       this.stuck = `the audit log cannot be read past record ${this.indexed} (run: sshcad audit verify)`;
@@ -187,7 +176,12 @@ class Indexer {
         log("error", "audit index failed", { err: (err as Error).message });
         return;
       }
-      this.rebuild(`writing the index failed (${(err as Error).message})`);
+      try {
+        this.rebuild(`writing the index failed (${(err as Error).message})`);
+      } catch (again) {
+        this.broken = `the audit index cannot be created (${(again as Error).message})`;
+        log("error", "audit index failed", { err: (again as Error).message });
+      }
       return;
     }
     this.indexed = batch.at(-1)!.record.seq;
@@ -220,11 +214,22 @@ class Indexer {
   private answer(q: Query): void {
     try {
       const { found, more } = this.store.search(q.filter, q.limit, q.before);
-      post({ type: "answer", id: q.id, records: found.map((l) => this.lineAt(l)), more });
+      const records: AuditRecord[] = [];
+      let bytes = 0;
+      for (const l of found) {
+        if (records.length > 0 && bytes + l.length > MAX_ANSWER_BYTES) break;
+        records.push(this.places.read(l));
+        bytes += l.length;
+      }
+      post({ type: "answer", id: q.id, records, more: more || records.length < found.length });
     } catch (err) {
       if (err instanceof StaleIndex) {
-        this.rebuild(err.message);
         this.queue.push(q);
+        try {
+          this.rebuild(err.message);
+        } catch (again) {
+          this.broken = `the audit index cannot be created (${(again as Error).message})`;
+        }
         return;
       }
       log("error", "audit query failed", { err: (err as Error).message });
@@ -236,54 +241,23 @@ class Indexer {
     post({ type: "failed", id: q.id, code, message });
   }
 
-  /** The record whose line the index places at `l`; StaleIndex if the log holds something else there. */
-  private lineAt(l: Located): AuditRecord {
-    const stale = () => new StaleIndex(`record ${l.seq} is not where the index has it (the log changed)`);
-    let fd = this.fds.get(l.segment);
-    if (fd === undefined) {
-      try {
-        fd = openSync(join(this.data.auditDir, segmentName(l.segment)), "r");
-      } catch {
-        throw stale();
-      }
-      this.fds.set(l.segment, fd);
-      if (this.fds.size > OPEN_SEGMENTS) {
-        const [oldest, oldFd] = this.fds.entries().next().value!;
-        closeSync(oldFd);
-        this.fds.delete(oldest);
-      }
-    }
-    const buf = Buffer.allocUnsafe(l.length);
-    const n = readSync(fd, buf, 0, l.length, l.offset);
-    if (n !== l.length || buf[n - 1] !== 0x0a) throw stale();
-    let r: AuditRecord;
-    try {
-      r = JSON.parse(buf.toString("utf8", 0, n - 1)) as AuditRecord;
-    } catch {
-      throw stale();
-    }
-    if (r.seq !== l.seq) throw stale();
-    return r;
-  }
-
   /** Does the log hold the record with this hash where the index has it? */
   private holds(l: Located, hash: string): boolean {
     try {
-      return this.lineAt(l).hash === hash;
+      return this.places.read(l).hash === hash;
     } catch (err) {
       if (err instanceof StaleIndex) return false;
       throw err;
     }
   }
 
-  private closeFds(): void {
-    for (const fd of this.fds.values()) closeSync(fd);
-    this.fds.clear();
-  }
-
   private close(): void {
-    this.closeFds();
-    this.store.close();
+    this.places.close();
+    try {
+      this.store?.close();
+    } catch {
+      // never opened, or already closed by a failed rebuild
+    }
     post({ type: "closed" });
     port.close();
   }

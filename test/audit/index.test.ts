@@ -164,6 +164,26 @@ describe("audit look-ups through the index", () => {
     await log.close();
   });
 
+  test("a page stops at 4 MiB of records, with a cursor for the rest", async () => {
+    const { dataDir, log } = await world(0);
+    for (let i = 0; i < 300; i++)
+      await log.append("scan.finished", "sshcad", { scan: `sc_${i}`, pad: "p".repeat(16_000) });
+    const { query } = openQuery(log, dataDir);
+    const first = await query.query({}, { limit: 1000 });
+    expect(first.records.length).toBeGreaterThan(200);
+    expect(first.records.length).toBeLessThan(300);
+    expect(first.cursor).toBeDefined();
+    const seqs: number[] = [];
+    for (let cursor: string | undefined, page = 0; page < 10; page++) {
+      const r = await query.query({}, { limit: 1000, cursor });
+      seqs.unshift(...r.records.map((x) => x.seq));
+      if (!r.cursor) break;
+      cursor = r.cursor;
+    }
+    expect(seqs).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+    await log.close();
+  });
+
   test("a cursor the server did not hand out is refused", async () => {
     const { dataDir, log } = await world(5);
     const { query } = openQuery(log, dataDir);
