@@ -1,6 +1,7 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { auditRecords } from "../helpers/audit-files.js";
 import { json } from "../helpers/people.js";
 import { run, start } from "../helpers/procs.js";
 import { LOGIN, startWorld, targetHost, type World, waitingId } from "../helpers/scenario.js";
@@ -280,17 +281,7 @@ describe("ssh-agent and auto-approval", () => {
     };
     expect(issued.state).toBe("issued");
     expect(issued.approvals).toEqual([expect.objectContaining({ approver: "auto-approve", auto: true })]);
-    const auditDir = join(w.daemon.dataDir, "audit");
-    const records = readdirSync(auditDir)
-      .flatMap((f) => readFileSync(join(auditDir, f), "utf8").split("\n"))
-      .filter(Boolean)
-      .map(
-        (l) =>
-          JSON.parse(l) as {
-            type: string;
-            fields: { request?: string; autoApproveRoles?: string[] };
-          },
-      );
+    const records = auditRecords(w.daemon.dataDir);
     expect(records.find((x) => x.type === "config.loaded")?.fields.autoApproveRoles).toEqual(["selfserve"]);
     const ofRequest = records.filter((x) => x.fields.request === issued.id && !x.type.startsWith("scan."));
     expect(ofRequest.map((x) => x.type)).toEqual([
