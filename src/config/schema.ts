@@ -302,6 +302,11 @@ export const configSchema = z
         failedAuthPerMinute: z.int().min(1).max(1_000_000).default(10),
         /** New access requests per user per minute. */
         requestsPerMinute: z.int().min(1).max(1_000_000).default(20),
+        /**
+         * Clients (addresses, users) each rate limiter remembers; beyond it the least recently
+         * seen is forgotten, so an address flood costs bounded memory and constant work per call.
+         */
+        trackedClients: z.int().min(100).max(10_000_000).default(50_000),
       })
       .prefault({}),
     scanning: z

@@ -81,7 +81,8 @@ export function createApp(deps: AppDeps): Express {
   app.use("/v1/krl", krlRoutes(deps.krl));
 
   const clock = () => deps.now().getTime();
-  const failures = new RateLimiter(() => deps.config().limits.failedAuthPerMinute, clock);
+  const tracked = () => deps.config().limits.trackedClients;
+  const failures = new RateLimiter(() => deps.config().limits.failedAuthPerMinute, clock, tracked);
   const authDeps = {
     config: deps.config,
     store: deps.store,
@@ -94,8 +95,8 @@ export function createApp(deps: AppDeps): Express {
   };
   const auth = authenticate(authDeps);
   app.use(opsRoutes({ config: deps.config, metrics: deps.metrics, ready: deps.ready, auth }));
-  const challenges = new RateLimiter(() => 3 * deps.config().limits.failedAuthPerMinute, clock);
-  const creations = new RateLimiter(() => deps.config().limits.requestsPerMinute, clock);
+  const challenges = new RateLimiter(() => 3 * deps.config().limits.failedAuthPerMinute, clock, tracked);
+  const creations = new RateLimiter(() => deps.config().limits.requestsPerMinute, clock, tracked);
   app.use("/v1/auth", signInRoutes(deps.signIn, authDeps, challenges));
   app.use("/v1/keys", auth, keyRoutes(deps.store, deps.audit, deps.now));
   app.use("/v1/requests", auth, requestRoutes(deps.access, deps.audit, creations));

@@ -6,13 +6,14 @@ import { checkToken, parseToken } from "../auth/tokens.js";
 import type { Config } from "../config/schema.js";
 import { SshcaError } from "../errors.js";
 import type { StateStore } from "../store/state.js";
+import { clientOf } from "./client-address.js";
 import type { RateLimiter } from "./rate-limit.js";
 
 export interface AuthDeps {
   config: () => Config;
   store: StateStore;
   now: () => Date;
-  /** Failed sign-ins per client address. */
+  /** Failed sign-ins per client (clientKey: an IPv4 address, an IPv6 /64, the unix socket). */
   failures: RateLimiter;
   /** Told about each failure that was not rate limited (it is audited). */
   onFailure?: (reason: string, ip: string) => void;
@@ -23,15 +24,19 @@ export function throttled(seconds: number, what: string): SshcaError {
   return new SshcaError("rate_limited", `${what}; retry in ${seconds}s`, { details: { retryAfter: seconds } });
 }
 
-/** 429 for a client address with too many recent failed sign-ins (before looking at its credentials). */
-export function refuseIfLockedOut(deps: Pick<AuthDeps, "failures">, ip: string): void {
-  const wait = deps.failures.waitFor(ip);
+/** 429 for a client with too many recent failed sign-ins (before looking at its credentials). */
+export function refuseIfLockedOut(deps: Pick<AuthDeps, "failures">, client: { key: string }): void {
+  const wait = deps.failures.waitFor(client.key);
   if (wait > 0) throw throttled(wait, "too many failed sign-ins from this address");
 }
 
-/** Counts a failed sign-in against the client address and reports it; returns the error to throw. */
-export function failedSignIn(deps: Pick<AuthDeps, "failures" | "onFailure">, ip: string, reason: string): SshcaError {
-  if (deps.failures.take(ip)) deps.onFailure?.(reason, ip);
+/** Counts a failed sign-in against the client and reports it; returns the error to throw. */
+export function failedSignIn(
+  deps: Pick<AuthDeps, "failures" | "onFailure">,
+  client: { key: string; ip: string },
+  reason: string,
+): SshcaError {
+  if (deps.failures.take(client.key)) deps.onFailure?.(reason, client.ip);
   return new SshcaError("unauthenticated", reason);
 }
 
@@ -42,7 +47,7 @@ export function failedSignIn(deps: Pick<AuthDeps, "failures" | "onFailure">, ip:
  */
 export function authenticate(deps: AuthDeps): RequestHandler {
   return (req, res, next) => {
-    const ip = req.ip ?? "unknown";
+    const ip = clientOf(req);
     refuseIfLockedOut(deps, ip);
     const header = req.get("authorization") ?? "";
     if (!/^Bearer /i.test(header)) throw failedSignIn(deps, ip, "missing API token (Authorization: Bearer <token>)");

@@ -6,6 +6,7 @@ import { IDENT } from "../../config/names.js";
 import { SshcaError } from "../../errors.js";
 import type { StateStore } from "../../store/state.js";
 import { type AuthDeps, failedSignIn, identityOf, refuseIfLockedOut, throttled } from "../auth.js";
+import { clientOf } from "../client-address.js";
 import type { RateLimiter } from "../rate-limit.js";
 import { jsonBody, parse } from "../schemas.js";
 
@@ -24,13 +25,14 @@ export function signInRoutes(
 ): Router {
   const r = Router();
   r.post("/challenge", (req, res) => {
-    const ip = req.ip ?? "unknown";
-    if (!challenges.take(ip)) throw throttled(challenges.waitFor(ip), "too many sign-in challenges from this address");
+    const { key } = clientOf(req);
+    if (!challenges.take(key))
+      throw throttled(challenges.waitFor(key), "too many sign-in challenges from this address");
     const { user } = parse(challengeBody, jsonBody(req), "challenge request");
     res.status(201).json(signIn.challenge(user));
   });
   r.post("/ssh", async (req, res) => {
-    const ip = req.ip ?? "unknown";
+    const ip = clientOf(req);
     refuseIfLockedOut(auth, ip);
     const body = parse(signInBody, jsonBody(req), "sign-in");
     try {
