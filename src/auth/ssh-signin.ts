@@ -3,6 +3,7 @@ import { parseSubjectKey } from "../ca/subject-key.js";
 import type { Config } from "../config/schema.js";
 import { fail, SshcaError } from "../errors.js";
 import type { StateStore } from "../store/state.js";
+import { ChallengeTable } from "./challenge-table.js";
 import { resolveIdentity } from "./identity.js";
 import { blobFingerprint, verifySshSignature } from "./sshsig.js";
 import { mintToken, randomBase32 } from "./tokens.js";
@@ -25,8 +26,6 @@ export interface SignInDeps {
   caFingerprint: string;
 }
 
-const MAX_OPEN_CHALLENGES = 10_000;
-
 /**
  * SSH-key sign-in with no secret stored on the client: the daemon hands out a single-use,
  * expiring challenge; the CLI signs it with `ssh-keygen -Y sign -n sshca-auth` (a key file, a
@@ -34,16 +33,20 @@ const MAX_OPEN_CHALLENGES = 10_000;
  * user's registered keys and answers a short-lived session token.
  */
 export class SshSignIn {
-  private readonly challenges = new Map<string, Challenge>();
+  private readonly challenges = new ChallengeTable<Challenge>();
 
   constructor(private readonly deps: SignInDeps) {}
 
-  /** A challenge for `user`. Unknown users get one too, so this does not reveal who exists. */
-  challenge(user: string): { challenge: string; message: string; namespace: string; expiresAt: string } {
+  /**
+   * A challenge for `user`, asked for by the client `address` (its rate-limit key). Unknown users
+   * get one too, so this does not reveal who exists. Open challenges are capped per address, per
+   * user and in all (ChallengeTable), never by one global count a flood could fill.
+   */
+  challenge(
+    user: string,
+    address: string,
+  ): { challenge: string; message: string; namespace: string; expiresAt: string } {
     const now = this.deps.now().getTime();
-    for (const [id, c] of this.challenges) if (c.expiresAt <= now) this.challenges.delete(id);
-    if (this.challenges.size >= MAX_OPEN_CHALLENGES)
-      throw new SshcaError("rate_limited", "too many open sign-in challenges; try again shortly");
     const id = `ch_${randomBase32(this.deps.random, 20)}`;
     const expiresAt = now + this.deps.config().auth.challengeTtl * 1000;
     const message = [
@@ -55,7 +58,20 @@ export class SshSignIn {
       `expires=${new Date(expiresAt).toISOString()}`,
       "",
     ].join("\n");
-    this.challenges.set(id, { user, message, expiresAt });
+    const limits = this.deps.config().limits;
+    const opened = this.challenges.add(id, { user, address, expiresAt, value: { user, message, expiresAt } }, now, {
+      perAddress: limits.challengesPerAddress,
+      perUser: limits.challengesPerUser,
+      total: limits.openChallenges,
+    });
+    if (!opened.ok) {
+      const retryAfter = opened.retryAfterSeconds;
+      throw new SshcaError(
+        "rate_limited",
+        `too many open sign-in challenges from this address; retry in ${retryAfter}s`,
+        { details: { retryAfter } },
+      );
+    }
     return { challenge: id, message, namespace: SIGNIN_NAMESPACE, expiresAt: new Date(expiresAt).toISOString() };
   }
 
@@ -64,11 +80,9 @@ export class SshSignIn {
     id: string,
     signature: string,
   ): Promise<{ user: string; token: string; expiresAt: string; keyFingerprint: string }> {
-    const c = this.challenges.get(id);
-    this.challenges.delete(id);
     const now = this.deps.now();
-    if (!c || c.expiresAt <= now.getTime())
-      throw new SshcaError("unauthenticated", "unknown or expired sign-in challenge; ask for a new one");
+    const c = this.challenges.take(id, now.getTime());
+    if (!c) throw new SshcaError("unauthenticated", "unknown or expired sign-in challenge; ask for a new one");
     let blob: Buffer;
     try {
       blob = verifySshSignature(signature, Buffer.from(c.message, "utf8"), SIGNIN_NAMESPACE);

@@ -307,6 +307,12 @@ export const configSchema = z
          * seen is forgotten, so an address flood costs bounded memory and constant work per call.
          */
         trackedClients: z.int().min(100).max(10_000_000).default(50_000),
+        /** Open sign-in challenges per client address; more get 429 until one is used or expires. */
+        challengesPerAddress: z.int().min(1).max(100_000).default(10),
+        /** Open sign-in challenges per user name; a new one replaces that user's oldest. */
+        challengesPerUser: z.int().min(1).max(1000).default(3),
+        /** Open sign-in challenges in all (a memory bound); beyond it the oldest is dropped. */
+        openChallenges: z.int().min(100).max(10_000_000).default(100_000),
       })
       .prefault({}),
     scanning: z

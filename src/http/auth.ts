@@ -24,43 +24,46 @@ export function throttled(seconds: number, what: string): SshcaError {
   return new SshcaError("rate_limited", `${what}; retry in ${seconds}s`, { details: { retryAfter: seconds } });
 }
 
-/** 429 for a client with too many recent failed sign-ins (before looking at its credentials). */
-export function refuseIfLockedOut(deps: Pick<AuthDeps, "failures">, client: { key: string }): void {
-  const wait = deps.failures.waitFor(client.key);
-  if (wait > 0) throw throttled(wait, "too many failed sign-ins from this address");
-}
-
-/** Counts a failed sign-in against the client and reports it; returns the error to throw. */
+/**
+ * A failed sign-in: counted against the client and audited while the client has failures left;
+ * beyond them 429 with Retry-After, neither counted nor audited (a flood does not flood the
+ * audit log). Returns the error to throw.
+ */
 export function failedSignIn(
   deps: Pick<AuthDeps, "failures" | "onFailure">,
   client: { key: string; ip: string },
   reason: string,
 ): SshcaError {
-  if (deps.failures.take(client.key)) deps.onFailure?.(reason, client.ip);
+  if (!deps.failures.take(client.key)) {
+    return throttled(deps.failures.waitFor(client.key), "too many failed sign-ins from this address");
+  }
+  deps.onFailure?.(reason, client.ip);
   return new SshcaError("unauthenticated", reason);
 }
 
 /**
- * Bearer-token authentication; sets the caller's Identity for the routes after it. A client
- * address with too many recent failures gets 429 before its token is even looked at, so
- * guessing is slow and the audit log is not flooded.
+ * Bearer-token authentication; sets the caller's Identity (and the token's id) for the routes
+ * after it. The token is checked first: a valid one passes even from an address that others
+ * locked out (all clients of a unix socket, or behind one NAT, share an address); only
+ * invalid ones are counted, and refused with 429 once the address has too many.
  */
 export function authenticate(deps: AuthDeps): RequestHandler {
   return (req, res, next) => {
-    const ip = clientOf(req);
-    refuseIfLockedOut(deps, ip);
+    const client = clientOf(req);
     const header = req.get("authorization") ?? "";
-    if (!/^Bearer /i.test(header)) throw failedSignIn(deps, ip, "missing API token (Authorization: Bearer <token>)");
+    if (!/^Bearer /i.test(header))
+      throw failedSignIn(deps, client, "missing API token (Authorization: Bearer <token>)");
     const parsed = parseToken(header.slice(7).trim());
-    if (!parsed) throw failedSignIn(deps, ip, "malformed API token");
+    if (!parsed) throw failedSignIn(deps, client, "malformed API token");
     const tokens = deps.store.data.tokens;
     const record = Object.hasOwn(tokens, parsed.id) ? tokens[parsed.id] : undefined;
     const decision = checkToken(record, parsed.secret, deps.now());
-    if (!decision.ok) throw failedSignIn(deps, ip, decision.reason);
+    if (!decision.ok) throw failedSignIn(deps, client, decision.reason);
     const user = unwrap(decision);
     const identity = resolveIdentity(deps.config(), deps.store.data, user);
-    if (!identity) throw failedSignIn(deps, ip, `user ${user} no longer exists`);
+    if (!identity) throw failedSignIn(deps, client, `user ${user} no longer exists`);
     res.locals.identity = identity;
+    res.locals.tokenId = parsed.id;
     next();
   };
 }

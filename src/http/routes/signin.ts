@@ -5,7 +5,7 @@ import { registerSshKey, type SshSignIn } from "../../auth/ssh-signin.js";
 import { IDENT } from "../../config/names.js";
 import { SshcaError } from "../../errors.js";
 import type { StateStore } from "../../store/state.js";
-import { type AuthDeps, failedSignIn, identityOf, refuseIfLockedOut, throttled } from "../auth.js";
+import { type AuthDeps, failedSignIn, identityOf, throttled } from "../auth.js";
 import { clientOf } from "../client-address.js";
 import type { RateLimiter } from "../rate-limit.js";
 import { jsonBody, parse } from "../schemas.js";
@@ -17,7 +17,11 @@ const signInBody = z.strictObject({
 });
 const keyBody = z.strictObject({ publicKey: z.string().max(16 * 1024) });
 
-/** /v1/auth: SSH-key sign-in (unauthenticated, rate-limited per client address). */
+/**
+ * /v1/auth: SSH-key sign-in (unauthenticated). Challenges are rate-limited per client address
+ * and capped per address and per user; a valid signature signs in even from an address others
+ * locked out, only failed ones are counted.
+ */
 export function signInRoutes(
   signIn: SshSignIn,
   auth: Pick<AuthDeps, "failures" | "onFailure">,
@@ -29,16 +33,15 @@ export function signInRoutes(
     if (!challenges.take(key))
       throw throttled(challenges.waitFor(key), "too many sign-in challenges from this address");
     const { user } = parse(challengeBody, jsonBody(req), "challenge request");
-    res.status(201).json(signIn.challenge(user));
+    res.status(201).json(signIn.challenge(user, key));
   });
   r.post("/ssh", async (req, res) => {
-    const ip = clientOf(req);
-    refuseIfLockedOut(auth, ip);
     const body = parse(signInBody, jsonBody(req), "sign-in");
     try {
       res.json(await signIn.signIn(body.challenge, body.signature));
     } catch (err) {
-      if (err instanceof SshcaError && err.code === "unauthenticated") throw failedSignIn(auth, ip, err.message);
+      if (err instanceof SshcaError && err.code === "unauthenticated")
+        throw failedSignIn(auth, clientOf(req), err.message);
       throw err;
     }
   });
