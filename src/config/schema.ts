@@ -313,6 +313,22 @@ export const configSchema = z
         challengesPerUser: z.int().min(1).max(1000).default(3),
         /** Open sign-in challenges in all (a memory bound); beyond it the oldest is dropped. */
         openChallenges: z.int().min(100).max(10_000_000).default(100_000),
+        /** Concurrent connections in all (server.maxConnections); keep it well under LimitNOFILE. */
+        connections: z.int().min(16).max(1_000_000).default(1024),
+        /** Concurrent connections per client address; more are closed at once. */
+        connectionsPerAddress: z.int().min(1).max(1_000_000).default(64),
+        /** Time for a client to send its request headers (server.headersTimeout; slow loris). */
+        headersTimeout: duration("limits.headersTimeout").pipe(z.int().min(1).max(600)).prefault("10s"),
+        /** Time for a client to send its whole request (server.requestTimeout); answers may take longer. */
+        requestTimeout: duration("limits.requestTimeout").pipe(z.int().min(1).max(3600)).prefault("30s"),
+        /** Time for a client to finish the TLS handshake (takes effect at restart). */
+        handshakeTimeout: duration("limits.handshakeTimeout").pipe(z.int().min(1).max(600)).prefault("10s"),
+        /** Long-polls (GET /v1/requests/:id?version=&wait=) one user may have waiting at once; more get 429. */
+        longPollsPerUser: z.int().min(1).max(100_000).default(8),
+      })
+      .refine((l) => l.headersTimeout <= l.requestTimeout, {
+        message: "headersTimeout must not be longer than requestTimeout",
+        path: ["headersTimeout"],
       })
       .prefault({}),
     scanning: z

@@ -9,6 +9,7 @@ import { createAdminApp } from "../admin/socket-app.js";
 import { loadConfigFile } from "../config/load.js";
 import { SshcaError, safeErr } from "../errors.js";
 import { createApp } from "../http/app.js";
+import { applyConnectionLimits, limitConnectionsPerAddress, serverOptions } from "../http/connections.js";
 import { readiness } from "../ops/readiness.js";
 import { ensureTlsMaterial } from "../tls/material.js";
 import { type Core, openCore } from "./core.js";
@@ -106,11 +107,19 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
       ? await ensureTlsMaterial(paths.tlsDir, subjectAltNames(core.config.listen), now())
       : undefined;
     if (tls?.created.ca) await audit.append("tls.ca_created", "sshcad", { fingerprint: tls.fingerprint });
+    const { handshakeTimeout, ...httpOptions } = serverOptions(core.config.limits);
     const server: Server = tls
-      ? createHttpsServer({ key: tls.key, cert: tls.chain, minVersion: "TLSv1.2" }, app)
-      : createServer(app);
-    server.requestTimeout = 120_000;
-    server.headersTimeout = 30_000;
+      ? createHttpsServer(
+          { key: tls.key, cert: tls.chain, minVersion: "TLSv1.2", handshakeTimeout, ...httpOptions },
+          app,
+        )
+      : createServer(httpOptions, app);
+    applyConnectionLimits(server, core.config.limits);
+    limitConnectionsPerAddress(
+      server,
+      () => core.config.limits,
+      (reason) => metrics.connectionsRefused.inc({ reason }),
+    );
     const url = await listenApi(server, core.config.listen, tls ? "https" : "http");
     servers.push({ server });
 
@@ -154,6 +163,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
       }
       const { config: merged, needsRestart } = applyReload(core.config, next);
       core.config = merged;
+      applyConnectionLimits(server, merged.limits);
       if (needsRestart.length) log.warn({ needsRestart }, "some config changes take effect only after a restart");
       await auditConfig(core, log, true, needsRestart);
       return {

@@ -99,7 +99,11 @@ export function createApp(deps: AppDeps): Express {
   const creations = new RateLimiter(() => deps.config().limits.requestsPerMinute, clock, tracked);
   app.use("/v1/auth", signInRoutes(deps.signIn, authDeps, challenges));
   app.use("/v1/keys", auth, keyRoutes(deps.store, deps.audit, deps.now));
-  app.use("/v1/requests", auth, requestRoutes(deps.access, deps.audit, creations));
+  app.use(
+    "/v1/requests",
+    auth,
+    requestRoutes({ access: deps.access, audit: deps.audit, config: deps.config, now: deps.now, creations }),
+  );
   app.use("/v1/audit", auth, auditRoutes(deps.config, deps.audit, deps.store));
   app.use("/v1/scans", auth, scanRoutes(deps.config, deps.audit, deps.scans));
   app.use("/v1/revocations", auth, revocationRoutes(deps.access));

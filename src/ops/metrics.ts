@@ -40,6 +40,12 @@ export class Metrics {
     help: "Audit records written.",
     registers: [this.registry],
   });
+  readonly connectionsRefused = new Counter({
+    name: "sshca_connections_refused_total",
+    help: "Connections closed at once: over limits.connectionsPerAddress, or over limits.connections.",
+    labelNames: ["reason"],
+    registers: [this.registry],
+  });
   readonly webhookFailures = new Counter({
     name: "sshca_webhook_failures_total",
     help: "Failed webhook delivery attempts.",

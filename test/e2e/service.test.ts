@@ -32,7 +32,7 @@ describe("systemd units (checked by systemd-analyze)", () => {
     expect(verify.stderr.trim()).toBe("");
   });
 
-  test("sshcad.service: dedicated user, state and config directories, umask, no capabilities, no MemoryDenyWriteExecute", () => {
+  test("sshcad.service: dedicated user, state and config directories, umask, open-file limit, no capabilities, no MemoryDenyWriteExecute", () => {
     const unit = readFileSync(join(ROOT, "systemd", "sshcad.service"), "utf8");
     for (const line of [
       "User=sshcad",
@@ -43,6 +43,7 @@ describe("systemd units (checked by systemd-analyze)", () => {
       "ProtectSystem=strict",
       "SystemCallFilter=@system-service",
       "ExecReload=/bin/kill -HUP $MAINPID",
+      "LimitNOFILE=4096",
     ]) {
       expect(unit).toContain(line);
     }

@@ -2,7 +2,9 @@ import { Router } from "express";
 import type { AccessService } from "../../access/service.js";
 import type { AccessRequest, Identity } from "../../access/types.js";
 import type { AuditLog } from "../../audit/log.js";
+import type { Config } from "../../config/schema.js";
 import { identityOf, throttled } from "../auth.js";
+import { LongPolls } from "../long-polls.js";
 import type { RateLimiter } from "../rate-limit.js";
 import { MAX_WAIT_SECONDS, type RequestView } from "../contract.js";
 import {
@@ -19,9 +21,20 @@ import {
 } from "../schemas.js";
 import { requestView } from "../views.js";
 
+export interface RequestRouteDeps {
+  access: AccessService;
+  audit: AuditLog;
+  config: () => Config;
+  now: () => Date;
+  /** New requests per user. */
+  creations: RateLimiter;
+}
+
 /** /v1/requests: ask, list, show (with long-poll), approve, deny, cancel. */
-export function requestRoutes(access: AccessService, audit: AuditLog, creations: RateLimiter): Router {
+export function requestRoutes(deps: RequestRouteDeps): Router {
+  const { access, audit, creations } = deps;
   const r = Router();
+  const longPolls = new LongPolls();
 
   /** The requester's view; handing out the certificate is itself an audited event. */
   const deliver = async (req: AccessRequest, identity: Identity): Promise<RequestView> => {
@@ -66,9 +79,19 @@ export function requestRoutes(access: AccessService, audit: AuditLog, creations:
     const q = parse(waitQuery, req.query, "query");
     let current = access.visible(identity, id);
     if (q.version !== undefined && q.wait && current.version === q.version) {
+      const waitMs = Math.min(q.wait, MAX_WAIT_SECONDS) * 1000;
+      const now = deps.now().getTime();
+      const slot = longPolls.enter(identity.user, now + waitMs, now, deps.config().limits.longPollsPerUser);
+      if (!slot.ok) {
+        throw throttled(slot.retryAfterSeconds, "too many waiting long-polls for you (limits.longPollsPerUser)");
+      }
       const abort = new AbortController();
       res.on("close", () => abort.abort());
-      await access.watch.next(id, Math.min(q.wait, MAX_WAIT_SECONDS) * 1000, abort.signal);
+      try {
+        await access.watch.next(id, waitMs, abort.signal);
+      } finally {
+        slot.leave();
+      }
       if (abort.signal.aborted && !res.writable) return;
       current = access.visible(identity, id);
     }
