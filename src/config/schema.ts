@@ -325,6 +325,10 @@ export const configSchema = z
         handshakeTimeout: duration("limits.handshakeTimeout").pipe(z.int().min(1).max(600)).prefault("10s"),
         /** Long-polls (GET /v1/requests/:id?version=&wait=) one user may have waiting at once; more get 429. */
         longPollsPerUser: z.int().min(1).max(100_000).default(8),
+        /** Manual scans (POST /v1/scans) per user per minute. */
+        manualScansPerMinute: z.int().min(1).max(100_000).default(10),
+        /** Hosts queued or being scanned on demand; more get 503 with Retry-After instead of a backlog. */
+        manualScanQueue: z.int().min(1).max(100_000).default(32),
       })
       .refine((l) => l.headersTimeout <= l.requestTimeout, {
         message: "headersTimeout must not be longer than requestTimeout",

@@ -87,6 +87,7 @@ export async function buildServices(
     });
     const scanner = scans;
     access.onChange(() => scanner.requestTick());
+    metrics.scansWaiting = () => scanner.waiting();
   } else {
     log.warn("scanning is turned off (scanning.enabled: false)");
   }

@@ -105,7 +105,8 @@ export function createApp(deps: AppDeps): Express {
     requestRoutes({ access: deps.access, audit: deps.audit, config: deps.config, now: deps.now, creations }),
   );
   app.use("/v1/audit", auth, auditRoutes(deps.config, deps.audit, deps.store));
-  app.use("/v1/scans", auth, scanRoutes(deps.config, deps.audit, deps.scans));
+  const manualScans = new RateLimiter(() => deps.config().limits.manualScansPerMinute, clock, tracked);
+  app.use("/v1/scans", auth, scanRoutes(deps.config, deps.audit, deps.scans, manualScans));
   app.use("/v1/revocations", auth, revocationRoutes(deps.access));
   app.use("/v1", auth, infoRoutes(deps.config));
 

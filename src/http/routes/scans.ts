@@ -10,8 +10,9 @@ import { fail } from "../../errors.js";
 import { hasDrift } from "../../scan/drift.js";
 import type { ScanService } from "../../scan/service.js";
 import type { Drift } from "../../scan/types.js";
-import { identityOf } from "../auth.js";
+import { identityOf, throttled } from "../auth.js";
 import type { ScanView } from "../contract.js";
+import type { RateLimiter } from "../rate-limit.js";
 import { jsonBody, parse } from "../schemas.js";
 
 const listQuery = z.strictObject({
@@ -42,8 +43,13 @@ function canSee(config: Config, identity: Identity, r: AuditRecord): boolean {
   return approvesHost(config, identity, f.host ?? "");
 }
 
-/** /v1/scans: scan history (from the audit log) and manual scans. */
-export function scanRoutes(config: () => Config, audit: AuditLog, scans: ScanService | undefined): Router {
+/** /v1/scans: scan history (from the audit log) and manual scans (rate limited per user by `manualScans`). */
+export function scanRoutes(
+  config: () => Config,
+  audit: AuditLog,
+  scans: ScanService | undefined,
+  manualScans: RateLimiter,
+): Router {
   const r = Router();
 
   r.get("/", async (req, res) => {
@@ -79,6 +85,12 @@ export function scanRoutes(config: () => Config, audit: AuditLog, scans: ScanSer
       throw fail.forbidden(`only approvers of a role covering ${host}, and admins, may scan it`);
     }
     if (!scans) throw fail.conflict("scanning is turned off in the config (scanning.enabled: false)");
+    if (!manualScans.take(identity.user)) {
+      throw throttled(
+        manualScans.waitFor(identity.user),
+        "too many manual scans from you (limits.manualScansPerMinute)",
+      );
+    }
     const record = await scans.manual(host);
     res
       .status(201)
