@@ -74,3 +74,10 @@ export function identityOf(res: Response): Identity {
   if (!identity) throw new SshcaError("unauthenticated", "not authenticated");
   return identity;
 }
+
+/** The id of the token this request was authenticated with (set by `authenticate`). */
+export function tokenIdOf(res: Response): string {
+  const id = res.locals.tokenId as string | undefined;
+  if (!id) throw new SshcaError("unauthenticated", "not authenticated");
+  return id;
+}

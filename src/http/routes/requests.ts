@@ -3,7 +3,8 @@ import type { AccessService } from "../../access/service.js";
 import type { AccessRequest, Identity } from "../../access/types.js";
 import type { AuditLog } from "../../audit/log.js";
 import type { Config } from "../../config/schema.js";
-import { identityOf, throttled } from "../auth.js";
+import { identityOf, throttled, tokenIdOf } from "../auth.js";
+import { Deliveries } from "../deliveries.js";
 import { LongPolls } from "../long-polls.js";
 import type { RateLimiter } from "../rate-limit.js";
 import { MAX_WAIT_SECONDS, type RequestView } from "../contract.js";
@@ -35,17 +36,26 @@ export function requestRoutes(deps: RequestRouteDeps): Router {
   const { access, audit, creations } = deps;
   const r = Router();
   const longPolls = new LongPolls();
+  const deliveries = new Deliveries();
 
-  /** The requester's view; handing out the certificate is itself an audited event. */
-  const deliver = async (req: AccessRequest, identity: Identity): Promise<RequestView> => {
+  /**
+   * The requester's view. Handing out the certificate is itself an audited event: the first
+   * time each token (API token or sign-in session) gets it, not on every fetch.
+   */
+  const deliver = async (req: AccessRequest, identity: Identity, token: string): Promise<RequestView> => {
     const view = requestView(req, identity);
-    if (view.certificate !== undefined) {
-      await audit.append("certificate.fetched", identity.user, {
-        request: req.id,
-        requester: req.requester,
-        role: req.role,
-        serial: view.serial,
-      });
+    if (view.certificate !== undefined && deliveries.first(req.id, token)) {
+      try {
+        await audit.append("certificate.fetched", identity.user, {
+          request: req.id,
+          requester: req.requester,
+          role: req.role,
+          serial: view.serial,
+        });
+      } catch (err) {
+        deliveries.forget(req.id, token);
+        throw err;
+      }
     }
     return view;
   };
@@ -58,6 +68,7 @@ export function requestRoutes(deps: RequestRouteDeps): Router {
     const body = parse(createRequestBody, jsonBody(req), "request");
     // When create issued at once (auto-approve), it audited this delivery with the issuance.
     const created = await access.create(identity, body);
+    if (created.cert) deliveries.first(created.id, tokenIdOf(res));
     res.status(201).json(requestView(created, identity));
   });
 
@@ -95,7 +106,7 @@ export function requestRoutes(deps: RequestRouteDeps): Router {
       if (abort.signal.aborted && !res.writable) return;
       current = access.visible(identity, id);
     }
-    res.json(await deliver(current, identity));
+    res.json(await deliver(current, identity, tokenIdOf(res)));
   });
 
   r.post("/:id/approve", async (req, res) => {
