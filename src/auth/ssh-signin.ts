@@ -4,6 +4,7 @@ import type { Config } from "../config/schema.js";
 import { fail, SshcaError } from "../errors.js";
 import type { StateStore } from "../store/state.js";
 import { ChallengeTable } from "./challenge-table.js";
+import { parseSecurityKey, SK_ECDSA, SK_ED25519 } from "./sk-key.js";
 import { resolveIdentity } from "./identity.js";
 import { blobFingerprint, verifySshSignature } from "./sshsig.js";
 import { mintToken, randomBase32 } from "./tokens.js";
@@ -143,19 +144,18 @@ export async function registerSshKey(
   return { user, fingerprint: key.fingerprint };
 }
 
-const SK_TYPES = ["sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com"];
+const SK_TYPES = [SK_ED25519, SK_ECDSA];
 
 /**
  * A public key that may sign in: what parseSubjectKey accepts (Ed25519, ECDSA, RSA >= 2048),
- * plus security-key types, which sshpk cannot read (their blob is kept as it is).
+ * plus security-key types, which sshpk cannot read: their blob is parsed field by field
+ * (parseSecurityKey) and kept as it is.
  */
 export function parseSignInKey(text: string): { line: string; fingerprint: string } {
   const [type, b64] = text.trim().split(/\s+/);
-  if (type && b64 && SK_TYPES.includes(type)) {
-    const blob = Buffer.from(b64, "base64");
-    const inner = blob.subarray(4, 4 + blob.readUInt32BE(0)).toString("utf8");
-    if (inner !== type) throw fail.badRequest("publicKey is malformed (its type does not match its blob)");
-    return { line: `${type} ${b64}`, fingerprint: blobFingerprint(blob) };
+  if (type && SK_TYPES.includes(type)) {
+    if (/[\r\n\0]/.test(text.trim())) throw fail.badRequest("publicKey must be a single line");
+    return parseSecurityKey(type, b64 ?? "");
   }
   const key = parseSubjectKey(text);
   return { line: key.line, fingerprint: key.fingerprint };
