@@ -14,6 +14,7 @@ import { KeyedMutex } from "./keyed-mutex.js";
 import { type AccessAsk, decideAsk, isAdmin, isApprover, isAuditor } from "./policy.js";
 import { Deadlines, type DueAt } from "./deadlines.js";
 import { isFinished, sweepAt } from "./retention.js";
+import { revokedEntry, stillRevocable } from "./revoked.js";
 import {
   autoApprove,
   blockRequest,
@@ -69,6 +70,16 @@ export class AccessService {
 
   constructor(private readonly deps: AccessDeps) {
     this.sweepDue = this.deadlines((req, config) => sweepAt(req, config.requests.keepFinished));
+    // State written before revoked serials had their own collection: adopt them (written with the next change).
+    for (const req of this.liveRequests()) this.keepRevoked(req);
+  }
+
+  /** A revoked request's serial goes into the revoked collection, which the KRL is built from. */
+  private keepRevoked(req: AccessRequest): void {
+    const entry = revokedEntry(req);
+    if (entry && !Object.hasOwn(this.deps.store.data.revoked, entry.serial)) {
+      this.deps.store.put("revoked", entry.serial, entry);
+    }
   }
 
   /** A due-time index over the live requests, kept current by every change made here. */
@@ -86,6 +97,7 @@ export class AccessService {
   /** Stores a request and updates the indexes derived from it (the only writer of requests). */
   private put(req: AccessRequest): void {
     this.deps.store.put("requests", req.id, req);
+    this.keepRevoked(req);
     for (const index of this.indexes) index.track(req);
   }
 
@@ -297,11 +309,14 @@ export class AccessService {
     });
   }
 
-  /** Serials to put in the KRL: revoked certificates that have not expired yet (with 5 min of slack for skew). */
+  /**
+   * Serials to put in the KRL: revoked certificates until their validBefore plus the clock-skew
+   * margin, from the revoked collection (its requests may have left the live state already).
+   */
   revokedSerials(now: Date): bigint[] {
-    return Object.values(this.deps.store.data.requests)
-      .filter((r) => r.state === "revoked" && r.cert && Date.parse(r.cert.validBefore) + 300_000 > now.getTime())
-      .map((r) => BigInt(r.cert!.serial));
+    return Object.values(this.deps.store.data.revoked)
+      .filter((r) => stillRevocable(r, now))
+      .map((r) => BigInt(r.serial));
   }
 
   /** Live requests, for the scan scheduler. */
@@ -382,6 +397,15 @@ export class AccessService {
       }
     }
     await this.prune(finished);
+    await this.pruneRevoked(now);
+  }
+
+  /** Revoked serials leave the live state (and the KRL) once past validBefore plus the skew margin. */
+  private async pruneRevoked(now: Date): Promise<void> {
+    const done = Object.values(this.deps.store.data.revoked).filter((r) => !stillRevocable(r, now));
+    if (done.length === 0) return;
+    for (const r of done) this.deps.store.remove("revoked", r.serial);
+    await this.deps.store.persist();
   }
 
   /** The sweep's work for one due request; true when it may leave the live state. */

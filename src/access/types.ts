@@ -56,6 +56,18 @@ export interface Grant {
   reason: string;
 }
 
+/**
+ * A revoked certificate as the KRL needs it, kept in its own live-state collection so that it
+ * stays in the KRL for as long as the certificate could be accepted, independent of how long
+ * its request stays (requests.keepFinished).
+ */
+export interface RevokedSerial {
+  /** 64-bit serial as a decimal string. */
+  serial: string;
+  validBefore: string;
+  caFingerprint: string;
+}
+
 export interface AccessRequest {
   id: string;
   /** Increases on every change; long-polling clients wait for it to move. */

@@ -1,5 +1,5 @@
 import { Low } from "lowdb";
-import type { AccessRequest } from "../access/types.js";
+import type { AccessRequest, RevokedSerial } from "../access/types.js";
 import { SshcaError } from "../errors.js";
 import { JournaledJsonFile } from "./journaled-file.js";
 
@@ -36,6 +36,8 @@ export interface StateDoc {
   webhooks: Record<string, { cursor: number }>;
   /** SSH public keys registered for sign-in, by SHA256 fingerprint. */
   sshKeys: Record<string, { user: string; publicKey: string; addedAt: string; addedBy: string }>;
+  /** Revoked certificates still to be listed in the KRL, by serial (until validBefore + skew). */
+  revoked: Record<string, RevokedSerial>;
 }
 
 export function emptyState(now: Date): StateDoc {
@@ -48,11 +50,12 @@ export function emptyState(now: Date): StateDoc {
     auditSeq: 0,
     webhooks: {},
     sshKeys: {},
+    revoked: {},
   };
 }
 
 /** The parts of the document that are collections of entries (journaled entry by entry). */
-export const STATE_COLLECTIONS = ["users", "tokens", "requests", "webhooks", "sshKeys"] as const;
+export const STATE_COLLECTIONS = ["users", "tokens", "requests", "webhooks", "sshKeys", "revoked"] as const;
 export type Collection = (typeof STATE_COLLECTIONS)[number];
 type EntryOf<C extends Collection> = StateDoc[C][string];
 
