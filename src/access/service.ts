@@ -250,21 +250,31 @@ export class AccessService {
   /**
    * Revokes a certificate (by serial or request id): approvers of its role and admins. The
    * revocation is audited, then the KRL is rebuilt before this returns.
+   *
+   * By serial, whoever may not revoke the certificate gets exactly the answer an unknown serial
+   * gets: a serial is all they know, and the answer must not tell them that it exists, which
+   * request it belongs to, or whose it is.
    */
   async revoke(
     identity: Identity,
     target: { serial?: string; request?: string },
     reason: string,
   ): Promise<AccessRequest> {
-    const id =
-      target.request ??
-      Object.values(this.deps.store.data.requests).find((r) => r.cert?.serial === target.serial && r.cert !== undefined)
-        ?.id;
-    if (!id)
+    if (target.request !== undefined) return this.endEarly(identity, target.request, "revoke", reason);
+    const req = Object.values(this.deps.store.data.requests).find((r) => r.cert?.serial === target.serial);
+    if (!req || !this.mayRevoke(identity, req)) {
       throw fail.notFound(
-        `no live certificate with serial ${target.serial} (an expired certificate needs no revocation)`,
+        `no live certificate with serial ${target.serial} that you may revoke (approvers of its role and admins may; an expired certificate needs no revocation)`,
       );
-    return this.endEarly(identity, id, "revoke", reason);
+    }
+    return this.endEarly(identity, req.id, "revoke", reason);
+  }
+
+  /** Approvers of the request's role and admins may revoke its certificate. */
+  private mayRevoke(identity: Identity, req: AccessRequest): boolean {
+    const config = this.deps.config();
+    const role = config.roles[req.role];
+    return isAdmin(config, identity) || (role !== undefined && isApprover(role, identity));
   }
 
   /** The requester ends their own access before the certificate expires. */
@@ -280,9 +290,7 @@ export class AccessService {
   ): Promise<AccessRequest> {
     return this.locks.run(id, async () => {
       const req = this.visible(identity, id);
-      const config = this.deps.config();
-      const role = config.roles[req.role];
-      const may = isAdmin(config, identity) || (role !== undefined && isApprover(role, identity));
+      const may = this.mayRevoke(identity, req);
       const revoked = unwrap(decideRevocation(req, identity, kind, may, reason, this.deps.now()));
       await this.commit({
         req: revoked,
