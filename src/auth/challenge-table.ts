@@ -31,10 +31,6 @@ export class ChallengeTable<T> {
   private readonly byUser = new Map<string, string[]>();
   private readonly byAddress = new Map<string, string[]>();
 
-  get size(): number {
-    return this.open.size;
-  }
-
   /** Opens a challenge, or says in how many seconds this address may open another. */
   add(
     id: string,

@@ -63,7 +63,7 @@ beforeAll(async () => {
   const extra = {
     limits: {
       headersTimeout: "2s",
-      requestTimeout: "5s",
+      requestTimeout: "3s",
       connectionsPerAddress: 3,
       longPollsPerUser: 2,
       requestsPerMinute: 1000,
@@ -108,6 +108,27 @@ describe("slow clients are cut off", () => {
       await tls.daemon.stop();
     }
   });
+});
+
+test("a long-poll may wait longer than limits.requestTimeout (which bounds receiving the request only)", async () => {
+  const alice = await api.token("alice-patient", ["dev"]);
+  const publicKey = sshpk
+    .parseKey(generateKeyPairSync("ed25519").publicKey.export({ type: "spki", format: "pem" }), "pem")
+    .toString("ssh");
+  const created = await api.call("POST", "/v1/requests", {
+    token: alice,
+    body: { role: "debug", hosts: ["web-1"], reason: "patient", publicKey },
+  });
+  const started = Date.now();
+  const r = await httpCall(
+    { url: api.url, from: "127.0.6.9" },
+    "GET",
+    `/v1/requests/${created.body.id}?version=${created.body.version}&wait=5`,
+    { token: alice },
+  );
+  expect(r.status).toBe(200);
+  expect(r.body.version).toBe(created.body.version);
+  expect(Date.now() - started).toBeGreaterThanOrEqual(4500);
 });
 
 describe("concurrent connections are capped per client address and in all", () => {
