@@ -39,9 +39,22 @@ export class ApiClient {
     return this.call("POST", "/v1/auth/ssh", { challenge, signature });
   }
 
-  addKey(publicKey: string): Promise<{ user: string; fingerprint: string }> {
+  keyChallenge(
+    publicKey: string,
+  ): Promise<{ challenge: string; message: string; namespace: string; expiresAt: string }> {
     this.authed();
-    return this.call("POST", "/v1/keys", { publicKey });
+    return this.call("POST", "/v1/keys/challenge", { publicKey });
+  }
+
+  /** Registers the challenged key, proven by its signature of the challenge. */
+  addKey(challenge: string, signature: string): Promise<{ user: string; fingerprint: string }> {
+    this.authed();
+    return this.call("POST", "/v1/keys", { challenge, signature });
+  }
+
+  removeKey(fingerprint: string): Promise<{ user: string; fingerprint: string }> {
+    this.authed();
+    return this.call("POST", "/v1/keys/remove", { fingerprint });
   }
 
   keys(): Promise<{ keys: { fingerprint: string; publicKey: string; addedAt: string; addedBy: string }[] }> {

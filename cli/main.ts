@@ -6,6 +6,7 @@ import { authCommands } from "./commands/auth.js";
 import { decideCommands } from "./commands/decide.js";
 import { doctorCommand } from "./commands/doctor.js";
 import { infoCommands } from "./commands/info.js";
+import { keyCommands } from "./commands/keys.js";
 import { loginCommand } from "./commands/login.js";
 import { requestCommand } from "./commands/request.js";
 import { revokeCommands } from "./commands/revoke.js";
@@ -35,6 +36,7 @@ auditCommands(program, ctx);
 scanCommands(program, ctx);
 revokeCommands(program, ctx);
 authCommands(program, ctx);
+keyCommands(program, ctx);
 doctorCommand(program, ctx);
 for (const cmd of program.commands) {
   cmd.exitOverride();

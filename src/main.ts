@@ -3,23 +3,15 @@
  * sshcad: the composition root. The only module that reads argv and the environment,
  * handles signals and decides exit codes; everything else gets what it needs passed in.
  */
-import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { Command } from "commander";
 import { adminRequest } from "./admin/client.js";
-import {
-  addUser,
-  addUserKey,
-  createToken,
-  type IssuedToken,
-  listTokens,
-  listUsers,
-  revokeToken,
-} from "./admin/users.js";
-import { parseToken } from "./auth/tokens.js";
 import { embeddedConfigPath, loadConfigFile } from "./config/load.js";
 import { openCore } from "./daemon/core.js";
+import { offlineAdminDeps } from "./daemon/admin-deps.js";
 import { createLogger } from "./daemon/logger.js";
+import { type Admin, userCommands } from "./daemon/user-commands.js";
 import { dataPaths } from "./daemon/paths.js";
 import { serve, subjectAltNames } from "./daemon/serve.js";
 import { ensureTlsMaterial } from "./tls/material.js";
@@ -111,141 +103,29 @@ program
   });
 
 /** Runs an admin operation through the daemon's socket, or on the data directory when it is not running. */
-async function admin<T>(
-  viaSocket: (socket: string) => Promise<T | undefined>,
-  offline: (deps: Parameters<typeof listUsers>[0]) => Promise<T> | T,
-  { readOnly = false }: { readOnly?: boolean } = {},
-): Promise<T> {
+const admin: Admin = async (viaSocket, offline) => {
   const g = globals();
   const paths = dataPaths(loadConfigFile(g.configPath), g.dataDirFlag, env);
   const answer = await viaSocket(paths.adminSocket);
   if (answer !== undefined) return answer;
-  // Listing never creates a CA key; adding a user to a fresh directory does, as init would.
-  const core = await openCore({ ...g, env, log: createLogger(env), now, createCa: !readOnly });
+  // Only init and serve create a data directory: anything else here would make a second CA,
+  // whose users and tokens the running daemon (elsewhere) knows nothing about.
+  if (!existsSync(paths.state)) {
+    throw new SshcaError(
+      "state_invalid",
+      `no sshcad data directory at ${paths.dataDir} (no state.json there, and no daemon answers on ${paths.adminSocket}); start the daemon (sshcad serve) or run sshcad init first, or point --data-dir / --config at the daemon's`,
+    );
+  }
+  const log = createLogger(env);
+  const core = await openCore({ ...g, env, log, now, createCa: false });
   try {
-    return await offline({
-      config: () => core.config,
-      store: core.store,
-      audit: core.audit,
-      now,
-      random: randomBytes,
-    });
+    return await offline(offlineAdminDeps(core, log, now));
   } finally {
     await core.close();
   }
-}
+};
 
-function printToken(t: IssuedToken, json: boolean, verb: string): void {
-  if (json) {
-    process.stdout.write(`${JSON.stringify(t, null, 2)}\n`);
-    return;
-  }
-  say(`${verb} ${t.user} (groups: ${t.groups.join(", ")}). API token, shown once, expires ${t.expiresAt}:`);
-  process.stdout.write(`${t.token}\n`);
-}
-
-const user = program.command("user").description("manage users");
-user
-  .command("add <name>")
-  .description("add a user and print their API token once")
-  .requiredOption("-g, --group <group...>", "group(s) from the config")
-  .option("--ssh-key <file>", "also register this public key for SSH sign-in (sshca auth ssh)")
-  .option("--json", "print JSON")
-  .action(async (name: string, o: { group: string[]; sshKey?: string; json?: boolean }) => {
-    const publicKey = o.sshKey ? await readPublicKeyFile(o.sshKey) : undefined;
-    const t = await admin(
-      (s) => adminRequest<IssuedToken>(s, "POST", "/users", { name, groups: o.group }),
-      (deps) => addUser(deps, name, o.group, "admin"),
-    );
-    printToken(t, o.json === true, "Added user");
-    if (publicKey) await addKey(name, publicKey);
-  });
-user
-  .command("key")
-  .description("SSH keys for sign-in")
-  .command("add <name> <file>")
-  .description("register a public key the user signs in with (sshca auth ssh)")
-  .action(async (name: string, file: string) => {
-    await addKey(name, await readPublicKeyFile(file));
-  });
-
-async function readPublicKeyFile(file: string): Promise<string> {
-  try {
-    return (await readFile(file, "utf8")).trim();
-  } catch (err) {
-    throw new SshcaError(
-      "bad_request",
-      `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-    );
-  }
-}
-
-async function addKey(name: string, publicKey: string): Promise<void> {
-  const r = await admin(
-    (s) => adminRequest<{ fingerprint: string }>(s, "POST", `/users/${encodeURIComponent(name)}/keys`, { publicKey }),
-    (deps) => addUserKey(deps, name, publicKey),
-  );
-  say(`Registered SSH key ${r.fingerprint} for ${name}`);
-}
-user
-  .command("list")
-  .description("list users and their groups")
-  .option("--json", "print JSON")
-  .action(async (o: { json?: boolean }) => {
-    const { users } = await admin(
-      (s) => adminRequest<{ users: ReturnType<typeof listUsers> }>(s, "GET", "/users"),
-      (deps) => ({ users: listUsers(deps) }),
-      { readOnly: true },
-    );
-    if (o.json) process.stdout.write(`${JSON.stringify(users, null, 2)}\n`);
-    else
-      for (const u of users)
-        process.stdout.write(`${u.user}\t${u.groups.join(",")}\t${u.source}\ttokens=${u.tokens}\n`);
-  });
-
-const token = program.command("token").description("manage API tokens");
-token
-  .command("create <user>")
-  .description("mint another API token for a user (printed once)")
-  .option("--json", "print JSON")
-  .action(async (name: string, o: { json?: boolean }) => {
-    const t = await admin(
-      (s) => adminRequest<IssuedToken>(s, "POST", `/users/${encodeURIComponent(name)}/tokens`),
-      (deps) => createToken(deps, name, "admin"),
-    );
-    printToken(t, o.json === true, "New token for");
-  });
-
-token
-  .command("revoke <tokenId>")
-  .description("revoke an API token at once (the id is the part after sshca_ in the token)")
-  .action(async (tokenId: string) => {
-    const id = parseToken(tokenId)?.id ?? tokenId;
-    const r = await admin(
-      (s) => adminRequest<{ tokenId: string; user: string }>(s, "POST", `/tokens/${encodeURIComponent(id)}/revoke`),
-      (deps) => revokeToken(deps, id, "admin"),
-    );
-    say(`Revoked token ${r.tokenId} of ${r.user}`);
-  });
-token
-  .command("list")
-  .description("token ids, owners and expiry (never the tokens themselves)")
-  .option("--user <name>", "only this user's tokens")
-  .option("--json", "print JSON")
-  .action(async (o: { user?: string; json?: boolean }) => {
-    const q = o.user ? `?user=${encodeURIComponent(o.user)}` : "";
-    const { tokens } = await admin(
-      (s) => adminRequest<{ tokens: ReturnType<typeof listTokens> }>(s, "GET", `/tokens${q}`),
-      (deps) => ({ tokens: listTokens(deps, o.user) }),
-      { readOnly: true },
-    );
-    if (o.json) process.stdout.write(`${JSON.stringify(tokens, null, 2)}\n`);
-    else
-      for (const t of tokens)
-        process.stdout.write(
-          `${t.tokenId}\t${t.user}\texpires ${t.expiresAt}${t.revokedAt ? `\trevoked ${t.revokedAt}` : ""}\n`,
-        );
-  });
+userCommands(program, { admin, say });
 
 program
   .command("audit")

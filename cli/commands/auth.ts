@@ -17,7 +17,7 @@ const SIGNIN_NAMESPACE = "sshca-auth";
  * given, so ssh-keygen asks ssh-agent (or the hardware token behind it) for the signature; the
  * private key never has to be on this disk.
  */
-async function sign(message: string, namespace: string, keyFile: string): Promise<string> {
+export async function sign(message: string, namespace: string, keyFile: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "sshca-sign-"));
   try {
     const file = join(dir, "challenge");
@@ -38,7 +38,7 @@ async function sign(message: string, namespace: string, keyFile: string): Promis
   }
 }
 
-/** sshca auth ssh, sshca key add|list */
+/** sshca auth ssh */
 export function authCommands(program: Command, ctx: Ctx): void {
   program
     .command("auth")
@@ -76,34 +76,6 @@ export function authCommands(program: Command, ctx: Ctx): void {
         o.json,
         shown,
         () => `Signed in as ${session.user} with ${session.keyFingerprint} until ${session.expiresAt}`,
-      );
-    });
-
-  const keys = program.command("key").description("SSH keys you sign in with");
-  keys
-    .command("add")
-    .description("register a public key for SSH sign-in (signed in with a token)")
-    .option("-i, --key <path>", "identity file (its .pub is registered)", DEFAULT_KEY)
-    .option("--json", "print JSON")
-    .action(async (o: { key: string; json?: boolean }) => {
-      const pubPath = `${expandHome(o.key)}.pub`;
-      const publicKey = await readFile(pubPath, "utf8").catch(() => {
-        throw new CliError(`no public key at ${pubPath}`);
-      });
-      const r = await (await ctx.client()).addKey(publicKey.trim());
-      emit(ctx, o.json, r, () => `Registered ${r.fingerprint} for ${r.user}`);
-    });
-  keys
-    .command("list")
-    .description("your registered keys")
-    .option("--json", "print JSON")
-    .action(async (o: { json?: boolean }) => {
-      const { keys: list } = await (await ctx.client()).keys();
-      emit(
-        ctx,
-        o.json,
-        { keys: list },
-        () => list.map((k) => `${k.fingerprint}  added ${k.addedAt} by ${k.addedBy}`).join("\n") || "no keys",
       );
     });
 }

@@ -13,6 +13,7 @@ import { prepareIssuance, type Step } from "./issuance.js";
 import { KeyedMutex } from "./keyed-mutex.js";
 import { type AccessAsk, decideAsk, isAdmin, isApprover, isAuditor } from "./policy.js";
 import { Deadlines, type DueAt } from "./deadlines.js";
+import { type CutOffOptions, cutOffStep } from "./offboarding.js";
 import { isFinished, sweepAt } from "./retention.js";
 import {
   autoApprove,
@@ -295,6 +296,48 @@ export class AccessService {
       }
       return revoked;
     });
+  }
+
+  /**
+   * Cuts a user off (disabled or removed): their waiting requests end, their approvals of
+   * others' waiting requests stop counting, their live certificates are revoked unless the
+   * operator keeps them, and every long-poll they hold answers now (and is refused, since the
+   * caller re-checks the credential). Each change is its own audited commit; the KRL is
+   * published once at the end. Returns what changed.
+   */
+  async cutOff(
+    user: string,
+    opts: CutOffOptions,
+  ): Promise<{ cancelled: string[]; withdrawn: string[]; revoked: string[] }> {
+    const done = { cancelled: [] as string[], withdrawn: [] as string[], revoked: [] as string[] };
+    const touches = (r: AccessRequest) => r.requester === user || r.approvals.some((a) => a.approver === user);
+    for (const { id } of this.liveRequests().filter(touches)) {
+      await this.locks.run(id, async () => {
+        const current = this.get(id);
+        const step = current && cutOffStep(current, user, opts, this.deps.now());
+        if (!step) return;
+        await this.commit(step);
+        const kind =
+          step.type === "certificate.revoked"
+            ? "revoked"
+            : step.type === "request.cancelled"
+              ? "cancelled"
+              : "withdrawn";
+        done[kind].push(id);
+      });
+    }
+    this.watch.wakeUser(user);
+    if (done.revoked.length > 0) {
+      try {
+        await this.deps.publishRevocations?.();
+      } catch (err) {
+        throw new SshcaError(
+          "unavailable",
+          `certificates of ${user} recorded as revoked, but the KRL could not be written (${safeErr(err).message}); it is retried every minute`,
+        );
+      }
+    }
+    return done;
   }
 
   /** Serials to put in the KRL: revoked certificates that have not expired yet (with 5 min of slack for skew). */

@@ -80,7 +80,7 @@ export interface AccessRequest {
   expiresAt: string;
   approvals: Approval[];
   denial?: { by: string; at: string; reason: string };
-  cancellation?: { by: string; at: string };
+  cancellation?: { by: string; at: string; reason?: string };
   cert?: IssuedCert;
   /** Revoked by an approver or admin, or relinquished early by the requester. */
   revocation?: { by: string; at: string; reason: string; kind: "revoke" | "relinquish" };

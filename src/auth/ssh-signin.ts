@@ -2,7 +2,8 @@ import type { AuditLog } from "../audit/log.js";
 import { parseSubjectKey } from "../ca/subject-key.js";
 import type { Config } from "../config/schema.js";
 import { fail, SshcaError } from "../errors.js";
-import type { StateStore } from "../store/state.js";
+import type { CredentialRef, StateStore } from "../store/state.js";
+import { credentialProblem, userStatus } from "./credentials.js";
 import { resolveIdentity } from "./identity.js";
 import { blobFingerprint, verifySshSignature } from "./sshsig.js";
 import { mintToken, randomBase32 } from "./tokens.js";
@@ -76,12 +77,19 @@ export class SshSignIn {
       throw new SshcaError("unauthenticated", `SSH sign-in failed: ${(err as Error).message}`);
     }
     const fingerprint = blobFingerprint(blob);
-    const keys = this.deps.store.data.sshKeys;
-    const registered = Object.hasOwn(keys, fingerprint) ? keys[fingerprint] : undefined;
+    const state = this.deps.store.data;
+    const registered = Object.hasOwn(state.sshKeys, fingerprint) ? state.sshKeys[fingerprint] : undefined;
     const config = this.deps.config();
-    if (!registered || registered.user !== c.user || !resolveIdentity(config, this.deps.store.data, c.user)) {
+    if (!registered || registered.user !== c.user) {
       throw new SshcaError("unauthenticated", `SSH sign-in failed: key ${fingerprint} is not registered for ${c.user}`);
     }
+    if (userStatus(config, state, c.user) === "disabled")
+      throw new SshcaError("unauthenticated", `SSH sign-in failed: user ${c.user} is disabled`);
+    if (!resolveIdentity(config, state, c.user))
+      throw new SshcaError("unauthenticated", `SSH sign-in failed: user ${c.user} no longer exists`);
+    const dead = credentialProblem(state, { kind: "key", id: fingerprint }, now);
+    if (dead)
+      throw new SshcaError("unauthenticated", `SSH sign-in failed: key ${fingerprint} no longer works: ${dead}`);
     const minted = mintToken(this.deps.random);
     const expiresAt = new Date(now.getTime() + config.auth.sessionTtl * 1000).toISOString();
     const rec = await this.deps.audit.append("auth.signed_in", c.user, {
@@ -97,6 +105,8 @@ export class SshSignIn {
       createdAt: now.toISOString(),
       expiresAt,
       kind: "session",
+      // The session dies with the key: removing the key ends it at once.
+      parent: { kind: "key", id: fingerprint },
     });
     this.deps.store.noteAuditSeq(rec.seq);
     await this.deps.store.persist();
@@ -104,12 +114,17 @@ export class SshSignIn {
   }
 }
 
-/** Registers an SSH public key for sign-in (by the user with a token, or by an admin). */
+/**
+ * Registers an SSH public key for sign-in: by an admin (no parent: it lives until removed), or
+ * by the user through a token or session whose possession of the new key was proven (see
+ * key-registration.ts); such a key dies with the credential it was registered through.
+ */
 export async function registerSshKey(
   deps: Pick<SignInDeps, "store" | "audit" | "now">,
   user: string,
   publicKey: string,
   actor: string,
+  parent?: CredentialRef,
 ): Promise<{ user: string; fingerprint: string }> {
   const key = parseSignInKey(publicKey);
   const keys = deps.store.data.sshKeys;
@@ -117,12 +132,18 @@ export async function registerSshKey(
   if (existing && existing.user !== user)
     throw fail.conflict(`key ${key.fingerprint} is already registered to another user`);
   if (existing) return { user, fingerprint: key.fingerprint };
-  const rec = await deps.audit.append("auth.key_registered", actor, { user, keyFingerprint: key.fingerprint });
+  const rec = await deps.audit.append("auth.key_registered", actor, {
+    user,
+    keyFingerprint: key.fingerprint,
+    keyType: key.line.split(" ")[0],
+    ...(parent ? { via: `${parent.kind}:${parent.id}` } : {}),
+  });
   deps.store.put("sshKeys", key.fingerprint, {
     user,
     publicKey: key.line,
     addedAt: deps.now().toISOString(),
     addedBy: actor,
+    ...(parent ? { parent } : {}),
   });
   deps.store.noteAuditSeq(rec.seq);
   await deps.store.persist();
@@ -145,4 +166,25 @@ export function parseSignInKey(text: string): { line: string; fingerprint: strin
   }
   const key = parseSubjectKey(text);
   return { line: key.line, fingerprint: key.fingerprint };
+}
+
+/**
+ * Removes a sign-in key (its owner, or an admin). Sessions signed in with it, and keys
+ * registered through those sessions, stop working at once: they were obtained through it.
+ */
+export async function removeSshKey(
+  deps: Pick<SignInDeps, "store" | "audit">,
+  user: string,
+  fingerprint: string,
+  actor: string,
+): Promise<{ user: string; fingerprint: string }> {
+  const keys = deps.store.data.sshKeys;
+  const key = Object.hasOwn(keys, fingerprint) ? keys[fingerprint] : undefined;
+  if (!key || key.user !== user)
+    throw fail.notFound(`no sign-in key ${fingerprint} is registered for ${user} (sshca key list shows them)`);
+  const rec = await deps.audit.append("auth.key_removed", actor, { user, keyFingerprint: fingerprint });
+  deps.store.remove("sshKeys", fingerprint);
+  deps.store.noteAuditSeq(rec.seq);
+  await deps.store.persist();
+  return { user, fingerprint };
 }

@@ -1,7 +1,7 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 import { parseDuration } from "./duration.js";
-import { HOST_NAME, IDENT, isPrintable, isValidAddress, LOGIN } from "./names.js";
+import { HOST_NAME, IDENT, isPrintable, isReservedName, isValidAddress, LOGIN } from "./names.js";
 
 /**
  * The sshcad configuration: one YAML file, validated here once, with every default in
@@ -200,6 +200,10 @@ export const DEFAULT_WEBHOOK_EVENTS = [
   "certificate.issued",
   "certificate.revoked",
   "scan.drift",
+  "request.approval_withdrawn",
+  "auth.key_registered",
+  "user.disabled",
+  "user.removed",
 ];
 
 const webhookSchema = z
@@ -332,7 +336,15 @@ export const configSchema = z
         }
       });
     };
-    for (const [name, user] of Object.entries(cfg.users)) checkGroups(user.groups, ["users", name, "groups"]);
+    for (const [name, user] of Object.entries(cfg.users)) {
+      checkGroups(user.groups, ["users", name, "groups"]);
+      if (isReservedName(name))
+        ctx.addIssue({
+          code: "custom",
+          path: ["users", name],
+          message: "this name is the daemon's own actor name in the audit log; choose another user name",
+        });
+    }
     checkGroups(cfg.rights.admin, ["rights", "admin"]);
     checkGroups(cfg.rights.audit, ["rights", "audit"]);
     for (const [name, role] of Object.entries(cfg.roles)) {

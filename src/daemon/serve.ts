@@ -76,7 +76,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
 
   try {
     services = await buildServices(core, opts.env, now, log);
-    const { access, krl, scans, signIn, metrics, nmapPath } = services;
+    const { access, krl, scans, signIn, keyRegistration, metrics, nmapPath } = services;
     await auditConfig(core, log, false);
 
     const app = createApp({
@@ -88,6 +88,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
       scans,
       krl,
       signIn,
+      keyRegistration,
       metrics,
       now,
       log,
@@ -114,7 +115,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     const url = await listenApi(server, core.config.listen, tls ? "https" : "http");
     servers.push({ server });
 
-    const adminServer = createServer(createAdminApp({ config, store, audit, now, random: randomBytes }, log));
+    const adminServer = createServer(createAdminApp({ config, store, audit, now, random: randomBytes, access }, log));
     await unlink(paths.adminSocket).catch(() => undefined);
     await listenOn(adminServer, paths.adminSocket);
     await chmod(paths.adminSocket, 0o600);

@@ -1,12 +1,14 @@
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { AccessService } from "../access/service.js";
+import { KeyRegistration } from "../auth/key-registration.js";
 import { SshSignIn } from "../auth/ssh-signin.js";
 import { KrlService } from "../ca/krl-service.js";
 import { startNotifications } from "../notify/start.js";
 import { Metrics } from "../ops/metrics.js";
 import { findNmap } from "../scan/runner.js";
 import { ScanService } from "../scan/service.js";
+import { krlPaths } from "./admin-deps.js";
 import type { Core } from "./core.js";
 
 /** How often pending requests are expired and failed issuances retried. */
@@ -22,6 +24,7 @@ export interface Services {
   krl: KrlService;
   scans: ScanService | undefined;
   signIn: SshSignIn;
+  keyRegistration: KeyRegistration;
   metrics: Metrics;
   nmapPath: string | undefined;
   stopNotifications: () => Promise<void>;
@@ -33,7 +36,7 @@ export async function buildServices(
   now: () => Date,
   log: Logger,
 ): Promise<Services> {
-  const { store, audit, ca, paths } = core;
+  const { store, audit, ca } = core;
   const config = () => core.config;
   // Scanning is on unless the config turns it off; then nmap must be there.
   const nmap = core.config.scanning.enabled ? await findNmap(core.config.scanning.nmap) : undefined;
@@ -64,7 +67,7 @@ export async function buildServices(
   // The KRL exists from the first start on (a missing RevokedKeys file locks everyone out).
   const krl: KrlService = new KrlService({
     ca,
-    paths: [paths.krl, ...(core.config.revocation.krlFile ? [core.config.revocation.krlFile] : [])],
+    paths: krlPaths(core),
     serials: () => access.revokedSerials(now()),
     now,
     log,
@@ -100,5 +103,6 @@ export async function buildServices(
     onWebhookFailure: (hook) => metrics.webhookFailures.inc({ webhook: hook }),
   });
   const signIn = new SshSignIn({ config, store, audit, now, random: randomBytes, caFingerprint: ca.fingerprint });
-  return { access, krl, scans, signIn, metrics, nmapPath: nmap?.path, stopNotifications };
+  const keyRegistration = new KeyRegistration({ config, store, audit, now, random: randomBytes });
+  return { access, krl, scans, signIn, keyRegistration, metrics, nmapPath: nmap?.path, stopNotifications };
 }

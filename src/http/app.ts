@@ -5,7 +5,7 @@ import type { AuditLog } from "../audit/log.js";
 import type { CaKey } from "../ca/ca-key.js";
 import type { Config } from "../config/schema.js";
 import type { StateStore } from "../store/state.js";
-import { authenticate } from "./auth.js";
+import { authenticate, stillValid } from "./auth.js";
 import { errorHandler, notFoundHandler } from "./errors.js";
 import { auditRoutes } from "./routes/audit.js";
 import { caRoutes, infoRoutes } from "./routes/info.js";
@@ -17,6 +17,7 @@ import type { Metrics } from "../ops/metrics.js";
 import type { Check } from "../ops/readiness.js";
 import { keyRoutes, signInRoutes } from "./routes/signin.js";
 import { RateLimiter } from "./rate-limit.js";
+import type { KeyRegistration } from "../auth/key-registration.js";
 import type { SshSignIn } from "../auth/ssh-signin.js";
 import { krlRoutes, revocationRoutes } from "./routes/revocations.js";
 import type { KrlService } from "../ca/krl-service.js";
@@ -32,6 +33,7 @@ export interface AppDeps {
   scans?: ScanService | undefined;
   krl: KrlService;
   signIn: SshSignIn;
+  keyRegistration: KeyRegistration;
   metrics: Metrics;
   ready: () => Promise<{ ready: boolean; checks: Record<string, Check> }>;
   /** True once SIGTERM started the shutdown: connections are closed after each answer. */
@@ -97,8 +99,16 @@ export function createApp(deps: AppDeps): Express {
   const challenges = new RateLimiter(() => 3 * deps.config().limits.failedAuthPerMinute, clock);
   const creations = new RateLimiter(() => deps.config().limits.requestsPerMinute, clock);
   app.use("/v1/auth", signInRoutes(deps.signIn, authDeps, challenges));
-  app.use("/v1/keys", auth, keyRoutes(deps.store, deps.audit, deps.now));
-  app.use("/v1/requests", auth, requestRoutes(deps.access, deps.audit, creations));
+  app.use(
+    "/v1/keys",
+    auth,
+    keyRoutes(deps.store, deps.audit, deps.keyRegistration, (user) => deps.access.watch.wakeUser(user)),
+  );
+  app.use(
+    "/v1/requests",
+    auth,
+    requestRoutes(deps.access, deps.audit, creations, (tokenId) => stillValid(authDeps, tokenId)),
+  );
   app.use("/v1/audit", auth, auditRoutes(deps.config, deps.audit, deps.store));
   app.use("/v1/scans", auth, scanRoutes(deps.config, deps.audit, deps.scans));
   app.use("/v1/revocations", auth, revocationRoutes(deps.access));

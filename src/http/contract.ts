@@ -33,7 +33,7 @@ export interface RequestView {
   updatedAt: string;
   expiresAt: string;
   denial?: { by: string; at: string; reason: string };
-  cancellation?: { by: string; at: string };
+  cancellation?: { by: string; at: string; reason?: string };
   revocation?: { by: string; at: string; reason: string; kind: "revoke" | "relinquish" };
   /** Present once issued. The certificate itself only for the requester. */
   certificate?: string;

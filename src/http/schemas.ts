@@ -55,6 +55,9 @@ export const listQuery = z.strictObject({
 
 export const principalsQuery = z.strictObject({ host: text(253) });
 
+/** An SSH key fingerprint as ssh-keygen -l prints it: SHA256 and 43 base64 characters. */
+export const FINGERPRINT = z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/, "expected a key fingerprint SHA256:...");
+
 /** Parses `value` or throws a 400 that names each bad field. */
 export function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.output<T> {
   const result = schema.safeParse(value);

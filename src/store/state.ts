@@ -3,10 +3,31 @@ import type { AccessRequest } from "../access/types.js";
 import { SshcaError } from "../errors.js";
 import { JournaledJsonFile } from "./journaled-file.js";
 
-/** A user registered at run time (`sshcad user add`); config users need no record. */
+/**
+ * A user registered at run time (`sshcad user add`); config users need no record unless they
+ * are disabled (then the record carries only the switch, with no groups of its own).
+ */
 export interface UserRecord {
   groups: string[];
   createdAt: string;
+  /** `sshcad user disable`: no sign-in, no token, no session works until `user enable`. */
+  disabled?: { at: string; by: string };
+}
+
+/**
+ * The credential a token or key was obtained through. No credential outlives its parent: a
+ * sign-in key registered with a token dies with that token, a session with the key it came from.
+ */
+export type CredentialRef = { kind: "token"; id: string } | { kind: "key"; id: string };
+
+/** An SSH public key registered for sign-in, by SHA256 fingerprint. */
+export interface SshKeyRecord {
+  user: string;
+  publicKey: string;
+  addedAt: string;
+  addedBy: string;
+  /** Absent when an admin registered it (sshcad user key add): it then lives until removed. */
+  parent?: CredentialRef;
 }
 
 /** An API token: only the SHA-256 of its secret is kept. */
@@ -18,6 +39,8 @@ export interface TokenRecord {
   revokedAt?: string;
   /** "api" tokens come from sshcad; "session" tokens from an SSH-key sign-in. */
   kind?: "api" | "session";
+  /** What a session token was obtained through (the sign-in key). */
+  parent?: CredentialRef;
 }
 
 /**
@@ -35,7 +58,7 @@ export interface StateDoc {
   /** Per webhook: the audit sequence number up to which events were delivered (at-least-once). */
   webhooks: Record<string, { cursor: number }>;
   /** SSH public keys registered for sign-in, by SHA256 fingerprint. */
-  sshKeys: Record<string, { user: string; publicKey: string; addedAt: string; addedBy: string }>;
+  sshKeys: Record<string, SshKeyRecord>;
 }
 
 export function emptyState(now: Date): StateDoc {

@@ -45,6 +45,7 @@ export async function startInProc(config: object, opts: { now?: () => Date } = {
             audit: core.audit,
             now: opts.now ?? (() => new Date()),
             random: randomBytes,
+            access: daemon.access,
           },
           user,
           groups,

@@ -1,8 +1,9 @@
 import { Router } from "express";
+import { type Decision, unwrap } from "../../access/decision.js";
 import type { AccessService } from "../../access/service.js";
 import type { AccessRequest, Identity } from "../../access/types.js";
 import type { AuditLog } from "../../audit/log.js";
-import { identityOf, throttled } from "../auth.js";
+import { identityOf, throttled, tokenIdOf } from "../auth.js";
 import type { RateLimiter } from "../rate-limit.js";
 import { MAX_WAIT_SECONDS, type RequestView } from "../contract.js";
 import {
@@ -20,7 +21,12 @@ import {
 import { requestView } from "../views.js";
 
 /** /v1/requests: ask, list, show (with long-poll), approve, deny, cancel. */
-export function requestRoutes(access: AccessService, audit: AuditLog, creations: RateLimiter): Router {
+export function requestRoutes(
+  access: AccessService,
+  audit: AuditLog,
+  creations: RateLimiter,
+  recheck: (tokenId: string) => Decision<Identity>,
+): Router {
   const r = Router();
 
   /** The requester's view; handing out the certificate is itself an audited event. */
@@ -68,8 +74,10 @@ export function requestRoutes(access: AccessService, audit: AuditLog, creations:
     if (q.version !== undefined && q.wait && current.version === q.version) {
       const abort = new AbortController();
       res.on("close", () => abort.abort());
-      await access.watch.next(id, Math.min(q.wait, MAX_WAIT_SECONDS) * 1000, abort.signal);
+      await access.watch.next(id, Math.min(q.wait, MAX_WAIT_SECONDS) * 1000, abort.signal, identity.user);
       if (abort.signal.aborted && !res.writable) return;
+      // The caller may have been cut off (disabled, token revoked) while waiting.
+      unwrap(recheck(tokenIdOf(res)));
       current = access.visible(identity, id);
     }
     res.json(await deliver(current, identity));

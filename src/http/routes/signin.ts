@@ -1,20 +1,25 @@
 import { Router } from "express";
 import { z } from "zod";
 import type { AuditLog } from "../../audit/log.js";
-import { registerSshKey, type SshSignIn } from "../../auth/ssh-signin.js";
+import type { KeyRegistration } from "../../auth/key-registration.js";
+import { removeSshKey, type SshSignIn } from "../../auth/ssh-signin.js";
 import { IDENT } from "../../config/names.js";
-import { SshcaError } from "../../errors.js";
+import { fail, SshcaError } from "../../errors.js";
 import type { StateStore } from "../../store/state.js";
-import { type AuthDeps, failedSignIn, identityOf, refuseIfLockedOut, throttled } from "../auth.js";
+import { type AuthDeps, failedSignIn, identityOf, refuseIfLockedOut, throttled, tokenIdOf } from "../auth.js";
 import type { RateLimiter } from "../rate-limit.js";
-import { jsonBody, parse } from "../schemas.js";
+import { FINGERPRINT, jsonBody, parse } from "../schemas.js";
 
 const challengeBody = z.strictObject({ user: z.string().regex(IDENT, "malformed user name") });
 const signInBody = z.strictObject({
   challenge: z.string().regex(/^ch_[a-z2-7]{20}$/, "malformed challenge id"),
   signature: z.string().max(8192),
 });
-const keyBody = z.strictObject({ publicKey: z.string().max(16 * 1024) });
+const keyChallengeBody = z.strictObject({ publicKey: z.string().max(16 * 1024) });
+const keyBody = z.strictObject({
+  challenge: z.string().regex(/^kc_[a-z2-7]{20}$/, "malformed challenge id"),
+  signature: z.string().max(8192),
+});
 
 /** /v1/auth: SSH-key sign-in (unauthenticated, rate-limited per client address). */
 export function signInRoutes(
@@ -43,8 +48,18 @@ export function signInRoutes(
   return r;
 }
 
-/** /v1/keys: the caller's SSH keys for sign-in. */
-export function keyRoutes(store: StateStore, audit: AuditLog, now: () => Date): Router {
+/**
+ * /v1/keys: the caller's SSH keys for sign-in. Registering one proves possession of it (sign the
+ * challenge from POST /v1/keys/challenge with the new key); it then lives only as long as the
+ * token or session it was registered through.
+ */
+export function keyRoutes(
+  store: StateStore,
+  audit: AuditLog,
+  registration: KeyRegistration,
+  /** Answers the caller's long-polls: sessions from a removed key must not keep waiting. */
+  wakeUser: (user: string) => void,
+): Router {
   const r = Router();
   r.get("/", (_req, res) => {
     const { user } = identityOf(res);
@@ -53,10 +68,30 @@ export function keyRoutes(store: StateStore, audit: AuditLog, now: () => Date): 
       .map(([fingerprint, k]) => ({ fingerprint, publicKey: k.publicKey, addedAt: k.addedAt, addedBy: k.addedBy }));
     res.json({ keys });
   });
+  r.post("/challenge", (req, res) => {
+    const { user } = identityOf(res);
+    const { publicKey } = parse(keyChallengeBody, jsonBody(req), "key");
+    res.status(201).json(registration.challenge(user, publicKey));
+  });
   r.post("/", async (req, res) => {
     const { user } = identityOf(res);
-    const { publicKey } = parse(keyBody, jsonBody(req), "key");
-    res.status(201).json(await registerSshKey({ store, audit, now }, user, publicKey, user));
+    const body = jsonBody(req);
+    if (typeof body === "object" && body !== null && !("challenge" in body)) {
+      throw fail.badRequest(
+        "registering a key needs proof that you hold it: sign the challenge from POST /v1/keys/challenge with the new key (sshca key add does this)",
+      );
+    }
+    const b = parse(keyBody, body, "key");
+    res
+      .status(201)
+      .json(await registration.register(user, { kind: "token", id: tokenIdOf(res) }, b.challenge, b.signature));
+  });
+  r.post("/remove", async (req, res) => {
+    const { user } = identityOf(res);
+    const { fingerprint } = parse(z.strictObject({ fingerprint: FINGERPRINT }), jsonBody(req), "key");
+    const removed = await removeSshKey({ store, audit }, user, fingerprint, user);
+    wakeUser(user);
+    res.json(removed);
   });
   return r;
 }
