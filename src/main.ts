@@ -7,9 +7,10 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { Command } from "commander";
 import { adminRequest } from "./admin/client.js";
-import { embeddedConfigPath, loadConfigFile } from "./config/load.js";
+import { embeddedConfigPath, loadConfigFile, packageVersion } from "./config/load.js";
 import { openCore } from "./daemon/core.js";
 import { offlineAdminDeps } from "./daemon/admin-deps.js";
+import { banner, invocation } from "./daemon/banner.js";
 import { createLogger } from "./daemon/logger.js";
 import { type Admin, userCommands } from "./daemon/user-commands.js";
 import { dataPaths } from "./daemon/paths.js";
@@ -25,6 +26,7 @@ const program = new Command("sshcad")
   .description("sshca daemon: approval-gated, short-lived OpenSSH user certificates")
   .option("-c, --config <file>", "config file (default: $SSHCAD_CONFIG or the embedded example config)")
   .option("-d, --data-dir <dir>", "data directory (default: config dataDir, $STATE_DIRECTORY or ./data)")
+  .version(packageVersion(), "-V, --version", "print the version")
   .showHelpAfterError();
 
 const globals = () => {
@@ -56,30 +58,33 @@ program
 program
   .command("serve")
   .description("run the daemon (creates the CA key on first start)")
-  .action(async () => {
+  .option("-p, --port <port>", "listen on this TCP port instead of the config's listen.port (0: any free port)")
+  .option("-a, --address <ip>", "listen on this IP address instead of the config's listen.address")
+  .action(async (o: { port?: string; address?: string }) => {
     const log = createLogger(env);
-    const daemon = await serve({ ...globals(), env, log });
+    if (o.port !== undefined && !/^\d{1,5}$/.test(o.port))
+      throw new SshcaError("config_invalid", `--port ${o.port} is not a port number`);
+    const overrides = { listen: { port: o.port === undefined ? undefined : Number(o.port), address: o.address } };
+    const daemon = await serve({ ...globals(), overrides, env, log });
     const { core } = daemon;
+    const g = program.opts<{ config?: string; dataDir?: string }>();
     say(
-      [
-        ``,
-        `sshcad listening on ${daemon.url}`,
-        `  CA key     ${core.ca.fingerprint} (${core.ca.signatureAlgorithm})${core.caCreated ? " - created now" : ""}`,
-        ...(daemon.tlsFingerprint
-          ? [`  TLS CA     ${daemon.tlsFingerprint}`]
-          : [`  TLS        off (plain HTTP on ${daemon.url})`]),
-        `  config     ${core.configPath}`,
-        `  data       ${core.paths.dataDir}`,
-        `Next:`,
-        `  sshcad user add alice --group dev      # prints alice's API token once`,
-        daemon.tlsFingerprint
-          ? `  sshca bootstrap --url ${daemon.url} --fingerprint ${daemon.tlsFingerprint}`
-          : `  sshca bootstrap --url ${daemon.url}`,
-        `  sshca token set < alice.token`,
-        `  sshca ca pubkey                        # the TrustedUserCAKeys line for target hosts`,
-        `  sshca login --role debug --host web-1 --reason "INC-1 disk full"`,
-        ``,
-      ].join("\n"),
+      banner({
+        url: daemon.url,
+        caFingerprint: core.ca.fingerprint,
+        caAlgorithm: core.ca.signatureAlgorithm,
+        caCreated: core.caCreated,
+        tlsFingerprint: daemon.tlsFingerprint,
+        configPath: core.configPath,
+        dataDir: core.paths.dataDir,
+        run: invocation({
+          daemonScript: process.argv[1] ?? "sshcad",
+          cwd: process.cwd(),
+          path: env.PATH,
+          config: g.config ?? env.SSHCAD_CONFIG,
+          dataDir: g.dataDir,
+        }),
+      }),
     );
     const shutdown = (signal: string) => {
       log.info({ signal }, "stopping");
@@ -96,7 +101,9 @@ program
     process.on("SIGHUP", () => {
       log.info({ signal: "SIGHUP" }, "reloading the config");
       daemon.reload().then(
-        (r) => (r.ok ? log.info(r.message) : log.error(r.message)),
+        (r) => {
+          if (r.ok) log.info(r.message); // a failure was logged by reload itself
+        },
         (err) => log.error({ err: safeErr(err) }, "config reload failed"),
       );
     });
@@ -169,6 +176,7 @@ program
 
 program
   .command("config")
+  .description("the config file")
   .command("check")
   .description("validate the config file and exit")
   .action(() => {
@@ -176,6 +184,9 @@ program
     const cfg = loadConfigFile(configPath);
     say(`${configPath}: ok (${Object.keys(cfg.roles).length} roles, ${Object.keys(cfg.hosts).length} hosts)`);
   });
+
+// The root help lists every command, nested ones included, each with what it does.
+program.addHelpText("after", () => `\nAll commands:\n${commandTree(program)}`);
 
 program.parseAsync().catch((err: unknown) => {
   if (isSshcaError(err)) {
@@ -194,4 +205,20 @@ async function readStateSeq(path: string): Promise<number | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** "  user disable <name>   cut a user off ..." for every leaf command, in the order defined. */
+function commandTree(root: Command): string {
+  const rows: [string, string][] = [];
+  const walk = (cmd: Command, prefix: string) => {
+    for (const sub of cmd.commands) {
+      if (sub.name() === "help") continue;
+      const usage = `${prefix}${sub.name()}${sub.registeredArguments.map((a) => (a.required ? ` <${a.name()}>` : ` [${a.name()}]`)).join("")}`;
+      if (sub.commands.length > 0) walk(sub, `${prefix}${sub.name()} `);
+      else rows.push([usage, sub.description()]);
+    }
+  };
+  walk(root, "");
+  const width = Math.max(...rows.map(([u]) => u.length));
+  return rows.map(([u, d]) => `  ${u.padEnd(width)}  ${d}`).join("\n");
 }

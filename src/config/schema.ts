@@ -19,13 +19,14 @@ export const EXTENSIONS = [
 ] as const;
 export type Extension = (typeof EXTENSIONS)[number];
 
-const duration = (what: string) =>
+/** A duration; the message names no key, since the error already starts with its path. */
+const duration = () =>
   z.union([z.string(), z.number()]).transform((v, ctx) => {
     const seconds = parseDuration(v);
     if (seconds === undefined) {
       ctx.addIssue({
         code: "custom",
-        message: `${what}: expected a duration such as "90s", "15m", "1h" or "7d"`,
+        message: `expected a duration such as "90s", "15m", "1h" or "7d"`,
       });
       return z.NEVER;
     }
@@ -93,7 +94,7 @@ const caSchema = z
      * valid_after is set this far before the moment of signing, for clock skew between the
      * CA and target hosts (sshd checks validity on its own clock). At most 2 minutes.
      */
-    backdate: duration("ca.backdate").pipe(z.int().min(0).max(120, "ca.backdate may be at most 2m")).prefault("1m"),
+    backdate: duration().pipe(z.int().min(0).max(120, "may be at most 2m")).prefault("1m"),
   })
   .prefault({});
 
@@ -109,7 +110,7 @@ const hostSchema = z.strictObject({
       /** Ports to scan; default: expectedPorts plus nmap's top 100 TCP ports. */
       ports: z.array(port).min(1).optional(),
       /** nmap --host-timeout for this host. */
-      timeout: duration("scan.timeout").pipe(z.int().min(1).max(3600)).prefault("60s"),
+      timeout: duration().pipe(z.int().min(1).max(3600)).prefault("60s"),
       /** Probe services (nmap -sV --version-light) so "service changed" sees versions; slower. */
       versionDetection: z.boolean().default(false),
     })
@@ -132,8 +133,8 @@ const roleSchema = z
     /** Distinct approvers needed, the requester never counting. */
     approvalsRequired: z.int().min(1).max(10).default(1),
     /** Default: 15m, or maxTtl when that is shorter. */
-    defaultTtl: duration("defaultTtl").pipe(z.int().min(1)).optional(),
-    maxTtl: duration("maxTtl")
+    defaultTtl: duration().pipe(z.int().min(1)).optional(),
+    maxTtl: duration()
       .pipe(
         z
           .int()
@@ -157,7 +158,7 @@ const roleSchema = z
       })
       .prefault({}),
     /** How long a request may wait for approval. */
-    pendingTtl: duration("pendingTtl")
+    pendingTtl: duration()
       .pipe(
         z
           .int()
@@ -181,12 +182,12 @@ const roleSchema = z
 
 const SIZE_UNITS: Record<string, number> = { "": 1, b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
 
-const size = (what: string) =>
+const size = () =>
   z.union([z.string(), z.int()]).transform((v, ctx) => {
     const m = /^(\d{1,12})\s*(b|kb|mb|gb)?$/i.exec(String(v).trim());
     const bytes = m ? Number(m[1]) * SIZE_UNITS[(m[2] ?? "").toLowerCase()]! : Number.NaN;
     if (!Number.isSafeInteger(bytes) || bytes < 4096) {
-      ctx.addIssue({ code: "custom", message: `${what}: expected a size of at least 4KB, such as "64MB"` });
+      ctx.addIssue({ code: "custom", message: `expected a size of at least 4KB, such as "64MB"` });
       return z.NEVER;
     }
     return bytes;
@@ -222,11 +223,11 @@ const webhookSchema = z
       .string()
       .regex(/^[A-Z_][A-Z0-9_]*$/)
       .optional(),
-    timeout: duration("webhook timeout").pipe(z.int().min(1).max(120)).prefault("10s"),
+    timeout: duration().pipe(z.int().min(1).max(120)).prefault("10s"),
     retry: z
       .strictObject({
-        initial: duration("retry.initial").pipe(z.int().min(1)).prefault("1s"),
-        max: duration("retry.max").pipe(z.int().min(1)).prefault("5m"),
+        initial: duration().pipe(z.int().min(1)).prefault("1s"),
+        max: duration().pipe(z.int().min(1)).prefault("5m"),
       })
       .prefault({}),
   })
@@ -256,7 +257,7 @@ export const configSchema = z
     auth: z
       .strictObject({
         /** Lifetime of the session token an SSH-key sign-in (sshca auth ssh) yields. */
-        sessionTtl: duration("auth.sessionTtl")
+        sessionTtl: duration()
           .pipe(
             z
               .int()
@@ -265,9 +266,9 @@ export const configSchema = z
           )
           .prefault("12h"),
         /** How long a sign-in challenge may be answered. */
-        challengeTtl: duration("auth.challengeTtl").pipe(z.int().min(5).max(600)).prefault("60s"),
+        challengeTtl: duration().pipe(z.int().min(5).max(600)).prefault("60s"),
         /** Lifetime of API tokens created by `sshcad user add` / `sshcad token create`. */
-        tokenTtl: duration("auth.tokenTtl")
+        tokenTtl: duration()
           .pipe(
             z
               .int()
@@ -282,15 +283,15 @@ export const configSchema = z
     audit: z
       .strictObject({
         /** Start a new audit segment at this size ("64MB", "1GB" or bytes). */
-        segmentSize: size("audit.segmentSize").prefault("64MB"),
+        segmentSize: size().prefault("64MB"),
         /** Log the chain head (seq and hash) this often, for an outside system to keep. */
-        headLogInterval: duration("audit.headLogInterval").pipe(z.int().min(1)).prefault("5m"),
+        headLogInterval: duration().pipe(z.int().min(1)).prefault("5m"),
       })
       .prefault({}),
     requests: z
       .strictObject({
         /** Denied, cancelled and expired requests (and issued ones past validBefore) stay this long, then only the audit log has them. */
-        keepFinished: duration("requests.keepFinished").prefault("15m"),
+        keepFinished: duration().prefault("15m"),
       })
       .prefault({}),
     webhooks: z.array(webhookSchema).default([]),

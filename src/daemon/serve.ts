@@ -6,7 +6,7 @@ import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import type { AccessService } from "../access/service.js";
 import { createAdminApp } from "../admin/socket-app.js";
-import { loadConfigFile } from "../config/load.js";
+import { type ConfigOverrides, loadConfigFile } from "../config/load.js";
 import { SshcaError, safeErr } from "../errors.js";
 import { createApp } from "../http/app.js";
 import { readiness } from "../ops/readiness.js";
@@ -17,6 +17,7 @@ import { buildServices, KRL_REFRESH_MS, SCAN_TICK_MS, SWEEP_MS } from "./service
 
 export interface ServeOptions {
   configPath: string;
+  overrides?: ConfigOverrides | undefined;
   dataDirFlag?: string | undefined;
   env: NodeJS.ProcessEnv;
   log: Logger;
@@ -35,7 +36,7 @@ export interface RunningDaemon {
    * answer at once), stop the background work, flush the audit log and state, release the lock.
    */
   stop(): Promise<void>;
-  /** SIGHUP: re-read users and roles; a bad file keeps the old config and says why. */
+  /** SIGHUP: re-read users and roles; a bad file keeps the old config and says why (logged here). */
   reload(): Promise<{ ok: boolean; message: string }>;
 }
 
@@ -43,7 +44,7 @@ export interface RunningDaemon {
 export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
   const now = opts.now ?? (() => new Date());
   const log = opts.log;
-  const core = await openCore({ ...opts, now, createCa: true });
+  const core = await openCore({ ...opts, now, createCa: true, journal: true });
   const { store, audit, ca, paths } = core;
   const config = () => core.config;
   const timers: (() => void)[] = [];
@@ -144,13 +145,11 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     const reload = async () => {
       let next: Core["config"];
       try {
-        next = loadConfigFile(core.configPath);
+        next = loadConfigFile(core.configPath, core.overrides);
       } catch (err) {
         const message = `config reload failed; keeping the running config: ${(err as Error).message}`;
-        log.error(
-          { problems: (err as SshcaError).details?.problems ?? [(err as Error).message] },
-          "config reload failed; keeping the running config",
-        );
+        // Logged here, once; the caller only reports success.
+        log.error({ problems: (err as SshcaError).details?.problems ?? [(err as Error).message] }, message);
         return { ok: false, message };
       }
       const { config: merged, needsRestart } = applyReload(core.config, next);

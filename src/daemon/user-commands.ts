@@ -1,4 +1,5 @@
-import { readFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { open, readFile, unlink } from "node:fs/promises";
 import type { Command } from "commander";
 import { adminRequest } from "../admin/client.js";
 import { type CutOffReport, disableUser, enableUser, removeUser, removeUserKey } from "../admin/offboarding.js";
@@ -22,16 +23,41 @@ export type Admin = <T>(
 ) => Promise<T>;
 
 const enc = encodeURIComponent;
+const TOKEN_FILE = "--token-file <file>";
+const TOKEN_FILE_HELP = "write the token to this new file (mode 0600) instead of stdout";
 
 /** `sshcad user ...` and `sshcad token ...`: people and their credentials, from the CA host. */
 export function userCommands(program: Command, { admin, say }: { admin: Admin; say: (line: string) => void }): void {
   const out = (text: string) => process.stdout.write(`${text}\n`);
-  const printToken = (t: IssuedToken, json: boolean, verb: string, explain: string) => {
-    if (json) {
-      out(JSON.stringify(t, null, 2));
+  /**
+   * Mints through `mint` and hands the token out once: into a new 0600 file (created before the
+   * token exists, so a bad path costs nothing) or on stdout.
+   */
+  const issueToken = async (
+    mint: () => Promise<IssuedToken>,
+    o: { json?: boolean; tokenFile?: string },
+    verb: string,
+    explain: string,
+  ): Promise<void> => {
+    const file = o.tokenFile ? await createSecretFile(o.tokenFile) : undefined;
+    let t: IssuedToken;
+    try {
+      t = await mint();
+      await file?.write(`${t.token}\n`);
+    } catch (err) {
+      await file?.discard();
+      throw err;
+    }
+    await file?.close();
+    if (o.json) {
+      out(JSON.stringify(o.tokenFile ? { ...t, token: undefined, tokenFile: o.tokenFile } : t, null, 2));
       return;
     }
     say(`${verb} ${t.user} (groups: ${t.groups.join(", ")}). ${explain}`);
+    if (o.tokenFile) {
+      say(`API token written to ${o.tokenFile} (mode 0600; only its hash is kept), expires ${t.expiresAt}`);
+      return;
+    }
     say(`API token, shown once (only its hash is kept), expires ${t.expiresAt}:`);
     out(t.token);
   };
@@ -50,17 +76,19 @@ export function userCommands(program: Command, { admin, say }: { admin: Admin; s
     .description("add a user and print their API token once")
     .requiredOption("-g, --group <group...>", "group(s) from the config")
     .option("--ssh-key <file>", "also register this public key for SSH sign-in (sshca auth ssh)")
+    .option(TOKEN_FILE, TOKEN_FILE_HELP)
     .option("--json", "print JSON")
-    .action(async (name: string, o: { group: string[]; sshKey?: string; json?: boolean }) => {
+    .action(async (name: string, o: { group: string[]; sshKey?: string; json?: boolean; tokenFile?: string }) => {
       const publicKey = o.sshKey ? await readPublicKeyFile(o.sshKey) : undefined;
-      const t = await admin(
-        (s) => adminRequest<IssuedToken>(s, "POST", "/users", { name, groups: o.group }),
-        (deps) => addUser(deps, name, o.group, "admin"),
-      );
       const explain = publicKey
-        ? `${name} signs in with the SSH key (sshca auth ssh); the token below also works (sshca token set), for scripts or as a fallback; revoke it with sshcad token revoke if unused.`
+        ? `${name} signs in with the SSH key (sshca auth ssh); the API token also works (sshca token set), for scripts or as a fallback; revoke it with sshcad token revoke if unused.`
         : `Give ${name} this token (they run: sshca token set < file); it is their credential until it expires or is revoked.`;
-      printToken(t, o.json === true, "Added user", explain);
+      const mint = () =>
+        admin(
+          (s) => adminRequest<IssuedToken>(s, "POST", "/users", { name, groups: o.group }),
+          (deps) => addUser(deps, name, o.group, "admin"),
+        );
+      await issueToken(mint, o, "Added user", explain);
       if (publicKey) await addKey(name, publicKey);
     });
 
@@ -155,13 +183,15 @@ export function userCommands(program: Command, { admin, say }: { admin: Admin; s
   token
     .command("create <user>")
     .description("mint another API token for a user (printed once)")
+    .option(TOKEN_FILE, TOKEN_FILE_HELP)
     .option("--json", "print JSON")
-    .action(async (name: string, o: { json?: boolean }) => {
-      const t = await admin(
-        (s) => adminRequest<IssuedToken>(s, "POST", `/users/${enc(name)}/tokens`),
-        (deps) => createToken(deps, name, "admin"),
-      );
-      printToken(t, o.json === true, "New token for", `Give it to ${name} (sshca token set < file).`);
+    .action(async (name: string, o: { json?: boolean; tokenFile?: string }) => {
+      const mint = () =>
+        admin(
+          (s) => adminRequest<IssuedToken>(s, "POST", `/users/${enc(name)}/tokens`),
+          (deps) => createToken(deps, name, "admin"),
+        );
+      await issueToken(mint, o, "New token for", `Give it to ${name} (sshca token set < file).`);
     });
   token
     .command("revoke <tokenId>")
@@ -213,4 +243,33 @@ export async function readPublicKeyFile(file: string): Promise<string> {
     );
   }
   return text;
+}
+
+/**
+ * A new file for a secret: mode 0600 from the first byte, never an existing file and never
+ * through a symlink planted where it should go. Discarded again if the secret never comes.
+ */
+async function createSecretFile(
+  path: string,
+): Promise<{ write: (text: string) => Promise<void>; close: () => Promise<void>; discard: () => Promise<void> }> {
+  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+  const fh = await open(path, flags, 0o600).catch((err: NodeJS.ErrnoException) => {
+    throw new SshcaError(
+      "bad_request",
+      err.code === "EEXIST"
+        ? `${path} exists; a token is written only to a new file (nothing was changed)`
+        : `cannot create ${path}: ${err.code ?? err.message}`,
+    );
+  });
+  return {
+    write: async (text) => {
+      await fh.writeFile(text, "utf8");
+      await fh.sync();
+    },
+    close: () => fh.close(),
+    discard: async () => {
+      await fh.close().catch(() => undefined);
+      await unlink(path).catch(() => undefined);
+    },
+  };
 }

@@ -90,7 +90,7 @@ describe("audit trail", () => {
     expect(local.stderr).toMatch(/audit log ok: \d+ records in \d+ segment\(s\)/);
   });
 
-  test("every event is also one JSON line on stdout, and the chain head is logged", () => {
+  test("every event, ca.key_created included, is also one JSON line on stdout, and the chain head is logged", () => {
     const lines = w.daemon.proc
       .stdout()
       .split("\n")
@@ -105,8 +105,9 @@ describe("audit trail", () => {
       );
     const journal = lines.filter((l) => l.msg === "audit event").map((l) => l.event!.seq);
     const onDisk = auditRecords(w.daemon.dataDir).map((r) => r.seq);
-    // Everything committed after the journal sink started (the first records predate it).
-    expect(onDisk.filter((s) => s >= journal[0]!)).toEqual(journal);
+    // Every record, from the very first (ca.key_created of this fresh daemon) on.
+    expect(journal).toEqual(onDisk);
+    expect(auditRecords(w.daemon.dataDir)[0]!.type).toBe("ca.key_created");
     expect(lines.some((l) => l.msg === "sshcad listening" && /^[0-9a-f]{64}$/.test(l.audit?.hash ?? ""))).toBe(true);
   });
 
