@@ -38,7 +38,7 @@ describe("sshcad for a first-time operator", () => {
     ]) {
       expect(help.stdout).toMatch(new RegExp(`\\n  ${cmd.replace(/[<>]/g, (c) => `\\${c}`)} +\\S`));
     }
-    expect(help.stdout).not.toMatch(/\n  config\s*\n/); // every command has a description
+    expect(help.stdout).not.toMatch(/\n {2}config\s*\n/); // every command has a description
   });
 
   test("serve --port sets the listen port without copying the config", async () => {
