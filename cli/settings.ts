@@ -1,7 +1,8 @@
-import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { CliError } from "./errors.js";
+import { writeFileSafely } from "./safe-write.js";
 
 /** What the CLI needs to talk to sshcad. */
 export interface Settings {
@@ -49,10 +50,7 @@ export async function updateConfigFile(env: NodeJS.ProcessEnv, patch: ConfigFile
   const path = configFilePath(env);
   const next = { ...(await readConfigFile(env)), ...patch };
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
-  await chmod(tmp, 0o600);
-  await rename(tmp, path);
+  await writeFileSafely(path, `${JSON.stringify(next, null, 2)}\n`, 0o600);
   return path;
 }
 

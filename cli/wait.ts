@@ -99,7 +99,7 @@ async function install(ctx: Ctx, client: ApiClient, req: RequestView, opts: Wait
   if (cert.validBefore.getTime() <= Date.now()) problems.push("it has already expired");
   if (problems.length > 0) throw new CliError(`refusing the certificate for ${req.id}: ${problems.join("; ")}`);
 
-  const certPath = await writeCertificate(opts.keyPath, req.certificate);
+  const { path: certPath } = await writeCertificate(opts.keyPath, req.certificate);
   const remaining = Math.floor((cert.validBefore.getTime() - Date.now()) / 1000);
   const agentWarning = opts.agent ? await addToAgent(opts.keyPath, remaining, ctx.env) : undefined;
   if (agentWarning && opts.agent) ctx.err(`warning: ${agentWarning}`);
