@@ -12,24 +12,39 @@ import type {
   WhoamiView,
 } from "../src/http/contract.js";
 import { CliError } from "./errors.js";
-import { callApi, callRaw } from "./http.js";
+import { callApi, callRaw, decodeAnswer } from "./http.js";
 import type { Settings } from "./settings.js";
 
 const TIMEOUT_MS = 30_000;
 
+/** POST /v1/auth/challenge: what to sign with `ssh-keygen -Y sign`. */
+export interface SignInChallenge {
+  challenge: string;
+  message: string;
+  namespace: string;
+  expiresAt: string;
+}
+
 /** The typed sshcad API, one method per endpoint. */
 export class ApiClient {
-  constructor(
-    private readonly settings: Settings,
-    private readonly tls: Record<string, unknown> = {},
-  ) {}
+  constructor(private readonly settings: Settings) {}
 
   private call<T>(method: "GET" | "POST", path: string, body?: unknown, timeoutMs = TIMEOUT_MS): Promise<T> {
-    return callApi<T>(this.settings, { method, path, body, timeoutMs, tls: this.tls });
+    return callApi<T>(this.settings, { method, path, body, timeoutMs });
   }
 
-  signInChallenge(user: string): Promise<{ challenge: string; message: string; namespace: string; expiresAt: string }> {
-    return this.call("POST", "/v1/auth/challenge", { user });
+  /**
+   * A sign-in challenge, with the server identity this CLI verified on the connection that
+   * brought it ("none" for plain HTTP to loopback or a unix socket, else a TLS CA fingerprint).
+   */
+  async signInChallenge(user: string): Promise<{ challenge: SignInChallenge; server: string | undefined }> {
+    const answer = await callRaw(this.settings, {
+      method: "POST",
+      path: "/v1/auth/challenge",
+      body: { user },
+      timeoutMs: TIMEOUT_MS,
+    });
+    return { challenge: decodeAnswer<SignInChallenge>(this.settings, answer), server: answer.server };
   }
 
   signIn(
@@ -68,7 +83,6 @@ export class ApiClient {
       method: "GET",
       path: "/v1/krl",
       timeoutMs: TIMEOUT_MS,
-      tls: this.tls,
     });
     if (status !== 200) throw new CliError(`the server answered ${status} for the KRL`);
     return body;

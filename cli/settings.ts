@@ -12,6 +12,8 @@ export interface Settings {
   tlsFingerprint: string | undefined;
   /** PEM of the pinned TLS CA certificate. */
   tlsCa: string | undefined;
+  /** No pin: trust Node's default CAs (only after `sshca bootstrap --system-ca`). */
+  systemCa: boolean;
 }
 
 /** The stored file: $XDG_CONFIG_HOME/sshca/config.json (mode 0600). */
@@ -20,6 +22,7 @@ export interface ConfigFile {
   token?: string;
   tlsFingerprint?: string;
   tlsCa?: string;
+  systemCa?: boolean;
 }
 
 export function configFilePath(env: NodeJS.ProcessEnv): string {
@@ -76,7 +79,7 @@ export async function resolveSettings(
     }
   }
   token ??= nonEmpty(env.SSHCA_TOKEN) ?? file.token;
-  return { url, token, tlsFingerprint: file.tlsFingerprint, tlsCa: file.tlsCa };
+  return { url, token, tlsFingerprint: file.tlsFingerprint, tlsCa: file.tlsCa, systemCa: file.systemCa === true };
 }
 
 const nonEmpty = (v: string | undefined) => (v && v.trim().length > 0 ? v.trim() : undefined);

@@ -38,6 +38,9 @@ export async function sign(message: string, namespace: string, keyFile: string):
   }
 }
 
+/** `text` matched literally inside a RegExp (the server chooses the challenge id). */
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
 /** sshca auth ssh */
 export function authCommands(program: Command, ctx: Ctx): void {
   program
@@ -53,14 +56,21 @@ export function authCommands(program: Command, ctx: Ctx): void {
       const user = o.user ?? userInfo().username;
       const key = expandHome(o.key);
       const client = await ctx.client();
-      const c = await client.signInChallenge(user);
+      const { challenge: c, server } = await client.signInChallenge(user);
       // Sign only what a sign-in challenge looks like, in sshca's own namespace: a hostile server
       // must not get a signature it could use elsewhere (git, files, another service).
       const expected = new RegExp(
-        `^sshca sign-in\\nuser=${user}\\nchallenge=${c.challenge}\\nnonce=[A-Za-z0-9_-]{43}\\nca=SHA256:[A-Za-z0-9+/]{43}\\nexpires=[0-9T:.Z-]+\\n$`,
+        `^sshca sign-in\\nuser=${escapeRegExp(user)}\\nchallenge=${escapeRegExp(c.challenge)}\\nnonce=[A-Za-z0-9_-]{43}\\nca=SHA256:[A-Za-z0-9+/]{43}\\ntls=(SHA256:[A-Za-z0-9+/]{43}|none)\\nexpires=[0-9T:.Z-]+\\n$`,
       );
-      if (c.namespace !== SIGNIN_NAMESPACE || !expected.test(c.message)) {
-        throw new CliError("the server sent a sign-in challenge in an unexpected form; not signing it");
+      const form =
+        c.namespace === SIGNIN_NAMESPACE && /^ch_[a-z2-7]{20}$/.test(c.challenge) ? expected.exec(c.message) : null;
+      if (!form) throw new CliError("the server sent a sign-in challenge in an unexpected form; not signing it");
+      // The daemon names the TLS CA it serves under (or none): it must be the one this CLI verified,
+      // or the challenge came through another server, which would get the session we sign for.
+      if (server === undefined || form[1] !== server) {
+        throw new CliError(
+          "the sign-in challenge was issued by another server than the one this CLI verified (is something relaying your sign-in?); not signing it",
+        );
       }
       const signature = await sign(c.message, SIGNIN_NAMESPACE, o.agent ? `${key}.pub` : key);
       const session = await client.signIn(c.challenge, signature);

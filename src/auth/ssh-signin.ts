@@ -24,6 +24,12 @@ export interface SignInDeps {
   now: () => Date;
   random: (n: number) => Buffer;
   caFingerprint: string;
+  /**
+   * The fingerprint of the TLS CA this daemon serves under ("SHA256:..."), or "none" when it
+   * serves plain HTTP (loopback or a unix socket only). It goes into every challenge, so a
+   * client signs only a challenge from the server it verified, never one relayed through another.
+   */
+  tlsFingerprint: string;
 }
 
 const MAX_OPEN_CHALLENGES = 10_000;
@@ -53,6 +59,7 @@ export class SshSignIn {
       `challenge=${id}`,
       `nonce=${this.deps.random(32).toString("base64url")}`,
       `ca=${this.deps.caFingerprint}`,
+      `tls=${this.deps.tlsFingerprint}`,
       `expires=${new Date(expiresAt).toISOString()}`,
       "",
     ].join("\n");

@@ -76,7 +76,12 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
   };
 
   try {
-    services = await buildServices(core, opts.env, now, log);
+    // The TLS material first: its CA fingerprint is bound into SSH sign-in challenges.
+    const tls = core.config.listen.tls.enabled
+      ? await ensureTlsMaterial(paths.tlsDir, subjectAltNames(core.config.listen), now())
+      : undefined;
+    if (tls?.created.ca) await audit.append("tls.ca_created", "sshcad", { fingerprint: tls.fingerprint });
+    services = await buildServices(core, opts.env, now, log, tls?.fingerprint ?? "none");
     const { access, krl, scans, signIn, keyRegistration, metrics, nmapPath } = services;
     await auditConfig(core, log, false);
 
@@ -104,10 +109,6 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
           nmapPath,
         }),
     });
-    const tls = core.config.listen.tls.enabled
-      ? await ensureTlsMaterial(paths.tlsDir, subjectAltNames(core.config.listen), now())
-      : undefined;
-    if (tls?.created.ca) await audit.append("tls.ca_created", "sshcad", { fingerprint: tls.fingerprint });
     const server: Server = tls
       ? createHttpsServer({ key: tls.key, cert: tls.chain, minVersion: "TLSv1.2" }, app)
       : createServer(app);

@@ -35,6 +35,8 @@ export async function buildServices(
   env: NodeJS.ProcessEnv,
   now: () => Date,
   log: Logger,
+  /** The TLS CA fingerprint clients pin, or "none" for plain HTTP (bound into sign-in challenges). */
+  tlsFingerprint: string,
 ): Promise<Services> {
   const { store, audit, ca } = core;
   const config = () => core.config;
@@ -102,7 +104,15 @@ export async function buildServices(
     log,
     onWebhookFailure: (hook) => metrics.webhookFailures.inc({ webhook: hook }),
   });
-  const signIn = new SshSignIn({ config, store, audit, now, random: randomBytes, caFingerprint: ca.fingerprint });
+  const signIn = new SshSignIn({
+    config,
+    store,
+    audit,
+    now,
+    random: randomBytes,
+    caFingerprint: ca.fingerprint,
+    tlsFingerprint,
+  });
   const keyRegistration = new KeyRegistration({ config, store, audit, now, random: randomBytes });
   return { access, krl, scans, signIn, keyRegistration, metrics, nmapPath: nmap?.path, stopNotifications };
 }

@@ -1,14 +1,17 @@
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer as createHttpsServer, request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { api } from "../helpers/api.js";
-import { startDaemon, type TestDaemon, writeConfig } from "../helpers/daemon.js";
+import { auditRecords } from "../helpers/audit-files.js";
+import { SSHCA, startDaemon, type TestDaemon, writeConfig } from "../helpers/daemon.js";
 import { json, makePerson, type Person } from "../helpers/people.js";
 import { run, start } from "../helpers/procs.js";
 import { e2eConfig } from "../helpers/scenario.js";
 import { tempDir } from "../helpers/tmp.js";
 import { tool } from "../helpers/tools.js";
 import { parseToken } from "../../src/auth/tokens.js";
+import { ensureTlsMaterial } from "../../src/tls/material.js";
 
 let daemon: TestDaemon;
 let alice: Person;
@@ -133,5 +136,69 @@ describe("the CLI protects its keys and tokens from a hostile or plain server", 
     expect(r.stderr).toBe(
       "sshca: refusing to send the API token over plain HTTP to http://ca.example.invalid:8443; use https\n",
     );
+  });
+
+  test("a challenge relayed through another server (its own TLS CA) is not signed", async () => {
+    // The relay is a real HTTPS server with a TLS CA of its own, which alice was led to pin; it
+    // forwards every call to the real daemon, where alice's key is registered.
+    const tls = await ensureTlsMaterial(join(tempDir("relay"), "tls"), ["127.0.0.1"], new Date());
+    const daemonCa = readFileSync(join(daemon.dataDir, "tls", "ca.crt"));
+    const target = new URL(daemon.url);
+    const forwarded: string[] = [];
+    const relay = createHttpsServer({ key: tls.key, cert: tls.chain }, (req, res) => {
+      forwarded.push(`${req.method} ${req.url}`);
+      const up = httpsRequest(
+        {
+          hostname: target.hostname,
+          port: target.port,
+          path: req.url,
+          method: req.method,
+          ca: daemonCa,
+          headers: { ...req.headers, host: target.host },
+        },
+        (upRes) => {
+          res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+          upRes.pipe(res);
+        },
+      );
+      up.on("error", () => res.destroy());
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => relay.listen(0, "127.0.0.1", () => r()));
+    const url = `https://127.0.0.1:${(relay.address() as { port: number }).port}`;
+    try {
+      const env = { ...alice.env, XDG_CONFIG_HOME: join(tempDir("relay-cfg"), "cfg"), SSHCA_URL: url };
+      const sshca = (args: string[]) => run(process.execPath, [SSHCA, ...args], { env });
+      const boot = await sshca(["bootstrap", "--url", url, "--fingerprint", tls.fingerprint]);
+      expect(boot.code, boot.stderr).toBe(0);
+      const signedInBefore = auditRecords(daemon.dataDir).filter((r) => r.type === "auth.signed_in").length;
+
+      const r = await sshca(["auth", "ssh", "--user", "alice"]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(
+        "sshca: the sign-in challenge was issued by another server than the one this CLI verified (is something relaying your sign-in?); not signing it\n",
+      );
+      expect(forwarded).toContain("POST /v1/auth/challenge");
+      expect(forwarded).not.toContain("POST /v1/auth/ssh");
+      expect(auditRecords(daemon.dataDir).filter((r) => r.type === "auth.signed_in")).toHaveLength(signedInBefore);
+    } finally {
+      relay.close();
+    }
+  });
+});
+
+describe("bootstrapped with --system-ca", () => {
+  test("sign-in binds the TLS CA the connection was verified with", async () => {
+    // NODE_EXTRA_CA_CERTS stands in for a system trust store that holds the daemon's TLS CA.
+    const env = {
+      ...alice.env,
+      XDG_CONFIG_HOME: join(tempDir("sysca-cfg"), "cfg"),
+      NODE_EXTRA_CA_CERTS: join(daemon.dataDir, "tls", "ca.crt"),
+    };
+    const sshca = (args: string[]) => run(process.execPath, [SSHCA, ...args], { env });
+    expect((await sshca(["bootstrap", "--url", daemon.url, "--system-ca"])).code).toBe(0);
+    const r = await sshca(["auth", "ssh", "--user", "alice"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^Signed in as alice with SHA256:/);
   });
 });
