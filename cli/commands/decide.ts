@@ -17,16 +17,21 @@ export function decideCommands(program: Command, ctx: Ctx): void {
     .action(async (id: string, o: { comment?: string; digest?: string; overrideScan?: boolean; json?: boolean }) => {
       const client = await ctx.client();
       const req = await client.getRequest(id);
-      if (o.digest && o.digest !== req.digest) {
-        throw new CliError(`request ${id} changed: its digest is ${req.digest}, not ${o.digest}; review it again`);
+      // The server's digest is not echoed: pasting it would approve what was never reviewed.
+      if (o.digest !== undefined && o.digest !== req.digest) {
+        throw new CliError(
+          `--digest ${o.digest} does not match the digest the server holds for ${id}; nothing changed (review the request again: sshca request show ${id})`,
+        );
       }
+      // What is sent is what was reviewed: the server checks it again against what it holds now.
+      const digest = o.digest ?? req.digest;
       if (!o.json) ctx.err(`${describeRequest(req)}\n`);
       let after: RequestView;
       if (o.overrideScan) {
         if (!o.comment?.trim()) throw new CliError("--override-scan needs --comment saying why", EXIT.usage);
-        after = await client.override(id, { digest: req.digest, reason: o.comment });
+        after = await client.override(id, { digest, reason: o.comment });
       } else {
-        after = await client.approve(id, { digest: req.digest, ...(o.comment ? { comment: o.comment } : {}) });
+        after = await client.approve(id, { digest, ...(o.comment ? { comment: o.comment } : {}) });
       }
       emit(ctx, o.json, after, () => {
         if (after.state === "issued")

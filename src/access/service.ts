@@ -115,9 +115,11 @@ export class AccessService {
   visible(identity: Identity, id: string): AccessRequest {
     const req = this.get(id);
     if (!req || !this.canView(identity, req)) {
-      throw fail.notFound(
-        `no request ${id} (finished requests leave the live state; their history: sshca audit list --request ${id})`,
-      );
+      // Only those who may read the audit trail are pointed to it.
+      const config = this.deps.config();
+      const mayAudit = isAuditor(config, identity) || isAdmin(config, identity);
+      const history = mayAudit ? `; their history: sshca audit list --request ${id}` : "";
+      throw fail.notFound(`no request ${id} (finished requests leave the live state${history})`);
     }
     return req;
   }
