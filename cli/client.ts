@@ -54,11 +54,16 @@ export class ApiClient {
     return this.call("POST", "/v1/auth/ssh", { challenge, signature });
   }
 
-  keyChallenge(
-    publicKey: string,
-  ): Promise<{ challenge: string; message: string; namespace: string; expiresAt: string }> {
+  /** A key-registration challenge, and the TLS CA the connection was verified with (bound into it). */
+  async keyChallenge(publicKey: string): Promise<{ challenge: SignInChallenge; server: string | undefined }> {
     this.authed();
-    return this.call("POST", "/v1/keys/challenge", { publicKey });
+    const answer = await callRaw(this.settings, {
+      method: "POST",
+      path: "/v1/keys/challenge",
+      body: { publicKey },
+      timeoutMs: TIMEOUT_MS,
+    });
+    return { challenge: decodeAnswer<SignInChallenge>(this.settings, answer), server: answer.server };
   }
 
   /** Registers the challenged key, proven by its signature of the challenge. */

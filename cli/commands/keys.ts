@@ -23,13 +23,20 @@ export function keyCommands(program: Command, ctx: Ctx): void {
       const keyPath = expandHome(o.key);
       const pub = await readPublicKey(keyPath);
       const client = await ctx.client();
-      const c = await client.keyChallenge(pub.line);
-      // Sign only a registration challenge for exactly this key, in sshca's own namespace.
+      const { challenge: c, server } = await client.keyChallenge(pub.line);
+      // Sign only a registration challenge for exactly this key, in sshca's own namespace, issued
+      // by the server this CLI verified (the tls= line), never one relayed from elsewhere.
       const expected = new RegExp(
-        `^sshca key registration\\nuser=[a-z][a-z0-9_-]{0,31}\\nkey=${escape(pub.fingerprint)}\\nchallenge=${c.challenge}\\nnonce=[A-Za-z0-9_-]{43}\\nexpires=[0-9T:.Z-]+\\n$`,
+        `^sshca key registration\\nuser=[a-z][a-z0-9_-]{0,31}\\nkey=${escape(pub.fingerprint)}\\nchallenge=${escape(c.challenge)}\\nnonce=[A-Za-z0-9_-]{43}\\ntls=(SHA256:[A-Za-z0-9+/]{43}|none)\\nexpires=[0-9T:.Z-]+\\n$`,
       );
-      if (c.namespace !== KEY_ADD_NAMESPACE || !expected.test(c.message))
+      const form =
+        c.namespace === KEY_ADD_NAMESPACE && /^kc_[a-z2-7]{20}$/.test(c.challenge) ? expected.exec(c.message) : null;
+      if (!form)
         throw new CliError("the server sent a key-registration challenge in an unexpected form; not signing it");
+      if (server === undefined || form[1] !== server)
+        throw new CliError(
+          "the key-registration challenge was issued by another server than the one this CLI verified; not signing it",
+        );
       const signature = await sign(c.message, KEY_ADD_NAMESPACE, o.agent ? `${keyPath}.pub` : keyPath);
       const r = await client.addKey(c.challenge, signature);
       emit(ctx, o.json, r, () => `Registered ${r.fingerprint} for ${r.user}`);

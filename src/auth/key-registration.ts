@@ -15,6 +15,8 @@ export interface KeyRegistrationDeps {
   audit: AuditLog;
   now: () => Date;
   random: (n: number) => Buffer;
+  /** The TLS CA fingerprint clients pin, or "none" (bound into the challenge, as for sign-in). */
+  tlsFingerprint: string;
 }
 
 interface Pending {
@@ -65,6 +67,7 @@ export class KeyRegistration {
       `key=${key.fingerprint}`,
       `challenge=${id}`,
       `nonce=${this.deps.random(32).toString("base64url")}`,
+      `tls=${this.deps.tlsFingerprint}`,
       `expires=${new Date(expiresAt).toISOString()}`,
       "",
     ].join("\n");

@@ -113,6 +113,6 @@ export async function buildServices(
     caFingerprint: ca.fingerprint,
     tlsFingerprint,
   });
-  const keyRegistration = new KeyRegistration({ config, store, audit, now, random: randomBytes });
+  const keyRegistration = new KeyRegistration({ config, store, audit, now, random: randomBytes, tlsFingerprint });
   return { access, krl, scans, signIn, keyRegistration, metrics, nmapPath: nmap?.path, stopNotifications };
 }

@@ -181,6 +181,20 @@ describe("the CLI protects its keys and tokens from a hostile or plain server", 
       expect(forwarded).toContain("POST /v1/auth/challenge");
       expect(forwarded).not.toContain("POST /v1/auth/ssh");
       expect(auditRecords(daemon.dataDir).filter((r) => r.type === "auth.signed_in")).toHaveLength(signedInBefore);
+
+      // The same for registering a key: the proof is not signed for a relayed challenge.
+      const token = (await daemon.sshcad(["token", "create", "alice"])).stdout.trim();
+      const other = join(tempDir("relay-key"), "k");
+      await run(tool("ssh-keygen"), ["-q", "-t", "ed25519", "-N", "", "-f", other]);
+      const add = await run(process.execPath, [SSHCA, "key", "add", "-i", other], {
+        env: { ...env, SSHCA_TOKEN: token },
+      });
+      expect(add.code).toBe(1);
+      expect(add.stderr).toBe(
+        "sshca: the key-registration challenge was issued by another server than the one this CLI verified; not signing it\n",
+      );
+      expect(forwarded).toContain("POST /v1/keys/challenge");
+      expect(forwarded).not.toContain("POST /v1/keys");
     } finally {
       relay.close();
     }
