@@ -1,5 +1,10 @@
 import type {
   ApproveBody,
+  AuthMethodsView,
+  DevicePollView,
+  FactorView,
+  DeviceStartView,
+  OidcSessionView,
   AuditRecordView,
   AuditVerifyView,
   CaView,
@@ -45,6 +50,78 @@ export class ApiClient {
       timeoutMs: TIMEOUT_MS,
     });
     return { challenge: decodeAnswer<SignInChallenge>(this.settings, answer), server: answer.server };
+  }
+
+  authMethods(): Promise<AuthMethodsView> {
+    return this.call("GET", "/v1/auth/methods");
+  }
+
+  oidcStart(body: { redirectUri: string; codeChallenge: string }): Promise<{
+    flow: string;
+    authorizationUrl: string;
+    expiresAt: string;
+  }> {
+    return this.call("POST", "/v1/auth/oidc/start", body);
+  }
+
+  oidcFinish(body: {
+    flow: string;
+    code: string;
+    state: string;
+    iss?: string;
+    codeVerifier: string;
+  }): Promise<OidcSessionView> {
+    return this.call("POST", "/v1/auth/oidc/finish", body);
+  }
+
+  oidcDevice(): Promise<DeviceStartView> {
+    return this.call("POST", "/v1/auth/oidc/device", {});
+  }
+
+  oidcPoll(flow: string): Promise<DevicePollView> {
+    return this.call("POST", "/v1/auth/oidc/device/poll", { flow });
+  }
+
+  factors(): Promise<{ factors: FactorView[] }> {
+    this.authed();
+    return this.call("GET", "/v1/factors");
+  }
+
+  addTotpFactor(): Promise<{ id: string; uri: string; secret: string }> {
+    this.authed();
+    return this.call("POST", "/v1/factors/totp", {});
+  }
+
+  confirmTotpFactor(id: string, code: string): Promise<FactorView> {
+    this.authed();
+    return this.call("POST", `/v1/factors/${encodeURIComponent(id)}/confirm`, { code });
+  }
+
+  async skFactorChallenge(publicKey: string): Promise<{ challenge: SignInChallenge; server: string | undefined }> {
+    this.authed();
+    const answer = await callRaw(this.settings, {
+      method: "POST",
+      path: "/v1/factors/sk/challenge",
+      body: { publicKey },
+      timeoutMs: TIMEOUT_MS,
+    });
+    return { challenge: decodeAnswer<SignInChallenge>(this.settings, answer), server: answer.server };
+  }
+
+  addSkFactor(challenge: string, signature: string): Promise<FactorView> {
+    this.authed();
+    return this.call("POST", "/v1/factors/sk", { challenge, signature });
+  }
+
+  removeFactor(id: string): Promise<{ id: string }> {
+    this.authed();
+    return this.call("POST", `/v1/factors/${encodeURIComponent(id)}/remove`, {});
+  }
+
+  /** Ends the caller's session (or token) on the daemon. */
+  logout(): Promise<{ user: string; tokenId: string }> {
+    this.authed();
+    return this.call("POST", "/v1/auth/logout", {});
   }
 
   signIn(

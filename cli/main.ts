@@ -5,6 +5,7 @@ import { auditCommands } from "./commands/audit.js";
 import { authCommands } from "./commands/auth.js";
 import { decideCommands } from "./commands/decide.js";
 import { doctorCommand } from "./commands/doctor.js";
+import { factorCommands } from "./commands/factors.js";
 import { infoCommands } from "./commands/info.js";
 import { keyCommands } from "./commands/keys.js";
 import { loginCommand } from "./commands/login.js";
@@ -51,6 +52,7 @@ scanCommands(program, ctx);
 revokeCommands(program, ctx);
 authCommands(program, ctx);
 keyCommands(program, ctx);
+factorCommands(program, ctx);
 doctorCommand(program, ctx);
 for (const cmd of program.commands) {
   cmd.exitOverride();

@@ -7,6 +7,7 @@ import type { Ctx } from "../context.js";
 import { emit } from "../context.js";
 import { CliError } from "../errors.js";
 import { DEFAULT_KEY, expandHome } from "../keys.js";
+import { oidcSignIn } from "../oidc/sign-in.js";
 import { updateConfigFile } from "../settings.js";
 
 /** The ssh-keygen -Y namespace of sshca sign-ins (PROTOCOL.sshsig); fixed on both sides. */
@@ -43,9 +44,28 @@ const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&
 
 /** sshca auth ssh */
 export function authCommands(program: Command, ctx: Ctx): void {
-  program
-    .command("auth")
-    .description("sign in")
+  const auth = program.command("auth").description("sign in and out");
+  auth
+    .command("oidc")
+    .description("sign in through your organisation's identity provider (browser, or a code with --device)")
+    .option("--device", "sign in with a code on another device (RFC 8628), for terminals without a browser")
+    .option("--json", "print JSON (without the token)")
+    .action(async (o: { device?: boolean; json?: boolean }) => {
+      const client = await ctx.client();
+      const session = await oidcSignIn(ctx, client, { device: o.device === true });
+      if (o.json)
+        ctx.out(JSON.stringify({ user: session.user, groups: session.groups, expiresAt: session.expiresAt }, null, 2));
+    });
+  auth
+    .command("logout")
+    .description("end your session on the daemon and forget it here")
+    .action(async () => {
+      const client = await ctx.client();
+      const r = await client.logout();
+      await updateConfigFile(ctx.env, { token: undefined });
+      ctx.err(`Signed out ${r.user}; the session no longer works anywhere`);
+    });
+  auth
     .command("ssh")
     .description("sign in with an SSH key (file, ssh-agent or hardware token); stores a session token")
     .option("--user <name>", "your sshca user name (default: your login name)")

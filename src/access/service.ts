@@ -13,7 +13,9 @@ import { prepareIssuance, type Step } from "./issuance.js";
 import { KeyedMutex } from "./keyed-mutex.js";
 import { type AccessAsk, decideAsk, isAdmin, isApprover, isAuditor } from "./policy.js";
 import { Deadlines, type DueAt } from "./deadlines.js";
+import type { FactorInput, Factors } from "../auth/factors/factors.js";
 import { type CutOffOptions, cutOffStep } from "./offboarding.js";
+import { decideStepUp, type FactorEvidence } from "./step-up.js";
 import { isFinished, sweepAt } from "./retention.js";
 import {
   autoApprove,
@@ -45,6 +47,8 @@ export interface AccessDeps {
   expiryWorkDone?: (req: AccessRequest) => boolean;
   /** Publishes the KRL after a revocation (resolves once the files are replaced). */
   publishRevocations?: () => Promise<void>;
+  /** Second factors of approvers (roles with stepUp). */
+  factors?: Factors;
 }
 
 /** Listeners told about every committed change (notifications, scans). */
@@ -176,13 +180,26 @@ export class AccessService {
     });
   }
 
-  async approve(identity: Identity, id: string, digest: string, comment?: string): Promise<AccessRequest> {
+  async approve(
+    identity: Identity,
+    id: string,
+    digest: string,
+    comment?: string,
+    factor?: FactorInput,
+  ): Promise<AccessRequest> {
     return this.locks.run(id, async () => {
       const req = this.visible(identity, id);
       const now = this.deps.now();
       await this.expireNow(req, now);
       const role = this.deps.config().roles[req.role];
-      const { request, complete } = unwrap(decideApproval(this.get(id)!, role, identity, digest, comment, now));
+      const decided = unwrap(decideApproval(this.get(id)!, role, identity, digest, comment, now));
+      // The approval stands; only now is the second factor checked (a TOTP code is used up here).
+      const evidence = this.stepUp(identity, this.get(id)!, factor);
+      const { complete } = decided;
+      const last = decided.request.approvals.at(-1)!;
+      const request = evidence
+        ? { ...decided.request, approvals: [...decided.request.approvals.slice(0, -1), { ...last, factor: evidence }] }
+        : decided.request;
       await this.commit({
         req: request,
         type: "request.approved",
@@ -193,6 +210,7 @@ export class AccessService {
           approvalsRequired: request.approvalsRequired,
           approvers: request.approvals.map((a) => a.approver),
           ...(comment ? { comment } : {}),
+          ...(evidence ? { factor: evidence } : {}),
         },
       });
       if (!complete) return request;
@@ -218,13 +236,21 @@ export class AccessService {
   }
 
   /** An approver overrides a blocked pre-issue scan (explicit, audited), then it is issued. */
-  async override(identity: Identity, id: string, digest: string, reason: string): Promise<AccessRequest> {
+  async override(
+    identity: Identity,
+    id: string,
+    digest: string,
+    reason: string,
+    factor?: FactorInput,
+  ): Promise<AccessRequest> {
     return this.locks.run(id, async () => {
       const req = this.visible(identity, id);
       const now = this.deps.now();
       await this.expireNow(req, now);
       const current = this.get(id)!;
       const next = unwrap(decideOverride(current, this.deps.config().roles[req.role], identity, digest, reason, now));
+      // An override issues the certificate: it needs the same second factor as an approval.
+      const evidence = this.stepUp(identity, current, factor);
       await this.commit({
         req: next,
         type: "request.scan_overridden",
@@ -232,10 +258,22 @@ export class AccessService {
         fields: {
           reason,
           blockedBecause: current.gate?.reason ?? "",
+          ...(evidence ? { factor: evidence } : {}),
         },
       });
       return this.issueOr503(next, "override recorded");
     });
+  }
+
+  /**
+   * The second factor of an approval or override: checked against this request's id and digest
+   * when given, then held to the role's stepUp rule (refused without one where required).
+   */
+  private stepUp(identity: Identity, req: AccessRequest, factor: FactorInput | undefined): FactorEvidence | undefined {
+    const role = this.deps.config().roles[req.role];
+    if (factor && !this.deps.factors) throw fail.forbidden("second factors are not available here");
+    const evidence = factor ? this.deps.factors!.verify(identity.user, req, factor) : undefined;
+    return unwrap(decideStepUp(req.role, role, evidence));
   }
 
   /**

@@ -51,6 +51,7 @@ export function newRequest(p: {
     criticalOptions: grant.criticalOptions,
     approvalsRequired: grant.approvalsRequired,
     autoApprove: grant.autoApprove,
+    ...(grant.stepUp ? { stepUp: grant.stepUp } : {}),
     digest,
     createdAt: now.toISOString(),
     updatedAt: now.toISOString(),

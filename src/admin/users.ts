@@ -1,6 +1,6 @@
 import type { AccessService } from "../access/service.js";
 import type { AuditLog } from "../audit/log.js";
-import { userStatus } from "../auth/credentials.js";
+import { localSignInRefusal, userStatus } from "../auth/credentials.js";
 import { registerSshKey } from "../auth/ssh-signin.js";
 import { mintToken } from "../auth/tokens.js";
 import { IDENT, isReservedName } from "../config/names.js";
@@ -46,6 +46,8 @@ export async function addUser(
       `unknown group ${unknown.join(", ")} (config groups: ${Object.keys(config.groups).join(", ")})`,
     );
   }
+  const local = localSignInRefusal(config, name);
+  if (local) throw fail.conflict(`cannot add ${name}: ${local}`);
   if (Object.hasOwn(deps.store.data.users, name)) {
     throw fail.conflict(`user ${name} already exists; for a new token run: sshcad token create ${name}`);
   }
@@ -63,6 +65,8 @@ export async function createToken(deps: AdminDeps, user: string, actor: string):
   if (!known) throw fail.notFound(`no user ${user} (add one with: sshcad user add ${user} --group G)`);
   if (userStatus(config, deps.store.data, user) === "disabled")
     throw fail.conflict(`user ${user} is disabled; enable them first: sshcad user enable ${user}`);
+  const local = localSignInRefusal(config, user);
+  if (local) throw fail.conflict(`no API token for ${user}: ${local}`);
   const now = deps.now();
   const minted = mintToken(deps.random);
   const expiresAt = new Date(now.getTime() + config.auth.tokenTtl * 1000).toISOString();

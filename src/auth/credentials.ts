@@ -55,3 +55,13 @@ export function tokenLapse(token: TokenRecord, now: Date): string | undefined {
   if (now.getTime() >= Date.parse(token.expiresAt)) return "has expired";
   return undefined;
 }
+
+/**
+ * With single sign-on required (auth.oidc.required), the identity provider is the one place that
+ * decides who exists: API tokens and SSH-key sign-in remain only for the users named in
+ * auth.localUsers (machines). Why `user` may not use them, or undefined when they may.
+ */
+export function localSignInRefusal(config: Config, user: string): string | undefined {
+  if (!config.auth.oidc?.required || config.auth.localUsers.includes(user)) return undefined;
+  return `${user} signs in through the identity provider here (sshca auth oidc); API tokens and SSH keys are only for the users in auth.localUsers`;
+}

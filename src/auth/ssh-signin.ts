@@ -3,7 +3,7 @@ import { parseSubjectKey } from "../ca/subject-key.js";
 import type { Config } from "../config/schema.js";
 import { fail, SshcaError } from "../errors.js";
 import type { CredentialRef, StateStore } from "../store/state.js";
-import { credentialProblem, userStatus } from "./credentials.js";
+import { credentialProblem, localSignInRefusal, userStatus } from "./credentials.js";
 import { resolveIdentity } from "./identity.js";
 import { blobFingerprint, verifySshSignature } from "./sshsig.js";
 import { mintToken, randomBase32 } from "./tokens.js";
@@ -94,6 +94,8 @@ export class SshSignIn {
       throw new SshcaError("unauthenticated", `SSH sign-in failed: user ${c.user} is disabled`);
     if (!resolveIdentity(config, state, c.user))
       throw new SshcaError("unauthenticated", `SSH sign-in failed: user ${c.user} no longer exists`);
+    const local = localSignInRefusal(config, c.user);
+    if (local) throw new SshcaError("unauthenticated", `SSH sign-in failed: ${local}`);
     const dead = credentialProblem(state, { kind: "key", id: fingerprint }, now);
     if (dead)
       throw new SshcaError("unauthenticated", `SSH sign-in failed: key ${fingerprint} no longer works: ${dead}`);

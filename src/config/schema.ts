@@ -1,7 +1,8 @@
 import { isIP } from "node:net";
 import { z } from "zod";
-import { parseDuration } from "./duration.js";
-import { HOST_NAME, IDENT, isPrintable, isReservedName, isValidAddress, LOGIN } from "./names.js";
+import { authSchema } from "./auth-schema.js";
+import { duration, ident } from "./fields.js";
+import { HOST_NAME, isPrintable, isReservedName, isValidAddress, LOGIN } from "./names.js";
 
 /**
  * The sshcad configuration: one YAML file, validated here once, with every default in
@@ -18,23 +19,6 @@ export const EXTENSIONS = [
   "permit-user-rc",
 ] as const;
 export type Extension = (typeof EXTENSIONS)[number];
-
-/** A duration; the message names no key, since the error already starts with its path. */
-const duration = () =>
-  z.union([z.string(), z.number()]).transform((v, ctx) => {
-    const seconds = parseDuration(v);
-    if (seconds === undefined) {
-      ctx.addIssue({
-        code: "custom",
-        message: `expected a duration such as "90s", "15m", "1h" or "7d"`,
-      });
-      return z.NEVER;
-    }
-    return seconds;
-  });
-
-const ident = (what: string) =>
-  z.string().regex(IDENT, `${what} must match ${IDENT.source} (lowercase, start with a letter)`);
 
 const port = z.int().min(1).max(65535);
 
@@ -174,6 +158,20 @@ const roleSchema = z
      * overrides it.
      */
     scanOnIssue: z.enum(["record", "gate"]).default("record"),
+    /**
+     * Each approval must carry a fresh second factor bound to the request's digest: a signature by
+     * a FIDO security key (sk) the approver enrolled, or (where allowed) a TOTP code (RFC 6238).
+     */
+    stepUp: z
+      .strictObject({
+        methods: z
+          .array(z.enum(["sk", "totp"]))
+          .min(1)
+          .default(["sk"]),
+        /** sk signatures must also carry user verification (PIN or biometric, flag 0x04). */
+        userVerification: z.boolean().default(false),
+      })
+      .optional(),
   })
   .transform((role) => ({
     ...role,
@@ -254,30 +252,7 @@ export const configSchema = z
         audit: z.array(ident("group")).default([]),
       })
       .prefault({}),
-    auth: z
-      .strictObject({
-        /** Lifetime of the session token an SSH-key sign-in (sshca auth ssh) yields. */
-        sessionTtl: duration()
-          .pipe(
-            z
-              .int()
-              .min(60)
-              .max(7 * 86400),
-          )
-          .prefault("12h"),
-        /** How long a sign-in challenge may be answered. */
-        challengeTtl: duration().pipe(z.int().min(5).max(600)).prefault("60s"),
-        /** Lifetime of API tokens created by `sshcad user add` / `sshcad token create`. */
-        tokenTtl: duration()
-          .pipe(
-            z
-              .int()
-              .min(60)
-              .max(366 * 86400),
-          )
-          .prefault("90d"),
-      })
-      .prefault({}),
+    auth: authSchema,
     hosts: z.record(z.string().regex(HOST_NAME, `host names must match ${HOST_NAME.source}`), hostSchema),
     roles: z.record(ident("role name"), roleSchema),
     audit: z
@@ -347,6 +322,8 @@ export const configSchema = z
         });
     }
     checkGroups(cfg.rights.admin, ["rights", "admin"]);
+    for (const [from, to] of Object.entries(cfg.auth.oidc?.groupMap ?? {}))
+      checkGroups(Array.isArray(to) ? to : [to], ["auth", "oidc", "groupMap", from]);
     checkGroups(cfg.rights.audit, ["rights", "audit"]);
     for (const [name, role] of Object.entries(cfg.roles)) {
       const at = ["roles", name];

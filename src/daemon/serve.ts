@@ -82,7 +82,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
       : undefined;
     if (tls?.created.ca) await audit.append("tls.ca_created", "sshcad", { fingerprint: tls.fingerprint });
     services = await buildServices(core, opts.env, now, log, tls?.fingerprint ?? "none");
-    const { access, krl, scans, signIn, keyRegistration, metrics, nmapPath } = services;
+    const { access, krl, scans, signIn, keyRegistration, factors, oidc, oidcProvider, metrics, nmapPath } = services;
     await auditConfig(core, log, false);
 
     const app = createApp({
@@ -95,6 +95,8 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
       krl,
       signIn,
       keyRegistration,
+      factors,
+      oidc,
       metrics,
       now,
       log,
@@ -107,6 +109,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
           auditError: () => audit.lastError,
           caKeyPath: paths.caKey,
           nmapPath,
+          ...(oidcProvider ? { oidc: () => oidcProvider.check() } : {}),
         }),
     });
     const server: Server = tls

@@ -1,7 +1,11 @@
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { AccessService } from "../access/service.js";
+import { Factors } from "../auth/factors/factors.js";
+import { Sealer } from "../auth/factors/sealed.js";
 import { KeyRegistration } from "../auth/key-registration.js";
+import { OidcProvider } from "../auth/oidc/provider.js";
+import { OidcSignIn } from "../auth/oidc/signin.js";
 import { SshSignIn } from "../auth/ssh-signin.js";
 import { KrlService } from "../ca/krl-service.js";
 import { startNotifications } from "../notify/start.js";
@@ -25,6 +29,10 @@ export interface Services {
   scans: ScanService | undefined;
   signIn: SshSignIn;
   keyRegistration: KeyRegistration;
+  factors: Factors;
+  /** Single sign-on (auth.oidc), and the provider it talks to (for /readyz). */
+  oidc: OidcSignIn | undefined;
+  oidcProvider: OidcProvider | undefined;
   metrics: Metrics;
   nmapPath: string | undefined;
   stopNotifications: () => Promise<void>;
@@ -43,8 +51,18 @@ export async function buildServices(
   // Scanning is on unless the config turns it off; then nmap must be there.
   const nmap = core.config.scanning.enabled ? await findNmap(core.config.scanning.nmap) : undefined;
 
+  const factors = new Factors({
+    config,
+    store,
+    audit,
+    now,
+    random: randomBytes,
+    sealer: await Sealer.open(core.paths.sealKey),
+    tlsFingerprint,
+  });
   let scans: ScanService | undefined;
   const access: AccessService = new AccessService({
+    factors,
     config,
     store,
     audit,
@@ -113,6 +131,20 @@ export async function buildServices(
     caFingerprint: ca.fingerprint,
     tlsFingerprint,
   });
+  const provider = core.config.auth.oidc ? await OidcProvider.create(core.config.auth.oidc, env) : undefined;
+  const oidc = provider ? new OidcSignIn({ config, store, audit, now, random: randomBytes, provider, log }) : undefined;
   const keyRegistration = new KeyRegistration({ config, store, audit, now, random: randomBytes, tlsFingerprint });
-  return { access, krl, scans, signIn, keyRegistration, metrics, nmapPath: nmap?.path, stopNotifications };
+  return {
+    access,
+    krl,
+    scans,
+    signIn,
+    keyRegistration,
+    factors,
+    oidc,
+    oidcProvider: provider,
+    metrics,
+    nmapPath: nmap?.path,
+    stopNotifications,
+  };
 }

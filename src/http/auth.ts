@@ -1,7 +1,7 @@
 import type { RequestHandler, Response } from "express";
 import { allow, type Decision, refuse } from "../access/decision.js";
 import type { Identity } from "../access/types.js";
-import { credentialProblem, tokenLapse, userStatus } from "../auth/credentials.js";
+import { credentialProblem, localSignInRefusal, tokenLapse, userStatus } from "../auth/credentials.js";
 import { resolveIdentity } from "../auth/identity.js";
 import { parseToken, secretMatches } from "../auth/tokens.js";
 import type { Config } from "../config/schema.js";
@@ -89,6 +89,8 @@ export function stillValid(deps: Pick<AuthDeps, "config" | "store" | "now">, tok
   if (lapse) return refuse("unauthenticated", `this API token ${lapse}`);
   const dead = record.parent ? credentialProblem(deps.store.data, record.parent, now) : undefined;
   if (dead) return refuse("unauthenticated", `this session no longer works: ${dead}`);
+  const local = record.method === "oidc" ? undefined : localSignInRefusal(deps.config(), user);
+  if (local) return refuse("unauthenticated", local);
   const identity = resolveIdentity(deps.config(), deps.store.data, user);
   if (!identity) return refuse("unauthenticated", `user ${user} no longer exists`);
   return allow(identity);

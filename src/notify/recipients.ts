@@ -20,6 +20,8 @@ interface RequestFields {
 const SYSTEM_ACTORS = new Set<string>(DAEMON_ACTORS);
 
 const ACCOUNT_EVENTS = new Set([
+  "auth.factor_added",
+  "auth.factor_removed",
   "auth.key_registered",
   "auth.key_removed",
   "user.disabled",

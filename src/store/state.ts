@@ -12,6 +12,11 @@ export interface UserRecord {
   createdAt: string;
   /** `sshcad user disable`: no sign-in, no token, no session works until `user enable`. */
   disabled?: { at: string; by: string };
+  /**
+   * A person from the identity provider: the user name is bound to this issuer and subject, and
+   * `groups` are those the provider's groups mapped to at the last sign-in.
+   */
+  oidc?: { issuer: string; subject: string; signedInAt: string };
 }
 
 /**
@@ -41,6 +46,24 @@ export interface TokenRecord {
   kind?: "api" | "session";
   /** What a session token was obtained through (the sign-in key). */
   parent?: CredentialRef;
+  /** How a session was signed in: "ssh" (a key), "oidc" (the identity provider). */
+  method?: "ssh" | "oidc";
+}
+
+/**
+ * A second factor a user enrolled for step-up approvals: a FIDO security key (its public key) or
+ * a TOTP seed (sealed; see auth/factors/sealed.ts). Counts only once confirmed.
+ */
+export interface FactorRecord {
+  user: string;
+  kind: "sk" | "totp";
+  addedAt: string;
+  /** A TOTP factor is confirmed by its first valid code; an sk factor by its enrolment signature. */
+  confirmedAt?: string;
+  sk?: { publicKey: string; fingerprint: string };
+  totp?: { sealed: string };
+  /** The last TOTP time step used: a code works once. */
+  lastStep?: number;
 }
 
 /**
@@ -59,6 +82,8 @@ export interface StateDoc {
   webhooks: Record<string, { cursor: number }>;
   /** SSH public keys registered for sign-in, by SHA256 fingerprint. */
   sshKeys: Record<string, SshKeyRecord>;
+  /** Second factors for step-up approvals, by id. */
+  factors: Record<string, FactorRecord>;
 }
 
 export function emptyState(now: Date): StateDoc {
@@ -71,11 +96,12 @@ export function emptyState(now: Date): StateDoc {
     auditSeq: 0,
     webhooks: {},
     sshKeys: {},
+    factors: {},
   };
 }
 
 /** The parts of the document that are collections of entries (journaled entry by entry). */
-export const STATE_COLLECTIONS = ["users", "tokens", "requests", "webhooks", "sshKeys"] as const;
+export const STATE_COLLECTIONS = ["users", "tokens", "requests", "webhooks", "sshKeys", "factors"] as const;
 export type Collection = (typeof STATE_COLLECTIONS)[number];
 type EntryOf<C extends Collection> = StateDoc[C][string];
 

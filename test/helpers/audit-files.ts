@@ -29,6 +29,7 @@ export async function liveState(dataDir: string): Promise<{ requests: Record<str
     "requests",
     "webhooks",
     "sshKeys",
+    "factors",
   ]);
   return (await f.read()) ?? { requests: {} };
 }

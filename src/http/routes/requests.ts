@@ -87,7 +87,7 @@ export function requestRoutes(
     const identity = identityOf(res);
     const id = parse(requestIdParam, req.params.id, "request id");
     const body = parse(approveBody, jsonBody(req), "approval");
-    res.json(requestView(await access.approve(identity, id, body.digest, body.comment), identity));
+    res.json(requestView(await access.approve(identity, id, body.digest, body.comment, body.factor), identity));
   });
 
   // An approver explicitly lets a request whose pre-issue scan blocked it go ahead.
@@ -95,7 +95,7 @@ export function requestRoutes(
     const identity = identityOf(res);
     const id = parse(requestIdParam, req.params.id, "request id");
     const body = parse(overrideBody, jsonBody(req), "override");
-    res.json(requestView(await access.override(identity, id, body.digest, body.reason.trim()), identity));
+    res.json(requestView(await access.override(identity, id, body.digest, body.reason.trim(), body.factor), identity));
   });
 
   // The requester ends their own access early; the serial goes into the KRL.

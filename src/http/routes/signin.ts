@@ -4,6 +4,7 @@ import type { AuditLog } from "../../audit/log.js";
 import type { KeyRegistration } from "../../auth/key-registration.js";
 import { removeSshKey, type SshSignIn } from "../../auth/ssh-signin.js";
 import { IDENT } from "../../config/names.js";
+import type { Config } from "../../config/schema.js";
 import { fail, SshcaError } from "../../errors.js";
 import type { StateStore } from "../../store/state.js";
 import { type AuthDeps, failedSignIn, identityOf, refuseIfLockedOut, throttled, tokenIdOf } from "../auth.js";
@@ -44,6 +45,43 @@ export function signInRoutes(
       if (err instanceof SshcaError && err.code === "unauthenticated") throw failedSignIn(auth, ip, err.message);
       throw err;
     }
+  });
+  return r;
+}
+
+/** GET /v1/auth/methods: how people sign in here (public, so the CLI knows what to offer). */
+export function methodRoutes(config: () => Config): Router {
+  const r = Router();
+  r.get("/", (_req, res) => {
+    const oidc = config().auth.oidc;
+    res.json({
+      oidc: oidc ? { issuer: oidc.issuer, required: oidc.required } : null,
+      ssh: true,
+      token: true,
+    });
+  });
+  return r;
+}
+
+/** POST /v1/auth/logout: the caller's token or session stops working now (audited). */
+export function logoutRoutes(
+  store: StateStore,
+  audit: AuditLog,
+  now: () => Date,
+  wakeUser: (user: string) => void,
+): Router {
+  const r = Router();
+  r.post("/", async (req, res) => {
+    const { user } = identityOf(res);
+    parse(z.strictObject({}), jsonBody(req), "logout");
+    const tokenId = tokenIdOf(res);
+    const record = store.data.tokens[tokenId]!;
+    const rec = await audit.append("auth.signed_out", user, { user, tokenId, kind: record.kind ?? "api" });
+    store.put("tokens", tokenId, { ...record, revokedAt: now().toISOString() });
+    store.noteAuditSeq(rec.seq);
+    await store.persist();
+    wakeUser(user);
+    res.json({ user, tokenId, signedOut: true });
   });
   return r;
 }
