@@ -188,13 +188,21 @@ export class OidcProvider {
   }
 }
 
-/** A short reason, never a token or code: openid-client's messages name the check that failed. */
+/**
+ * A short reason, never a token or code. openid-client wraps the specific check (which claim,
+ * which header) in `cause`; that is the part a person can act on.
+ */
 export function describe(err: unknown): string {
   const e = err as { message?: unknown; cause?: unknown; code?: unknown };
-  const message = typeof e?.message === "string" ? e.message.split("\n")[0]! : String(err);
   const cause = e?.cause as { code?: unknown; message?: unknown } | undefined;
-  const why = typeof cause?.code === "string" ? ` (${cause.code})` : "";
-  return `${message}${why}`;
+  const inner = typeof cause?.message === "string" ? cause.message : undefined;
+  const outer = typeof e?.message === "string" ? e.message.split("\n")[0]! : String(err);
+  if (e?.code === "OAUTH_KEY_SELECTION_FAILED")
+    return "the ID token is signed with an unknown key (no key in the provider's JWKS matches its kid)";
+  if (inner && /signature verification failed/.test(inner)) return "the ID token's signature does not verify";
+  const text = inner ?? outer;
+  const why = typeof cause?.code === "string" && !inner ? ` (${cause.code})` : "";
+  return `${text.replace(/^unexpected /, "the ID token has an unexpected ")}${why}`;
 }
 
 async function clientSecret(settings: OidcConfig, env: NodeJS.ProcessEnv): Promise<string | undefined> {
