@@ -7,9 +7,11 @@ import { auditRecords } from "../helpers/audit-files.js";
 import { SSHCA, startDaemon, type TestDaemon, writeConfig } from "../helpers/daemon.js";
 import { json, makePerson, type Person } from "../helpers/people.js";
 import { run, start } from "../helpers/procs.js";
+import { makeSkKey, skProvider } from "../helpers/sk.js";
 import { e2eConfig } from "../helpers/scenario.js";
 import { tempDir } from "../helpers/tmp.js";
 import { tool } from "../helpers/tools.js";
+import { blobFingerprint } from "../../src/auth/sshsig.js";
 import { parseToken } from "../../src/auth/tokens.js";
 import { ensureTlsMaterial } from "../../src/tls/material.js";
 
@@ -62,6 +64,25 @@ describe("SSH-key sign-in", () => {
     } finally {
       agent.proc.kill();
     }
+  });
+
+  test("with a security key (software, through SSH_SK_PROVIDER): a touch is required", async () => {
+    const carol = await makePerson("carol", daemon, "", { SSH_SK_PROVIDER: await skProvider() });
+    delete carol.env.SSHCA_TOKEN;
+    const sk = await makeSkKey(join(carol.home, ".ssh"));
+    const added = await daemon.sshcad(["user", "add", "carol", "--group", "dev", "--ssh-key", `${sk.key}.pub`]);
+    expect(added.code, added.stderr).toBe(0);
+    const cli = (args: string[], extra: NodeJS.ProcessEnv = {}) =>
+      run(process.execPath, [SSHCA, ...args], { env: { ...carol.env, ...extra } });
+
+    const untouched = await cli(["auth", "ssh", "--user", "carol", "-i", sk.key], { SK_SOFT_NO_PRESENCE: "1" });
+    expect(untouched.code).toBe(1);
+    expect(untouched.stderr).toBe("sshca: SSH sign-in failed: the security key did not confirm user presence\n");
+
+    const r = await cli(["auth", "ssh", "--user", "carol", "-i", sk.key, "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const blob = Buffer.from(sk.pub.split(" ")[1]!, "base64");
+    expect(JSON.parse(r.stdout)).toMatchObject({ user: "carol", keyFingerprint: blobFingerprint(blob) });
   });
 
   test("a key registered to someone else does not sign in", async () => {
