@@ -2,10 +2,13 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { totpCode } from "../../src/auth/factors/totp.js";
 import { api } from "../helpers/api.js";
 import { auditRecords } from "../helpers/audit-files.js";
-import { startDaemon, type TestDaemon, writeConfig } from "../helpers/daemon.js";
+import { SSHCA, startDaemon, type TestDaemon, writeConfig } from "../helpers/daemon.js";
 import { json, makePerson, type Person } from "../helpers/people.js";
 import { e2eConfig, LOGIN } from "../helpers/scenario.js";
+import { run } from "../helpers/procs.js";
+import { makeSkKey } from "../helpers/sk.js";
 import { syntheticSkKey } from "../helpers/sk-synthetic.js";
+import { tempDir } from "../helpers/tmp.js";
 
 /**
  * Step-up for approvers: a role with stepUp takes an approval only with a fresh second factor
@@ -206,5 +209,46 @@ describe("security keys (signatures laid out as an authenticator makes them)", (
     expect(r.status, JSON.stringify(r.body)).toBe(status);
     if (message) expect(r.body.error.message).toMatch(message);
     else expect(r.body.approvals[0].factor).toMatchObject({ kind: "sk", userVerified: (flags & 0x04) !== 0 });
+  });
+});
+
+describe("a security key through the real CLI (software FIDO key behind ssh-keygen)", () => {
+  test("enrol with sshca factor add sk, approve with --sk; no presence, or no verification where asked, is refused", async () => {
+    const walt = await person("walt", "sre");
+    await signedIn(walt, "walt");
+    const plain = await makeSkKey(tempDir("sk-walt"));
+    const pinned = await makeSkKey(tempDir("sk-walt-uv"), { verifyRequired: true });
+    for (const k of [plain, pinned]) {
+      const r = await run(process.execPath, [SSHCA, "factor", "add", "sk", "-i", k.key, "--json"], {
+        env: { ...walt.env, ...k.env },
+      });
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ kind: "sk", confirmed: true });
+    }
+    const approve = (id: string, k: typeof plain, extra: NodeJS.ProcessEnv = {}) =>
+      run(process.execPath, [SSHCA, "approve", id, "--sk", k.key, "--json"], {
+        env: { ...walt.env, ...k.env, ...extra },
+      });
+
+    const a = await ask("sk 1");
+    const absent = await approve(a.id, plain, { SK_SOFT_NO_PRESENCE: "1" });
+    expect(absent.code).toBe(1);
+    expect(absent.stderr).toMatch(/did not confirm user presence/);
+    const ok = await approve(a.id, plain);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout).approvals[0]).toMatchObject({
+      approver: "walt",
+      factor: { kind: "sk", userVerified: false },
+    });
+
+    const v = json<{ id: string }>(
+      await alice.sshca(["login", "--role", "verified", "--host", "web-1", "--reason", "uv", "--no-wait", "--json"]),
+    );
+    const unverified = await approve(v.id, plain);
+    expect(unverified.code).toBe(1);
+    expect(unverified.stderr).toMatch(/requires user verification/);
+    const verified = await approve(v.id, pinned);
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(JSON.parse(verified.stdout).approvals[0].factor).toMatchObject({ kind: "sk", userVerified: true });
   });
 });

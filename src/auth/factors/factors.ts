@@ -3,9 +3,8 @@ import type { AuditLog } from "../../audit/log.js";
 import type { Config } from "../../config/schema.js";
 import { fail } from "../../errors.js";
 import type { FactorRecord, StateStore, TokenRecord } from "../../store/state.js";
-import { SshReader } from "../ssh-reader.js";
 import { parseSignInKey } from "../ssh-signin.js";
-import { blobFingerprint, parseSshSignature, verifySshSignature } from "../sshsig.js";
+import { blobFingerprint, verifySshSignature, verifySshSignatureDetails } from "../sshsig.js";
 import { randomBase32 } from "../tokens.js";
 import type { Sealer } from "./sealed.js";
 import { newTotpSecret, totpBase32, totpStep, totpUri } from "./totp.js";
@@ -196,16 +195,16 @@ export class Factors {
       throw fail.forbidden(`${approver} has no ${input.kind} factor enrolled (sshca factor add ${input.kind})`);
     if (input.kind === "sk") {
       const message = approvalMessage({ request: request.id, digest: request.digest, approver });
-      let blob: Buffer;
+      let verified: ReturnType<typeof verifySshSignatureDetails>;
       try {
-        blob = verifySshSignature(input.signature, Buffer.from(message, "utf8"), APPROVAL_NAMESPACE);
+        verified = verifySshSignatureDetails(input.signature, Buffer.from(message, "utf8"), APPROVAL_NAMESPACE);
       } catch (err) {
         throw fail.forbidden(`the second factor does not hold: ${(err as Error).message}`);
       }
-      const fingerprint = blobFingerprint(blob);
+      const fingerprint = blobFingerprint(verified.publicKey);
       const found = mine.find(([, f]) => f.sk?.fingerprint === fingerprint);
       if (!found) throw fail.forbidden(`security key ${fingerprint} is not enrolled as a factor of ${approver}`);
-      return { kind: "sk", factor: found[0], userVerified: skUserVerified(input.signature) };
+      return { kind: "sk", factor: found[0], userVerified: verified.sk?.userVerified === true };
     }
     const now = this.deps.now();
     for (const [id, f] of mine) {
@@ -239,12 +238,4 @@ export class Factors {
       );
     }
   }
-}
-
-/** Whether an sk signature carries the user-verified flag (PROTOCOL.u2f: flags byte, 0x04). */
-function skUserVerified(armored: string): boolean {
-  const r = new SshReader(parseSshSignature(armored).signature);
-  r.text();
-  r.string();
-  return (r.byte() & 0x04) !== 0;
 }
