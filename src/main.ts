@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { Command } from "commander";
 import { adminRequest } from "./admin/client.js";
+import { OidcProvider } from "./auth/oidc/provider.js";
 import { embeddedConfigPath, loadConfigFile, packageVersion } from "./config/load.js";
 import { openCore } from "./daemon/core.js";
 import { offlineAdminDeps } from "./daemon/admin-deps.js";
@@ -178,11 +179,15 @@ program
   .command("config")
   .description("the config file")
   .command("check")
-  .description("validate the config file and exit")
-  .action(() => {
+  .description("validate the config file (and that the files it names can be read) and exit")
+  .action(async () => {
     const { configPath } = globals();
     const cfg = loadConfigFile(configPath);
-    say(`${configPath}: ok (${Object.keys(cfg.roles).length} roles, ${Object.keys(cfg.hosts).length} hosts)`);
+    // Single sign-on: the client secret and CA file must be readable now, not at the first sign-in.
+    if (cfg.auth.oidc) await OidcProvider.create(cfg.auth.oidc, env);
+    say(
+      `${configPath}: ok (${Object.keys(cfg.roles).length} roles, ${Object.keys(cfg.hosts).length} hosts${cfg.auth.oidc ? `, single sign-on with ${cfg.auth.oidc.issuer}` : ""})`,
+    );
   });
 
 // The root help lists every command, nested ones included, each with what it does.

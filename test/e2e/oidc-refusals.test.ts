@@ -4,7 +4,8 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { api } from "../helpers/api.js";
 import { auditRecords } from "../helpers/audit-files.js";
-import { startDaemon, type TestDaemon, writeConfig } from "../helpers/daemon.js";
+import { SSHCAD, startDaemon, type TestDaemon, writeConfig } from "../helpers/daemon.js";
+import { run } from "../helpers/procs.js";
 import {
   fetchTrusting,
   type HostileIdp,
@@ -188,6 +189,25 @@ describe("callbacks and codes", () => {
       callback.close();
       await browser.close();
     }
+  });
+
+  test("config check validates auth.oidc, the secret file included", async () => {
+    const good = await strict.sshcad(["config", "check"]);
+    expect(good.code, good.stderr).toBe(0);
+    expect(good.stderr).toMatch(/single sign-on with https:\/\/127\.0\.0\.1:\d+/);
+    const missing = writeConfig(
+      e2eConfig({
+        extra: { auth: { oidc: { ...oidcConfig(real).auth.oidc, clientSecretFile: "/nonexistent/secret" } } },
+      }),
+    );
+    const r = await run(process.execPath, [SSHCAD, "--config", missing, "config", "check"]);
+    expect(r.code).toBe(78);
+    expect(r.stderr).toBe("sshcad: auth.oidc.clientSecretFile: cannot read /nonexistent/secret: ENOENT\n");
+    const unmapped = writeConfig(
+      e2eConfig({ extra: { auth: { oidc: { ...oidcConfig(real).auth.oidc, groupMap: { x: "nope" } } } } }),
+    );
+    const u = await run(process.execPath, [SSHCAD, "--config", unmapped, "config", "check"]);
+    expect(u.stderr).toMatch(/auth\.oidc\.groupMap\.x\.0: unknown group "nope"/);
   });
 
   test("with auth.oidc.required, API tokens work only for auth.localUsers", async () => {
