@@ -37,6 +37,8 @@ export const fail = {
   notFound: (msg: string) => new SshcaError("not_found", msg),
   conflict: (msg: string, details?: Record<string, unknown>) => new SshcaError("conflict", msg, { details }),
   unavailable: (msg: string, cause?: unknown) => new SshcaError("unavailable", msg, { cause }),
+  /** 429 with Retry-After: `retryAfter` seconds. */
+  rateLimited: (msg: string, retryAfter: number) => new SshcaError("rate_limited", msg, { details: { retryAfter } }),
 };
 
 export function isSshcaError(err: unknown): err is SshcaError {

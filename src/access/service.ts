@@ -13,6 +13,9 @@ import { prepareIssuance, type Step } from "./issuance.js";
 import { KeyedMutex } from "./keyed-mutex.js";
 import { type AccessAsk, decideAsk, isAdmin, isApprover, isAuditor } from "./policy.js";
 import { Deadlines, type DueAt } from "./deadlines.js";
+import type { FactorInput, Factors } from "../auth/factors/factors.js";
+import { type CutOffOptions, cutOffStep } from "./offboarding.js";
+import { decideStepUp, type FactorEvidence } from "./step-up.js";
 import { isFinished, sweepAt } from "./retention.js";
 import { revokedEntry, stillRevocable } from "./revoked.js";
 import {
@@ -45,6 +48,8 @@ export interface AccessDeps {
   expiryWorkDone?: (req: AccessRequest) => boolean;
   /** Publishes the KRL after a revocation (resolves once the files are replaced). */
   publishRevocations?: () => Promise<void>;
+  /** Second factors of approvers (roles with stepUp). */
+  factors?: Factors;
 }
 
 /** Listeners told about every committed change (notifications, scans). */
@@ -126,9 +131,11 @@ export class AccessService {
   visible(identity: Identity, id: string): AccessRequest {
     const req = this.get(id);
     if (!req || !this.canView(identity, req)) {
-      throw fail.notFound(
-        `no request ${id} (finished requests leave the live state; their history: sshca audit list --request ${id})`,
-      );
+      // Only those who may read the audit trail are pointed to it.
+      const config = this.deps.config();
+      const mayAudit = isAuditor(config, identity) || isAdmin(config, identity);
+      const history = mayAudit ? `; their history: sshca audit list --request ${id}` : "";
+      throw fail.notFound(`no request ${id} (finished requests leave the live state${history})`);
     }
     return req;
   }
@@ -185,13 +192,26 @@ export class AccessService {
     });
   }
 
-  async approve(identity: Identity, id: string, digest: string, comment?: string): Promise<AccessRequest> {
+  async approve(
+    identity: Identity,
+    id: string,
+    digest: string,
+    comment?: string,
+    factor?: FactorInput,
+  ): Promise<AccessRequest> {
     return this.locks.run(id, async () => {
       const req = this.visible(identity, id);
       const now = this.deps.now();
       await this.expireNow(req, now);
       const role = this.deps.config().roles[req.role];
-      const { request, complete } = unwrap(decideApproval(this.get(id)!, role, identity, digest, comment, now));
+      const decided = unwrap(decideApproval(this.get(id)!, role, identity, digest, comment, now));
+      // The approval stands; only now is the second factor checked (a TOTP code is used up here).
+      const evidence = this.stepUp(identity, this.get(id)!, factor);
+      const { complete } = decided;
+      const last = decided.request.approvals.at(-1)!;
+      const request = evidence
+        ? { ...decided.request, approvals: [...decided.request.approvals.slice(0, -1), { ...last, factor: evidence }] }
+        : decided.request;
       await this.commit({
         req: request,
         type: "request.approved",
@@ -202,6 +222,7 @@ export class AccessService {
           approvalsRequired: request.approvalsRequired,
           approvers: request.approvals.map((a) => a.approver),
           ...(comment ? { comment } : {}),
+          ...(evidence ? { factor: evidence } : {}),
         },
       });
       if (!complete) return request;
@@ -227,13 +248,21 @@ export class AccessService {
   }
 
   /** An approver overrides a blocked pre-issue scan (explicit, audited), then it is issued. */
-  async override(identity: Identity, id: string, digest: string, reason: string): Promise<AccessRequest> {
+  async override(
+    identity: Identity,
+    id: string,
+    digest: string,
+    reason: string,
+    factor?: FactorInput,
+  ): Promise<AccessRequest> {
     return this.locks.run(id, async () => {
       const req = this.visible(identity, id);
       const now = this.deps.now();
       await this.expireNow(req, now);
       const current = this.get(id)!;
       const next = unwrap(decideOverride(current, this.deps.config().roles[req.role], identity, digest, reason, now));
+      // An override issues the certificate: it needs the same second factor as an approval.
+      const evidence = this.stepUp(identity, current, factor);
       await this.commit({
         req: next,
         type: "request.scan_overridden",
@@ -241,10 +270,22 @@ export class AccessService {
         fields: {
           reason,
           blockedBecause: current.gate?.reason ?? "",
+          ...(evidence ? { factor: evidence } : {}),
         },
       });
       return this.issueOr503(next, "override recorded");
     });
+  }
+
+  /**
+   * The second factor of an approval or override: checked against this request's id and digest
+   * when given, then held to the role's stepUp rule (refused without one where required).
+   */
+  private stepUp(identity: Identity, req: AccessRequest, factor: FactorInput | undefined): FactorEvidence | undefined {
+    const role = this.deps.config().roles[req.role];
+    if (factor && !this.deps.factors) throw fail.forbidden("second factors are not available here");
+    const evidence = factor ? this.deps.factors!.verify(identity.user, req, factor) : undefined;
+    return unwrap(decideStepUp(req.role, role, evidence));
   }
 
   /**
@@ -315,6 +356,48 @@ export class AccessService {
       }
       return revoked;
     });
+  }
+
+  /**
+   * Cuts a user off (disabled or removed): their waiting requests end, their approvals of
+   * others' waiting requests stop counting, their live certificates are revoked unless the
+   * operator keeps them, and every long-poll they hold answers now (and is refused, since the
+   * caller re-checks the credential). Each change is its own audited commit; the KRL is
+   * published once at the end. Returns what changed.
+   */
+  async cutOff(
+    user: string,
+    opts: CutOffOptions,
+  ): Promise<{ cancelled: string[]; withdrawn: string[]; revoked: string[] }> {
+    const done = { cancelled: [] as string[], withdrawn: [] as string[], revoked: [] as string[] };
+    const touches = (r: AccessRequest) => r.requester === user || r.approvals.some((a) => a.approver === user);
+    for (const { id } of this.liveRequests().filter(touches)) {
+      await this.locks.run(id, async () => {
+        const current = this.get(id);
+        const step = current && cutOffStep(current, user, opts, this.deps.now());
+        if (!step) return;
+        await this.commit(step);
+        const kind =
+          step.type === "certificate.revoked"
+            ? "revoked"
+            : step.type === "request.cancelled"
+              ? "cancelled"
+              : "withdrawn";
+        done[kind].push(id);
+      });
+    }
+    this.watch.wakeUser(user);
+    if (done.revoked.length > 0) {
+      try {
+        await this.deps.publishRevocations?.();
+      } catch (err) {
+        throw new SshcaError(
+          "unavailable",
+          `certificates of ${user} recorded as revoked, but the KRL could not be written (${safeErr(err).message}); it is retried every minute`,
+        );
+      }
+    }
+    return done;
   }
 
   /**

@@ -28,6 +28,8 @@ export interface Approval {
   comment?: string;
   /** True when the role's autoApprove switch stood in for a person. */
   auto?: boolean;
+  /** The second factor the approval carried (roles with stepUp), checked against this digest. */
+  factor?: { kind: "sk" | "totp"; factor: string; userVerified?: boolean };
 }
 
 /** What was signed, once issued. */
@@ -54,6 +56,8 @@ export interface Grant {
   pendingTtlSeconds: number;
   /** The requester's reason, trimmed. */
   reason: string;
+  /** The role asks each approval for a second factor (see step-up.ts); not part of the digest. */
+  stepUp?: { methods: ("sk" | "totp")[]; userVerification: boolean };
 }
 
 /**
@@ -85,6 +89,8 @@ export interface AccessRequest {
   criticalOptions: Record<string, string>;
   approvalsRequired: number;
   autoApprove: boolean;
+  /** Each approval needs a second factor bound to the digest (the role's rule when asked). */
+  stepUp?: { methods: ("sk" | "totp")[]; userVerification: boolean };
   digest: string;
   createdAt: string;
   updatedAt: string;
@@ -92,7 +98,7 @@ export interface AccessRequest {
   expiresAt: string;
   approvals: Approval[];
   denial?: { by: string; at: string; reason: string };
-  cancellation?: { by: string; at: string };
+  cancellation?: { by: string; at: string; reason?: string };
   cert?: IssuedCert;
   /** Revoked by an approver or admin, or relinquished early by the requester. */
   revocation?: { by: string; at: string; reason: string; kind: "revoke" | "relinquish" };

@@ -12,6 +12,8 @@ export interface AuditLogOptions {
   maxSegmentBytes: number;
   now: () => Date;
   log: Logger;
+  /** Told about every durable batch from the start, the recovery record included (the journald sink). */
+  onCommit?: CommitListener;
 }
 
 interface Pending {
@@ -84,6 +86,7 @@ export class AuditLog {
     }
     if (segments.length === 0) await fsyncDir(opts.dir);
     const log = new AuditLog(opts, index, size, head);
+    if (opts.onCommit) log.onCommit(opts.onCommit);
     if (torn > 0) {
       opts.log.warn(
         { segment: path, bytes: torn },

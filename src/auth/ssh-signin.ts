@@ -2,8 +2,9 @@ import type { AuditLog } from "../audit/log.js";
 import { parseSubjectKey } from "../ca/subject-key.js";
 import type { Config } from "../config/schema.js";
 import { fail, SshcaError } from "../errors.js";
-import type { StateStore } from "../store/state.js";
+import type { CredentialRef, StateStore } from "../store/state.js";
 import { ChallengeTable } from "./challenge-table.js";
+import { credentialProblem, localSignInRefusal, userStatus } from "./credentials.js";
 import { parseSecurityKey, SK_ECDSA, SK_ED25519 } from "./sk-key.js";
 import { resolveIdentity } from "./identity.js";
 import { blobFingerprint, verifySshSignature } from "./sshsig.js";
@@ -25,6 +26,12 @@ export interface SignInDeps {
   now: () => Date;
   random: (n: number) => Buffer;
   caFingerprint: string;
+  /**
+   * The fingerprint of the TLS CA this daemon serves under ("SHA256:..."), or "none" when it
+   * serves plain HTTP (loopback or a unix socket only). It goes into every challenge, so a
+   * client signs only a challenge from the server it verified, never one relayed through another.
+   */
+  tlsFingerprint: string;
 }
 
 /**
@@ -56,6 +63,7 @@ export class SshSignIn {
       `challenge=${id}`,
       `nonce=${this.deps.random(32).toString("base64url")}`,
       `ca=${this.deps.caFingerprint}`,
+      `tls=${this.deps.tlsFingerprint}`,
       `expires=${new Date(expiresAt).toISOString()}`,
       "",
     ].join("\n");
@@ -91,12 +99,21 @@ export class SshSignIn {
       throw new SshcaError("unauthenticated", `SSH sign-in failed: ${(err as Error).message}`);
     }
     const fingerprint = blobFingerprint(blob);
-    const keys = this.deps.store.data.sshKeys;
-    const registered = Object.hasOwn(keys, fingerprint) ? keys[fingerprint] : undefined;
+    const state = this.deps.store.data;
+    const registered = Object.hasOwn(state.sshKeys, fingerprint) ? state.sshKeys[fingerprint] : undefined;
     const config = this.deps.config();
-    if (!registered || registered.user !== c.user || !resolveIdentity(config, this.deps.store.data, c.user)) {
+    if (!registered || registered.user !== c.user) {
       throw new SshcaError("unauthenticated", `SSH sign-in failed: key ${fingerprint} is not registered for ${c.user}`);
     }
+    if (userStatus(config, state, c.user) === "disabled")
+      throw new SshcaError("unauthenticated", `SSH sign-in failed: user ${c.user} is disabled`);
+    if (!resolveIdentity(config, state, c.user))
+      throw new SshcaError("unauthenticated", `SSH sign-in failed: user ${c.user} no longer exists`);
+    const local = localSignInRefusal(config, c.user);
+    if (local) throw new SshcaError("unauthenticated", `SSH sign-in failed: ${local}`);
+    const dead = credentialProblem(state, { kind: "key", id: fingerprint }, now);
+    if (dead)
+      throw new SshcaError("unauthenticated", `SSH sign-in failed: key ${fingerprint} no longer works: ${dead}`);
     const minted = mintToken(this.deps.random);
     const expiresAt = new Date(now.getTime() + config.auth.sessionTtl * 1000).toISOString();
     const rec = await this.deps.audit.append("auth.signed_in", c.user, {
@@ -112,6 +129,8 @@ export class SshSignIn {
       createdAt: now.toISOString(),
       expiresAt,
       kind: "session",
+      // The session dies with the key: removing the key ends it at once.
+      parent: { kind: "key", id: fingerprint },
     });
     this.deps.store.noteAuditSeq(rec.seq);
     await this.deps.store.persist();
@@ -119,12 +138,17 @@ export class SshSignIn {
   }
 }
 
-/** Registers an SSH public key for sign-in (by the user with a token, or by an admin). */
+/**
+ * Registers an SSH public key for sign-in: by an admin (no parent: it lives until removed), or
+ * by the user through a token or session whose possession of the new key was proven (see
+ * key-registration.ts); such a key dies with the credential it was registered through.
+ */
 export async function registerSshKey(
   deps: Pick<SignInDeps, "store" | "audit" | "now">,
   user: string,
   publicKey: string,
   actor: string,
+  parent?: CredentialRef,
 ): Promise<{ user: string; fingerprint: string }> {
   const key = parseSignInKey(publicKey);
   const keys = deps.store.data.sshKeys;
@@ -132,12 +156,18 @@ export async function registerSshKey(
   if (existing && existing.user !== user)
     throw fail.conflict(`key ${key.fingerprint} is already registered to another user`);
   if (existing) return { user, fingerprint: key.fingerprint };
-  const rec = await deps.audit.append("auth.key_registered", actor, { user, keyFingerprint: key.fingerprint });
+  const rec = await deps.audit.append("auth.key_registered", actor, {
+    user,
+    keyFingerprint: key.fingerprint,
+    keyType: key.line.split(" ")[0],
+    ...(parent ? { via: `${parent.kind}:${parent.id}` } : {}),
+  });
   deps.store.put("sshKeys", key.fingerprint, {
     user,
     publicKey: key.line,
     addedAt: deps.now().toISOString(),
     addedBy: actor,
+    ...(parent ? { parent } : {}),
   });
   deps.store.noteAuditSeq(rec.seq);
   await deps.store.persist();
@@ -159,4 +189,25 @@ export function parseSignInKey(text: string): { line: string; fingerprint: strin
   }
   const key = parseSubjectKey(text);
   return { line: key.line, fingerprint: key.fingerprint };
+}
+
+/**
+ * Removes a sign-in key (its owner, or an admin). Sessions signed in with it, and keys
+ * registered through those sessions, stop working at once: they were obtained through it.
+ */
+export async function removeSshKey(
+  deps: Pick<SignInDeps, "store" | "audit">,
+  user: string,
+  fingerprint: string,
+  actor: string,
+): Promise<{ user: string; fingerprint: string }> {
+  const keys = deps.store.data.sshKeys;
+  const key = Object.hasOwn(keys, fingerprint) ? keys[fingerprint] : undefined;
+  if (!key || key.user !== user)
+    throw fail.notFound(`no sign-in key ${fingerprint} is registered for ${user} (sshca key list shows them)`);
+  const rec = await deps.audit.append("auth.key_removed", actor, { user, keyFingerprint: fingerprint });
+  deps.store.remove("sshKeys", fingerprint);
+  deps.store.noteAuditSeq(rec.seq);
+  await deps.store.persist();
+  return { user, fingerprint };
 }

@@ -6,7 +6,7 @@ import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import type { AccessService } from "../access/service.js";
 import { createAdminApp } from "../admin/socket-app.js";
-import { loadConfigFile } from "../config/load.js";
+import { type ConfigOverrides, loadConfigFile } from "../config/load.js";
 import { SshcaError, safeErr } from "../errors.js";
 import { createApp } from "../http/app.js";
 import { applyConnectionLimits, limitConnectionsPerAddress, serverOptions } from "../http/connections.js";
@@ -18,6 +18,7 @@ import { buildServices, KRL_REFRESH_MS, SCAN_TICK_MS, SWEEP_MS } from "./service
 
 export interface ServeOptions {
   configPath: string;
+  overrides?: ConfigOverrides | undefined;
   dataDirFlag?: string | undefined;
   env: NodeJS.ProcessEnv;
   log: Logger;
@@ -36,7 +37,7 @@ export interface RunningDaemon {
    * answer at once), stop the background work, flush the audit log and state, release the lock.
    */
   stop(): Promise<void>;
-  /** SIGHUP: re-read users and roles; a bad file keeps the old config and says why. */
+  /** SIGHUP: re-read users and roles; a bad file keeps the old config and says why (logged here). */
   reload(): Promise<{ ok: boolean; message: string }>;
 }
 
@@ -44,7 +45,7 @@ export interface RunningDaemon {
 export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
   const now = opts.now ?? (() => new Date());
   const log = opts.log;
-  const core = await openCore({ ...opts, now, createCa: true });
+  const core = await openCore({ ...opts, now, createCa: true, journal: true });
   const { store, audit, ca, paths } = core;
   const config = () => core.config;
   const timers: (() => void)[] = [];
@@ -76,8 +77,13 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
   };
 
   try {
-    services = await buildServices(core, opts.env, now, log);
-    const { access, krl, scans, signIn, metrics, nmapPath } = services;
+    // The TLS material first: its CA fingerprint is bound into SSH sign-in challenges.
+    const tls = core.config.listen.tls.enabled
+      ? await ensureTlsMaterial(paths.tlsDir, subjectAltNames(core.config.listen), now())
+      : undefined;
+    if (tls?.created.ca) await audit.append("tls.ca_created", "sshcad", { fingerprint: tls.fingerprint });
+    services = await buildServices(core, opts.env, now, log, tls?.fingerprint ?? "none");
+    const { access, krl, scans, signIn, keyRegistration, factors, oidc, oidcProvider, metrics, nmapPath } = services;
     await auditConfig(core, log, false);
 
     const app = createApp({
@@ -89,6 +95,9 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
       scans,
       krl,
       signIn,
+      keyRegistration,
+      factors,
+      oidc,
       metrics,
       now,
       log,
@@ -101,12 +110,9 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
           auditError: () => audit.lastError,
           caKeyPath: paths.caKey,
           nmapPath,
+          ...(oidcProvider ? { oidc: () => oidcProvider.check() } : {}),
         }),
     });
-    const tls = core.config.listen.tls.enabled
-      ? await ensureTlsMaterial(paths.tlsDir, subjectAltNames(core.config.listen), now())
-      : undefined;
-    if (tls?.created.ca) await audit.append("tls.ca_created", "sshcad", { fingerprint: tls.fingerprint });
     const { handshakeTimeout, ...httpOptions } = serverOptions(core.config.limits);
     const server: Server = tls
       ? createHttpsServer(
@@ -123,7 +129,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     const url = await listenApi(server, core.config.listen, tls ? "https" : "http");
     servers.push({ server });
 
-    const adminServer = createServer(createAdminApp({ config, store, audit, now, random: randomBytes }, log));
+    const adminServer = createServer(createAdminApp({ config, store, audit, now, random: randomBytes, access }, log));
     await unlink(paths.adminSocket).catch(() => undefined);
     await listenOn(adminServer, paths.adminSocket);
     await chmod(paths.adminSocket, 0o600);
@@ -152,13 +158,11 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     const reload = async () => {
       let next: Core["config"];
       try {
-        next = loadConfigFile(core.configPath);
+        next = loadConfigFile(core.configPath, core.overrides);
       } catch (err) {
         const message = `config reload failed; keeping the running config: ${(err as Error).message}`;
-        log.error(
-          { problems: (err as SshcaError).details?.problems ?? [(err as Error).message] },
-          "config reload failed; keeping the running config",
-        );
+        // Logged here, once; the caller only reports success.
+        log.error({ problems: (err as SshcaError).details?.problems ?? [(err as Error).message] }, message);
         return { ok: false, message };
       }
       const { config: merged, needsRestart } = applyReload(core.config, next);

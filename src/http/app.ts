@@ -5,7 +5,7 @@ import type { AuditLog } from "../audit/log.js";
 import type { CaKey } from "../ca/ca-key.js";
 import type { Config } from "../config/schema.js";
 import type { StateStore } from "../store/state.js";
-import { authenticate } from "./auth.js";
+import { authenticate, stillValid } from "./auth.js";
 import { errorHandler, notFoundHandler } from "./errors.js";
 import { auditRoutes } from "./routes/audit.js";
 import { caRoutes, infoRoutes } from "./routes/info.js";
@@ -15,8 +15,13 @@ import { opsRoutes } from "./routes/ops.js";
 import { requestLog } from "./request-log.js";
 import type { Metrics } from "../ops/metrics.js";
 import type { Check } from "../ops/readiness.js";
-import { keyRoutes, signInRoutes } from "./routes/signin.js";
+import { factorRoutes } from "./routes/factors.js";
+import { oidcRoutes } from "./routes/oidc.js";
+import { keyRoutes, logoutRoutes, methodRoutes, signInRoutes } from "./routes/signin.js";
 import { RateLimiter } from "./rate-limit.js";
+import type { Factors } from "../auth/factors/factors.js";
+import type { KeyRegistration } from "../auth/key-registration.js";
+import type { OidcSignIn } from "../auth/oidc/signin.js";
 import type { SshSignIn } from "../auth/ssh-signin.js";
 import { krlRoutes, revocationRoutes } from "./routes/revocations.js";
 import type { KrlService } from "../ca/krl-service.js";
@@ -32,6 +37,10 @@ export interface AppDeps {
   scans?: ScanService | undefined;
   krl: KrlService;
   signIn: SshSignIn;
+  keyRegistration: KeyRegistration;
+  factors: Factors;
+  /** Single sign-on, when auth.oidc is configured. */
+  oidc?: OidcSignIn | undefined;
   metrics: Metrics;
   ready: () => Promise<{ ready: boolean; checks: Record<string, Check> }>;
   /** True once SIGTERM started the shutdown: connections are closed after each answer. */
@@ -97,12 +106,31 @@ export function createApp(deps: AppDeps): Express {
   app.use(opsRoutes({ config: deps.config, metrics: deps.metrics, ready: deps.ready, auth }));
   const challenges = new RateLimiter(() => 3 * deps.config().limits.failedAuthPerMinute, clock, tracked);
   const creations = new RateLimiter(() => deps.config().limits.requestsPerMinute, clock, tracked);
+  app.use("/v1/auth/methods", methodRoutes(deps.config));
+  app.use("/v1/auth/oidc", oidcRoutes(deps.config, deps.oidc, authDeps));
+  app.use(
+    "/v1/auth/logout",
+    auth,
+    logoutRoutes(deps.store, deps.audit, deps.now, (u) => deps.access.watch.wakeUser(u)),
+  );
   app.use("/v1/auth", signInRoutes(deps.signIn, authDeps, challenges));
-  app.use("/v1/keys", auth, keyRoutes(deps.store, deps.audit, deps.now));
+  app.use(
+    "/v1/keys",
+    auth,
+    keyRoutes(deps.store, deps.audit, deps.keyRegistration, (user) => deps.access.watch.wakeUser(user)),
+  );
+  app.use("/v1/factors", auth, factorRoutes(deps.store, deps.factors));
   app.use(
     "/v1/requests",
     auth,
-    requestRoutes({ access: deps.access, audit: deps.audit, config: deps.config, now: deps.now, creations }),
+    requestRoutes({
+      access: deps.access,
+      audit: deps.audit,
+      config: deps.config,
+      now: deps.now,
+      creations,
+      recheck: (tokenId) => stillValid(authDeps, tokenId),
+    }),
   );
   app.use("/v1/audit", auth, auditRoutes(deps.config, deps.audit, deps.store));
   const manualScans = new RateLimiter(() => deps.config().limits.manualScansPerMinute, clock, tracked);

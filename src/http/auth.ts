@@ -1,8 +1,9 @@
 import type { RequestHandler, Response } from "express";
-import { unwrap } from "../access/decision.js";
+import { allow, type Decision, refuse } from "../access/decision.js";
 import type { Identity } from "../access/types.js";
+import { credentialProblem, localSignInRefusal, tokenLapse, userStatus } from "../auth/credentials.js";
 import { resolveIdentity } from "../auth/identity.js";
-import { checkToken, parseToken } from "../auth/tokens.js";
+import { parseToken, secretMatches } from "../auth/tokens.js";
 import type { Config } from "../config/schema.js";
 import { SshcaError } from "../errors.js";
 import type { StateStore } from "../store/state.js";
@@ -55,17 +56,58 @@ export function authenticate(deps: AuthDeps): RequestHandler {
       throw failedSignIn(deps, client, "missing API token (Authorization: Bearer <token>)");
     const parsed = parseToken(header.slice(7).trim());
     if (!parsed) throw failedSignIn(deps, client, "malformed API token");
-    const tokens = deps.store.data.tokens;
-    const record = Object.hasOwn(tokens, parsed.id) ? tokens[parsed.id] : undefined;
-    const decision = checkToken(record, parsed.secret, deps.now());
+    const decision = checkCaller(deps, parsed);
     if (!decision.ok) throw failedSignIn(deps, client, decision.reason);
-    const user = unwrap(decision);
-    const identity = resolveIdentity(deps.config(), deps.store.data, user);
-    if (!identity) throw failedSignIn(deps, client, `user ${user} no longer exists`);
-    res.locals.identity = identity;
+    res.locals.identity = decision.value;
     res.locals.tokenId = parsed.id;
     next();
   };
+}
+
+/**
+ * Is this token (still) good, and who does it speak for? The secret matches, the token is
+ * neither revoked nor expired, nothing it was obtained through has died, and its user exists
+ * and is not disabled. Checked on every call and again before a long-poll answers.
+ */
+export function checkCaller(
+  deps: Pick<AuthDeps, "config" | "store" | "now">,
+  token: { id: string; secret: string },
+): Decision<Identity> {
+  const tokens = deps.store.data.tokens;
+  const record = Object.hasOwn(tokens, token.id) ? tokens[token.id] : undefined;
+  if (!secretMatches(record, token.secret)) return refuse("unauthenticated", "invalid API token");
+  return stillValid(deps, token.id);
+}
+
+/**
+ * The checks of `checkCaller` after the secret: for a caller whose secret was already checked
+ * and who waited (a long-poll), so that a credential cut off meanwhile stops working at once.
+ */
+export function stillValid(deps: Pick<AuthDeps, "config" | "store" | "now">, tokenId: string): Decision<Identity> {
+  const tokens = deps.store.data.tokens;
+  const record = Object.hasOwn(tokens, tokenId) ? tokens[tokenId] : undefined;
+  if (!record) return refuse("unauthenticated", "this API token no longer exists");
+  const now = deps.now();
+  const user = record.user;
+  // A disabled user hears that first: it is the reason, whatever became of the token.
+  if (userStatus(deps.config(), deps.store.data, user) === "disabled")
+    return refuse("unauthenticated", `user ${user} is disabled`);
+  const lapse = tokenLapse(record, now);
+  if (lapse) return refuse("unauthenticated", `this API token ${lapse}`);
+  const dead = record.parent ? credentialProblem(deps.store.data, record.parent, now) : undefined;
+  if (dead) return refuse("unauthenticated", `this session no longer works: ${dead}`);
+  const local = record.method === "oidc" ? undefined : localSignInRefusal(deps.config(), user);
+  if (local) return refuse("unauthenticated", local);
+  const identity = resolveIdentity(deps.config(), deps.store.data, user);
+  if (!identity) return refuse("unauthenticated", `user ${user} no longer exists`);
+  return allow(identity);
+}
+
+/** The token the caller authenticated with (its id; set by `authenticate`). */
+export function tokenIdOf(res: Response): string {
+  const id = res.locals.tokenId as string | undefined;
+  if (!id) throw new SshcaError("unauthenticated", "not authenticated");
+  return id;
 }
 
 /** The authenticated caller of this request (set by `authenticate`). */
@@ -73,11 +115,4 @@ export function identityOf(res: Response): Identity {
   const identity = res.locals.identity as Identity | undefined;
   if (!identity) throw new SshcaError("unauthenticated", "not authenticated");
   return identity;
-}
-
-/** The id of the token this request was authenticated with (set by `authenticate`). */
-export function tokenIdOf(res: Response): string {
-  const id = res.locals.tokenId as string | undefined;
-  if (!id) throw new SshcaError("unauthenticated", "not authenticated");
-  return id;
 }

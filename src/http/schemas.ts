@@ -25,14 +25,22 @@ export const createRequestBody = z.strictObject({
   publicKey: text(16 * 1024),
 });
 
+/** A second factor bound to the request (roles with stepUp): a security-key signature or a TOTP code. */
+export const factorBody = z.discriminatedUnion("kind", [
+  z.strictObject({ kind: z.literal("sk"), signature: text(8192) }),
+  z.strictObject({ kind: z.literal("totp"), code: z.string().regex(/^\d{6}$/, "a TOTP code is 6 digits") }),
+]);
+
 export const approveBody = z.strictObject({
   digest: z.string().regex(/^sha256:[0-9a-f]{64}$/, "digest must be the request's sha256:... digest"),
   comment: text(500).optional(),
+  factor: factorBody.optional(),
 });
 
 export const overrideBody = z.strictObject({
   digest: z.string().regex(/^sha256:[0-9a-f]{64}$/, "digest must be the request's sha256:... digest"),
   reason: text(500).refine((r) => r.trim().length > 0, "an override needs a reason"),
+  factor: factorBody.optional(),
 });
 
 export const denyBody = z.strictObject({
@@ -54,6 +62,9 @@ export const listQuery = z.strictObject({
 });
 
 export const principalsQuery = z.strictObject({ host: text(253) });
+
+/** An SSH key fingerprint as ssh-keygen -l prints it: SHA256 and 43 base64 characters. */
+export const FINGERPRINT = z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/, "expected a key fingerprint SHA256:...");
 
 /** Parses `value` or throws a 400 that names each bad field. */
 export function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.output<T> {

@@ -45,6 +45,14 @@ export function summarize(record: AuditRecord): string {
       return `certificate issued to ${str("requester")} for ${str("role")} on ${str("hosts")} (serial ${str("serial")}, valid until ${str("validBefore")}), approved by ${str("approvers") || "auto-approval"}`;
     case "certificate.revoked":
       return `${record.actor} revoked certificate serial ${str("serial")} of ${str("requester")}`;
+    case "auth.key_registered":
+      return `${record.actor} registered sign-in key ${str("keyFingerprint")} for ${str("user")}${f.via ? ` (through ${str("via")})` : ""}; if that was not ${str("user")}, remove it: sshcad user key remove ${str("user")} ${str("keyFingerprint")}`;
+    case "user.disabled":
+      return `${record.actor} disabled ${str("user")}: no sign-in works; waiting requests ended${f.keepCertificates ? "" : ", live certificates revoked"}`;
+    case "user.removed":
+      return `${record.actor} removed ${str("user")}`;
+    case "request.approval_withdrawn":
+      return `the approval of ${str("approver")} on ${str("request")} (${str("role")} for ${str("requester")}) no longer counts: ${str("reason")}; ${String(f.approvals)}/${String(f.approvalsRequired)} approvals`;
     case "scan.drift":
       return `exposure of ${str("host")} changed during ${str("requester")}'s access (${str("request")}): ${str("summary")}`;
     default:

@@ -138,6 +138,8 @@ describe("a running daemon", () => {
     writeFileSync(configPath, "roles: [this is: not valid\n");
     daemon.proc.proc.kill("SIGHUP");
     await daemon.proc.waitFor(/config reload failed; keeping the running config: .*YAML error/);
+    // Said once, not once by the reloader and again by the signal handler.
+    expect(daemon.proc.stdout().match(/config reload failed/g)).toHaveLength(1);
     expect(
       (await alice.sshca(["login", "--role", "hotfix", "--host", "web-1", "--reason", "still works", "--no-wait"]))
         .code,

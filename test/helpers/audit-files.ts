@@ -30,6 +30,7 @@ export async function liveState(dataDir: string): Promise<{ requests: Record<str
     "webhooks",
     "sshKeys",
     "revoked",
+    "factors",
   ]);
   return (await f.read()) ?? { requests: {} };
 }

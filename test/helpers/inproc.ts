@@ -51,6 +51,7 @@ export async function startInProc(
             audit: core.audit,
             now: opts.now ?? (() => new Date()),
             random: randomBytes,
+            access: daemon.access,
           },
           user,
           groups,

@@ -54,6 +54,7 @@ test("50 GETs of an issued request add at most one certificate.fetched record; a
       audit: core.audit,
       now: () => new Date(),
       random: randomBytes,
+      access: api.daemon.access,
     },
     "alice",
     "test",

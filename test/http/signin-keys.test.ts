@@ -54,7 +54,9 @@ beforeAll(async () => {
 afterAll(() => api?.daemon.stop());
 
 const paths = {
-  "POST /v1/keys": (publicKey: string) => api.call("POST", "/v1/keys", { token: alice, body: { publicKey } }),
+  // Self-service registration starts with a challenge for the key, which parses it.
+  "POST /v1/keys/challenge": (publicKey: string) =>
+    api.call("POST", "/v1/keys/challenge", { token: alice, body: { publicKey } }),
   "admin socket (sshcad user key add)": (publicKey: string) =>
     httpCall({ socketPath: api.daemon.core.paths.adminSocket }, "POST", "/users/alice/keys", { body: { publicKey } }),
 };
@@ -119,12 +121,17 @@ describe("well-formed security keys are accepted, with the fingerprint ssh-keyge
     ["ok/sk-ecdsa-sha2-nistp256", () => line(EC, ecBlob())],
   ])("%s", async (_name, key) => {
     const text = key();
-    const r = await paths["POST /v1/keys"](text);
+    const r = await paths["POST /v1/keys/challenge"](text);
     expect(r.status, JSON.stringify(r.body)).toBe(201);
+    const fingerprint = /^key=(SHA256:\S+)$/m.exec(r.body.message)![1]!;
     const file = join(tempDir("sk"), "key.pub");
     writeFileSync(file, `${text}\n`);
     const listed = await run(tool("ssh-keygen"), ["-l", "-E", "sha256", "-f", file]);
     expect(listed.code, listed.stderr).toBe(0);
-    expect(listed.stdout).toContain(r.body.fingerprint);
+    expect(listed.stdout).toContain(fingerprint);
+    // The admin path registers it as it is.
+    const admin = await paths["admin socket (sshcad user key add)"](text);
+    expect(admin.status, JSON.stringify(admin.body)).toBe(201);
+    expect(admin.body.fingerprint).toBe(fingerprint);
   });
 });

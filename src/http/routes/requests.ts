@@ -1,4 +1,5 @@
 import { Router } from "express";
+import { type Decision, unwrap } from "../../access/decision.js";
 import type { AccessService } from "../../access/service.js";
 import type { AccessRequest, Identity } from "../../access/types.js";
 import type { AuditLog } from "../../audit/log.js";
@@ -29,11 +30,13 @@ export interface RequestRouteDeps {
   now: () => Date;
   /** New requests per user. */
   creations: RateLimiter;
+  /** Re-checks a caller's credential after a long-poll (cut off while waiting?). */
+  recheck: (tokenId: string) => Decision<Identity>;
 }
 
 /** /v1/requests: ask, list, show (with long-poll), approve, deny, cancel. */
 export function requestRoutes(deps: RequestRouteDeps): Router {
-  const { access, audit, creations } = deps;
+  const { access, audit, creations, recheck } = deps;
   const r = Router();
   const longPolls = new LongPolls();
   const deliveries = new Deliveries();
@@ -99,11 +102,13 @@ export function requestRoutes(deps: RequestRouteDeps): Router {
       const abort = new AbortController();
       res.on("close", () => abort.abort());
       try {
-        await access.watch.next(id, waitMs, abort.signal);
+        await access.watch.next(id, waitMs, abort.signal, identity.user);
       } finally {
         slot.leave();
       }
       if (abort.signal.aborted && !res.writable) return;
+      // The caller may have been cut off (disabled, token revoked) while waiting.
+      unwrap(recheck(tokenIdOf(res)));
       current = access.visible(identity, id);
     }
     res.json(await deliver(current, identity, tokenIdOf(res)));
@@ -113,7 +118,7 @@ export function requestRoutes(deps: RequestRouteDeps): Router {
     const identity = identityOf(res);
     const id = parse(requestIdParam, req.params.id, "request id");
     const body = parse(approveBody, jsonBody(req), "approval");
-    res.json(requestView(await access.approve(identity, id, body.digest, body.comment), identity));
+    res.json(requestView(await access.approve(identity, id, body.digest, body.comment, body.factor), identity));
   });
 
   // An approver explicitly lets a request whose pre-issue scan blocked it go ahead.
@@ -121,7 +126,7 @@ export function requestRoutes(deps: RequestRouteDeps): Router {
     const identity = identityOf(res);
     const id = parse(requestIdParam, req.params.id, "request id");
     const body = parse(overrideBody, jsonBody(req), "override");
-    res.json(requestView(await access.override(identity, id, body.digest, body.reason.trim()), identity));
+    res.json(requestView(await access.override(identity, id, body.digest, body.reason.trim(), body.factor), identity));
   });
 
   // The requester ends their own access early; the serial goes into the KRL.

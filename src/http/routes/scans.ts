@@ -80,10 +80,12 @@ export function scanRoutes(
     const identity = identityOf(res);
     const { host } = parse(manualBody, jsonBody(req), "scan");
     const cfg = config();
-    const approverHere = approvesHost(cfg, identity, host);
-    if (!approverHere && !isAdmin(cfg, identity)) {
-      throw fail.forbidden(`only approvers of a role covering ${host}, and admins, may scan it`);
-    }
+    const admin = isAdmin(cfg, identity);
+    const forbidden = () => fail.forbidden(`only approvers of a role covering ${host}, and admins, may scan it`);
+    // Someone who may scan nothing hears the same for every name, so cannot probe the inventory.
+    if (!admin && !Object.values(cfg.roles).some((role) => isApprover(role, identity))) throw forbidden();
+    if (!Object.hasOwn(cfg.hosts, host)) throw fail.notFound(`unknown host ${host} (not in the inventory)`);
+    if (!admin && !approvesHost(cfg, identity, host)) throw forbidden();
     if (!scans) throw fail.conflict("scanning is turned off in the config (scanning.enabled: false)");
     if (!manualScans.take(identity.user)) {
       throw throttled(

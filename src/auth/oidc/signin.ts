@@ -1,0 +1,300 @@
+import type { Logger } from "pino";
+import type { AuditLog } from "../../audit/log.js";
+import type { Config } from "../../config/schema.js";
+import { type ErrorCode, fail, SshcaError } from "../../errors.js";
+import type { StateStore } from "../../store/state.js";
+import { userStatus } from "../credentials.js";
+import { mintToken, randomBase32 } from "../tokens.js";
+import { mapClaims, type MappedIdentity, sessionEnd } from "./claims.js";
+import { type OidcProvider, ProviderError, type VerifiedTokens } from "./provider.js";
+
+export interface OidcSignInDeps {
+  config: () => Config;
+  store: StateStore;
+  audit: AuditLog;
+  now: () => Date;
+  random: (n: number) => Buffer;
+  provider: OidcProvider;
+  log: Logger;
+}
+
+/** A session minted after a sign-in at the identity provider. The token is shown once. */
+export interface OidcSession {
+  user: string;
+  groups: string[];
+  token: string;
+  expiresAt: string;
+}
+
+interface BrowserFlow {
+  kind: "browser";
+  ip: string;
+  redirectUri: string;
+  state: string;
+  nonce: string;
+  expiresAt: number;
+}
+
+interface DeviceFlow {
+  kind: "device";
+  ip: string;
+  deviceCode: string;
+  /** Seconds between polls (RFC 8628 section 3.5: slow_down adds 5). */
+  interval: number;
+  nextPollAt: number;
+  expiresAt: number;
+}
+
+/** How long a browser sign-in may take before its flow is forgotten. */
+const BROWSER_FLOW_SECONDS = 600;
+/** Open flows per client address, and in all: enough for people, never a way to fill memory. */
+const PER_ADDRESS = 20;
+const TOTAL = 10_000;
+
+/** RFC 8252 section 7.3: a native app's redirect is the loopback IP literal on any port. */
+const LOOPBACK_REDIRECT = /^http:\/\/(127\.0\.0\.1|\[::1\]):\d{1,5}\/[A-Za-z0-9/_-]{0,64}$/;
+
+/**
+ * Single sign-on through the organisation's OpenID Connect provider, with sshcad as the
+ * (confidential) client: the CLI never sees the client secret or the provider's tokens, only the
+ * sshca session minted at the end.
+ *
+ * Browser (authorization code + PKCE, RFC 7636; loopback redirect, RFC 8252): the CLI keeps the
+ * PKCE verifier and sends only its challenge; sshcad chooses state and nonce and keeps them with
+ * the flow, which is single-use, so a replayed code or a forged callback has nothing to finish.
+ * Device (RFC 8628): sshcad holds the device code; the CLI polls sshcad, which asks the provider
+ * once per poll and passes back what RFC 8628 says to do.
+ */
+export class OidcSignIn {
+  private readonly flows = new Map<string, BrowserFlow | DeviceFlow>();
+
+  constructor(private readonly deps: OidcSignInDeps) {}
+
+  /** Starts a browser sign-in; answers the URL to open. */
+  async startBrowser(
+    ip: string,
+    redirectUri: string,
+    codeChallenge: string,
+  ): Promise<{ flow: string; authorizationUrl: string; expiresAt: string }> {
+    if (!LOOPBACK_REDIRECT.test(redirectUri))
+      throw fail.badRequest("redirectUri must be http://127.0.0.1:PORT/... or http://[::1]:PORT/... (RFC 8252)");
+    const now = this.deps.now().getTime();
+    this.admit(ip, now);
+    const state = this.deps.random(24).toString("base64url");
+    const nonce = this.deps.random(24).toString("base64url");
+    const url = await this.deps.provider.authorizationUrl({ redirectUri, state, nonce, codeChallenge });
+    const id = `of_${randomBase32(this.deps.random, 20)}`;
+    const expiresAt = now + BROWSER_FLOW_SECONDS * 1000;
+    this.flows.set(id, { kind: "browser", ip, redirectUri, state, nonce, expiresAt });
+    return { flow: id, authorizationUrl: url.toString(), expiresAt: new Date(expiresAt).toISOString() };
+  }
+
+  /** Finishes a browser sign-in with what reached the CLI's loopback callback. The flow is used up either way. */
+  async finishBrowser(
+    id: string,
+    callback: { code: string; state: string; iss?: string | undefined },
+    codeVerifier: string,
+  ): Promise<OidcSession> {
+    const flow = this.take(id, "browser");
+    if (callback.state !== flow.state)
+      throw await this.refused("the state does not match this sign-in (a forged or mixed-up callback)");
+    const params: Record<string, string> = { code: callback.code, state: callback.state };
+    if (callback.iss !== undefined) params.iss = callback.iss;
+    let tokens: VerifiedTokens;
+    try {
+      tokens = await this.deps.provider.exchangeCode({
+        redirectUri: flow.redirectUri,
+        callback: params,
+        state: flow.state,
+        nonce: flow.nonce,
+        codeVerifier,
+      });
+    } catch (err) {
+      throw await this.refused(providerReason(err));
+    }
+    return this.complete(tokens, "browser");
+  }
+
+  /** Starts a device sign-in (RFC 8628 section 3.1): the code to show and where to enter it. */
+  async startDevice(ip: string): Promise<{
+    flow: string;
+    userCode: string;
+    verificationUri: string;
+    verificationUriComplete?: string;
+    interval: number;
+    expiresAt: string;
+  }> {
+    const now = this.deps.now().getTime();
+    this.admit(ip, now);
+    const d = await this.deps.provider.startDevice();
+    const id = `of_${randomBase32(this.deps.random, 20)}`;
+    const interval = Math.max(1, Math.min(60, d.interval ?? 5));
+    const expiresAt = now + Math.max(30, Math.min(1800, d.expires_in)) * 1000;
+    this.flows.set(id, { kind: "device", ip, deviceCode: d.device_code, interval, nextPollAt: now, expiresAt });
+    return {
+      flow: id,
+      userCode: d.user_code,
+      verificationUri: d.verification_uri,
+      ...(typeof d.verification_uri_complete === "string"
+        ? { verificationUriComplete: d.verification_uri_complete }
+        : {}),
+      interval,
+      expiresAt: new Date(expiresAt).toISOString(),
+    };
+  }
+
+  /**
+   * One poll (RFC 8628 section 3.4/3.5): pending (poll again after `interval`), slow_down (the
+   * interval grew by 5 s), done (with the session); access_denied and expired_token end the flow
+   * with a 401. Polling sooner than the interval is answered slow_down without asking the provider.
+   */
+  async pollDevice(
+    id: string,
+  ): Promise<{ status: "pending" | "slow_down"; interval: number } | { status: "done"; session: OidcSession }> {
+    const now = this.deps.now().getTime();
+    const flow = this.peek(id, "device");
+    if (now >= flow.expiresAt) {
+      this.flows.delete(id);
+      throw await this.refused("the device code expired before the sign-in was confirmed; start again");
+    }
+    if (now < flow.nextPollAt) {
+      flow.interval += 5;
+      flow.nextPollAt = now + flow.interval * 1000;
+      return { status: "slow_down", interval: flow.interval };
+    }
+    flow.nextPollAt = now + flow.interval * 1000;
+    let tokens: VerifiedTokens;
+    try {
+      tokens = await this.deps.provider.pollDevice(flow.deviceCode);
+    } catch (err) {
+      if (err instanceof ProviderError && err.error === "authorization_pending")
+        return { status: "pending", interval: flow.interval };
+      if (err instanceof ProviderError && err.error === "slow_down") {
+        flow.interval += 5;
+        flow.nextPollAt = now + flow.interval * 1000;
+        return { status: "slow_down", interval: flow.interval };
+      }
+      this.flows.delete(id);
+      if (err instanceof ProviderError && err.error === "access_denied")
+        throw await this.refused("the sign-in was denied at the identity provider");
+      if (err instanceof ProviderError && err.error === "expired_token")
+        throw await this.refused("the device code expired before the sign-in was confirmed; start again");
+      throw await this.refused(providerReason(err));
+    }
+    this.flows.delete(id);
+    return { status: "done", session: await this.complete(tokens, "device") };
+  }
+
+  /**
+   * The verified ID token becomes a user and a session: the user name is bound to the provider's
+   * issuer and subject, their groups are what the provider's groups map to now (replacing those
+   * of the last sign-in), and the session is short. Audited with method, issuer, subject and groups.
+   */
+  private async complete(tokens: VerifiedTokens, flow: "browser" | "device"): Promise<OidcSession> {
+    const config = this.deps.config();
+    const oidc = config.auth.oidc!;
+    const now = this.deps.now();
+    const mapped = mapClaims(oidc, tokens.claims, now);
+    if (!mapped.ok) throw await this.refused(mapped.reason, mapped.code);
+    const who = mapped.value;
+    const problem = this.bindingProblem(config, who);
+    if (problem) throw await this.refused(problem, "forbidden", who);
+    const state = this.deps.store.data;
+    const existing = Object.hasOwn(state.users, who.user) ? state.users[who.user] : undefined;
+    const minted = mintToken(this.deps.random);
+    const expiresAt = sessionEnd(now, oidc.sessionTtl, tokens).toISOString();
+    const rec = await this.deps.audit.append("auth.signed_in", who.user, {
+      user: who.user,
+      method: "oidc",
+      flow,
+      issuer: who.issuer,
+      subject: who.subject,
+      groups: who.groups,
+      providerGroups: who.providerGroups,
+      tokenId: minted.id,
+      expiresAt,
+      ...(existing ? {} : { firstSignIn: true }),
+    });
+    this.deps.store.put("users", who.user, {
+      groups: who.groups,
+      createdAt: existing?.createdAt ?? now.toISOString(),
+      oidc: { issuer: who.issuer, subject: who.subject, signedInAt: now.toISOString() },
+    });
+    this.deps.store.put("tokens", minted.id, {
+      user: who.user,
+      hash: minted.hash,
+      createdAt: now.toISOString(),
+      expiresAt,
+      kind: "session",
+      method: "oidc",
+    });
+    this.deps.store.noteAuditSeq(rec.seq);
+    await this.deps.store.persist();
+    return { user: who.user, groups: who.groups, token: minted.token, expiresAt };
+  }
+
+  /** Why this provider identity may not become this user, or undefined. */
+  private bindingProblem(config: Config, who: MappedIdentity): string | undefined {
+    const state = this.deps.store.data;
+    if (userStatus(config, state, who.user) === "disabled") return `user ${who.user} is disabled`;
+    if (Object.hasOwn(config.users, who.user) || config.auth.localUsers.includes(who.user))
+      return `${who.user} is a local user of this CA (users: or auth.localUsers in the config), not one from the identity provider`;
+    const existing = Object.hasOwn(state.users, who.user) ? state.users[who.user] : undefined;
+    if (existing && !existing.oidc)
+      return `user ${who.user} exists as a local user (sshcad user add); an admin removes it (sshcad user remove ${who.user}) before ${who.user} signs in through the identity provider`;
+    if (existing?.oidc && (existing.oidc.issuer !== who.issuer || existing.oidc.subject !== who.subject))
+      return `the user name ${who.user} belongs to another identity at the provider; an admin resolves it (sshcad user remove ${who.user})`;
+    return undefined;
+  }
+
+  /** A failed sign-in: audited with its reason (never a code or token), then the error to throw. */
+  private async refused(
+    reason: string,
+    code: ErrorCode = "unauthenticated",
+    who?: MappedIdentity,
+  ): Promise<SshcaError> {
+    const fields = {
+      method: "oidc",
+      reason,
+      issuer: this.deps.config().auth.oidc?.issuer,
+      ...(who ? { user: who.user, subject: who.subject } : {}),
+    };
+    await this.deps.audit.append("auth.failed", "anonymous", fields).catch(() => undefined);
+    this.deps.log.warn({ reason }, "single sign-on refused");
+    return new SshcaError(code, `sign-in refused: ${reason}`);
+  }
+
+  private admit(ip: string, now: number): void {
+    let mine = 0;
+    for (const [id, f] of this.flows) {
+      if (f.expiresAt <= now) this.flows.delete(id);
+      else if (f.ip === ip) mine++;
+    }
+    if (mine >= PER_ADDRESS || this.flows.size >= TOTAL)
+      throw fail.rateLimited("too many sign-ins in progress from this address; finish or let them expire first", 60);
+  }
+
+  private peek<K extends "browser" | "device">(id: string, kind: K): Extract<BrowserFlow | DeviceFlow, { kind: K }> {
+    const flow = this.flows.get(id);
+    if (!flow || flow.kind !== kind || flow.expiresAt <= this.deps.now().getTime())
+      throw new SshcaError("unauthenticated", "unknown or expired sign-in; start again");
+    return flow as Extract<BrowserFlow | DeviceFlow, { kind: K }>;
+  }
+
+  private take<K extends "browser" | "device">(id: string, kind: K): Extract<BrowserFlow | DeviceFlow, { kind: K }> {
+    const flow = this.peek(id, kind);
+    this.flows.delete(id);
+    return flow;
+  }
+}
+
+/** The provider's refusal in words, naming the check that failed; never a code or token. */
+function providerReason(err: unknown): string {
+  if (err instanceof ProviderError) {
+    if (err.error === "invalid_grant")
+      return `the identity provider refused the code (used already, expired, or not for this sign-in): ${err.message}`;
+    return `${err.error === "invalid_token" ? "" : `${err.error}: `}${err.message}`;
+  }
+  if (err instanceof SshcaError) return err.message;
+  return (err as Error)?.message ?? String(err);
+}
