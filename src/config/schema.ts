@@ -3,6 +3,7 @@ import { z } from "zod";
 import { authSchema } from "./auth-schema.js";
 import { duration, ident } from "./fields.js";
 import { HOST_NAME, isPrintable, isReservedName, isValidAddress, LOGIN } from "./names.js";
+import { storageSchema } from "./storage-schema.js";
 
 /**
  * The sshcad configuration: one YAML file, validated here once, with every default in
@@ -241,6 +242,8 @@ export const configSchema = z
     /** State directory; default $STATE_DIRECTORY (systemd) or ./data. */
     dataDir: z.string().min(1).optional(),
     ca: caSchema,
+    /** Embedded files (one sshcad) or one PostgreSQL database (several replicas). */
+    storage: storageSchema,
     /** Groups referenced by users and roles. */
     groups: z.record(ident("group name"), z.strictObject({ description: z.string().default("") })),
     /** Static group memberships; `sshcad user add` adds users at run time. */
