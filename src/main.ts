@@ -19,6 +19,9 @@ import { serve, subjectAltNames } from "./daemon/serve.js";
 import { ensureTlsMaterial } from "./tls/material.js";
 import { type VerifyResult, verifyAudit } from "./audit/verify.js";
 import { isSshcaError, SshcaError, safeErr } from "./errors.js";
+import { migrate } from "./store/postgres/migrations.js";
+import { openPostgres } from "./store/postgres/pool.js";
+import { readPostgresUrl } from "./store/postgres/url.js";
 
 process.umask(0o077);
 const env = process.env;
@@ -185,9 +188,36 @@ program
     const cfg = loadConfigFile(configPath);
     // Single sign-on: the client secret and CA file must be readable now, not at the first sign-in.
     if (cfg.auth.oidc) await OidcProvider.create(cfg.auth.oidc, env);
+    // The database URL too (read and checked, not used: the database may not be up yet).
+    if (cfg.storage.backend === "postgres") await readPostgresUrl(cfg.storage, env);
     say(
-      `${configPath}: ok (${Object.keys(cfg.roles).length} roles, ${Object.keys(cfg.hosts).length} hosts${cfg.auth.oidc ? `, single sign-on with ${cfg.auth.oidc.issuer}` : ""})`,
+      `${configPath}: ok (${Object.keys(cfg.roles).length} roles, ${Object.keys(cfg.hosts).length} hosts${cfg.auth.oidc ? `, single sign-on with ${cfg.auth.oidc.issuer}` : ""}, ${cfg.storage.backend} storage)`,
     );
+  });
+
+program
+  .command("storage")
+  .description("the storage backend")
+  .command("migrate")
+  .description("create or upgrade the PostgreSQL schema (storage.backend: postgres); safe while other replicas run")
+  .action(async () => {
+    const cfg = loadConfigFile(globals().configPath);
+    if (cfg.storage.backend !== "postgres") {
+      say("storage.backend is embedded: nothing to migrate");
+      return;
+    }
+    const url = await readPostgresUrl(cfg.storage, env);
+    const db = openPostgres({ url, log: createLogger(env), applicationName: "sshcad storage migrate", max: 1 });
+    try {
+      const r = await migrate(db);
+      say(
+        r.applied.length > 0
+          ? `database schema migrated from version ${r.from} to ${r.to}`
+          : `database schema is at version ${r.to}; nothing to migrate`,
+      );
+    } finally {
+      await db.close();
+    }
   });
 
 // The root help lists every command, nested ones included, each with what it does.
