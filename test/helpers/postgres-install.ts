@@ -13,15 +13,15 @@ export const POSTGRES_PACKAGE = "postgresql";
 const LIB = "/usr/lib/postgresql";
 
 /** The newest /usr/lib/postgresql/<version>/bin that holds initdb, postgres and psql. */
-export function postgresBin(): string {
+export function postgresBin(lib = LIB): string {
   let versions: string[] = [];
   try {
-    versions = readdirSync(LIB).filter((v) => /^\d+$/.test(v));
+    versions = readdirSync(lib).filter((v) => /^\d+$/.test(v));
   } catch {
     // not installed: reported below
   }
   for (const version of versions.sort((a, b) => Number(b) - Number(a))) {
-    const bin = join(LIB, version, "bin");
+    const bin = join(lib, version, "bin");
     try {
       for (const p of ["initdb", "postgres", "psql"]) accessSync(join(bin, p), constants.X_OK);
       return bin;
@@ -30,7 +30,7 @@ export function postgresBin(): string {
     }
   }
   throw new Error(
-    `PostgreSQL server is not installed (no ${LIB}/<version>/bin/postgres): apt-get install -y ${POSTGRES_PACKAGE} (npm run test:all does this)`,
+    `PostgreSQL server is not installed (no ${lib}/<version>/bin/postgres): apt-get install -y ${POSTGRES_PACKAGE} (npm run test:all does this)`,
   );
 }
 

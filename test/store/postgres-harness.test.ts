@@ -1,6 +1,8 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
+import { postgresBin } from "../helpers/postgres-install.js";
+import { tempDir } from "../helpers/tmp.js";
 
 /** The test cluster itself: the PostgreSQL tests stand on it keeping its promises. */
 describe("test PostgreSQL cluster", () => {
@@ -22,6 +24,13 @@ describe("test PostgreSQL cluster", () => {
       await client.end();
     }
   }
+
+  it("a missing server is a failure with the install command, never a skip", () => {
+    expect(() => postgresBin(tempDir("no-pg"))).toThrow(
+      /is not installed .*: apt-get install -y postgresql \(npm run test:all does this\)$/,
+    );
+    expect(postgresBin()).toMatch(/^\/usr\/lib\/postgresql\/\d+\/bin$/);
+  });
 
   it("accepts the application role over the unix socket, and over TCP only with its password", async () => {
     const rows = await one(db.socketUrl, "SELECT current_user AS who, inet_server_addr() AS addr");
