@@ -41,7 +41,7 @@ export async function startServer(s: ServerSettings): Promise<ServerProcess> {
     ...["-c", "listen_addresses=127.0.0.1"],
     ...["-c", "fsync=on", "-c", "synchronous_commit=on", "-c", "full_page_writes=on"],
     // Small: one cluster per test file, two test workers on a shared 2-core machine.
-    ...["-c", "max_connections=60", "-c", "shared_buffers=16MB", "-c", "max_wal_size=256MB"],
+    ...["-c", "max_connections=60", "-c", "shared_buffers=16MB", "-c", "min_wal_size=4MB", "-c", "max_wal_size=64MB"],
     // A failed statement is not echoed into the log: some carry a password (ALTER ROLE).
     ...["-c", "TimeZone=UTC", "-c", "log_min_error_statement=panic"],
   ];

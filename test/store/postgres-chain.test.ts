@@ -58,7 +58,7 @@ describe("audit chain in PostgreSQL", () => {
     return () => db.close();
   });
   afterAll(async () => {
-    await pgc?.stop();
+    await pgc?.destroy();
   });
 
   it("300 concurrent appends, each with its own state change, make one linear chain", async () => {

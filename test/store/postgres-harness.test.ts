@@ -11,7 +11,7 @@ describe("test PostgreSQL cluster", () => {
     db = await startPostgres();
   });
   afterAll(async () => {
-    await db?.stop();
+    await db?.destroy();
   });
 
   async function one(url: string, sql: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {

@@ -50,7 +50,7 @@ describe("PostgreSQL LISTEN helper", () => {
   });
   afterAll(async () => {
     await db?.close();
-    await pgc?.stop();
+    await pgc?.destroy();
   });
 
   const start = async (

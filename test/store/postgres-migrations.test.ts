@@ -19,7 +19,7 @@ describe("PostgreSQL schema migrations", () => {
   });
   afterAll(async () => {
     await Promise.all(opened.map((db) => db.close()));
-    await pgc?.stop();
+    await pgc?.destroy();
   });
 
   it("are numbered 1, 2, ... in order", () => {

@@ -34,7 +34,7 @@ describe("PostgreSQL shapes for several replicas", () => {
     };
   });
   afterAll(async () => {
-    await pgc?.stop();
+    await pgc?.destroy();
   });
 
   /** A session of its own (a replica's connection), for forced interleavings. */

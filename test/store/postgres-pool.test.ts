@@ -63,7 +63,7 @@ describe("PostgreSQL pool", () => {
     return () => db.close();
   });
   afterAll(async () => {
-    await pgc?.stop();
+    await pgc?.destroy();
   });
 
   it("a stopped database gives `unavailable` errors with neither URL nor password in them or in the log", async () => {

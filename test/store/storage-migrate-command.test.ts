@@ -15,7 +15,7 @@ describe("sshcad storage migrate", () => {
     pgc = await startPostgres();
   });
   afterAll(async () => {
-    await pgc?.stop();
+    await pgc?.destroy();
   });
 
   const urlFile = (url: string, mode = 0o600) => {
