@@ -206,7 +206,7 @@ export class AccessService {
       const role = this.deps.config().roles[req.role];
       const decided = unwrap(decideApproval(this.get(id)!, role, identity, digest, comment, now));
       // The approval stands; only now is the second factor checked (a TOTP code is used up here).
-      const evidence = this.stepUp(identity, this.get(id)!, factor);
+      const evidence = await this.stepUp(identity, this.get(id)!, factor);
       const { complete } = decided;
       const last = decided.request.approvals.at(-1)!;
       const request = evidence
@@ -262,7 +262,7 @@ export class AccessService {
       const current = this.get(id)!;
       const next = unwrap(decideOverride(current, this.deps.config().roles[req.role], identity, digest, reason, now));
       // An override issues the certificate: it needs the same second factor as an approval.
-      const evidence = this.stepUp(identity, current, factor);
+      const evidence = await this.stepUp(identity, current, factor);
       await this.commit({
         req: next,
         type: "request.scan_overridden",
@@ -281,11 +281,30 @@ export class AccessService {
    * The second factor of an approval or override: checked against this request's id and digest
    * when given, then held to the role's stepUp rule (refused without one where required).
    */
-  private stepUp(identity: Identity, req: AccessRequest, factor: FactorInput | undefined): FactorEvidence | undefined {
+  private async stepUp(
+    identity: Identity,
+    req: AccessRequest,
+    factor: FactorInput | undefined,
+  ): Promise<FactorEvidence | undefined> {
     const role = this.deps.config().roles[req.role];
     if (factor && !this.deps.factors) throw fail.forbidden("second factors are not available here");
-    const evidence = factor ? this.deps.factors!.verify(identity.user, req, factor) : undefined;
+    const uv = role?.stepUp?.userVerification ?? false;
+    const evidence = factor ? await this.deps.factors!.verify(identity.user, req, factor, uv) : undefined;
     return unwrap(decideStepUp(req.role, role, evidence));
+  }
+
+  /**
+   * The WebAuthn challenge for approving this request as the approver sees it (the console): only
+   * for someone who could approve it now, with exactly this digest, for a role that takes WebAuthn.
+   */
+  async webauthnChallenge(identity: Identity, id: string, digest: string) {
+    const req = this.visible(identity, id);
+    const role = this.deps.config().roles[req.role];
+    unwrap(decideApproval(req, role, identity, digest, undefined, this.deps.now()));
+    if (!role?.stepUp?.methods.includes("webauthn"))
+      throw fail.badRequest(`role ${req.role} does not take a WebAuthn second factor`);
+    if (!this.deps.factors) throw fail.forbidden("second factors are not available here");
+    return this.deps.factors.webauthnApprovalOptions(identity.user, req, role.stepUp.userVerification);
   }
 
   /**

@@ -2,6 +2,9 @@ import type { ScanRef } from "../scan/types.js";
 
 /** The domain of access requests: plain data, stored in the live state and sent over the API. */
 
+/** Second factors for step-up approvals: a FIDO key through ssh-keygen, TOTP, or WebAuthn in the console. */
+export type FactorKind = "sk" | "totp" | "webauthn";
+
 /** Who is calling, after authentication. */
 export interface Identity {
   user: string;
@@ -29,7 +32,7 @@ export interface Approval {
   /** True when the role's autoApprove switch stood in for a person. */
   auto?: boolean;
   /** The second factor the approval carried (roles with stepUp), checked against this digest. */
-  factor?: { kind: "sk" | "totp"; factor: string; userVerified?: boolean };
+  factor?: { kind: FactorKind; factor: string; userVerified?: boolean };
 }
 
 /** What was signed, once issued. */
@@ -57,7 +60,7 @@ export interface Grant {
   /** The requester's reason, trimmed. */
   reason: string;
   /** The role asks each approval for a second factor (see step-up.ts); not part of the digest. */
-  stepUp?: { methods: ("sk" | "totp")[]; userVerification: boolean };
+  stepUp?: { methods: FactorKind[]; userVerification: boolean };
 }
 
 /**
@@ -90,7 +93,7 @@ export interface AccessRequest {
   approvalsRequired: number;
   autoApprove: boolean;
   /** Each approval needs a second factor bound to the digest (the role's rule when asked). */
-  stepUp?: { methods: ("sk" | "totp")[]; userVerification: boolean };
+  stepUp?: { methods: FactorKind[]; userVerification: boolean };
   digest: string;
   createdAt: string;
   updatedAt: string;

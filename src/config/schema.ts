@@ -166,10 +166,13 @@ const roleSchema = z
     stepUp: z
       .strictObject({
         methods: z
-          .array(z.enum(["sk", "totp"]))
+          .array(z.enum(["sk", "totp", "webauthn"]))
           .min(1)
           .default(["sk"]),
-        /** sk signatures must also carry user verification (PIN or biometric, flag 0x04). */
+        /**
+         * sk signatures must also carry user verification (PIN or biometric, flag 0x04); WebAuthn
+         * assertions are asked for with userVerification "required" and must carry the UV flag.
+         */
         userVerification: z.boolean().default(false),
       })
       .optional(),
@@ -236,6 +239,36 @@ const webhookSchema = z
 
 export type WebhookConfig = z.output<typeof webhookSchema>;
 
+/** The web console sshcad serves under /console (see src/console/). */
+const consoleSchema = z
+  .strictObject({
+    /**
+     * The public https URL people reach the console at (scheme, host name, port; no path), e.g.
+     * https://ca.example.com:8443. It is the WebAuthn origin (its host name the relying-party id),
+     * the OIDC redirect base, and the link in notifications. Default: https://localhost:<port>.
+     */
+    url: z
+      .url({ protocol: /^https$/, message: "console.url must be an https:// URL" })
+      .refine((u) => {
+        const parsed = new URL(u);
+        return (parsed.pathname === "/" || parsed.pathname === "") && !parsed.search && !parsed.hash && !parsed.username;
+      }, "console.url is an origin only: https://HOST[:PORT], no path, query or credentials")
+      .refine((u) => isIP(new URL(u).hostname.replace(/^\[|\]$/g, "")) === 0, {
+        message: "console.url needs a host name: WebAuthn refuses IP-address origins",
+      })
+      .transform((u) => new URL(u).origin)
+      .optional(),
+    /** A console session ends after this long without use. */
+    sessionIdle: duration().pipe(z.int().min(60).max(86400)).prefault("1h"),
+    /** A console session ends this long after sign-in, used or not. */
+    sessionMax: duration().pipe(z.int().min(300).max(7 * 86400)).prefault("8h"),
+  })
+  .refine((c) => c.sessionIdle <= c.sessionMax, {
+    message: "sessionIdle must not be longer than sessionMax",
+    path: ["sessionIdle"],
+  })
+  .prefault({});
+
 export const configSchema = z
   .strictObject({
     listen: listenSchema,
@@ -273,6 +306,7 @@ export const configSchema = z
       })
       .prefault({}),
     webhooks: z.array(webhookSchema).default([]),
+    console: consoleSchema,
     revocation: z
       .strictObject({
         /** Also write the KRL here (mode 0644, replaced atomically), e.g. for a co-located sshd. */

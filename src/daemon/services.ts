@@ -14,6 +14,7 @@ import { findNmap } from "../scan/runner.js";
 import { ScanService } from "../scan/service.js";
 import { krlPaths } from "./admin-deps.js";
 import type { Core } from "./core.js";
+import { consoleOrigin } from "../console/origin.js";
 
 /** How often pending requests are expired and failed issuances retried. */
 export const SWEEP_MS = 1000;
@@ -45,6 +46,8 @@ export async function buildServices(
   log: Logger,
   /** The TLS CA fingerprint clients pin, or "none" for plain HTTP (bound into sign-in challenges). */
   tlsFingerprint: string,
+  /** Where the API listens, once it does (the console's default origin takes its port). */
+  site: { apiUrl?: string } = {},
 ): Promise<Services> {
   const { store, audit, ca } = core;
   const config = () => core.config;
@@ -59,6 +62,7 @@ export async function buildServices(
     random: randomBytes,
     sealer: await Sealer.open(core.paths.sealKey),
     tlsFingerprint,
+    consoleOrigin: () => consoleOrigin(core.config, site.apiUrl),
   });
   let scans: ScanService | undefined;
   const access: AccessService = new AccessService({

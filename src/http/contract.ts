@@ -12,7 +12,7 @@ export interface ApprovalView {
   comment?: string;
   auto?: boolean;
   /** The second factor the approval carried (roles with stepUp). */
-  factor?: { kind: "sk" | "totp"; factor: string; userVerified?: boolean };
+  factor?: { kind: "sk" | "totp" | "webauthn"; factor: string; userVerified?: boolean };
 }
 
 export interface RequestView {
@@ -31,7 +31,7 @@ export interface RequestView {
   digest: string;
   approvalsRequired: number;
   /** Each approval must carry a second factor bound to the digest: which kinds the role accepts. */
-  stepUp?: { methods: ("sk" | "totp")[]; userVerification: boolean };
+  stepUp?: { methods: ("sk" | "totp" | "webauthn")[]; userVerification: boolean };
   approvals: ApprovalView[];
   createdAt: string;
   updatedAt: string;
@@ -68,8 +68,14 @@ export interface CreateRequestBody {
   publicKey: string;
 }
 
-/** A second factor bound to the request: a security-key signature of the approval message, or a TOTP code. */
-export type FactorBody = { kind: "sk"; signature: string } | { kind: "totp"; code: string };
+/**
+ * A second factor bound to the request: a security-key signature of the approval message, a TOTP
+ * code, or a WebAuthn assertion (the console) over the challenge from POST /v1/requests/:id/webauthn.
+ */
+export type FactorBody =
+  | { kind: "sk"; signature: string }
+  | { kind: "totp"; code: string }
+  | { kind: "webauthn"; response: Record<string, unknown> };
 
 export interface ApproveBody {
   digest: string;
@@ -166,7 +172,9 @@ export interface OverrideBody {
 /** A second factor as its owner sees it. */
 export interface FactorView {
   id: string;
-  kind: "sk" | "totp";
+  kind: "sk" | "totp" | "webauthn";
+  /** webauthn: the name given at registration. */
+  name?: string;
   addedAt: string;
   confirmed: boolean;
   fingerprint?: string;

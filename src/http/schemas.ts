@@ -25,10 +25,45 @@ export const createRequestBody = z.strictObject({
   publicKey: text(16 * 1024),
 });
 
-/** A second factor bound to the request (roles with stepUp): a security-key signature or a TOTP code. */
+const b64url = (max: number) => z.string().max(max).regex(/^[A-Za-z0-9_-]*$/, "expected base64url");
+
+/** A WebAuthn assertion as @simplewebauthn/browser's startAuthentication() returns it (AuthenticationResponseJSON). */
+export const webauthnAssertion = z.object({
+  id: b64url(1024),
+  rawId: b64url(1024),
+  type: z.literal("public-key"),
+  response: z.object({
+    clientDataJSON: b64url(4096),
+    authenticatorData: b64url(4096),
+    signature: b64url(2048),
+    userHandle: b64url(1024).optional(),
+  }),
+  clientExtensionResults: z.record(z.string(), z.unknown()).default({}),
+  authenticatorAttachment: z.enum(["platform", "cross-platform"]).optional(),
+});
+
+/** A WebAuthn registration as startRegistration() returns it (RegistrationResponseJSON). */
+export const webauthnRegistration = z.object({
+  id: b64url(1024),
+  rawId: b64url(1024),
+  type: z.literal("public-key"),
+  response: z.object({
+    clientDataJSON: b64url(4096),
+    attestationObject: b64url(8192),
+    authenticatorData: b64url(4096).optional(),
+    transports: z.array(z.string().max(32)).max(8).optional(),
+    publicKeyAlgorithm: z.int().optional(),
+    publicKey: b64url(4096).optional(),
+  }),
+  clientExtensionResults: z.record(z.string(), z.unknown()).default({}),
+  authenticatorAttachment: z.enum(["platform", "cross-platform"]).optional(),
+});
+
+/** A second factor bound to the request (roles with stepUp): a security-key signature, a TOTP code, a WebAuthn assertion. */
 export const factorBody = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("sk"), signature: text(8192) }),
   z.strictObject({ kind: z.literal("totp"), code: z.string().regex(/^\d{6}$/, "a TOTP code is 6 digits") }),
+  z.strictObject({ kind: z.literal("webauthn"), response: webauthnAssertion }),
 ]);
 
 export const approveBody = z.strictObject({

@@ -46,8 +46,18 @@ export interface TokenRecord {
   kind?: "api" | "session";
   /** What a session token was obtained through (the sign-in key). */
   parent?: CredentialRef;
-  /** How a session was signed in: "ssh" (a key), "oidc" (the identity provider). */
-  method?: "ssh" | "oidc";
+  /**
+   * How a session was signed in: "ssh" (a key), "oidc" (the identity provider), "console" (a web
+   * console session, carried in a cookie; see src/console/).
+   */
+  method?: "ssh" | "oidc" | "console";
+  /** Console sessions: through the identity provider, or a one-time link from a CLI session. */
+  signedInThrough?: "oidc" | "link";
+  /**
+   * When the person last proved who they are (the sign-in the session comes from); absent for a
+   * console session whose link was minted with an API token (it is never "fresh").
+   */
+  authenticatedAt?: string;
 }
 
 /**
@@ -56,12 +66,14 @@ export interface TokenRecord {
  */
 export interface FactorRecord {
   user: string;
-  kind: "sk" | "totp";
+  kind: "sk" | "totp" | "webauthn";
   addedAt: string;
   /** A TOTP factor is confirmed by its first valid code; an sk factor by its enrolment signature. */
   confirmedAt?: string;
   sk?: { publicKey: string; fingerprint: string };
   totp?: { sealed: string };
+  /** A WebAuthn credential (W3C WebAuthn level 3): its id and COSE public key, base64url. */
+  webauthn?: { credentialId: string; publicKey: string; counter: number; transports?: string[]; name: string };
   /** The last TOTP time step used: a code works once. */
   lastStep?: number;
 }

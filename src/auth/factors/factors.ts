@@ -8,6 +8,8 @@ import { blobFingerprint, verifySshSignature, verifySshSignatureDetails } from "
 import { randomBase32 } from "../tokens.js";
 import type { Sealer } from "./sealed.js";
 import { newTotpSecret, totpBase32, totpStep, totpUri } from "./totp.js";
+import { approvalMessage } from "./approval-message.js";
+import { relyingParty, WebAuthnCeremonies } from "./webauthn.js";
 
 /** ssh-keygen -Y namespaces: enrolment proofs and approval signatures are never interchangeable. */
 export const FACTOR_ADD_NAMESPACE = "sshca-factor-add";
@@ -17,9 +19,7 @@ export const APPROVAL_NAMESPACE = "sshca-approve";
 export const FRESH_SIGN_IN_SECONDS = 600;
 
 /** What an approver signs with their security key: exactly this request, as reviewed. */
-export function approvalMessage(p: { request: string; digest: string; approver: string }): string {
-  return ["sshca approval", `request=${p.request}`, `digest=${p.digest}`, `approver=${p.approver}`, ""].join("\n");
-}
+export { approvalMessage } from "./approval-message.js";
 
 export interface FactorDeps {
   config: () => Config;
@@ -30,15 +30,21 @@ export interface FactorDeps {
   sealer: Sealer;
   /** The TLS CA fingerprint clients pin, or "none" (bound into enrolment challenges). */
   tlsFingerprint: string;
+  /** The web console's origin (https://HOST:PORT): WebAuthn's origin, its host name the RP ID. */
+  consoleOrigin: () => string;
 }
 
 /** The second factor an approval carries, as the API receives it. */
-export type FactorInput = { kind: "sk"; signature: string } | { kind: "totp"; code: string };
+export type FactorInput =
+  | { kind: "sk"; signature: string }
+  | { kind: "totp"; code: string }
+  | { kind: "webauthn"; response: Record<string, unknown> };
 
 /** A factor as its owner sees it (never a seed). */
 export interface FactorView {
   id: string;
-  kind: "sk" | "totp";
+  kind: "sk" | "totp" | "webauthn";
+  name?: string;
   addedAt: string;
   confirmed: boolean;
   fingerprint?: string;
@@ -60,8 +66,11 @@ interface SkChallenge {
  */
 export class Factors {
   private readonly challenges = new Map<string, SkChallenge>();
+  readonly webauthn: WebAuthnCeremonies;
 
-  constructor(private readonly deps: FactorDeps) {}
+  constructor(private readonly deps: FactorDeps) {
+    this.webauthn = new WebAuthnCeremonies(deps.now, deps.random);
+  }
 
   list(user: string): FactorView[] {
     return Object.entries(this.deps.store.data.factors)
@@ -72,7 +81,54 @@ export class Factors {
         addedAt: f.addedAt,
         confirmed: f.confirmedAt !== undefined,
         ...(f.sk ? { fingerprint: f.sk.fingerprint } : {}),
+        ...(f.webauthn ? { name: f.webauthn.name } : {}),
       }));
+  }
+
+  /** WebAuthn registration, step 1 (fresh sign-in only): options for navigator.credentials.create(). */
+  async webauthnOptions(user: string, token: TokenRecord, name: string) {
+    this.mayEnrol(token);
+    const existing = Object.values(this.deps.store.data.factors).filter((f) => f.user === user);
+    return this.webauthn.registrationOptions(this.rp(), user, name, existing);
+  }
+
+  /** WebAuthn registration, step 2: the authenticator's response becomes a factor (audited, announced). */
+  async addWebauthn(user: string, token: TokenRecord, response: Record<string, unknown>): Promise<FactorView> {
+    this.mayEnrol(token);
+    const { name, credential } = await this.webauthn.register(this.rp(), user, response as never);
+    if (Object.values(this.deps.store.data.factors).some((f) => f.webauthn?.credentialId === credential.credentialId))
+      throw fail.conflict("that authenticator is registered already");
+    const id = `fa_${randomBase32(this.deps.random, 16)}`;
+    const at = this.deps.now().toISOString();
+    const rec = await this.deps.audit.append("auth.factor_added", user, {
+      user,
+      factor: id,
+      kind: "webauthn",
+      name,
+      origin: this.rp().origin,
+    });
+    this.deps.store.put("factors", id, { user, kind: "webauthn", addedAt: at, confirmedAt: at, webauthn: credential });
+    this.deps.store.noteAuditSeq(rec.seq);
+    await this.deps.store.persist();
+    return this.list(user).find((x) => x.id === id)!;
+  }
+
+  /** The WebAuthn challenge of one approval, for the approver's registered authenticators. */
+  async webauthnApprovalOptions(approver: string, request: { id: string; digest: string }, userVerification: boolean) {
+    const mine = this.confirmed(approver, "webauthn").map(([, f]) => f);
+    if (mine.length === 0)
+      throw fail.forbidden(`${approver} has no WebAuthn authenticator registered (the console's Security keys page adds one)`);
+    return this.webauthn.approvalOptions(this.rp(), approver, request, mine, userVerification);
+  }
+
+  private rp() {
+    return relyingParty(this.deps.consoleOrigin());
+  }
+
+  private confirmed(user: string, kind: FactorRecord["kind"]): [string, FactorRecord][] {
+    return Object.entries(this.deps.store.data.factors).filter(
+      ([, f]) => f.user === user && f.kind === kind && f.confirmedAt !== undefined,
+    );
   }
 
   /** A new TOTP factor, pending until its first code confirms it. The seed is shown this once. */
@@ -187,12 +243,26 @@ export class Factors {
    * signature of the approval message with user presence, or a TOTP code not used before (its
    * time step is recorded at once, so the same code cannot approve twice). Throws a 403 saying why.
    */
-  verify(approver: string, request: { id: string; digest: string }, input: FactorInput): FactorEvidence {
-    const mine = Object.entries(this.deps.store.data.factors).filter(
-      ([, f]) => f.user === approver && f.kind === input.kind && f.confirmedAt !== undefined,
-    );
+  async verify(
+    approver: string,
+    request: { id: string; digest: string },
+    input: FactorInput,
+    userVerification = false,
+  ): Promise<FactorEvidence> {
+    const mine = this.confirmed(approver, input.kind);
     if (mine.length === 0)
-      throw fail.forbidden(`${approver} has no ${input.kind} factor enrolled (sshca factor add ${input.kind})`);
+      throw fail.forbidden(
+        input.kind === "webauthn"
+          ? `${approver} has no WebAuthn authenticator registered (the console's Security keys page adds one)`
+          : `${approver} has no ${input.kind} factor enrolled (sshca factor add ${input.kind})`,
+      );
+    if (input.kind === "webauthn") {
+      const v = await this.webauthn.verifyApproval(this.rp(), approver, request, input.response as never, mine, userVerification);
+      // The signature counter moves on (a cloned authenticator shows up as a counter going back).
+      const f = mine.find(([id]) => id === v.factor)![1];
+      this.deps.store.put("factors", v.factor, { ...f, webauthn: { ...f.webauthn!, counter: v.counter } });
+      return { kind: "webauthn", factor: v.factor, userVerified: v.userVerified };
+    }
     if (input.kind === "sk") {
       const message = approvalMessage({ request: request.id, digest: request.digest, approver });
       let verified: ReturnType<typeof verifySshSignatureDetails>;
@@ -229,12 +299,19 @@ export class Factors {
     return this.deps.sealer.open(f.totp!.sealed, `totp:${id}:${f.user}`);
   }
 
-  /** Enrolment needs a fresh interactive sign-in: not an API token, not a session older than 10 minutes. */
+  /**
+   * Enrolment needs a fresh interactive sign-in: not an API token, not a session older than 10
+   * minutes. A console session counts from the sign-in it came from (its link's CLI session), and
+   * not at all when its link was minted with an API token.
+   */
   private mayEnrol(token: TokenRecord): void {
-    const age = (this.deps.now().getTime() - Date.parse(token.createdAt)) / 1000;
+    const at = token.method === "console" ? token.authenticatedAt : (token.authenticatedAt ?? token.createdAt);
+    const age = at === undefined ? Infinity : (this.deps.now().getTime() - Date.parse(at)) / 1000;
     if (token.kind !== "session" || age > FRESH_SIGN_IN_SECONDS) {
       throw fail.forbidden(
-        "enrolling a second factor needs a fresh sign-in (sshca auth oidc, or sshca auth ssh) within the last 10 minutes, not an API token",
+        token.method === "console"
+          ? "adding a second factor needs a fresh sign-in (within the last 10 minutes): sign out of the console and sign in again"
+          : "enrolling a second factor needs a fresh sign-in (sshca auth oidc, or sshca auth ssh) within the last 10 minutes, not an API token",
       );
     }
   }

@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { Factors } from "../../auth/factors/factors.js";
 import type { StateStore, TokenRecord } from "../../store/state.js";
 import { identityOf, tokenIdOf } from "../auth.js";
-import { jsonBody, parse } from "../schemas.js";
+import { jsonBody, parse, webauthnRegistration } from "../schemas.js";
 
 const factorId = z.string().regex(/^fa_[a-z2-7]{16}$/, "malformed factor id");
 const codeBody = z.strictObject({ code: z.string().regex(/^\d{6}$/, "a TOTP code is 6 digits") });
@@ -37,6 +37,19 @@ export function factorRoutes(store: StateStore, factors: Factors): Router {
       "factor",
     );
     res.status(201).json(await factors.addSk(identityOf(res).user, session(res), b.challenge, b.signature));
+  });
+  // WebAuthn (the console): options for navigator.credentials.create(), then its response.
+  r.post("/webauthn/options", async (req, res) => {
+    const { name } = parse(
+      z.strictObject({ name: z.string().trim().min(1, "give the authenticator a name").max(64) }),
+      jsonBody(req),
+      "factor",
+    );
+    res.status(201).json(await factors.webauthnOptions(identityOf(res).user, session(res), name));
+  });
+  r.post("/webauthn", async (req, res) => {
+    const { response } = parse(z.strictObject({ response: webauthnRegistration }), jsonBody(req), "factor");
+    res.status(201).json(await factors.addWebauthn(identityOf(res).user, session(res), response));
   });
   r.post("/:id/confirm", async (req, res) => {
     const id = parse(factorId, req.params.id, "factor id");

@@ -121,6 +121,14 @@ export function requestRoutes(deps: RequestRouteDeps): Router {
     res.json(requestView(await access.approve(identity, id, body.digest, body.comment, body.factor), identity));
   });
 
+  // The WebAuthn challenge for approving this request as shown (bound to its id, digest and approver).
+  r.post("/:id/webauthn", async (req, res) => {
+    const identity = identityOf(res);
+    const id = parse(requestIdParam, req.params.id, "request id");
+    const { digest } = parse(approveBody.pick({ digest: true }), jsonBody(req), "challenge request");
+    res.status(201).json(await deps.access.webauthnChallenge(identity, id, digest));
+  });
+
   // An approver explicitly lets a request whose pre-issue scan blocked it go ahead.
   r.post("/:id/override", async (req, res) => {
     const identity = identityOf(res);
