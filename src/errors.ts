@@ -34,6 +34,7 @@ export class SshcaError extends Error {
 export const fail = {
   badRequest: (msg: string, details?: Record<string, unknown>) => new SshcaError("bad_request", msg, { details }),
   forbidden: (msg: string) => new SshcaError("forbidden", msg),
+  unauthenticated: (msg: string) => new SshcaError("unauthenticated", msg),
   notFound: (msg: string) => new SshcaError("not_found", msg),
   conflict: (msg: string, details?: Record<string, unknown>) => new SshcaError("conflict", msg, { details }),
   unavailable: (msg: string, cause?: unknown) => new SshcaError("unavailable", msg, { cause }),

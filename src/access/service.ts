@@ -117,6 +117,14 @@ export class AccessService {
 
   /** May this identity see the request? Requester, the role's approvers, auditors, admins. */
   canView(identity: Identity, req: AccessRequest): boolean {
+    return this.canSee(identity, req);
+  }
+
+  /**
+   * The same rule for a request known only from its audit records (it may have left the live
+   * state): who asked, for which role.
+   */
+  canSee(identity: Identity, req: { requester: string; role: string }): boolean {
     const config = this.deps.config();
     const role = config.roles[req.role];
     return (

@@ -14,6 +14,7 @@ import { readiness } from "../ops/readiness.js";
 import { ensureTlsMaterial } from "../tls/material.js";
 import { type Core, openCore } from "./core.js";
 import { applyReload } from "./reload.js";
+import { consoleOrigin } from "../console/origin.js";
 import { buildServices, KRL_REFRESH_MS, SCAN_TICK_MS, SWEEP_MS } from "./services.js";
 
 export interface ServeOptions {
@@ -82,7 +83,8 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
       ? await ensureTlsMaterial(paths.tlsDir, subjectAltNames(core.config.listen), now())
       : undefined;
     if (tls?.created.ca) await audit.append("tls.ca_created", "sshcad", { fingerprint: tls.fingerprint });
-    services = await buildServices(core, opts.env, now, log, tls?.fingerprint ?? "none");
+    const site: { apiUrl?: string } = {};
+    services = await buildServices(core, opts.env, now, log, tls?.fingerprint ?? "none", site);
     const { access, krl, scans, signIn, keyRegistration, factors, oidc, oidcProvider, metrics, nmapPath } = services;
     await auditConfig(core, log, false);
 
@@ -102,6 +104,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
       now,
       log,
       stopping: () => shuttingDown,
+      consoleOrigin: () => consoleOrigin(core.config, site.apiUrl),
       ready: () =>
         readiness({
           statePath: paths.state,
@@ -127,6 +130,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
       (reason) => metrics.connectionsRefused.inc({ reason }),
     );
     const url = await listenApi(server, core.config.listen, tls ? "https" : "http");
+    site.apiUrl = url;
     servers.push({ server });
 
     const adminServer = createServer(createAdminApp({ config, store, audit, now, random: randomBytes, access }, log));

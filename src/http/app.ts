@@ -1,4 +1,11 @@
+import { randomBytes } from "node:crypto";
 import express, { type Express } from "express";
+import { consoleOrigin } from "../console/origin.js";
+import { consoleApiRoutes, consoleRoutes } from "../console/routes.js";
+import { ConsoleSessions } from "../console/sessions.js";
+import { LongPolls } from "./long-polls.js";
+import { ChangeHub, eventRoutes } from "./routes/events.js";
+import { historyRoutes } from "./routes/history.js";
 import type { Logger } from "pino";
 import type { AccessService } from "../access/service.js";
 import type { AuditLog } from "../audit/log.js";
@@ -47,6 +54,8 @@ export interface AppDeps {
   stopping: () => boolean;
   now: () => Date;
   log: Logger;
+  /** The web console's origin (console.url, else https://localhost:<port>). */
+  consoleOrigin?: () => string;
 }
 
 /** Request bodies are small JSON documents; 16 KiB holds the largest RSA public key with room. */
@@ -92,11 +101,21 @@ export function createApp(deps: AppDeps): Express {
   const clock = () => deps.now().getTime();
   const tracked = () => deps.config().limits.trackedClients;
   const failures = new RateLimiter(() => deps.config().limits.failedAuthPerMinute, clock, tracked);
+  const origin = deps.consoleOrigin ?? (() => consoleOrigin(deps.config(), undefined));
+  const consoleSessions = new ConsoleSessions({
+    config: deps.config,
+    store: deps.store,
+    audit: deps.audit,
+    now: deps.now,
+    random: randomBytes,
+    origin,
+  });
   const authDeps = {
     config: deps.config,
     store: deps.store,
     now: deps.now,
     failures,
+    cookie: consoleSessions,
     // Failed sign-ins are audit events; the append is not awaited (the caller is refused anyway).
     onFailure: (reason: string, ip: string) => {
       deps.audit.append("auth.failed", "anonymous", { reason, ip }).catch(() => undefined);
@@ -120,16 +139,24 @@ export function createApp(deps: AppDeps): Express {
     keyRoutes(deps.store, deps.audit, deps.keyRegistration, (user) => deps.access.watch.wakeUser(user)),
   );
   app.use("/v1/factors", auth, factorRoutes(deps.store, deps.factors));
+  const recheck = (tokenId: string) => stillValid(authDeps, tokenId);
+  const longPolls = new LongPolls();
+  const hub = new ChangeHub();
+  deps.access.onChange((req) => hub.publish(req));
+  app.use("/v1/events", auth, eventRoutes({ ...deps, hub, longPolls, recheck }));
+  app.use("/v1/console", auth, consoleApiRoutes(consoleSessions));
+  app.use("/v1/requests", auth, historyRoutes(deps.access, deps.audit));
   app.use(
     "/v1/requests",
     auth,
     requestRoutes({
+      longPolls,
       access: deps.access,
       audit: deps.audit,
       config: deps.config,
       now: deps.now,
       creations,
-      recheck: (tokenId) => stillValid(authDeps, tokenId),
+      recheck,
     }),
   );
   app.use("/v1/audit", auth, auditRoutes(deps.config, deps.audit, deps.store));
@@ -137,6 +164,11 @@ export function createApp(deps: AppDeps): Express {
   app.use("/v1/scans", auth, scanRoutes(deps.config, deps.audit, deps.scans, manualScans));
   app.use("/v1/revocations", auth, revocationRoutes(deps.access));
   app.use("/v1", auth, infoRoutes(deps.config));
+
+  app.use(
+    "/console",
+    consoleRoutes({ config: deps.config, sessions: consoleSessions, oidc: deps.oidc, origin, stillValid: recheck }),
+  );
 
   app.use(notFoundHandler);
   app.use(errorHandler(deps.log));

@@ -1,12 +1,12 @@
-import type { RequestHandler, Response } from "express";
-import { allow, type Decision, refuse } from "../access/decision.js";
+import type { Request, RequestHandler, Response } from "express";
+import { allow, type Decision, refuse, unwrap } from "../access/decision.js";
 import type { Identity } from "../access/types.js";
 import { credentialProblem, localSignInRefusal, tokenLapse, userStatus } from "../auth/credentials.js";
 import { resolveIdentity } from "../auth/identity.js";
 import { parseToken, secretMatches } from "../auth/tokens.js";
 import type { Config } from "../config/schema.js";
 import { SshcaError } from "../errors.js";
-import type { StateStore } from "../store/state.js";
+import type { StateStore, StateView, TokenRecord } from "../store/state.js";
 import { clientOf } from "./client-address.js";
 import type { RateLimiter } from "./rate-limit.js";
 
@@ -18,6 +18,19 @@ export interface AuthDeps {
   failures: RateLimiter;
   /** Told about each failure that was not rate limited (it is audited). */
   onFailure?: (reason: string, ip: string) => void;
+  /** The web console's session cookie, a second way in (src/console/). */
+  cookie?: CookieAuth;
+}
+
+/**
+ * A session carried in a cookie (the web console). Its token is checked exactly as a bearer
+ * token is; then the console's own rules (idle time, CSRF and origin on changes) apply.
+ */
+export interface CookieAuth {
+  /** The token in the request's cookie, if any. */
+  cookieToken(req: Request): string | undefined;
+  /** After the token is valid: may this request use it? */
+  admit(req: Request, tokenId: string, secret: string): Decision<void>;
 }
 
 /** 429 with Retry-After, for a client address that failed too often. */
@@ -43,15 +56,29 @@ export function failedSignIn(
 }
 
 /**
- * Bearer-token authentication; sets the caller's Identity (and the token's id) for the routes
- * after it. The token is checked first: a valid one passes even from an address that others
- * locked out (all clients of a unix socket, or behind one NAT, share an address); only
- * invalid ones are counted, and refused with 429 once the address has too many.
+ * Bearer-token authentication, or the console's session cookie when no Authorization header is
+ * sent; sets the caller's Identity (and the token's id) for the routes after it, so every route
+ * authorizes a console user exactly as an API caller. The token is checked first: a valid one
+ * passes even from an address that others locked out (all clients of a unix socket, or behind
+ * one NAT, share an address); only invalid ones are counted, and refused with 429 once the
+ * address has too many.
  */
 export function authenticate(deps: AuthDeps): RequestHandler {
   return (req, res, next) => {
     const client = clientOf(req);
     const header = req.get("authorization") ?? "";
+    const cookie = header === "" ? deps.cookie?.cookieToken(req) : undefined;
+    if (cookie !== undefined && deps.cookie) {
+      const parsed = parseToken(cookie);
+      if (!parsed) throw failedSignIn(deps, client, "malformed console session cookie");
+      const decision = checkCaller(deps, parsed);
+      if (!decision.ok) throw failedSignIn(deps, client, decision.reason);
+      unwrap(deps.cookie.admit(req, parsed.id, parsed.secret));
+      res.locals.identity = decision.value;
+      res.locals.tokenId = parsed.id;
+      res.locals.cookieSecret = parsed.secret;
+      return next();
+    }
     if (!/^Bearer /i.test(header))
       throw failedSignIn(deps, client, "missing API token (Authorization: Bearer <token>)");
     const parsed = parseToken(header.slice(7).trim());
@@ -96,11 +123,28 @@ export function stillValid(deps: Pick<AuthDeps, "config" | "store" | "now">, tok
   if (lapse) return refuse("unauthenticated", `this API token ${lapse}`);
   const dead = record.parent ? credentialProblem(deps.store.data, record.parent, now) : undefined;
   if (dead) return refuse("unauthenticated", `this session no longer works: ${dead}`);
-  const local = record.method === "oidc" ? undefined : localSignInRefusal(deps.config(), user);
+  const local = throughProvider(deps.store.data.tokens, record) ? undefined : localSignInRefusal(deps.config(), user);
   if (local) return refuse("unauthenticated", local);
   const identity = resolveIdentity(deps.config(), deps.store.data, user);
   if (!identity) return refuse("unauthenticated", `user ${user} no longer exists`);
   return allow(identity);
+}
+
+/**
+ * Was this session signed in through the identity provider? An OIDC session, a console session
+ * from a provider sign-in, or a console session from a link minted with an OIDC session.
+ */
+function throughProvider(tokens: StateView["tokens"], record: TokenRecord, depth = 0): boolean {
+  if (record.method === "oidc") return true;
+  if (record.method !== "console" || depth > 2) return false;
+  if (record.signedInThrough === "oidc") return true;
+  const parent = record.parent?.kind === "token" && Object.hasOwn(tokens, record.parent.id) ? tokens[record.parent.id] : undefined;
+  return parent !== undefined && throughProvider(tokens, parent, depth + 1);
+}
+
+/** The session secret of a cookie-authenticated caller (binds the CSRF token), else undefined. */
+export function cookieSecretOf(res: Response): string | undefined {
+  return res.locals.cookieSecret as string | undefined;
 }
 
 /** The token the caller authenticated with (its id; set by `authenticate`). */

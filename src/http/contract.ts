@@ -180,6 +180,31 @@ export interface FactorView {
   fingerprint?: string;
 }
 
+/** One access window of a requester (GET /v1/requests/:id/windows): an issued certificate and how it ended. */
+export interface WindowView {
+  request: string;
+  role: string;
+  hosts: string[];
+  principals: string[];
+  serial: string;
+  issuedAt: string;
+  validAfter: string;
+  validBefore: string;
+  approvers: string[];
+  ended?: { kind: "revoke" | "relinquish"; by: string; at: string; reason: string };
+  /** A scan after the window found the host's exposure changed. */
+  drift: boolean;
+}
+
+/** GET /v1/console/session: who is signed in to the console, and the CSRF token for changes. */
+export interface ConsoleSessionView {
+  user: string;
+  expiresAt: string;
+  csrf: string;
+  /** Signed in within the last 10 minutes (may add a second factor). */
+  fresh: boolean;
+}
+
 export interface ErrorBody {
   error: { code: string; message: string; details?: Record<string, unknown> };
 }

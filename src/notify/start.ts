@@ -53,6 +53,7 @@ export async function startNotifications(deps: {
         store,
         log,
         nextCommit: signal.next,
+        consoleUrl: () => deps.config().console.url,
         recipients: (record) =>
           recipientsFor(record, deps.config(), (groups) => membersOf(deps.config(), store.data, groups)),
         ...(deps.onWebhookFailure ? { onFailure: deps.onWebhookFailure } : {}),

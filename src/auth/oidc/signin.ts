@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import type { AuditLog } from "../../audit/log.js";
 import type { Config } from "../../config/schema.js";
@@ -35,6 +36,17 @@ interface BrowserFlow {
   expiresAt: number;
 }
 
+/** A console sign-in: sshcad is the whole client, so it keeps the PKCE verifier too. */
+interface ConsoleFlow {
+  kind: "console";
+  ip: string;
+  redirectUri: string;
+  state: string;
+  nonce: string;
+  codeVerifier: string;
+  expiresAt: number;
+}
+
 interface DeviceFlow {
   kind: "device";
   ip: string;
@@ -44,6 +56,8 @@ interface DeviceFlow {
   nextPollAt: number;
   expiresAt: number;
 }
+
+type Flow = BrowserFlow | DeviceFlow | ConsoleFlow;
 
 /** How long a browser sign-in may take before its flow is forgotten. */
 const BROWSER_FLOW_SECONDS = 600;
@@ -66,7 +80,7 @@ const LOOPBACK_REDIRECT = /^http:\/\/(127\.0\.0\.1|\[::1\]):\d{1,5}\/[A-Za-z0-9/
  * once per poll and passes back what RFC 8628 says to do.
  */
 export class OidcSignIn {
-  private readonly flows = new Map<string, BrowserFlow | DeviceFlow>();
+  private readonly flows = new Map<string, BrowserFlow | DeviceFlow | ConsoleFlow>();
 
   constructor(private readonly deps: OidcSignInDeps) {}
 
@@ -113,6 +127,58 @@ export class OidcSignIn {
       throw await this.refused(providerReason(err));
     }
     return this.complete(tokens, "browser");
+  }
+
+  /**
+   * Starts a web-console sign-in: the provider redirects back to the console's own origin
+   * (`redirectUri`, https). The flow id goes into a pre-session cookie; state, nonce and the PKCE
+   * verifier never leave sshcad.
+   */
+  async startConsole(ip: string, redirectUri: string): Promise<{ flow: string; authorizationUrl: string }> {
+    const now = this.deps.now().getTime();
+    this.admit(ip, now);
+    const state = this.deps.random(24).toString("base64url");
+    const nonce = this.deps.random(24).toString("base64url");
+    const codeVerifier = this.deps.random(32).toString("base64url");
+    const codeChallenge = createHash("sha256").update(codeVerifier).digest("base64url");
+    const url = await this.deps.provider.authorizationUrl({ redirectUri, state, nonce, codeChallenge });
+    const id = `of_${randomBase32(this.deps.random, 20)}`;
+    this.flows.set(id, {
+      kind: "console",
+      ip,
+      redirectUri,
+      state,
+      nonce,
+      codeVerifier,
+      expiresAt: now + BROWSER_FLOW_SECONDS * 1000,
+    });
+    return { flow: id, authorizationUrl: url.toString() };
+  }
+
+  /** Finishes a console sign-in (the flow from the pre-session cookie; used up either way): a console session. */
+  async finishConsole(
+    id: string,
+    callback: { code: string; state: string; iss?: string | undefined },
+  ): Promise<OidcSession & { maxAge: number }> {
+    const flow = this.take(id, "console");
+    if (callback.state !== flow.state)
+      throw await this.refused("the state does not match this sign-in (a forged or mixed-up callback)");
+    const params: Record<string, string> = { code: callback.code, state: callback.state };
+    if (callback.iss !== undefined) params.iss = callback.iss;
+    let tokens: VerifiedTokens;
+    try {
+      tokens = await this.deps.provider.exchangeCode({
+        redirectUri: flow.redirectUri,
+        callback: params,
+        state: flow.state,
+        nonce: flow.nonce,
+        codeVerifier: flow.codeVerifier,
+      });
+    } catch (err) {
+      throw await this.refused(providerReason(err));
+    }
+    const session = await this.complete(tokens, "console");
+    return { ...session, maxAge: (Date.parse(session.expiresAt) - this.deps.now().getTime()) / 1000 };
   }
 
   /** Starts a device sign-in (RFC 8628 section 3.1): the code to show and where to enter it. */
@@ -190,7 +256,7 @@ export class OidcSignIn {
    * issuer and subject, their groups are what the provider's groups map to now (replacing those
    * of the last sign-in), and the session is short. Audited with method, issuer, subject and groups.
    */
-  private async complete(tokens: VerifiedTokens, flow: "browser" | "device"): Promise<OidcSession> {
+  private async complete(tokens: VerifiedTokens, flow: "browser" | "device" | "console"): Promise<OidcSession> {
     const config = this.deps.config();
     const oidc = config.auth.oidc!;
     const now = this.deps.now();
@@ -202,10 +268,13 @@ export class OidcSignIn {
     const state = this.deps.store.data;
     const existing = Object.hasOwn(state.users, who.user) ? state.users[who.user] : undefined;
     const minted = mintToken(this.deps.random);
-    const expiresAt = sessionEnd(now, oidc.sessionTtl, tokens).toISOString();
+    // A console session is short (console.sessionMax), and never outlives the provider's session.
+    const ttl = flow === "console" ? Math.min(oidc.sessionTtl, config.console.sessionMax) : oidc.sessionTtl;
+    const expiresAt = sessionEnd(now, ttl, tokens).toISOString();
     const rec = await this.deps.audit.append("auth.signed_in", who.user, {
       user: who.user,
-      method: "oidc",
+      method: flow === "console" ? "console" : "oidc",
+      ...(flow === "console" ? { through: "oidc" } : {}),
       flow,
       issuer: who.issuer,
       subject: who.subject,
@@ -226,7 +295,9 @@ export class OidcSignIn {
       createdAt: now.toISOString(),
       expiresAt,
       kind: "session",
-      method: "oidc",
+      ...(flow === "console"
+        ? { method: "console", signedInThrough: "oidc", authenticatedAt: now.toISOString() }
+        : { method: "oidc" }),
     });
     this.deps.store.noteAuditSeq(rec.seq);
     await this.deps.store.persist();
@@ -274,14 +345,14 @@ export class OidcSignIn {
       throw fail.rateLimited("too many sign-ins in progress from this address; finish or let them expire first", 60);
   }
 
-  private peek<K extends "browser" | "device">(id: string, kind: K): Extract<BrowserFlow | DeviceFlow, { kind: K }> {
+  private peek<K extends Flow["kind"]>(id: string, kind: K): Extract<Flow, { kind: K }> {
     const flow = this.flows.get(id);
     if (!flow || flow.kind !== kind || flow.expiresAt <= this.deps.now().getTime())
       throw new SshcaError("unauthenticated", "unknown or expired sign-in; start again");
-    return flow as Extract<BrowserFlow | DeviceFlow, { kind: K }>;
+    return flow as Extract<Flow, { kind: K }>;
   }
 
-  private take<K extends "browser" | "device">(id: string, kind: K): Extract<BrowserFlow | DeviceFlow, { kind: K }> {
+  private take<K extends Flow["kind"]>(id: string, kind: K): Extract<Flow, { kind: K }> {
     const flow = this.peek(id, kind);
     this.flows.delete(id);
     return flow;

@@ -32,13 +32,15 @@ export interface RequestRouteDeps {
   creations: RateLimiter;
   /** Re-checks a caller's credential after a long-poll (cut off while waiting?). */
   recheck: (tokenId: string) => Decision<Identity>;
+  /** Waiting long-polls per user (shared with the console's event streams). */
+  longPolls?: LongPolls;
 }
 
 /** /v1/requests: ask, list, show (with long-poll), approve, deny, cancel. */
 export function requestRoutes(deps: RequestRouteDeps): Router {
   const { access, audit, creations, recheck } = deps;
   const r = Router();
-  const longPolls = new LongPolls();
+  const longPolls = deps.longPolls ?? new LongPolls();
   const deliveries = new Deliveries();
 
   /**

@@ -7,7 +7,8 @@ import { IDENT } from "../../config/names.js";
 import type { Config } from "../../config/schema.js";
 import { fail, SshcaError } from "../../errors.js";
 import type { StateStore } from "../../store/state.js";
-import { type AuthDeps, failedSignIn, identityOf, throttled, tokenIdOf } from "../auth.js";
+import { type AuthDeps, cookieSecretOf, failedSignIn, identityOf, throttled, tokenIdOf } from "../auth.js";
+import { clearCookie, SESSION_COOKIE } from "../../console/cookies.js";
 import { clientOf } from "../client-address.js";
 import type { RateLimiter } from "../rate-limit.js";
 import { FINGERPRINT, jsonBody, parse } from "../schemas.js";
@@ -86,6 +87,7 @@ export function logoutRoutes(
     store.noteAuditSeq(rec.seq);
     await store.persist();
     wakeUser(user);
+    if (cookieSecretOf(res)) clearCookie(res, SESSION_COOKIE);
     res.json({ user, tokenId, signedOut: true });
   });
   return r;
