@@ -190,6 +190,12 @@ export class ApiClient {
     return this.call("GET", "/v1/ca");
   }
 
+  /** POST /v1/console/links: a one-time link that signs this user in to the web console. */
+  consoleLink(): Promise<{ url: string; expiresAt: string }> {
+    this.authed();
+    return this.call("POST", "/v1/console/links", {});
+  }
+
   whoami(): Promise<WhoamiView> {
     this.authed();
     return this.call("GET", "/v1/whoami");

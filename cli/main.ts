@@ -4,6 +4,7 @@ import { Command, CommanderError } from "commander";
 import { auditCommands } from "./commands/audit.js";
 import { authCommands } from "./commands/auth.js";
 import { decideCommands } from "./commands/decide.js";
+import { consoleCommand } from "./commands/console.js";
 import { doctorCommand } from "./commands/doctor.js";
 import { factorCommands } from "./commands/factors.js";
 import { infoCommands } from "./commands/info.js";
@@ -54,6 +55,7 @@ authCommands(program, ctx);
 keyCommands(program, ctx);
 factorCommands(program, ctx);
 doctorCommand(program, ctx);
+consoleCommand(program, ctx);
 for (const cmd of program.commands) {
   cmd.exitOverride();
   for (const sub of cmd.commands) sub.exitOverride();

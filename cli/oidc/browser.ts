@@ -12,7 +12,7 @@ export function canOpenBrowser(env: NodeJS.ProcessEnv): boolean {
 }
 
 /** Opens `url` in the user's browser; resolves false when that failed (the URL is printed anyway). */
-function openBrowser(url: string, env: NodeJS.ProcessEnv): Promise<boolean> {
+export function openBrowser(url: string, env: NodeJS.ProcessEnv): Promise<boolean> {
   const cmd = env.BROWSER?.split(":")[0] || (process.platform === "darwin" ? "open" : "xdg-open");
   return new Promise((resolve) => {
     try {

@@ -251,7 +251,9 @@ const consoleSchema = z
       .url({ protocol: /^https$/, message: "console.url must be an https:// URL" })
       .refine((u) => {
         const parsed = new URL(u);
-        return (parsed.pathname === "/" || parsed.pathname === "") && !parsed.search && !parsed.hash && !parsed.username;
+        return (
+          (parsed.pathname === "/" || parsed.pathname === "") && !parsed.search && !parsed.hash && !parsed.username
+        );
       }, "console.url is an origin only: https://HOST[:PORT], no path, query or credentials")
       .refine((u) => isIP(new URL(u).hostname.replace(/^\[|\]$/g, "")) === 0, {
         message: "console.url needs a host name: WebAuthn refuses IP-address origins",
@@ -261,7 +263,14 @@ const consoleSchema = z
     /** A console session ends after this long without use. */
     sessionIdle: duration().pipe(z.int().min(60).max(86400)).prefault("1h"),
     /** A console session ends this long after sign-in, used or not. */
-    sessionMax: duration().pipe(z.int().min(300).max(7 * 86400)).prefault("8h"),
+    sessionMax: duration()
+      .pipe(
+        z
+          .int()
+          .min(300)
+          .max(7 * 86400),
+      )
+      .prefault("8h"),
   })
   .refine((c) => c.sessionIdle <= c.sessionMax, {
     message: "sessionIdle must not be longer than sessionMax",

@@ -35,7 +35,10 @@ export function setSessionCookie(res: Response, token: string, maxAgeSeconds: nu
  * navigation from another site, which Strict cookies do not accompany.
  */
 export function setSignInCookie(res: Response, flow: string, maxAgeSeconds: number): void {
-  res.append("Set-Cookie", `${SIGNIN_COOKIE}=${flow}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=${maxAgeSeconds}`);
+  res.append(
+    "Set-Cookie",
+    `${SIGNIN_COOKIE}=${flow}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=${maxAgeSeconds}`,
+  );
 }
 
 export function clearCookie(res: Response, name: string): void {

@@ -53,13 +53,20 @@ export function consoleRoutes(deps: ConsoleRouteDeps): Router {
   const dist = deps.dist ?? CONSOLE_DIST;
   r.use(consoleHeaders);
   // Hashed file names: cached for good; a new build has new names.
-  r.use("/assets", express.static(join(dist, "assets"), { immutable: true, maxAge: "365d", index: false, fallthrough: false }));
+  r.use(
+    "/assets",
+    express.static(join(dist, "assets"), { immutable: true, maxAge: "365d", index: false, fallthrough: false }),
+  );
 
   const html = (res: express.Response, status: number, body: string) =>
     res.status(status).type("html").set("Cache-Control", "no-store").send(body);
   const refused = (res: express.Response, err: unknown) => {
     if (!(err instanceof SshcaError)) throw err;
-    html(res, err.code === "rate_limited" ? 429 : err.code === "unauthenticated" ? 401 : 400, errorPage("Sign-in failed", err.message));
+    html(
+      res,
+      err.code === "rate_limited" ? 429 : err.code === "unauthenticated" ? 401 : 400,
+      errorPage("Sign-in failed", err.message),
+    );
   };
 
   r.get("/signin", async (req, res) => {
@@ -68,7 +75,10 @@ export function consoleRoutes(deps: ConsoleRouteDeps): Router {
       return;
     }
     try {
-      const { flow, authorizationUrl } = await deps.oidc.startConsole(clientOf(req).key, `${deps.origin()}/console/callback`);
+      const { flow, authorizationUrl } = await deps.oidc.startConsole(
+        clientOf(req).key,
+        `${deps.origin()}/console/callback`,
+      );
       setSignInCookie(res, flow, 600);
       res.redirect(303, authorizationUrl);
     } catch (err) {
@@ -81,7 +91,10 @@ export function consoleRoutes(deps: ConsoleRouteDeps): Router {
     clearCookie(res, SIGNIN_COOKIE);
     try {
       const q = parse(callbackQuery, req.query, "callback");
-      if (q.error) throw fail.unauthenticated(`the identity provider answered ${q.error}${q.error_description ? `: ${q.error_description}` : ""}`);
+      if (q.error)
+        throw fail.unauthenticated(
+          `the identity provider answered ${q.error}${q.error_description ? `: ${q.error_description}` : ""}`,
+        );
       if (!deps.oidc || !flow || !/^of_[a-z2-7]{20}$/.test(flow) || !q.code || !q.state)
         throw fail.unauthenticated("this sign-in was not started in this browser, or it expired; start again");
       const session = await deps.oidc.finishConsole(flow, { code: q.code, state: q.state, iss: q.iss });

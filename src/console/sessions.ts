@@ -83,8 +83,7 @@ export class ConsoleSessions {
     const ok = parentStillValid(link.parent);
     if (!ok.ok) throw fail.unauthenticated(`the CLI sign-in behind this link no longer works: ${ok.reason}`);
     const parent = this.deps.store.data.tokens[link.parent]!;
-    const authenticatedAt =
-      parent.kind === "session" ? (parent.authenticatedAt ?? parent.createdAt) : undefined;
+    const authenticatedAt = parent.kind === "session" ? (parent.authenticatedAt ?? parent.createdAt) : undefined;
     const maxEnd = now.getTime() + this.deps.config().console.sessionMax * 1000;
     const expiresAt = new Date(Math.min(maxEnd, Date.parse(parent.expiresAt)));
     const minted = mintToken(this.deps.random);

@@ -138,7 +138,8 @@ function throughProvider(tokens: StateView["tokens"], record: TokenRecord, depth
   if (record.method === "oidc") return true;
   if (record.method !== "console" || depth > 2) return false;
   if (record.signedInThrough === "oidc") return true;
-  const parent = record.parent?.kind === "token" && Object.hasOwn(tokens, record.parent.id) ? tokens[record.parent.id] : undefined;
+  const parent =
+    record.parent?.kind === "token" && Object.hasOwn(tokens, record.parent.id) ? tokens[record.parent.id] : undefined;
   return parent !== undefined && throughProvider(tokens, parent, depth + 1);
 }
 

@@ -25,7 +25,11 @@ export const createRequestBody = z.strictObject({
   publicKey: text(16 * 1024),
 });
 
-const b64url = (max: number) => z.string().max(max).regex(/^[A-Za-z0-9_-]*$/, "expected base64url");
+const b64url = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .regex(/^[A-Za-z0-9_-]*$/, "expected base64url");
 
 /** A WebAuthn assertion as @simplewebauthn/browser's startAuthentication() returns it (AuthenticationResponseJSON). */
 export const webauthnAssertion = z.object({

@@ -117,7 +117,9 @@ export class Factors {
   async webauthnApprovalOptions(approver: string, request: { id: string; digest: string }, userVerification: boolean) {
     const mine = this.confirmed(approver, "webauthn").map(([, f]) => f);
     if (mine.length === 0)
-      throw fail.forbidden(`${approver} has no WebAuthn authenticator registered (the console's Security keys page adds one)`);
+      throw fail.forbidden(
+        `${approver} has no WebAuthn authenticator registered (the console's Security keys page adds one)`,
+      );
     return this.webauthn.approvalOptions(this.rp(), approver, request, mine, userVerification);
   }
 
@@ -257,7 +259,14 @@ export class Factors {
           : `${approver} has no ${input.kind} factor enrolled (sshca factor add ${input.kind})`,
       );
     if (input.kind === "webauthn") {
-      const v = await this.webauthn.verifyApproval(this.rp(), approver, request, input.response as never, mine, userVerification);
+      const v = await this.webauthn.verifyApproval(
+        this.rp(),
+        approver,
+        request,
+        input.response as never,
+        mine,
+        userVerification,
+      );
       // The signature counter moves on (a cloned authenticator shows up as a counter going back).
       const f = mine.find(([id]) => id === v.factor)![1];
       this.deps.store.put("factors", v.factor, { ...f, webauthn: { ...f.webauthn!, counter: v.counter } });

@@ -136,7 +136,12 @@ export class WebAuthnCeremonies {
       timeout: TIMEOUT_MS,
       allowCredentials: credentials.flatMap((f) =>
         f.webauthn
-          ? [{ id: f.webauthn.credentialId, ...(f.webauthn.transports ? { transports: f.webauthn.transports as never } : {}) }]
+          ? [
+              {
+                id: f.webauthn.credentialId,
+                ...(f.webauthn.transports ? { transports: f.webauthn.transports as never } : {}),
+              },
+            ]
           : [],
       ),
       userVerification: userVerification ? "required" : "preferred",
@@ -162,7 +167,12 @@ export class WebAuthnCeremonies {
     const p = this.take(given, approver);
     if (p?.purpose.kind !== "approve" || p.purpose.request !== request.id)
       throw fail.forbidden("unknown or expired WebAuthn challenge for this request; approve again");
-    const expected = approvalChallenge({ request: request.id, digest: request.digest, approver, nonce: p.purpose.nonce });
+    const expected = approvalChallenge({
+      request: request.id,
+      digest: request.digest,
+      approver,
+      nonce: p.purpose.nonce,
+    });
     if (given !== expected)
       throw fail.forbidden("the authenticator signed another version of this request; review it again");
     const found = credentials.find(([, f]) => f.webauthn?.credentialId === response.id);

@@ -45,7 +45,8 @@ export function eventRoutes(deps: {
     const tokenId = tokenIdOf(res);
     const now = deps.now().getTime();
     const slot = deps.longPolls.enter(identity.user, now + STREAM_MS, now, deps.config().limits.longPollsPerUser);
-    if (!slot.ok) throw throttled(slot.retryAfterSeconds, "too many waiting long-polls for you (limits.longPollsPerUser)");
+    if (!slot.ok)
+      throw throttled(slot.retryAfterSeconds, "too many waiting long-polls for you (limits.longPollsPerUser)");
     res.status(200).set({
       "Content-Type": "text/event-stream; charset=utf-8",
       "Cache-Control": "no-store",
@@ -60,7 +61,9 @@ export function eventRoutes(deps: {
     const unsubscribe = deps.hub.subscribe((changed) => {
       if (!stillOk()) return end();
       if (!deps.access.canView(identity, changed)) return;
-      res.write(`event: request\ndata: ${JSON.stringify({ id: changed.id, version: changed.version, state: changed.state })}\n\n`);
+      res.write(
+        `event: request\ndata: ${JSON.stringify({ id: changed.id, version: changed.version, state: changed.state })}\n\n`,
+      );
     });
     const heartbeat = setInterval(() => (stillOk() ? res.write(": ping\n\n") : end()), HEARTBEAT_MS);
     res.on("close", end);
