@@ -39,7 +39,7 @@ export const webauthnAssertion = z.object({
   response: z.object({
     clientDataJSON: b64url(4096),
     authenticatorData: b64url(4096),
-    signature: b64url(2048),
+    signature: b64url(4096),
     userHandle: b64url(1024).optional(),
   }),
   clientExtensionResults: z.record(z.string(), z.unknown()).default({}),

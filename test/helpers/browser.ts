@@ -185,3 +185,32 @@ export async function abortDeviceCode(page: Page, verificationUri: string, userC
     await page.getByRole("alert").filter({ hasText: "Sign-in aborted." }).waitFor();
   });
 }
+
+/**
+ * A virtual WebAuthn authenticator for `page` (Chrome DevTools Protocol, WebAuthn domain): a CTAP2
+ * platform authenticator that verifies the user (as a fingerprint reader would) and answers at
+ * once. Without one, navigator.credentials.create() in headless Chromium never settles.
+ */
+export async function addVirtualAuthenticator(page: Page, opts: { userVerified?: boolean } = {}): Promise<string> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("WebAuthn.enable", { enableUI: false });
+  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2",
+      transport: "internal",
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: opts.userVerified ?? true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  return authenticatorId;
+}
+
+/** Saves a full-page screenshot as test-artifacts/<name>.png (looked at by people, kept out of git). */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const path = join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}

@@ -78,6 +78,8 @@ export class WebAuthnCeremonies {
       attestationType: "none",
       excludeCredentials: existing.flatMap((f) => (f.webauthn ? [{ id: f.webauthn.credentialId }] : [])),
       authenticatorSelection: { residentKey: "discouraged", userVerification: "preferred" },
+      // EdDSA, ES256, RS256 (COSE, RFC 9053): what security keys and platform authenticators sign with.
+      supportedAlgorithmIDs: [-8, -7, -257],
     });
     this.hold(options.challenge, { user, purpose: { kind: "register", name } });
     return options;

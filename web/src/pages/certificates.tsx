@@ -4,16 +4,16 @@ import { get, message, post } from "../api.ts";
 import { duration } from "../format.ts";
 import { useLoad, useNow } from "../hooks.ts";
 import type { PageProps } from "../main.tsx";
+import { NoticeLine, useNotice } from "../parts/notice.tsx";
 
-function Revoke({ req, onDone }: { req: RequestView; onDone: () => void }) {
+function Revoke({ req, onDone }: { req: RequestView; onDone: (text: string) => void }) {
   const [reason, setReason] = useState("");
   const [status, setStatus] = useState<{ ok: boolean; text: string } | null>(null);
   const submit = async (e: Event) => {
     e.preventDefault();
     try {
       await post("/v1/revocations", { request: req.id, reason: reason.trim() });
-      setStatus({ ok: true, text: `Revoked serial ${req.serial}.` });
-      onDone();
+      onDone(`Revoked serial ${req.serial} of ${req.requester} (${req.role} on ${req.hosts.join(", ")}).`);
     } catch (err) {
       setStatus({ ok: false, text: message(err) });
     }
@@ -44,6 +44,11 @@ function Revoke({ req, onDone }: { req: RequestView; onDone: () => void }) {
 export function CertificatesPage({ me, tick }: PageProps) {
   const now = useNow();
   const { data, error, reload } = useLoad(() => get<{ requests: RequestView[] }>("/v1/requests?state=issued"), [tick]);
+  const [notice, setNotice] = useNotice();
+  const done = (text: string) => {
+    setNotice({ ok: true, text });
+    reload();
+  };
   if (error) return <p role="alert">{error}</p>;
   if (!data) return <p class="loading">Loading…</p>;
   const live = data.requests.filter(
@@ -52,6 +57,7 @@ export function CertificatesPage({ me, tick }: PageProps) {
   return (
     <section>
       <h1>Active certificates</h1>
+      <NoticeLine notice={notice} />
       {live.length === 0 ? <p class="empty">No live certificates of roles you approve.</p> : null}
       <ul class="rows">
         {live.map((r) => (
@@ -65,7 +71,7 @@ export function CertificatesPage({ me, tick }: PageProps) {
                 {r.approvals.map((a) => a.approver).join(", ") || "auto-approval"}
               </div>
             </div>
-            <Revoke req={r} onDone={reload} />
+            <Revoke req={r} onDone={done} />
           </li>
         ))}
       </ul>

@@ -4,14 +4,14 @@ import { get, message, post } from "../api.ts";
 import { duration, when } from "../format.ts";
 import { useLoad, useNow } from "../hooks.ts";
 import type { PageProps } from "../main.tsx";
+import { NoticeLine, useNotice } from "../parts/notice.tsx";
 
-function Relinquish({ req, onDone }: { req: RequestView; onDone: () => void }) {
+function Relinquish({ req, onDone }: { req: RequestView; onDone: (text: string) => void }) {
   const [status, setStatus] = useState<{ ok: boolean; text: string } | null>(null);
   const go = async () => {
     try {
       await post(`/v1/requests/${req.id}/relinquish`, {});
-      setStatus({ ok: true, text: "Relinquished: the certificate is revoked." });
-      onDone();
+      onDone(`Relinquished ${req.role} on ${req.hosts.join(", ")}: the certificate is revoked.`);
     } catch (err) {
       setStatus({ ok: false, text: message(err) });
     }
@@ -39,6 +39,11 @@ function Relinquish({ req, onDone }: { req: RequestView; onDone: () => void }) {
 export function MinePage({ tick }: PageProps) {
   const now = useNow();
   const { data, error, reload } = useLoad(() => get<{ requests: RequestView[] }>("/v1/requests?mine=true"), [tick]);
+  const [notice, setNotice] = useNotice();
+  const done = (text: string) => {
+    setNotice({ ok: true, text });
+    reload();
+  };
   if (error) return <p role="alert">{error}</p>;
   if (!data) return <p class="loading">Loading…</p>;
   const live = data.requests.filter((r) => r.state === "issued" && r.validBefore && Date.parse(r.validBefore) > now);
@@ -47,6 +52,7 @@ export function MinePage({ tick }: PageProps) {
   return (
     <section>
       <h1>My access</h1>
+      <NoticeLine notice={notice} />
       <h2>Live certificates</h2>
       {live.length === 0 ? <p class="empty">No live certificates.</p> : null}
       <ul class="rows">
@@ -61,7 +67,7 @@ export function MinePage({ tick }: PageProps) {
                 {when(r.validBefore!)})
               </div>
             </div>
-            <Relinquish req={r} onDone={reload} />
+            <Relinquish req={r} onDone={done} />
           </li>
         ))}
       </ul>

@@ -5,6 +5,7 @@ import { useLoad } from "../hooks.ts";
 import type { PageProps } from "../main.tsx";
 import { RequestCard } from "./waiting.tsx";
 import { RequestDetails } from "../parts/request-details.tsx";
+import { NoticeLine, useNotice } from "../parts/notice.tsx";
 
 const SKIP = new Set(["request", "requester", "role"]);
 
@@ -27,6 +28,7 @@ export function RequestPage({ id, me, tick }: PageProps & { id: string }) {
   );
   const timeline = useLoad(() => get<{ records: AuditRecordView[] }>(`/v1/requests/${id}/timeline`), [id, tick]);
   const req = live.data;
+  const [notice, setNotice] = useNotice();
   const mayDecide =
     req &&
     req.state === "pending" &&
@@ -36,9 +38,19 @@ export function RequestPage({ id, me, tick }: PageProps & { id: string }) {
   return (
     <section>
       <h1>Request {id}</h1>
+      <NoticeLine notice={notice} />
       {live.error ? <p role="alert">{live.error}</p> : null}
       {req === null ? <p class="muted">This request has left the live state; its history is below.</p> : null}
-      {req && mayDecide ? <RequestCard req={req} tick={tick} onDone={live.reload} /> : null}
+      {req && mayDecide ? (
+        <RequestCard
+          req={req}
+          tick={tick}
+          onDone={(text) => {
+            setNotice({ ok: true, text });
+            live.reload();
+          }}
+        />
+      ) : null}
       {req && !mayDecide ? <RequestDetails req={req} /> : null}
       <h2>Timeline</h2>
       {timeline.error ? <p role="alert">{timeline.error}</p> : null}

@@ -6,9 +6,10 @@ import { Decide } from "../parts/decide.tsx";
 import { HostScan } from "../parts/host-scan.tsx";
 import { RequestDetails } from "../parts/request-details.tsx";
 import { RecentWindows } from "../parts/windows.tsx";
+import { NoticeLine, useNotice } from "../parts/notice.tsx";
 
 /** One request waiting for this approver: what is asked, each host's latest scan, the requester's past windows. */
-export function RequestCard({ req, tick, onDone }: { req: RequestView; tick: number; onDone: () => void }) {
+export function RequestCard({ req, tick, onDone }: { req: RequestView; tick: number; onDone: (text: string) => void }) {
   return (
     <article class="card" aria-labelledby={`title-${req.id}`}>
       <h2 id={`title-${req.id}`}>
@@ -31,6 +32,11 @@ export function RequestCard({ req, tick, onDone }: { req: RequestView; tick: num
 /** Waiting for me: pending requests this user may approve (not their own, not approved by them yet). */
 export function WaitingPage({ me, tick }: PageProps) {
   const { data, error, reload } = useLoad(() => get<{ requests: RequestView[] }>("/v1/requests?state=pending"), [tick]);
+  const [notice, setNotice] = useNotice();
+  const done = (text: string) => {
+    setNotice({ ok: true, text });
+    reload();
+  };
   const mine = (data?.requests ?? []).filter(
     (r) =>
       me.approvableRoles.includes(r.role) &&
@@ -40,6 +46,7 @@ export function WaitingPage({ me, tick }: PageProps) {
   return (
     <section>
       <h1>Waiting for me</h1>
+      <NoticeLine notice={notice} />
       {me.approvableRoles.length === 0 ? (
         <p class="empty">You approve no role, so nothing waits for you here.</p>
       ) : error ? (
@@ -49,7 +56,7 @@ export function WaitingPage({ me, tick }: PageProps) {
       ) : mine.length === 0 ? (
         <p class="empty">Nothing waits for your approval. New requests appear here as they come in.</p>
       ) : (
-        mine.map((r) => <RequestCard key={r.id} req={r} tick={tick} onDone={reload} />)
+        mine.map((r) => <RequestCard key={r.id} req={r} tick={tick} onDone={done} />)
       )}
     </section>
   );

@@ -8,7 +8,7 @@ import { message, post } from "../api.ts";
  * sent is the one displayed. For roles that take WebAuthn the authenticator signs a challenge the
  * daemon derived from this request's id and digest.
  */
-export function Decide({ req, onDone }: { req: RequestView; onDone: () => void }) {
+export function Decide({ req, onDone }: { req: RequestView; onDone: (text: string) => void }) {
   const [comment, setComment] = useState("");
   const [reason, setReason] = useState("");
   const [busy, setBusy] = useState(false);
@@ -21,8 +21,7 @@ export function Decide({ req, onDone }: { req: RequestView; onDone: () => void }
     setBusy(true);
     setStatus(null);
     try {
-      setStatus({ ok: true, text: await what() });
-      onDone();
+      onDone(await what());
     } catch (err) {
       setStatus({ ok: false, text: message(err) });
     } finally {
