@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import express, { type Express } from "express";
 import { consoleOrigin } from "../console/origin.js";
+import { SshcaError } from "../errors.js";
 import { consoleApiRoutes, consoleRoutes } from "../console/routes.js";
 import { ConsoleSessions } from "../console/sessions.js";
 import { LongPolls } from "./long-polls.js";
@@ -144,6 +145,12 @@ export function createApp(deps: AppDeps): Express {
   const hub = new ChangeHub();
   deps.access.onChange((req) => hub.publish(req));
   app.use("/v1/events", auth, eventRoutes({ ...deps, hub, longPolls, recheck }));
+  // The page asks first whether it is signed in: no cookie is no session, not a failed sign-in.
+  app.use("/v1/console/session", (req, _res, next) => {
+    if (!req.get("authorization") && consoleSessions.cookieToken(req) === undefined)
+      throw new SshcaError("unauthenticated", "not signed in to the console");
+    next();
+  });
   app.use("/v1/console", auth, consoleApiRoutes(consoleSessions));
   app.use("/v1/requests", auth, historyRoutes(deps.access, deps.audit));
   app.use(

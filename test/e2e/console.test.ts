@@ -143,6 +143,8 @@ describe("an approver in the console", () => {
       sameSite: "Strict",
     });
     await screenshot(bobPage, "console-waiting-empty");
+    // Loading the sign-in page is not a failed sign-in (no auth.failed, nothing counted).
+    expect(auditRecords(daemon.dataDir).filter((r) => r.type === "auth.failed")).toEqual([]);
 
     await step(bobPage, "register-authenticator", async () => {
       await bobPage.getByRole("link", { name: "Security keys" }).click();

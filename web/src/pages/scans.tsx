@@ -96,9 +96,9 @@ export function ScansPage({ tick }: PageProps) {
                     </>
                   ) : null}
                 </span>
-                <span class={`outcome outcome-${s.outcome}${s.driftFound ? " warn" : ""}`}>
-                  {s.outcome}
-                  {s.driftFound ? " · drift" : ""}
+                <span>
+                  <span class={`outcome outcome-${s.outcome}`}>{s.outcome}</span>
+                  {s.driftFound ? <span class="drift-mark"> · drift</span> : null}
                 </span>
               </li>
             ))}
