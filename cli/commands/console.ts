@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import type { Ctx } from "../context.js";
 import { emit } from "../context.js";
-import { canOpenBrowser, openBrowser } from "../oidc/browser.js";
+import { canOpenBrowser, openSecretUrl } from "../oidc/browser.js";
 
 /**
  * sshca console: opens the web console signed in as the CLI's user, through a single-use link
@@ -21,6 +21,6 @@ export function consoleCommand(program: Command, ctx: Ctx): void {
         if (!o.json) ctx.err("Open that link in your browser within a minute; it works once.");
         return;
       }
-      if (!(await openBrowser(link.url, ctx.env))) ctx.err("Could not open a browser; open the link above yourself.");
+      if (!(await openSecretUrl(link.url, ctx.env))) ctx.err("Could not open a browser; open the link above yourself.");
     });
 }

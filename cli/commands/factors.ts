@@ -10,8 +10,10 @@ import { sign } from "./auth.js";
 /** Namespaces and message of step-up signatures (PROTOCOL.sshsig); fixed on both sides. */
 const FACTOR_ADD_NAMESPACE = "sshca-factor-add";
 const APPROVAL_NAMESPACE = "sshca-approve";
-const approvalMessage = (r: { id: string; digest: string }, approver: string) =>
-  ["sshca approval", `request=${r.id}`, `digest=${r.digest}`, `approver=${approver}`, ""].join("\n");
+const approvalMessage = (r: { id: string; digest: string }, approver: string, action: "approve" | "override") =>
+  ["sshca approval", `request=${r.id}`, `action=${action}`, `digest=${r.digest}`, `approver=${approver}`, ""].join(
+    "\n",
+  );
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 
@@ -41,7 +43,7 @@ export async function stepUpFactor(
   ctx: Ctx,
   req: RequestView,
   approver: string,
-  o: { sk?: string; totp?: boolean },
+  o: { sk?: string; totp?: boolean; overrideScan?: boolean },
 ): Promise<FactorBody | undefined> {
   if (!req.stepUp && !o.sk && !o.totp) return undefined;
   const methods = req.stepUp?.methods ?? [];
@@ -49,7 +51,8 @@ export async function stepUpFactor(
   if (o.sk) {
     const key = expandHome(o.sk);
     ctx.err(`Touch your security key to approve ${req.id}...`);
-    return { kind: "sk", signature: await sign(approvalMessage(req, approver), APPROVAL_NAMESPACE, key) };
+    const action = o.overrideScan ? "override" : "approve";
+    return { kind: "sk", signature: await sign(approvalMessage(req, approver, action), APPROVAL_NAMESPACE, key) };
   }
   throw new CliError(
     `role ${req.role} requires a second factor with each approval: ${methods

@@ -1,7 +1,11 @@
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
+import { mkdtemp, writeFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import type { OidcSessionView } from "../../src/http/contract.js";
 import type { ApiClient } from "../client.js";
 import { CliError } from "../errors.js";
@@ -24,6 +28,24 @@ export function openBrowser(url: string, env: NodeJS.ProcessEnv): Promise<boolea
       resolve(false);
     }
   });
+}
+
+/**
+ * Opens a URL that carries a secret (a one-time sign-in link) without putting it in the
+ * browser's argv, where every local user can read it (/proc/PID/cmdline): the browser gets a
+ * 0600 page in a 0700 directory that forwards to the link (as Jupyter does). The page stays until
+ * the temp directory is cleaned; the link in it is single-use and expires within a minute.
+ */
+export async function openSecretUrl(url: string, env: NodeJS.ProcessEnv): Promise<boolean> {
+  const dir = await mkdtemp(join(tmpdir(), "sshca-open-"));
+  const file = join(dir, "open.html");
+  const href = url.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");
+  await writeFile(
+    file,
+    `<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=${href}"><title>sshca</title>\n`,
+    { mode: 0o600, flag: "wx" },
+  );
+  return openBrowser(pathToFileURL(file).href, env);
 }
 
 const PAGE = (title: string, text: string) =>

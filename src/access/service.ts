@@ -270,7 +270,7 @@ export class AccessService {
       const current = this.get(id)!;
       const next = unwrap(decideOverride(current, this.deps.config().roles[req.role], identity, digest, reason, now));
       // An override issues the certificate: it needs the same second factor as an approval.
-      const evidence = await this.stepUp(identity, current, factor);
+      const evidence = await this.stepUp(identity, current, factor, "override");
       await this.commit({
         req: next,
         type: "request.scan_overridden",
@@ -293,11 +293,12 @@ export class AccessService {
     identity: Identity,
     req: AccessRequest,
     factor: FactorInput | undefined,
+    action: "approve" | "override" = "approve",
   ): Promise<FactorEvidence | undefined> {
     const role = this.deps.config().roles[req.role];
     if (factor && !this.deps.factors) throw fail.forbidden("second factors are not available here");
     const uv = role?.stepUp?.userVerification ?? false;
-    const evidence = factor ? await this.deps.factors!.verify(identity.user, req, factor, uv) : undefined;
+    const evidence = factor ? await this.deps.factors!.verify(identity.user, req, factor, uv, action) : undefined;
     return unwrap(decideStepUp(req.role, role, evidence));
   }
 

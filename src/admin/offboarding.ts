@@ -40,7 +40,9 @@ export async function disableUser(
     keepCertificates: opts.keepCertificates === true,
   });
   const record = Object.hasOwn(deps.store.data.users, name) ? deps.store.data.users[name] : undefined;
+  // Everything else about the user stays (their provider binding, so enable restores sign-in).
   deps.store.put("users", name, {
+    ...record,
     groups: record?.groups ?? [],
     createdAt: record?.createdAt ?? now,
     disabled: { at: now, by: actor },
@@ -87,15 +89,21 @@ export async function removeUser(
   const keys = Object.entries(deps.store.data.sshKeys)
     .filter(([, k]) => k.user === name)
     .map(([fp]) => fp);
+  // Second factors go too: a later user of the same name must not inherit them.
+  const factors = Object.entries(deps.store.data.factors)
+    .filter(([, f]) => f.user === name)
+    .map(([id]) => id);
   const rec = await deps.audit.append("user.removed", actor, {
     user: name,
     tokensRemoved: tokens,
     keysRemoved: keys,
+    factorsRemoved: factors,
     keepCertificates: opts.keepCertificates === true,
   });
   deps.store.remove("users", name);
   for (const id of tokens) deps.store.remove("tokens", id);
   for (const fp of keys) deps.store.remove("sshKeys", fp);
+  for (const id of factors) deps.store.remove("factors", id);
   deps.store.noteAuditSeq(rec.seq);
   await deps.store.persist();
   return { user: name, tokens, keys, ...(await endWhatTheyHold(deps, name, actor, "removed", opts)) };

@@ -15,6 +15,7 @@ export type AuditType =
   | "auth.key_removed"
   | "auth.factor_added"
   | "auth.factor_removed"
+  | "auth.factor_failed"
   | "user.added"
   | "user.disabled"
   | "user.enabled"

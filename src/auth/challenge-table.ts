@@ -56,6 +56,12 @@ export class ChallengeTable<T> {
     return { ok: true };
   }
 
+  /** Looks at a challenge without taking it (a device sign-in is polled several times). */
+  get(id: string, now: number): T | undefined {
+    const entry = this.open.get(id);
+    return entry && entry.expiresAt > now ? entry.value : undefined;
+  }
+
   /** Takes a challenge out (it is single-use); undefined when unknown or expired. */
   take(id: string, now: number): T | undefined {
     const entry = this.open.get(id);

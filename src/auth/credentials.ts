@@ -65,3 +65,41 @@ export function localSignInRefusal(config: Config, user: string): string | undef
   if (!config.auth.oidc?.required || config.auth.localUsers.includes(user)) return undefined;
   return `${user} signs in through the identity provider here (sshca auth oidc); API tokens and SSH keys are only for the users in auth.localUsers`;
 }
+
+/**
+ * When the person behind `token` last proved who they are interactively, or undefined when that
+ * cannot be said. A second factor may be enrolled only with a recent one (an attacker holding a
+ * stolen token or an old session must not add a factor of their own):
+ * - API tokens: never (they prove nothing about the person now);
+ * - identity-provider sessions: the provider's auth_time (else the sign-in itself);
+ * - SSH-key sessions: the sign-in, when an admin registered the key; when the key was registered
+ *   by the user through another credential, whatever that credential can say (so a key added
+ *   with a stolen token never makes a session "fresh");
+ * - console sessions: what they were minted with (recorded at sign-in).
+ */
+export function interactiveSignInAt(
+  state: Pick<StateView, "tokens" | "sshKeys">,
+  token: TokenRecord,
+  depth = 0,
+): string | undefined {
+  if (token.kind !== "session" || depth > MAX_CHAIN) return undefined;
+  if (token.method === "console" || token.method === "oidc") return token.authenticatedAt;
+  if (token.parent?.kind !== "key") return undefined;
+  const key = Object.hasOwn(state.sshKeys, token.parent.id) ? state.sshKeys[token.parent.id] : undefined;
+  if (!key) return undefined;
+  if (!key.parent) return token.authenticatedAt ?? token.createdAt;
+  if (key.parent.kind !== "token") return undefined;
+  const via = Object.hasOwn(state.tokens, key.parent.id) ? state.tokens[key.parent.id] : undefined;
+  return via ? interactiveSignInAt(state, via, depth + 1) : undefined;
+}
+
+/** Has the person behind `token` proved themselves interactively within `seconds`? */
+export function signedInWithin(
+  state: Pick<StateView, "tokens" | "sshKeys">,
+  token: TokenRecord,
+  now: Date,
+  seconds: number,
+): boolean {
+  const at = interactiveSignInAt(state, token);
+  return at !== undefined && now.getTime() - Date.parse(at) <= seconds * 1000;
+}

@@ -59,6 +59,11 @@ const oidcSchema = z
   .refine((o) => o.userFormat === "email-local-part" || o.emailDomains === undefined, {
     message: "emailDomains applies only with userFormat: email-local-part",
     path: ["emailDomains"],
+  })
+  // The local part of any address would let alice@elsewhere.example be alice here.
+  .refine((o) => o.userFormat !== "email-local-part" || o.emailDomains !== undefined, {
+    message: "userFormat: email-local-part needs emailDomains (the domains whose addresses name users here)",
+    path: ["emailDomains"],
   });
 
 export type OidcConfig = z.output<typeof oidcSchema>;

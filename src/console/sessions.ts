@@ -2,6 +2,8 @@ import { createHash } from "node:crypto";
 import type { Request } from "express";
 import { type Decision, allow, refuse } from "../access/decision.js";
 import type { AuditLog } from "../audit/log.js";
+import { interactiveSignInAt, signedInWithin } from "../auth/credentials.js";
+import { FRESH_SIGN_IN_SECONDS } from "../auth/factors/factors.js";
 import { mintToken } from "../auth/tokens.js";
 import type { Config } from "../config/schema.js";
 import { fail } from "../errors.js";
@@ -83,7 +85,7 @@ export class ConsoleSessions {
     const ok = parentStillValid(link.parent);
     if (!ok.ok) throw fail.unauthenticated(`the CLI sign-in behind this link no longer works: ${ok.reason}`);
     const parent = this.deps.store.data.tokens[link.parent]!;
-    const authenticatedAt = parent.kind === "session" ? (parent.authenticatedAt ?? parent.createdAt) : undefined;
+    const authenticatedAt = interactiveSignInAt(this.deps.store.data, parent);
     const maxEnd = now.getTime() + this.deps.config().console.sessionMax * 1000;
     const expiresAt = new Date(Math.min(maxEnd, Date.parse(parent.expiresAt)));
     const minted = mintToken(this.deps.random);
@@ -126,7 +128,11 @@ export class ConsoleSessions {
     const now = this.deps.now().getTime();
     const last = this.lastUse.get(tokenId) ?? now;
     if (now - last > this.deps.config().console.sessionIdle * 1000) {
+      // Ended for good: revoked at once (in memory now, on disk with the next write), so asking
+      // again does not find a session that merely was never seen.
       this.lastUse.delete(tokenId);
+      this.deps.store.put("tokens", tokenId, { ...record, revokedAt: new Date(now).toISOString() });
+      this.deps.store.persist().catch(() => undefined);
       return refuse("unauthenticated", "the console session ended after a while without use; sign in again");
     }
     const csrf = decideCsrf({
@@ -151,8 +157,7 @@ export class ConsoleSessions {
 
   /** Whether the session may add a second factor now (a sign-in within the last 10 minutes). */
   private fresh(record: TokenRecord): boolean {
-    const at = record.authenticatedAt;
-    return at !== undefined && this.deps.now().getTime() - Date.parse(at) <= 600_000;
+    return signedInWithin(this.deps.store.data, record, this.deps.now(), FRESH_SIGN_IN_SECONDS);
   }
 
   /** Forgets a session's last use (logout). */

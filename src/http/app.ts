@@ -127,7 +127,7 @@ export function createApp(deps: AppDeps): Express {
   const challenges = new RateLimiter(() => 3 * deps.config().limits.failedAuthPerMinute, clock, tracked);
   const creations = new RateLimiter(() => deps.config().limits.requestsPerMinute, clock, tracked);
   app.use("/v1/auth/methods", methodRoutes(deps.config));
-  app.use("/v1/auth/oidc", oidcRoutes(deps.config, deps.oidc, authDeps));
+  app.use("/v1/auth/oidc", oidcRoutes(deps.config, deps.oidc, authDeps, challenges));
   app.use(
     "/v1/auth/logout",
     auth,

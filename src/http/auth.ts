@@ -85,6 +85,10 @@ export function authenticate(deps: AuthDeps): RequestHandler {
     if (!parsed) throw failedSignIn(deps, client, "malformed API token");
     const decision = checkCaller(deps, parsed);
     if (!decision.ok) throw failedSignIn(deps, client, decision.reason);
+    // A console session lives in its cookie, under the console's idle limit and CSRF rule; the
+    // same value as a Bearer token would skip both.
+    if (deps.store.data.tokens[parsed.id]?.method === "console")
+      throw failedSignIn(deps, client, "a console session works only from the console (its cookie)");
     res.locals.identity = decision.value;
     res.locals.tokenId = parsed.id;
     next();

@@ -51,7 +51,7 @@ describe("an ID token becomes an sshca user and groups", () => {
     {
       name: "ok/e-mail local part, domain accepted",
       cfg: { userClaim: "email", userFormat: "email-local-part" as const, emailDomains: ["example.com"] },
-      c: { email: "Alice@Example.com" },
+      c: { email: "Alice@Example.com", email_verified: true },
       user: "alice",
       groups: ["dev"],
     },
@@ -85,8 +85,14 @@ describe("an ID token becomes an sshca user and groups", () => {
     {
       name: "fail/an e-mail domain not accepted",
       cfg: { userClaim: "email", userFormat: "email-local-part" as const, emailDomains: ["example.com"] },
-      c: { email: "alice@evil.example" },
+      c: { email: "alice@evil.example", email_verified: true },
       reason: /domain evil\.example is not accepted/,
+    },
+    {
+      name: "fail/an e-mail address the provider did not verify",
+      cfg: { userClaim: "email", userFormat: "email-local-part" as const, emailDomains: ["example.com"] },
+      c: { email: "alice@example.com", email_verified: false },
+      reason: /not .*verified/,
     },
     {
       name: "fail/Entra ID group overage: the groups were left out",
@@ -112,5 +118,6 @@ describe("an ID token becomes an sshca user and groups", () => {
     expect(() => oidc({ groupMap: { X: "nope" } })).toThrow(/auth\.oidc\.groupMap\.X\.0: unknown group "nope"/);
     expect(() => oidc({ clientSecret: "s3cret" } as never)).toThrow(/Unrecognized key/);
     expect(() => oidc({ issuer: "http://idp.example" })).toThrow(/https:\/\/ issuer URL/);
+    expect(() => oidc({ userFormat: "email-local-part" })).toThrow(/email-local-part needs emailDomains/);
   });
 });

@@ -1,18 +1,21 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { api } from "../helpers/api.js";
 import { auditRecords } from "../helpers/audit-files.js";
 import { addVirtualAuthenticator, launchBrowser, screenshot, step, type TestBrowser } from "../helpers/browser.js";
-import { startDaemon, type TestDaemon, writeConfig } from "../helpers/daemon.js";
+import { SSHCA, startDaemon, type TestDaemon, writeConfig } from "../helpers/daemon.js";
 import { type IdpUser, startIdp, type TestIdp } from "../helpers/idp.js";
 import { listen } from "../helpers/listeners.js";
 import { json, makePerson, type Person } from "../helpers/people.js";
+import { run } from "../helpers/procs.js";
 import { e2eConfig, LOGIN, targetHost, waitingId } from "../helpers/scenario.js";
 import { freePort, ssh, type TestSshd } from "../helpers/sshd.js";
+import { tempDir } from "../helpers/tmp.js";
 
 /**
  * The web console in a real browser (Debian's chromium through playwright-core) against a real
@@ -403,6 +406,24 @@ describe("without single sign-on: sshca console", () => {
     ).id;
   });
   afterAll(() => plain?.stop());
+
+  test("sshca console never puts the one-time link in the browser's argv (other local users read /proc)", async () => {
+    const dir = tempDir("browser-argv");
+    const argvFile = join(dir, "argv");
+    const fake = join(dir, "browser.sh");
+    writeFileSync(fake, `#!/bin/sh\nprintf '%s\\n' "$@" > ${argvFile}\n`, { mode: 0o755 });
+    const r = await run(process.execPath, [SSHCA, "console"], { env: { ...a.env, BROWSER: fake } });
+    expect(r.code, r.stderr).toBe(0);
+    const code = /code=([A-Za-z0-9_-]{43})/.exec(r.stdout)![1]!;
+    for (let i = 0; i < 50 && !existsSync(argvFile); i++) await new Promise((x) => setTimeout(x, 50));
+    const argv = readFileSync(argvFile, "utf8").trim();
+    expect(argv).not.toContain(code);
+    expect(argv).toMatch(/^file:\/\/\/.*\/open\.html$/);
+    const page = fileURLToPath(argv);
+    expect((statSync(page).mode & 0o777).toString(8)).toBe("600");
+    expect((statSync(dirname(page)).mode & 0o777).toString(8)).toBe("700");
+    expect(readFileSync(page, "utf8")).toContain(code);
+  });
 
   test("the link signs alice in once; she relinquishes from My access; signing out ends the session", async () => {
     const r = await a.sshca(["console"]);

@@ -167,7 +167,7 @@ describe("security keys (signatures laid out as an authenticator makes them)", (
   });
 
   const approvalMessage = (r: { id: string; digest: string }) =>
-    `sshca approval\nrequest=${r.id}\ndigest=${r.digest}\napprover=vic\n`;
+    `sshca approval\nrequest=${r.id}\naction=approve\ndigest=${r.digest}\napprover=vic\n`;
 
   test.each([
     {

@@ -1,14 +1,16 @@
 import type { FactorEvidence } from "../../access/step-up.js";
 import type { AuditLog } from "../../audit/log.js";
 import type { Config } from "../../config/schema.js";
-import { fail } from "../../errors.js";
+import { fail, isSshcaError } from "../../errors.js";
 import type { FactorRecord, StateStore, TokenRecord } from "../../store/state.js";
 import { parseSignInKey } from "../ssh-signin.js";
 import { blobFingerprint, verifySshSignature, verifySshSignatureDetails } from "../sshsig.js";
+import { signedInWithin } from "../credentials.js";
 import { randomBase32 } from "../tokens.js";
 import type { Sealer } from "./sealed.js";
 import { newTotpSecret, totpBase32, totpStep, totpUri } from "./totp.js";
 import { approvalMessage } from "./approval-message.js";
+import { FailureWindow } from "./attempts.js";
 import { relyingParty, WebAuthnCeremonies } from "./webauthn.js";
 
 /** ssh-keygen -Y namespaces: enrolment proofs and approval signatures are never interchangeable. */
@@ -67,6 +69,9 @@ interface SkChallenge {
 export class Factors {
   private readonly challenges = new Map<string, SkChallenge>();
   readonly webauthn: WebAuthnCeremonies;
+
+  /** Failed factor checks per approver (a code guessed at leisure is no second factor). */
+  private readonly failed = new FailureWindow();
 
   constructor(private readonly deps: FactorDeps) {
     this.webauthn = new WebAuthnCeremonies(deps.now, deps.random);
@@ -250,6 +255,36 @@ export class Factors {
     request: { id: string; digest: string },
     input: FactorInput,
     userVerification = false,
+    action: "approve" | "override" = "approve",
+  ): Promise<FactorEvidence> {
+    const now = this.deps.now().getTime();
+    const wait = this.failed.waitFor(approver, now);
+    if (wait > 0)
+      throw fail.rateLimited(`too many failed second-factor attempts by ${approver}; try again in ${wait}s`, wait);
+    try {
+      return await this.check(approver, request, input, userVerification, action);
+    } catch (err) {
+      if (isSshcaError(err) && err.code === "forbidden") {
+        this.failed.fail(approver, now);
+        await this.deps.audit
+          .append("auth.factor_failed", approver, {
+            user: approver,
+            kind: input.kind,
+            request: request.id,
+            reason: err.message,
+          })
+          .catch(() => undefined);
+      }
+      throw err;
+    }
+  }
+
+  private async check(
+    approver: string,
+    request: { id: string; digest: string },
+    input: FactorInput,
+    userVerification: boolean,
+    action: "approve" | "override",
   ): Promise<FactorEvidence> {
     const mine = this.confirmed(approver, input.kind);
     if (mine.length === 0)
@@ -273,7 +308,7 @@ export class Factors {
       return { kind: "webauthn", factor: v.factor, userVerified: v.userVerified };
     }
     if (input.kind === "sk") {
-      const message = approvalMessage({ request: request.id, digest: request.digest, approver });
+      const message = approvalMessage({ request: request.id, digest: request.digest, approver, action });
       let verified: ReturnType<typeof verifySshSignatureDetails>;
       try {
         verified = verifySshSignatureDetails(input.signature, Buffer.from(message, "utf8"), APPROVAL_NAMESPACE);
@@ -309,14 +344,12 @@ export class Factors {
   }
 
   /**
-   * Enrolment needs a fresh interactive sign-in: not an API token, not a session older than 10
-   * minutes. A console session counts from the sign-in it came from (its link's CLI session), and
-   * not at all when its link was minted with an API token.
+   * Enrolment needs a fresh interactive sign-in (credentials.ts interactiveSignInAt): not an API
+   * token, not a session older than 10 minutes, not a session of a key that was registered with
+   * a token. A console session counts from the sign-in it came from.
    */
   private mayEnrol(token: TokenRecord): void {
-    const at = token.method === "console" ? token.authenticatedAt : (token.authenticatedAt ?? token.createdAt);
-    const age = at === undefined ? Infinity : (this.deps.now().getTime() - Date.parse(at)) / 1000;
-    if (token.kind !== "session" || age > FRESH_SIGN_IN_SECONDS) {
+    if (!signedInWithin(this.deps.store.data, token, this.deps.now(), FRESH_SIGN_IN_SECONDS)) {
       throw fail.forbidden(
         token.method === "console"
           ? "adding a second factor needs a fresh sign-in (within the last 10 minutes): sign out of the console and sign in again"

@@ -39,7 +39,7 @@ export function mapClaims(oidc: OidcConfig, claims: Record<string, unknown>, now
       "unauthenticated",
       `the ID token has no "${oidc.userClaim}" claim (configure the provider to send it, or choose another auth.oidc.userClaim)`,
     );
-  const named = userName(oidc, raw);
+  const named = userName(oidc, raw, claims);
   if (!named.ok) return named;
   const user = named.value;
 
@@ -67,9 +67,12 @@ export function mapClaims(oidc: OidcConfig, claims: Record<string, unknown>, now
   return allow({ user, groups: [...mapped].sort(), providerGroups: [...new Set(used)].sort(), issuer, subject });
 }
 
-function userName(oidc: OidcConfig, raw: string): Decision<string> {
+function userName(oidc: OidcConfig, raw: string, claims: Record<string, unknown>): Decision<string> {
   let name = raw;
   if (oidc.userFormat === "email-local-part") {
+    // An address the provider did not verify names nobody in particular (OIDC Core 5.1).
+    if (oidc.userClaim === "email" && claims.email_verified !== true)
+      return refuse("forbidden", "the provider does not say this e-mail address is verified (email_verified)");
     const at = raw.lastIndexOf("@");
     if (at <= 0) return refuse("unauthenticated", `"${oidc.userClaim}" is not an e-mail address`);
     const domain = raw.slice(at + 1).toLowerCase();

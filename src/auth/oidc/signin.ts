@@ -4,6 +4,7 @@ import type { AuditLog } from "../../audit/log.js";
 import type { Config } from "../../config/schema.js";
 import { type ErrorCode, fail, SshcaError } from "../../errors.js";
 import type { StateStore } from "../../store/state.js";
+import { ChallengeTable } from "../challenge-table.js";
 import { userStatus } from "../credentials.js";
 import { mintToken, randomBase32 } from "../tokens.js";
 import { mapClaims, type MappedIdentity, sessionEnd } from "./claims.js";
@@ -80,7 +81,12 @@ const LOOPBACK_REDIRECT = /^http:\/\/(127\.0\.0\.1|\[::1\]):\d{1,5}\/[A-Za-z0-9/
  * once per poll and passes back what RFC 8628 says to do.
  */
 export class OidcSignIn {
-  private readonly flows = new Map<string, BrowserFlow | DeviceFlow | ConsoleFlow>();
+  /**
+   * Sign-ins in progress, bounded like sign-in challenges (challenge-table.ts): a client address
+   * over its cap is refused, and past the total the oldest is dropped, so a flood from many
+   * addresses cannot lock everyone out of single sign-on.
+   */
+  private readonly flows = new ChallengeTable<Flow>();
 
   constructor(private readonly deps: OidcSignInDeps) {}
 
@@ -93,13 +99,12 @@ export class OidcSignIn {
     if (!LOOPBACK_REDIRECT.test(redirectUri))
       throw fail.badRequest("redirectUri must be http://127.0.0.1:PORT/... or http://[::1]:PORT/... (RFC 8252)");
     const now = this.deps.now().getTime();
-    this.admit(ip, now);
     const state = this.deps.random(24).toString("base64url");
     const nonce = this.deps.random(24).toString("base64url");
     const url = await this.deps.provider.authorizationUrl({ redirectUri, state, nonce, codeChallenge });
     const id = `of_${randomBase32(this.deps.random, 20)}`;
     const expiresAt = now + BROWSER_FLOW_SECONDS * 1000;
-    this.flows.set(id, { kind: "browser", ip, redirectUri, state, nonce, expiresAt });
+    this.keep(id, { kind: "browser", ip, redirectUri, state, nonce, expiresAt }, now);
     return { flow: id, authorizationUrl: url.toString(), expiresAt: new Date(expiresAt).toISOString() };
   }
 
@@ -136,22 +141,17 @@ export class OidcSignIn {
    */
   async startConsole(ip: string, redirectUri: string): Promise<{ flow: string; authorizationUrl: string }> {
     const now = this.deps.now().getTime();
-    this.admit(ip, now);
     const state = this.deps.random(24).toString("base64url");
     const nonce = this.deps.random(24).toString("base64url");
     const codeVerifier = this.deps.random(32).toString("base64url");
     const codeChallenge = createHash("sha256").update(codeVerifier).digest("base64url");
     const url = await this.deps.provider.authorizationUrl({ redirectUri, state, nonce, codeChallenge });
     const id = `of_${randomBase32(this.deps.random, 20)}`;
-    this.flows.set(id, {
-      kind: "console",
-      ip,
-      redirectUri,
-      state,
-      nonce,
-      codeVerifier,
-      expiresAt: now + BROWSER_FLOW_SECONDS * 1000,
-    });
+    this.keep(
+      id,
+      { kind: "console", ip, redirectUri, state, nonce, codeVerifier, expiresAt: now + BROWSER_FLOW_SECONDS * 1000 },
+      now,
+    );
     return { flow: id, authorizationUrl: url.toString() };
   }
 
@@ -191,12 +191,11 @@ export class OidcSignIn {
     expiresAt: string;
   }> {
     const now = this.deps.now().getTime();
-    this.admit(ip, now);
     const d = await this.deps.provider.startDevice();
     const id = `of_${randomBase32(this.deps.random, 20)}`;
     const interval = Math.max(1, Math.min(60, d.interval ?? 5));
     const expiresAt = now + Math.max(30, Math.min(1800, d.expires_in)) * 1000;
-    this.flows.set(id, { kind: "device", ip, deviceCode: d.device_code, interval, nextPollAt: now, expiresAt });
+    this.keep(id, { kind: "device", ip, deviceCode: d.device_code, interval, nextPollAt: now, expiresAt }, now);
     return {
       flow: id,
       userCode: d.user_code,
@@ -220,7 +219,7 @@ export class OidcSignIn {
     const now = this.deps.now().getTime();
     const flow = this.peek(id, "device");
     if (now >= flow.expiresAt) {
-      this.flows.delete(id);
+      this.flows.take(id, this.deps.now().getTime());
       throw await this.refused("the device code expired before the sign-in was confirmed; start again");
     }
     if (now < flow.nextPollAt) {
@@ -240,14 +239,14 @@ export class OidcSignIn {
         flow.nextPollAt = now + flow.interval * 1000;
         return { status: "slow_down", interval: flow.interval };
       }
-      this.flows.delete(id);
+      this.flows.take(id, this.deps.now().getTime());
       if (err instanceof ProviderError && err.error === "access_denied")
         throw await this.refused("the sign-in was denied at the identity provider");
       if (err instanceof ProviderError && err.error === "expired_token")
         throw await this.refused("the device code expired before the sign-in was confirmed; start again");
       throw await this.refused(providerReason(err));
     }
-    this.flows.delete(id);
+    this.flows.take(id, this.deps.now().getTime());
     return { status: "done", session: await this.complete(tokens, "device") };
   }
 
@@ -284,20 +283,32 @@ export class OidcSignIn {
       expiresAt,
       ...(existing ? {} : { firstSignIn: true }),
     });
+    // The audit append awaited: an admin may have disabled or removed the user meanwhile. Decide
+    // again on what is there now, and keep what the record holds (never drop `disabled`).
+    const again = this.bindingProblem(config, who);
+    const current = Object.hasOwn(this.deps.store.data.users, who.user)
+      ? this.deps.store.data.users[who.user]
+      : undefined;
+    if (again || current !== existing) {
+      throw await this.refused(again ?? `user ${who.user} changed during the sign-in; sign in again`, "forbidden", who);
+    }
     this.deps.store.put("users", who.user, {
+      ...current,
       groups: who.groups,
-      createdAt: existing?.createdAt ?? now.toISOString(),
+      createdAt: current?.createdAt ?? now.toISOString(),
       oidc: { issuer: who.issuer, subject: who.subject, signedInAt: now.toISOString() },
     });
+    // When the person last proved themselves at the provider (auth_time), not only when this
+    // session was made: a silently reused provider session is not a fresh sign-in.
+    const authTime = typeof tokens.claims.auth_time === "number" ? new Date(tokens.claims.auth_time * 1000) : now;
     this.deps.store.put("tokens", minted.id, {
       user: who.user,
       hash: minted.hash,
       createdAt: now.toISOString(),
       expiresAt,
       kind: "session",
-      ...(flow === "console"
-        ? { method: "console", signedInThrough: "oidc", authenticatedAt: now.toISOString() }
-        : { method: "oidc" }),
+      authenticatedAt: authTime.toISOString(),
+      ...(flow === "console" ? { method: "console", signedInThrough: "oidc" } : { method: "oidc" }),
     });
     this.deps.store.noteAuditSeq(rec.seq);
     await this.deps.store.persist();
@@ -335,26 +346,29 @@ export class OidcSignIn {
     return new SshcaError(code, `sign-in refused: ${reason}`);
   }
 
-  private admit(ip: string, now: number): void {
-    let mine = 0;
-    for (const [id, f] of this.flows) {
-      if (f.expiresAt <= now) this.flows.delete(id);
-      else if (f.ip === ip) mine++;
-    }
-    if (mine >= PER_ADDRESS || this.flows.size >= TOTAL)
-      throw fail.rateLimited("too many sign-ins in progress from this address; finish or let them expire first", 60);
+  /** Keeps a new flow, or refuses (429) a client address that has too many open. */
+  private keep(id: string, flow: Flow, now: number): void {
+    const added = this.flows.add(id, { user: id, address: flow.ip, expiresAt: flow.expiresAt, value: flow }, now, {
+      perAddress: PER_ADDRESS,
+      perUser: 1,
+      total: TOTAL,
+    });
+    if (!added.ok)
+      throw fail.rateLimited(
+        "too many sign-ins in progress from this address; finish or let them expire first",
+        added.retryAfterSeconds,
+      );
   }
 
   private peek<K extends Flow["kind"]>(id: string, kind: K): Extract<Flow, { kind: K }> {
-    const flow = this.flows.get(id);
-    if (!flow || flow.kind !== kind || flow.expiresAt <= this.deps.now().getTime())
-      throw new SshcaError("unauthenticated", "unknown or expired sign-in; start again");
+    const flow = this.flows.get(id, this.deps.now().getTime());
+    if (!flow || flow.kind !== kind) throw new SshcaError("unauthenticated", "unknown or expired sign-in; start again");
     return flow as Extract<Flow, { kind: K }>;
   }
 
   private take<K extends Flow["kind"]>(id: string, kind: K): Extract<Flow, { kind: K }> {
     const flow = this.peek(id, kind);
-    this.flows.delete(id);
+    this.flows.take(id, this.deps.now().getTime());
     return flow;
   }
 }

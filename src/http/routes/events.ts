@@ -59,8 +59,10 @@ export function eventRoutes(deps: {
     const stillOk = () => deps.recheck(tokenId).ok;
     const end = () => abort.abort();
     const unsubscribe = deps.hub.subscribe((changed) => {
-      if (!stillOk()) return end();
-      if (!deps.access.canView(identity, changed)) return;
+      // Who the caller is now (groups change) decides what they are told, not who they were.
+      const now = deps.recheck(tokenId);
+      if (!now.ok) return end();
+      if (!deps.access.canView(now.value, changed)) return;
       res.write(
         `event: request\ndata: ${JSON.stringify({ id: changed.id, version: changed.version, state: changed.state })}\n\n`,
       );

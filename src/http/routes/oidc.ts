@@ -5,6 +5,7 @@ import type { Config } from "../../config/schema.js";
 import { fail, SshcaError } from "../../errors.js";
 import { type AuthDeps, throttled } from "../auth.js";
 import { clientOf } from "../client-address.js";
+import type { RateLimiter } from "../rate-limit.js";
 import { jsonBody, parse } from "../schemas.js";
 
 const flowId = z.string().regex(/^of_[a-z2-7]{20}$/, "malformed sign-in id");
@@ -32,8 +33,13 @@ export function oidcRoutes(
   config: () => Config,
   signIn: OidcSignIn | undefined,
   auth: Pick<AuthDeps, "failures">,
+  /** New sign-ins per client address (each costs a flow and, for the device grant, a call to the provider). */
+  starts: RateLimiter,
 ): Router {
   const r = Router();
+  const admitted = (key: string) => {
+    if (!starts.take(key)) throw throttled(starts.waitFor(key), "too many sign-ins started from this address");
+  };
   const ready = (): OidcSignIn => {
     if (!signIn || !config().auth.oidc)
       throw fail.notFound("single sign-on is not configured on this server (auth.oidc)");
@@ -57,7 +63,9 @@ export function oidcRoutes(
   r.post("/start", async (req, res) => {
     const ip = clientOf(req).key;
     const body = parse(startBody, jsonBody(req), "sign-in");
-    res.status(201).json(await ready().startBrowser(ip, body.redirectUri, body.codeChallenge));
+    const s = ready();
+    admitted(ip);
+    res.status(201).json(await s.startBrowser(ip, body.redirectUri, body.codeChallenge));
   });
   r.post("/finish", async (req, res) => {
     const ip = clientOf(req).key;
@@ -72,7 +80,9 @@ export function oidcRoutes(
   r.post("/device", async (req, res) => {
     const ip = clientOf(req).key;
     parse(z.strictObject({}), jsonBody(req), "sign-in");
-    res.status(201).json(await ready().startDevice(ip));
+    const s = ready();
+    admitted(ip);
+    res.status(201).json(await s.startDevice(ip));
   });
   r.post("/device/poll", async (req, res) => {
     const ip = clientOf(req).key;

@@ -110,8 +110,11 @@ export function requestRoutes(deps: RequestRouteDeps): Router {
       }
       if (abort.signal.aborted && !res.writable) return;
       // The caller may have been cut off (disabled, token revoked) while waiting.
-      unwrap(recheck(tokenIdOf(res)));
-      current = access.visible(identity, id);
+      // Who they are now decides what they see (groups may have changed during the wait).
+      const caller = unwrap(recheck(tokenIdOf(res)));
+      current = access.visible(caller, id);
+      res.json(await deliver(current, caller, tokenIdOf(res)));
+      return;
     }
     res.json(await deliver(current, identity, tokenIdOf(res)));
   });
