@@ -4,7 +4,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    globalSetup: ["test/setup/global.ts"],
+    globalSetup: ["test/setup/global.ts", "test/setup/postgres-template.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // End-to-end suites start sshd, nmap and daemons; two workers keep a 2-core box responsive.

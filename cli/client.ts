@@ -1,6 +1,11 @@
 import type {
   ApproveBody,
   AuditPageView,
+  AuthMethodsView,
+  DevicePollView,
+  FactorView,
+  DeviceStartView,
+  OidcSessionView,
   AuditVerifyView,
   CaView,
   CreateRequestBody,
@@ -12,24 +17,111 @@ import type {
   WhoamiView,
 } from "../src/http/contract.js";
 import { CliError } from "./errors.js";
-import { callApi, callRaw } from "./http.js";
+import { callApi, callRaw, decodeAnswer } from "./http.js";
 import type { Settings } from "./settings.js";
 
 const TIMEOUT_MS = 30_000;
 
+/** POST /v1/auth/challenge: what to sign with `ssh-keygen -Y sign`. */
+export interface SignInChallenge {
+  challenge: string;
+  message: string;
+  namespace: string;
+  expiresAt: string;
+}
+
 /** The typed sshcad API, one method per endpoint. */
 export class ApiClient {
-  constructor(
-    private readonly settings: Settings,
-    private readonly tls: Record<string, unknown> = {},
-  ) {}
+  constructor(private readonly settings: Settings) {}
 
   private call<T>(method: "GET" | "POST", path: string, body?: unknown, timeoutMs = TIMEOUT_MS): Promise<T> {
-    return callApi<T>(this.settings, { method, path, body, timeoutMs, tls: this.tls });
+    return callApi<T>(this.settings, { method, path, body, timeoutMs });
   }
 
-  signInChallenge(user: string): Promise<{ challenge: string; message: string; namespace: string; expiresAt: string }> {
-    return this.call("POST", "/v1/auth/challenge", { user });
+  /**
+   * A sign-in challenge, with the server identity this CLI verified on the connection that
+   * brought it ("none" for plain HTTP to loopback or a unix socket, else a TLS CA fingerprint).
+   */
+  async signInChallenge(user: string): Promise<{ challenge: SignInChallenge; server: string | undefined }> {
+    const answer = await callRaw(this.settings, {
+      method: "POST",
+      path: "/v1/auth/challenge",
+      body: { user },
+      timeoutMs: TIMEOUT_MS,
+    });
+    return { challenge: decodeAnswer<SignInChallenge>(this.settings, answer), server: answer.server };
+  }
+
+  authMethods(): Promise<AuthMethodsView> {
+    return this.call("GET", "/v1/auth/methods");
+  }
+
+  oidcStart(body: { redirectUri: string; codeChallenge: string }): Promise<{
+    flow: string;
+    authorizationUrl: string;
+    expiresAt: string;
+  }> {
+    return this.call("POST", "/v1/auth/oidc/start", body);
+  }
+
+  oidcFinish(body: {
+    flow: string;
+    code: string;
+    state: string;
+    iss?: string;
+    codeVerifier: string;
+  }): Promise<OidcSessionView> {
+    return this.call("POST", "/v1/auth/oidc/finish", body);
+  }
+
+  oidcDevice(): Promise<DeviceStartView> {
+    return this.call("POST", "/v1/auth/oidc/device", {});
+  }
+
+  oidcPoll(flow: string): Promise<DevicePollView> {
+    return this.call("POST", "/v1/auth/oidc/device/poll", { flow });
+  }
+
+  factors(): Promise<{ factors: FactorView[] }> {
+    this.authed();
+    return this.call("GET", "/v1/factors");
+  }
+
+  addTotpFactor(): Promise<{ id: string; uri: string; secret: string }> {
+    this.authed();
+    return this.call("POST", "/v1/factors/totp", {});
+  }
+
+  confirmTotpFactor(id: string, code: string): Promise<FactorView> {
+    this.authed();
+    return this.call("POST", `/v1/factors/${encodeURIComponent(id)}/confirm`, { code });
+  }
+
+  async skFactorChallenge(publicKey: string): Promise<{ challenge: SignInChallenge; server: string | undefined }> {
+    this.authed();
+    const answer = await callRaw(this.settings, {
+      method: "POST",
+      path: "/v1/factors/sk/challenge",
+      body: { publicKey },
+      timeoutMs: TIMEOUT_MS,
+    });
+    return { challenge: decodeAnswer<SignInChallenge>(this.settings, answer), server: answer.server };
+  }
+
+  addSkFactor(challenge: string, signature: string): Promise<FactorView> {
+    this.authed();
+    return this.call("POST", "/v1/factors/sk", { challenge, signature });
+  }
+
+  removeFactor(id: string): Promise<{ id: string }> {
+    this.authed();
+    return this.call("POST", `/v1/factors/${encodeURIComponent(id)}/remove`, {});
+  }
+
+  /** Ends the caller's session (or token) on the daemon. */
+  logout(): Promise<{ user: string; tokenId: string }> {
+    this.authed();
+    return this.call("POST", "/v1/auth/logout", {});
   }
 
   signIn(
@@ -39,9 +131,27 @@ export class ApiClient {
     return this.call("POST", "/v1/auth/ssh", { challenge, signature });
   }
 
-  addKey(publicKey: string): Promise<{ user: string; fingerprint: string }> {
+  /** A key-registration challenge, and the TLS CA the connection was verified with (bound into it). */
+  async keyChallenge(publicKey: string): Promise<{ challenge: SignInChallenge; server: string | undefined }> {
     this.authed();
-    return this.call("POST", "/v1/keys", { publicKey });
+    const answer = await callRaw(this.settings, {
+      method: "POST",
+      path: "/v1/keys/challenge",
+      body: { publicKey },
+      timeoutMs: TIMEOUT_MS,
+    });
+    return { challenge: decodeAnswer<SignInChallenge>(this.settings, answer), server: answer.server };
+  }
+
+  /** Registers the challenged key, proven by its signature of the challenge. */
+  addKey(challenge: string, signature: string): Promise<{ user: string; fingerprint: string }> {
+    this.authed();
+    return this.call("POST", "/v1/keys", { challenge, signature });
+  }
+
+  removeKey(fingerprint: string): Promise<{ user: string; fingerprint: string }> {
+    this.authed();
+    return this.call("POST", "/v1/keys/remove", { fingerprint });
   }
 
   keys(): Promise<{ keys: { fingerprint: string; publicKey: string; addedAt: string; addedBy: string }[] }> {
@@ -55,7 +165,6 @@ export class ApiClient {
       method: "GET",
       path: "/v1/krl",
       timeoutMs: TIMEOUT_MS,
-      tls: this.tls,
     });
     if (status !== 200) throw new CliError(`the server answered ${status} for the KRL`);
     return body;
@@ -79,6 +188,12 @@ export class ApiClient {
 
   ca(): Promise<CaView> {
     return this.call("GET", "/v1/ca");
+  }
+
+  /** POST /v1/console/links: a one-time link that signs this user in to the web console. */
+  consoleLink(): Promise<{ url: string; expiresAt: string }> {
+    this.authed();
+    return this.call("POST", "/v1/console/links", {});
   }
 
   whoami(): Promise<WhoamiView> {

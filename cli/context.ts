@@ -1,6 +1,5 @@
 import { ApiClient } from "./client.js";
 import { resolveSettings, type Settings } from "./settings.js";
-import { tlsOptions } from "./tls.js";
 
 /** What every command gets: the environment, output streams and a way to reach the daemon. */
 export interface Ctx {
@@ -21,10 +20,7 @@ export function createCtx(env: NodeJS.ProcessEnv, globals: Ctx["globals"]): Ctx 
     err: (t) => process.stderr.write(t.endsWith("\n") ? t : `${t}\n`),
     globals,
     settings,
-    client: async () => {
-      const s = await settings();
-      return new ApiClient(s, tlsOptions(s));
-    },
+    client: async () => new ApiClient(await settings()),
   };
 }
 

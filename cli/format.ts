@@ -10,10 +10,19 @@ export function formatTtl(seconds: number): string {
   return `${seconds}s`;
 }
 
-export function requestTable(list: RequestView[]): string {
+const ENDED = new Set(["denied", "cancelled", "expired", "revoked"]);
+
+/** Has this request ended for good: refused, withdrawn, lapsed, revoked, or issued with its certificate expired? */
+export function hasEnded(r: RequestView, now: Date): boolean {
+  if (ENDED.has(r.state)) return true;
+  return r.state === "issued" && r.validBefore !== undefined && Date.parse(r.validBefore) <= now.getTime();
+}
+
+export function requestTable(list: RequestView[], now: Date): string {
   const rows = [["ID", "STATE", "REQUESTER", "ROLE", "HOSTS", "TTL", "APPROVALS", "REASON"]];
   for (const r of list) {
-    rows.push([r.id, r.state, r.requester, r.role, r.hosts.join(","), formatTtl(r.ttlSeconds), approvals(r), r.reason]);
+    const state = hasEnded(r, now) ? `${r.state} (ended)` : r.state;
+    rows.push([r.id, state, r.requester, r.role, r.hosts.join(","), formatTtl(r.ttlSeconds), approvals(r), r.reason]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   return rows.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join("  ")).join("\n");
@@ -50,6 +59,8 @@ export function describeRequest(r: RequestView): string {
   }
   if (r.denial) lines.push(`Denied      by ${r.denial.by}: ${r.denial.reason}`);
   if (r.cancellation) lines.push(`Cancelled   by ${r.cancellation.by}`);
+  if (r.revocation?.kind === "relinquish") lines.push(`Relinquished by ${r.revocation.by}`);
+  else if (r.revocation) lines.push(`Revoked     by ${r.revocation.by}: ${r.revocation.reason}`);
   if (r.serial) {
     lines.push(`Serial      ${r.serial}`, `Key ID      ${r.keyId}`, `Valid       ${r.validAfter} .. ${r.validBefore}`);
   }

@@ -1,76 +1,64 @@
 import { request as httpRequest, type IncomingMessage, type RequestOptions } from "node:http";
 import { request as httpsRequest } from "node:https";
+import { TLSSocket } from "node:tls";
 import type { ErrorBody } from "../src/http/contract.js";
 import { CliError } from "./errors.js";
 import type { Settings } from "./settings.js";
-import { tlsTrustError } from "./tls.js";
+import { tlsOptions, tlsTrustError, verifiedTlsCa } from "./tls.js";
+import { transportFor } from "./transport.js";
 
 export interface CallOptions {
   method: "GET" | "POST";
   path: string;
   body?: unknown;
   timeoutMs: number;
-  /** Extra https options: the pinned CA. */
-  tls?: Record<string, unknown>;
 }
 
-/** A token may travel over https, a unix socket, or plain http to this machine's loopback only. */
-function tokenSafeOver(url: string): boolean {
-  if (url.startsWith("unix:") || url.startsWith("https:")) return true;
-  try {
-    const host = new URL(url).hostname.replace(/^\[|\]$/g, "");
-    return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
-  } catch {
-    return false;
-  }
+/** An answer, and which server identity this CLI verified for it. */
+export interface RawAnswer {
+  status: number;
+  body: Buffer;
+  /**
+   * "none" over a unix socket or plain HTTP to loopback; otherwise the fingerprint of the TLS CA
+   * the connection was verified with. sshcad binds the same value into sign-in challenges.
+   */
+  server: string | undefined;
 }
 
-/** Where and how to send a request: http, https, or a unix socket ("unix:/path"). */
+/** Where and how to send a request: http (loopback only), https (pinned), or a unix socket ("unix:/path"). */
 function target(settings: Settings, path: string): { options: RequestOptions; send: typeof httpRequest } {
-  if (settings.url.startsWith("unix:"))
-    return { options: { socketPath: settings.url.slice(5), path }, send: httpRequest };
-  let base: URL;
-  try {
-    base = new URL(settings.url);
-  } catch {
-    throw new CliError(`server URL ${settings.url} is not a URL`);
-  }
-  if (base.protocol !== "http:" && base.protocol !== "https:")
-    throw new CliError(`server URL must be http(s): ${settings.url}`);
-  const url = new URL(path, base);
+  const t = transportFor(settings.url, Boolean(settings.token));
+  if (t.kind === "unix") return { options: { socketPath: t.socketPath, path }, send: httpRequest };
+  const url = new URL(path, t.url);
   return {
     options: {
-      protocol: base.protocol,
-      hostname: base.hostname.replace(/^\[|\]$/g, ""),
-      port: base.port,
+      protocol: t.url.protocol,
+      hostname: t.url.hostname.replace(/^\[|\]$/g, ""),
+      port: t.url.port,
       path: `${url.pathname}${url.search}`,
+      ...(t.kind === "https" ? tlsOptions(settings) : {}),
     },
-    send: base.protocol === "https:" ? httpsRequest : httpRequest,
+    send: t.kind === "https" ? httpsRequest : httpRequest,
   };
 }
 
 /** One call to sshcad; resolves with the status and the raw body. Transport failures become one-line CliErrors. */
-export function callRaw(settings: Settings, call: CallOptions): Promise<{ status: number; body: Buffer }> {
+export async function callRaw(settings: Settings, call: CallOptions): Promise<RawAnswer> {
   const payload = call.body === undefined ? undefined : Buffer.from(JSON.stringify(call.body), "utf8");
   const headers: Record<string, string | number> = { accept: "application/json" };
-  if (settings.token) {
-    if (!tokenSafeOver(settings.url)) {
-      return Promise.reject(
-        new CliError(`refusing to send the API token over plain HTTP to ${settings.url}; use https`),
-      );
-    }
-    headers.authorization = `Bearer ${settings.token}`;
-  }
+  // Refuses plain HTTP beyond loopback and https without a trust anchor, before anything is sent.
+  const { options, send } = target(settings, call.path);
+  if (settings.token) headers.authorization = `Bearer ${settings.token}`;
   if (payload) {
     headers["content-type"] = "application/json";
     headers["content-length"] = payload.length;
   }
-  const { options, send } = target(settings, call.path);
   return new Promise((resolve, reject) => {
-    const req = send({ ...options, method: call.method, headers, ...call.tls }, (res: IncomingMessage) => {
+    const req = send({ ...options, method: call.method, headers }, (res: IncomingMessage) => {
+      const server = res.socket instanceof TLSSocket ? verifiedTlsCa(settings, res.socket) : "none";
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), server }));
       res.on("error", reject);
     });
     req.setTimeout(call.timeoutMs, () =>
@@ -80,17 +68,15 @@ export function callRaw(settings: Settings, call: CallOptions): Promise<{ status
       if (err instanceof CliError) reject(err);
       else
         reject(
-          tlsTrustError(err.code, settings.url) ??
-            new CliError(`cannot reach ${settings.url}: ${err.code ?? err.message}`),
+          tlsTrustError(err.code, settings) ?? new CliError(`cannot reach ${settings.url}: ${err.code ?? err.message}`),
         );
     });
     req.end(payload);
   });
 }
 
-/** One JSON call; a 4xx/5xx becomes a CliError carrying the server's one-line message. */
-export async function callApi<T>(settings: Settings, call: CallOptions): Promise<T> {
-  const { status, body } = await callRaw(settings, call);
+/** The JSON of an answer; a 4xx/5xx becomes a CliError carrying the server's one-line message. */
+export function decodeAnswer<T>(settings: Settings, { status, body }: RawAnswer): T {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString("utf8"));
@@ -102,4 +88,9 @@ export async function callApi<T>(settings: Settings, call: CallOptions): Promise
     throw new CliError(e?.message ?? `server answered ${status}`, 1, e?.code);
   }
   return parsed as T;
+}
+
+/** One JSON call; a 4xx/5xx becomes a CliError carrying the server's one-line message. */
+export async function callApi<T>(settings: Settings, call: CallOptions): Promise<T> {
+  return decodeAnswer<T>(settings, await callRaw(settings, call));
 }

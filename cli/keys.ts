@@ -1,9 +1,10 @@
 import { createHash } from "node:crypto";
-import { chmod, readFile, rename, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { execa } from "execa";
 import { CliError } from "./errors.js";
+import { writeFileSafely } from "./safe-write.js";
 
 export const DEFAULT_KEY = "~/.ssh/id_ed25519";
 
@@ -32,14 +33,17 @@ export async function readPublicKey(keyPath: string): Promise<{ line: string; fi
   };
 }
 
-/** Writes `<key>-cert.pub` atomically (temp file, rename), where ssh and ssh-add look for it. */
-export async function writeCertificate(keyPath: string, certLine: string): Promise<string> {
+/**
+ * Writes `<key>-cert.pub` atomically, where ssh and ssh-add look for it; says whether it
+ * replaced a certificate file that was there.
+ */
+export async function writeCertificate(
+  keyPath: string,
+  certLine: string,
+): Promise<{ path: string; replaced: boolean }> {
   const path = `${keyPath}-cert.pub`;
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, `${certLine.trim()}\n`, { mode: 0o644 });
-  await chmod(tmp, 0o644);
-  await rename(tmp, path);
-  return path;
+  const { replaced } = await writeFileSafely(path, `${certLine.trim()}\n`, 0o644);
+  return { path, replaced };
 }
 
 /**

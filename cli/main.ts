@@ -4,8 +4,11 @@ import { Command, CommanderError } from "commander";
 import { auditCommands } from "./commands/audit.js";
 import { authCommands } from "./commands/auth.js";
 import { decideCommands } from "./commands/decide.js";
+import { consoleCommand } from "./commands/console.js";
 import { doctorCommand } from "./commands/doctor.js";
+import { factorCommands } from "./commands/factors.js";
 import { infoCommands } from "./commands/info.js";
+import { keyCommands } from "./commands/keys.js";
 import { loginCommand } from "./commands/login.js";
 import { requestCommand } from "./commands/request.js";
 import { revokeCommands } from "./commands/revoke.js";
@@ -13,17 +16,31 @@ import { scanCommands } from "./commands/scans.js";
 import { setupCommands } from "./commands/setup.js";
 import { createCtx } from "./context.js";
 import { CliError, EXIT } from "./errors.js";
+import { packageVersion } from "./version.js";
+
+const GLOBAL_OPTIONS = ["--url", "--token-file"];
+
+/**
+ * Commander's usage errors, on one line. A global option after the command is an unknown
+ * option to that command: say where it belongs instead.
+ */
+function usageLine(text: string): string {
+  const first = text.split("\n")[0] ?? "";
+  const unknown = /^error: unknown option '([^'=]+)/.exec(first)?.[1];
+  if (unknown && GLOBAL_OPTIONS.includes(unknown))
+    return `sshca: ${unknown} is a global option and goes before the command: sshca ${unknown} ... <command> ...\n`;
+  return first ? `${first}\n` : text;
+}
 
 const program = new Command("sshca")
   .description("request, approve and install short-lived SSH certificates from sshcad")
+  .version(packageVersion(), "-V, --version", "print the sshca version")
   .option("--url <url>", "sshcad URL (default: $SSHCA_URL, then the config file)")
   .option("--token-file <file>", "read the API token from this file (default: $SSHCA_TOKEN, then the config file)")
   // Global options go before the command (sshca --url U whoami), so `bootstrap --url` is its own.
   .enablePositionalOptions()
   .exitOverride()
-  .configureOutput({
-    outputError: (text, write) => write(text.split("\n")[0] ? `${text.split("\n")[0]}\n` : text),
-  });
+  .configureOutput({ outputError: (text, write) => write(usageLine(text)) });
 
 const ctx = createCtx(process.env, () => program.opts<{ url?: string; tokenFile?: string }>());
 loginCommand(program, ctx);
@@ -35,7 +52,10 @@ auditCommands(program, ctx);
 scanCommands(program, ctx);
 revokeCommands(program, ctx);
 authCommands(program, ctx);
+keyCommands(program, ctx);
+factorCommands(program, ctx);
 doctorCommand(program, ctx);
+consoleCommand(program, ctx);
 for (const cmd of program.commands) {
   cmd.exitOverride();
   for (const sub of cmd.commands) sub.exitOverride();

@@ -1,7 +1,8 @@
-import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { CliError } from "./errors.js";
+import { writeFileSafely } from "./safe-write.js";
 
 /** What the CLI needs to talk to sshcad. */
 export interface Settings {
@@ -11,6 +12,8 @@ export interface Settings {
   tlsFingerprint: string | undefined;
   /** PEM of the pinned TLS CA certificate. */
   tlsCa: string | undefined;
+  /** No pin: trust Node's default CAs (only after `sshca bootstrap --system-ca`). */
+  systemCa: boolean;
 }
 
 /** The stored file: $XDG_CONFIG_HOME/sshca/config.json (mode 0600). */
@@ -19,6 +22,7 @@ export interface ConfigFile {
   token?: string;
   tlsFingerprint?: string;
   tlsCa?: string;
+  systemCa?: boolean;
 }
 
 export function configFilePath(env: NodeJS.ProcessEnv): string {
@@ -49,10 +53,7 @@ export async function updateConfigFile(env: NodeJS.ProcessEnv, patch: ConfigFile
   const path = configFilePath(env);
   const next = { ...(await readConfigFile(env)), ...patch };
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
-  await chmod(tmp, 0o600);
-  await rename(tmp, path);
+  await writeFileSafely(path, `${JSON.stringify(next, null, 2)}\n`, 0o600);
   return path;
 }
 
@@ -78,7 +79,7 @@ export async function resolveSettings(
     }
   }
   token ??= nonEmpty(env.SSHCA_TOKEN) ?? file.token;
-  return { url, token, tlsFingerprint: file.tlsFingerprint, tlsCa: file.tlsCa };
+  return { url, token, tlsFingerprint: file.tlsFingerprint, tlsCa: file.tlsCa, systemCa: file.systemCa === true };
 }
 
 const nonEmpty = (v: string | undefined) => (v && v.trim().length > 0 ? v.trim() : undefined);

@@ -10,6 +10,7 @@ export interface Finding {
 /** What the checks may look at on the target host. */
 export interface HostFiles {
   read(path: string): Buffer | undefined;
+  isDir(path: string): boolean;
   /** Paths matching a glob with `*` in its last component (sshd's Include). */
   glob(pattern: string): string[];
 }
@@ -46,8 +47,22 @@ export function parseSshdConfig(text: string, files: HostFiles, depth = 0): Map<
   return out;
 }
 
-/** Checks a target host's sshd settings against what sshca needs. Pure apart from `files`. */
-export function checkSshd(config: Map<string, string>, files: HostFiles, caPublicKey: string | undefined): Finding[] {
+/** What `sshca principals --host H` says host H's principals files must list, per login user. */
+export interface ExpectedPrincipals {
+  host: string;
+  principals: Record<string, string[]>;
+}
+
+/**
+ * Checks a target host's sshd settings against what sshca needs. With `expected`, each login's
+ * AuthorizedPrincipalsFile must list that login's principals. Pure apart from `files`.
+ */
+export function checkSshd(
+  config: Map<string, string>,
+  files: HostFiles,
+  caPublicKey: string | undefined,
+  expected?: ExpectedPrincipals,
+): Finding[] {
   const findings: Finding[] = [];
   const add = (level: Finding["level"], check: string, message: string) => findings.push({ level, check, message });
   const setting = (k: string) => {
@@ -84,13 +99,19 @@ export function checkSshd(config: Map<string, string>, files: HostFiles, caPubli
       "AuthorizedPrincipalsFile",
       "not set: a certificate would need the login name itself as a principal, and host scoping would not work (add: AuthorizedPrincipalsFile /etc/ssh/auth_principals/%u)",
     );
-  } else if (!principals.includes("%u")) {
+  } else if (!/%[uhU]/.test(principals) && principals.startsWith("/")) {
+    // sshd_config(5): %u, %h, %U or a path relative to the home directory make it per account.
     add(
       "fail",
       "AuthorizedPrincipalsFile",
       `${principals} is the same file for every account: any principal listed in it could log in as any user; use a %u path`,
     );
-  } else add("ok", "AuthorizedPrincipalsFile", `${principals} (per login user)`);
+    if (principals.startsWith("/") && !principals.includes("%") && files.read(principals) === undefined)
+      add("warn", "AuthorizedPrincipalsFile", `${principals} does not exist`);
+  } else {
+    add("ok", "AuthorizedPrincipalsFile", `${principals} (per login user)`);
+    for (const f of checkPrincipalsFiles(principals, files, expected)) findings.push(f);
+  }
 
   const revoked = setting("RevokedKeys");
   if (!revoked)
@@ -119,4 +140,45 @@ export function checkSshd(config: Map<string, string>, files: HostFiles, caPubli
   if ((config.get("pubkeyauthentication") ?? "yes").toLowerCase() === "no")
     add("fail", "PubkeyAuthentication", "no: certificates cannot be used");
   return findings;
+}
+
+/**
+ * The per-user files behind an AuthorizedPrincipalsFile pattern (sshd_config(5) TOKENS: %% and
+ * %u are expanded here; %h and %U and relative paths depend on the account and are not guessed).
+ */
+function checkPrincipalsFiles(pattern: string, files: HostFiles, expected: ExpectedPrincipals | undefined): Finding[] {
+  const out: Finding[] = [];
+  const add = (level: Finding["level"], message: string) =>
+    out.push({ level, check: "AuthorizedPrincipalsFile", message });
+  if (!pattern.startsWith("/") || /%[hU]/.test(pattern)) {
+    add("warn", `${pattern} depends on the account (home directory or uid); its files were not checked`);
+    return out;
+  }
+  const pathFor = (login: string) => pattern.replace(/%([%u])/g, (_, t: string) => (t === "u" ? login : "%"));
+  if (expected) {
+    for (const [login, lines] of Object.entries(expected.principals)) {
+      const path = pathFor(login);
+      const fix = `(write it from: sshca principals --host ${expected.host} --user ${login})`;
+      const text = files.read(path)?.toString("utf8");
+      if (text === undefined) {
+        add("fail", `${path} is missing: ${login} cannot log in with a certificate for ${expected.host} ${fix}`);
+        continue;
+      }
+      const listed = new Set(text.split("\n").map((l) => l.replace(/#.*$/, "").trim()));
+      const missing = lines.filter((l) => !listed.has(l));
+      if (missing.length) add("fail", `${path} does not list ${missing.join(", ")} ${fix}`);
+      else add("ok", `${path} lists what ${login} needs on ${expected.host}`);
+    }
+    return out;
+  }
+  // Without the host's logins, at least the directory of the per-user files must be there.
+  const slash = pattern.lastIndexOf("/");
+  if (pattern.indexOf("%u") < slash) {
+    add("warn", `${pattern}: the per-user files were not checked (give --host NAME)`);
+    return out;
+  }
+  const dir = pattern.slice(0, slash) || "/";
+  if (!files.isDir(dir)) add("fail", `${dir} does not exist: no login can use a certificate here`);
+  else add("warn", `${dir} exists; its per-user files were not checked (give --host NAME)`);
+  return out;
 }

@@ -24,22 +24,47 @@ export async function waitAndInstall(
   opts: WaitOptions,
 ): Promise<void> {
   let req = first;
+  // Ctrl-C leaves the request as it is on the server: say so, and how to go on or withdraw it.
+  let onInterrupt = () => {};
+  const interrupted = new Promise<never>((_, reject) => {
+    onInterrupt = () =>
+      reject(
+        new CliError(
+          `interrupted; request ${req.id} is still ${req.state}: resume with: sshca request wait ${req.id}; withdraw it with: sshca request cancel ${req.id}`,
+          EXIT.interrupted,
+        ),
+      );
+  });
+  process.once("SIGINT", onInterrupt);
+  try {
+    req = await Promise.race([follow(ctx, client, req, opts, (r) => (req = r)), interrupted]);
+  } finally {
+    process.off("SIGINT", onInterrupt);
+  }
+  await install(ctx, client, req, opts);
+}
+
+/** Long-polls until the request is issued (answered) or ends (thrown); `seen` tracks the latest view. */
+async function follow(
+  ctx: Ctx,
+  client: ApiClient,
+  first: RequestView,
+  opts: WaitOptions,
+  seen: (r: RequestView) => void,
+): Promise<RequestView> {
+  let req = first;
   const deadline = opts.timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + opts.timeoutMs;
   if (req.state === "pending") {
     ctx.err(
       `Waiting for approval of ${req.id} (${req.approvals.length}/${req.approvalsRequired}); an approver runs: sshca approve ${req.id}`,
     );
   }
-  let seen = req.approvals.length;
+  let counted = req.approvals.length;
   let said = "";
   const announce = (r: RequestView) => {
-    const line =
-      r.state === "blocked"
-        ? `Blocked by the pre-issue scan: ${r.gate?.reason}; an approver may override: sshca approve ${r.id} --override-scan --comment "why"`
-        : r.state === "approved" && r.gate === undefined && r.approvals.length >= r.approvalsRequired
-          ? "Approved; waiting for issuance (pre-issue scan or retry)"
-          : "";
-    if (line && line !== said) ctx.err(line);
+    const line = announcement(r);
+    // "Auto-approved (...)" after "Auto-approved (...); scanning ..." says nothing new.
+    if (line && !said.startsWith(line)) ctx.err(line);
     said = line || said;
   };
   announce(req);
@@ -53,12 +78,13 @@ export async function waitAndInstall(
     }
     const seconds = Math.max(1, Math.min(POLL_SECONDS, Math.ceil(left / 1000)));
     req = await client.getRequest(req.id, { version: req.version, seconds });
-    for (const a of req.approvals.slice(seen)) {
+    seen(req);
+    for (const a of req.approvals.slice(counted)) {
       ctx.err(
         `Approved by ${a.approver}${a.comment ? ` ("${a.comment}")` : ""} (${req.approvals.length}/${req.approvalsRequired})`,
       );
     }
-    seen = req.approvals.length;
+    counted = req.approvals.length;
     announce(req);
   }
   if (req.state !== "issued") {
@@ -72,7 +98,24 @@ export async function waitAndInstall(
             : `expired at ${req.expiresAt} without enough approvals`;
     throw new CliError(`request ${req.id} was ${why}`, EXIT.ended);
   }
-  await install(ctx, client, req, opts);
+  return req;
+}
+
+/**
+ * What a waiting requester is told about a state change. An approved request that is not yet
+ * issued waits for its pre-issue scan (or a retry); one the role auto-approved never waited
+ * for people, so it is announced as auto-approved (invariant 2: never silent).
+ */
+function announcement(r: RequestView): string {
+  const auto = r.approvals.some((a) => a.auto);
+  if (r.state === "blocked")
+    return `Blocked by the pre-issue scan: ${r.gate?.reason}; an approver may override: sshca approve ${r.id} --override-scan --comment "why"`;
+  if (auto && r.state === "approved" && r.gate === undefined)
+    return `Auto-approved (role ${r.role} has autoApprove); scanning the hosts before issuing`;
+  if (auto) return `Auto-approved (role ${r.role} has autoApprove)`;
+  if (r.state === "approved" && r.gate === undefined && r.approvals.length >= r.approvalsRequired)
+    return "Approved; waiting for issuance (pre-issue scan or retry)";
+  return "";
 }
 
 /** Verifies the certificate against the CA key and this key, writes it, adds it to the agent. */
@@ -99,13 +142,15 @@ async function install(ctx: Ctx, client: ApiClient, req: RequestView, opts: Wait
   if (cert.validBefore.getTime() <= Date.now()) problems.push("it has already expired");
   if (problems.length > 0) throw new CliError(`refusing the certificate for ${req.id}: ${problems.join("; ")}`);
 
-  const certPath = await writeCertificate(opts.keyPath, req.certificate);
+  const { path: certPath, replaced } = await writeCertificate(opts.keyPath, req.certificate);
   const remaining = Math.floor((cert.validBefore.getTime() - Date.now()) / 1000);
   const agentWarning = opts.agent ? await addToAgent(opts.keyPath, remaining, ctx.env) : undefined;
   if (agentWarning && opts.agent) ctx.err(`warning: ${agentWarning}`);
   const agentAdded = opts.agent && agentWarning === undefined;
   if (opts.json) {
-    ctx.out(JSON.stringify({ ...req, certificatePath: certPath, agent: agentAdded }, null, 2));
+    ctx.out(
+      JSON.stringify({ ...req, certificatePath: certPath, replacedCertificate: replaced, agent: agentAdded }, null, 2),
+    );
     return;
   }
   const logins = [...new Set(req.principals.map((p) => p.split("@")[0]))].join(", ");
@@ -113,7 +158,7 @@ async function install(ctx: Ctx, client: ApiClient, req: RequestView, opts: Wait
     [
       `Certificate for ${req.id} issued: serial ${req.serial}, valid until ${req.validBefore} (${formatDuration(remaining)} left)`,
       `Principals  ${req.principals.join(", ")}`,
-      `Written to  ${certPath}${agentAdded ? " and added to ssh-agent" : ""}`,
+      `Written to  ${certPath}${replaced ? " (replaced the certificate that was there)" : ""}${agentAdded ? " and added to ssh-agent" : ""}`,
       `Now:        ssh ${logins.split(", ")[0]}@${req.hosts[0]}   (logins: ${logins})`,
     ].join("\n"),
   );

@@ -34,9 +34,12 @@ export class SshcaError extends Error {
 export const fail = {
   badRequest: (msg: string, details?: Record<string, unknown>) => new SshcaError("bad_request", msg, { details }),
   forbidden: (msg: string) => new SshcaError("forbidden", msg),
+  unauthenticated: (msg: string) => new SshcaError("unauthenticated", msg),
   notFound: (msg: string) => new SshcaError("not_found", msg),
   conflict: (msg: string, details?: Record<string, unknown>) => new SshcaError("conflict", msg, { details }),
   unavailable: (msg: string, cause?: unknown) => new SshcaError("unavailable", msg, { cause }),
+  /** 429 with Retry-After: `retryAfter` seconds. */
+  rateLimited: (msg: string, retryAfter: number) => new SshcaError("rate_limited", msg, { details: { retryAfter } }),
 };
 
 export function isSshcaError(err: unknown): err is SshcaError {

@@ -3,23 +3,16 @@
  * sshcad: the composition root. The only module that reads argv and the environment,
  * handles signals and decides exit codes; everything else gets what it needs passed in.
  */
-import { randomBytes } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
 import { Command } from "commander";
 import { adminRequest } from "./admin/client.js";
-import {
-  addUser,
-  addUserKey,
-  createToken,
-  type IssuedToken,
-  listTokens,
-  listUsers,
-  revokeToken,
-} from "./admin/users.js";
-import { parseToken } from "./auth/tokens.js";
-import { embeddedConfigPath, loadConfigFile } from "./config/load.js";
+import { OidcProvider } from "./auth/oidc/provider.js";
+import { embeddedConfigPath, loadConfigFile, packageVersion } from "./config/load.js";
 import { openCore } from "./daemon/core.js";
+import { offlineAdminDeps } from "./daemon/admin-deps.js";
+import { banner, invocation } from "./daemon/banner.js";
 import { createLogger } from "./daemon/logger.js";
+import { type Admin, userCommands } from "./daemon/user-commands.js";
 import { dataPaths } from "./daemon/paths.js";
 import { serve, subjectAltNames } from "./daemon/serve.js";
 import { STATE_COLLECTIONS } from "./store/state.js";
@@ -28,6 +21,9 @@ import { ensureTlsMaterial } from "./tls/material.js";
 import type { VerifyResult } from "./audit/verify.js";
 import { verifyOffline } from "./audit/verify-offline.js";
 import { isSshcaError, SshcaError, safeErr } from "./errors.js";
+import { migrate } from "./store/postgres/migrations.js";
+import { openPostgres } from "./store/postgres/pool.js";
+import { readPostgresUrl } from "./store/postgres/url.js";
 
 process.umask(0o077);
 const env = process.env;
@@ -36,6 +32,7 @@ const program = new Command("sshcad")
   .description("sshca daemon: approval-gated, short-lived OpenSSH user certificates")
   .option("-c, --config <file>", "config file (default: $SSHCAD_CONFIG or the embedded example config)")
   .option("-d, --data-dir <dir>", "data directory (default: config dataDir, $STATE_DIRECTORY or ./data)")
+  .version(packageVersion(), "-V, --version", "print the version")
   .showHelpAfterError();
 
 const globals = () => {
@@ -67,30 +64,33 @@ program
 program
   .command("serve")
   .description("run the daemon (creates the CA key on first start)")
-  .action(async () => {
+  .option("-p, --port <port>", "listen on this TCP port instead of the config's listen.port (0: any free port)")
+  .option("-a, --address <ip>", "listen on this IP address instead of the config's listen.address")
+  .action(async (o: { port?: string; address?: string }) => {
     const log = createLogger(env);
-    const daemon = await serve({ ...globals(), env, log });
+    if (o.port !== undefined && !/^\d{1,5}$/.test(o.port))
+      throw new SshcaError("config_invalid", `--port ${o.port} is not a port number`);
+    const overrides = { listen: { port: o.port === undefined ? undefined : Number(o.port), address: o.address } };
+    const daemon = await serve({ ...globals(), overrides, env, log });
     const { core } = daemon;
+    const g = program.opts<{ config?: string; dataDir?: string }>();
     say(
-      [
-        ``,
-        `sshcad listening on ${daemon.url}`,
-        `  CA key     ${core.ca.fingerprint} (${core.ca.signatureAlgorithm})${core.caCreated ? " - created now" : ""}`,
-        ...(daemon.tlsFingerprint
-          ? [`  TLS CA     ${daemon.tlsFingerprint}`]
-          : [`  TLS        off (plain HTTP on ${daemon.url})`]),
-        `  config     ${core.configPath}`,
-        `  data       ${core.paths.dataDir}`,
-        `Next:`,
-        `  sshcad user add alice --group dev      # prints alice's API token once`,
-        daemon.tlsFingerprint
-          ? `  sshca bootstrap --url ${daemon.url} --fingerprint ${daemon.tlsFingerprint}`
-          : `  sshca bootstrap --url ${daemon.url}`,
-        `  sshca token set < alice.token`,
-        `  sshca ca pubkey                        # the TrustedUserCAKeys line for target hosts`,
-        `  sshca login --role debug --host web-1 --reason "INC-1 disk full"`,
-        ``,
-      ].join("\n"),
+      banner({
+        url: daemon.url,
+        caFingerprint: core.ca.fingerprint,
+        caAlgorithm: core.ca.signatureAlgorithm,
+        caCreated: core.caCreated,
+        tlsFingerprint: daemon.tlsFingerprint,
+        configPath: core.configPath,
+        dataDir: core.paths.dataDir,
+        run: invocation({
+          daemonScript: process.argv[1] ?? "sshcad",
+          cwd: process.cwd(),
+          path: env.PATH,
+          config: g.config ?? env.SSHCAD_CONFIG,
+          dataDir: g.dataDir,
+        }),
+      }),
     );
     const shutdown = (signal: string) => {
       log.info({ signal }, "stopping");
@@ -107,148 +107,38 @@ program
     process.on("SIGHUP", () => {
       log.info({ signal: "SIGHUP" }, "reloading the config");
       daemon.reload().then(
-        (r) => (r.ok ? log.info(r.message) : log.error(r.message)),
+        (r) => {
+          if (r.ok) log.info(r.message); // a failure was logged by reload itself
+        },
         (err) => log.error({ err: safeErr(err) }, "config reload failed"),
       );
     });
   });
 
 /** Runs an admin operation through the daemon's socket, or on the data directory when it is not running. */
-async function admin<T>(
-  viaSocket: (socket: string) => Promise<T | undefined>,
-  offline: (deps: Parameters<typeof listUsers>[0]) => Promise<T> | T,
-  { readOnly = false }: { readOnly?: boolean } = {},
-): Promise<T> {
+const admin: Admin = async (viaSocket, offline) => {
   const g = globals();
   const paths = dataPaths(loadConfigFile(g.configPath), g.dataDirFlag, env);
   const answer = await viaSocket(paths.adminSocket);
   if (answer !== undefined) return answer;
-  // Listing never creates a CA key; adding a user to a fresh directory does, as init would.
-  const core = await openCore({ ...g, env, log: createLogger(env), now, createCa: !readOnly });
+  // Only init and serve create a data directory: anything else here would make a second CA,
+  // whose users and tokens the running daemon (elsewhere) knows nothing about.
+  if (!existsSync(paths.state)) {
+    throw new SshcaError(
+      "state_invalid",
+      `no sshcad data directory at ${paths.dataDir} (no state.json there, and no daemon answers on ${paths.adminSocket}); start the daemon (sshcad serve) or run sshcad init first, or point --data-dir / --config at the daemon's`,
+    );
+  }
+  const log = createLogger(env);
+  const core = await openCore({ ...g, env, log, now, createCa: false });
   try {
-    return await offline({
-      config: () => core.config,
-      store: core.store,
-      audit: core.audit,
-      now,
-      random: randomBytes,
-    });
+    return await offline(offlineAdminDeps(core, log, now));
   } finally {
     await core.close();
   }
-}
+};
 
-function printToken(t: IssuedToken, json: boolean, verb: string): void {
-  if (json) {
-    process.stdout.write(`${JSON.stringify(t, null, 2)}\n`);
-    return;
-  }
-  say(`${verb} ${t.user} (groups: ${t.groups.join(", ")}). API token, shown once, expires ${t.expiresAt}:`);
-  process.stdout.write(`${t.token}\n`);
-}
-
-const user = program.command("user").description("manage users");
-user
-  .command("add <name>")
-  .description("add a user and print their API token once")
-  .requiredOption("-g, --group <group...>", "group(s) from the config")
-  .option("--ssh-key <file>", "also register this public key for SSH sign-in (sshca auth ssh)")
-  .option("--json", "print JSON")
-  .action(async (name: string, o: { group: string[]; sshKey?: string; json?: boolean }) => {
-    const publicKey = o.sshKey ? await readPublicKeyFile(o.sshKey) : undefined;
-    const t = await admin(
-      (s) => adminRequest<IssuedToken>(s, "POST", "/users", { name, groups: o.group }),
-      (deps) => addUser(deps, name, o.group, "admin"),
-    );
-    printToken(t, o.json === true, "Added user");
-    if (publicKey) await addKey(name, publicKey);
-  });
-user
-  .command("key")
-  .description("SSH keys for sign-in")
-  .command("add <name> <file>")
-  .description("register a public key the user signs in with (sshca auth ssh)")
-  .action(async (name: string, file: string) => {
-    await addKey(name, await readPublicKeyFile(file));
-  });
-
-async function readPublicKeyFile(file: string): Promise<string> {
-  try {
-    return (await readFile(file, "utf8")).trim();
-  } catch (err) {
-    throw new SshcaError(
-      "bad_request",
-      `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-    );
-  }
-}
-
-async function addKey(name: string, publicKey: string): Promise<void> {
-  const r = await admin(
-    (s) => adminRequest<{ fingerprint: string }>(s, "POST", `/users/${encodeURIComponent(name)}/keys`, { publicKey }),
-    (deps) => addUserKey(deps, name, publicKey),
-  );
-  say(`Registered SSH key ${r.fingerprint} for ${name}`);
-}
-user
-  .command("list")
-  .description("list users and their groups")
-  .option("--json", "print JSON")
-  .action(async (o: { json?: boolean }) => {
-    const { users } = await admin(
-      (s) => adminRequest<{ users: ReturnType<typeof listUsers> }>(s, "GET", "/users"),
-      (deps) => ({ users: listUsers(deps) }),
-      { readOnly: true },
-    );
-    if (o.json) process.stdout.write(`${JSON.stringify(users, null, 2)}\n`);
-    else
-      for (const u of users)
-        process.stdout.write(`${u.user}\t${u.groups.join(",")}\t${u.source}\ttokens=${u.tokens}\n`);
-  });
-
-const token = program.command("token").description("manage API tokens");
-token
-  .command("create <user>")
-  .description("mint another API token for a user (printed once)")
-  .option("--json", "print JSON")
-  .action(async (name: string, o: { json?: boolean }) => {
-    const t = await admin(
-      (s) => adminRequest<IssuedToken>(s, "POST", `/users/${encodeURIComponent(name)}/tokens`),
-      (deps) => createToken(deps, name, "admin"),
-    );
-    printToken(t, o.json === true, "New token for");
-  });
-
-token
-  .command("revoke <tokenId>")
-  .description("revoke an API token at once (the id is the part after sshca_ in the token)")
-  .action(async (tokenId: string) => {
-    const id = parseToken(tokenId)?.id ?? tokenId;
-    const r = await admin(
-      (s) => adminRequest<{ tokenId: string; user: string }>(s, "POST", `/tokens/${encodeURIComponent(id)}/revoke`),
-      (deps) => revokeToken(deps, id, "admin"),
-    );
-    say(`Revoked token ${r.tokenId} of ${r.user}`);
-  });
-token
-  .command("list")
-  .description("token ids, owners and expiry (never the tokens themselves)")
-  .option("--user <name>", "only this user's tokens")
-  .option("--json", "print JSON")
-  .action(async (o: { user?: string; json?: boolean }) => {
-    const q = o.user ? `?user=${encodeURIComponent(o.user)}` : "";
-    const { tokens } = await admin(
-      (s) => adminRequest<{ tokens: ReturnType<typeof listTokens> }>(s, "GET", `/tokens${q}`),
-      (deps) => ({ tokens: listTokens(deps, o.user) }),
-      { readOnly: true },
-    );
-    if (o.json) process.stdout.write(`${JSON.stringify(tokens, null, 2)}\n`);
-    else
-      for (const t of tokens)
-        process.stdout.write(
-          `${t.tokenId}\t${t.user}\texpires ${t.expiresAt}${t.revokedAt ? `\trevoked ${t.revokedAt}` : ""}\n`,
-        );
-  });
+userCommands(program, { admin, say });
 
 program
   .command("audit")
@@ -286,13 +176,48 @@ program
 
 program
   .command("config")
+  .description("the config file")
   .command("check")
-  .description("validate the config file and exit")
-  .action(() => {
+  .description("validate the config file (and that the files it names can be read) and exit")
+  .action(async () => {
     const { configPath } = globals();
     const cfg = loadConfigFile(configPath);
-    say(`${configPath}: ok (${Object.keys(cfg.roles).length} roles, ${Object.keys(cfg.hosts).length} hosts)`);
+    // Single sign-on: the client secret and CA file must be readable now, not at the first sign-in.
+    if (cfg.auth.oidc) await OidcProvider.create(cfg.auth.oidc, env);
+    // The database URL too (read and checked, not used: the database may not be up yet).
+    if (cfg.storage.backend === "postgres") await readPostgresUrl(cfg.storage, env);
+    say(
+      `${configPath}: ok (${Object.keys(cfg.roles).length} roles, ${Object.keys(cfg.hosts).length} hosts${cfg.auth.oidc ? `, single sign-on with ${cfg.auth.oidc.issuer}` : ""}, ${cfg.storage.backend} storage)`,
+    );
   });
+
+program
+  .command("storage")
+  .description("the storage backend")
+  .command("migrate")
+  .description("create or upgrade the PostgreSQL schema (storage.backend: postgres); safe while other replicas run")
+  .action(async () => {
+    const cfg = loadConfigFile(globals().configPath);
+    if (cfg.storage.backend !== "postgres") {
+      say("storage.backend is embedded: nothing to migrate");
+      return;
+    }
+    const url = await readPostgresUrl(cfg.storage, env);
+    const db = openPostgres({ url, log: createLogger(env), applicationName: "sshcad storage migrate", max: 1 });
+    try {
+      const r = await migrate(db);
+      say(
+        r.applied.length > 0
+          ? `database schema migrated from version ${r.from} to ${r.to}`
+          : `database schema is at version ${r.to}; nothing to migrate`,
+      );
+    } finally {
+      await db.close();
+    }
+  });
+
+// The root help lists every command, nested ones included, each with what it does.
+program.addHelpText("after", () => `\nAll commands:\n${commandTree(program)}`);
 
 program.parseAsync().catch((err: unknown) => {
   if (isSshcaError(err)) {
@@ -311,4 +236,20 @@ async function readStateSeq(path: string): Promise<number | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** "  user disable <name>   cut a user off ..." for every leaf command, in the order defined. */
+function commandTree(root: Command): string {
+  const rows: [string, string][] = [];
+  const walk = (cmd: Command, prefix: string) => {
+    for (const sub of cmd.commands) {
+      if (sub.name() === "help") continue;
+      const usage = `${prefix}${sub.name()}${sub.registeredArguments.map((a) => (a.required ? ` <${a.name()}>` : ` [${a.name()}]`)).join("")}`;
+      if (sub.commands.length > 0) walk(sub, `${prefix}${sub.name()} `);
+      else rows.push([usage, sub.description()]);
+    }
+  };
+  walk(root, "");
+  const width = Math.max(...rows.map(([u]) => u.length));
+  return rows.map(([u, d]) => `  ${u.padEnd(width)}  ${d}`).join("\n");
 }

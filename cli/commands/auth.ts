@@ -7,6 +7,7 @@ import type { Ctx } from "../context.js";
 import { emit } from "../context.js";
 import { CliError } from "../errors.js";
 import { DEFAULT_KEY, expandHome } from "../keys.js";
+import { oidcSignIn } from "../oidc/sign-in.js";
 import { updateConfigFile } from "../settings.js";
 
 /** The ssh-keygen -Y namespace of sshca sign-ins (PROTOCOL.sshsig); fixed on both sides. */
@@ -17,7 +18,7 @@ const SIGNIN_NAMESPACE = "sshca-auth";
  * given, so ssh-keygen asks ssh-agent (or the hardware token behind it) for the signature; the
  * private key never has to be on this disk.
  */
-async function sign(message: string, namespace: string, keyFile: string): Promise<string> {
+export async function sign(message: string, namespace: string, keyFile: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "sshca-sign-"));
   try {
     const file = join(dir, "challenge");
@@ -38,11 +39,33 @@ async function sign(message: string, namespace: string, keyFile: string): Promis
   }
 }
 
-/** sshca auth ssh, sshca key add|list */
+/** `text` matched literally inside a RegExp (the server chooses the challenge id). */
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/** sshca auth ssh */
 export function authCommands(program: Command, ctx: Ctx): void {
-  program
-    .command("auth")
-    .description("sign in")
+  const auth = program.command("auth").description("sign in and out");
+  auth
+    .command("oidc")
+    .description("sign in through your organisation's identity provider (browser, or a code with --device)")
+    .option("--device", "sign in with a code on another device (RFC 8628), for terminals without a browser")
+    .option("--json", "print JSON (without the token)")
+    .action(async (o: { device?: boolean; json?: boolean }) => {
+      const client = await ctx.client();
+      const session = await oidcSignIn(ctx, client, { device: o.device === true });
+      if (o.json)
+        ctx.out(JSON.stringify({ user: session.user, groups: session.groups, expiresAt: session.expiresAt }, null, 2));
+    });
+  auth
+    .command("logout")
+    .description("end your session on the daemon and forget it here")
+    .action(async () => {
+      const client = await ctx.client();
+      const r = await client.logout();
+      await updateConfigFile(ctx.env, { token: undefined });
+      ctx.err(`Signed out ${r.user}; the session no longer works anywhere`);
+    });
+  auth
     .command("ssh")
     .description("sign in with an SSH key (file, ssh-agent or hardware token); stores a session token")
     .option("--user <name>", "your sshca user name (default: your login name)")
@@ -53,14 +76,21 @@ export function authCommands(program: Command, ctx: Ctx): void {
       const user = o.user ?? userInfo().username;
       const key = expandHome(o.key);
       const client = await ctx.client();
-      const c = await client.signInChallenge(user);
+      const { challenge: c, server } = await client.signInChallenge(user);
       // Sign only what a sign-in challenge looks like, in sshca's own namespace: a hostile server
       // must not get a signature it could use elsewhere (git, files, another service).
       const expected = new RegExp(
-        `^sshca sign-in\\nuser=${user}\\nchallenge=${c.challenge}\\nnonce=[A-Za-z0-9_-]{43}\\nca=SHA256:[A-Za-z0-9+/]{43}\\nexpires=[0-9T:.Z-]+\\n$`,
+        `^sshca sign-in\\nuser=${escapeRegExp(user)}\\nchallenge=${escapeRegExp(c.challenge)}\\nnonce=[A-Za-z0-9_-]{43}\\nca=SHA256:[A-Za-z0-9+/]{43}\\ntls=(SHA256:[A-Za-z0-9+/]{43}|none)\\nexpires=[0-9T:.Z-]+\\n$`,
       );
-      if (c.namespace !== SIGNIN_NAMESPACE || !expected.test(c.message)) {
-        throw new CliError("the server sent a sign-in challenge in an unexpected form; not signing it");
+      const form =
+        c.namespace === SIGNIN_NAMESPACE && /^ch_[a-z2-7]{20}$/.test(c.challenge) ? expected.exec(c.message) : null;
+      if (!form) throw new CliError("the server sent a sign-in challenge in an unexpected form; not signing it");
+      // The daemon names the TLS CA it serves under (or none): it must be the one this CLI verified,
+      // or the challenge came through another server, which would get the session we sign for.
+      if (server === undefined || form[1] !== server) {
+        throw new CliError(
+          "the sign-in challenge was issued by another server than the one this CLI verified (is something relaying your sign-in?); not signing it",
+        );
       }
       const signature = await sign(c.message, SIGNIN_NAMESPACE, o.agent ? `${key}.pub` : key);
       const session = await client.signIn(c.challenge, signature);
@@ -76,34 +106,6 @@ export function authCommands(program: Command, ctx: Ctx): void {
         o.json,
         shown,
         () => `Signed in as ${session.user} with ${session.keyFingerprint} until ${session.expiresAt}`,
-      );
-    });
-
-  const keys = program.command("key").description("SSH keys you sign in with");
-  keys
-    .command("add")
-    .description("register a public key for SSH sign-in (signed in with a token)")
-    .option("-i, --key <path>", "identity file (its .pub is registered)", DEFAULT_KEY)
-    .option("--json", "print JSON")
-    .action(async (o: { key: string; json?: boolean }) => {
-      const pubPath = `${expandHome(o.key)}.pub`;
-      const publicKey = await readFile(pubPath, "utf8").catch(() => {
-        throw new CliError(`no public key at ${pubPath}`);
-      });
-      const r = await (await ctx.client()).addKey(publicKey.trim());
-      emit(ctx, o.json, r, () => `Registered ${r.fingerprint} for ${r.user}`);
-    });
-  keys
-    .command("list")
-    .description("your registered keys")
-    .option("--json", "print JSON")
-    .action(async (o: { json?: boolean }) => {
-      const { keys: list } = await (await ctx.client()).keys();
-      emit(
-        ctx,
-        o.json,
-        { keys: list },
-        () => list.map((k) => `${k.fingerprint}  added ${k.addedAt} by ${k.addedBy}`).join("\n") || "no keys",
       );
     });
 }

@@ -1,8 +1,9 @@
 import type { Command } from "commander";
-import { parseDuration } from "../../src/http/contract.js";
+import { parseDuration, type RequestView } from "../../src/http/contract.js";
 import type { Ctx } from "../context.js";
 import { CliError, EXIT } from "../errors.js";
 import { DEFAULT_KEY, expandHome, readPublicKey } from "../keys.js";
+import { ensureSignedIn, oidcSignIn, sessionRenewable } from "../oidc/sign-in.js";
 import { waitAndInstall } from "../wait.js";
 
 /** Options shared by `login` and `request wait`. */
@@ -31,6 +32,7 @@ interface LoginOpts {
   agent: boolean;
   timeout?: string;
   json?: boolean;
+  device?: boolean;
 }
 
 /** sshca login: ask for access, wait for approval, install the certificate. */
@@ -43,19 +45,33 @@ export function loginCommand(program: Command, ctx: Ctx): void {
       .requiredOption("-H, --host <host...>", "target host(s) from the inventory")
       .requiredOption("--reason <text>", "why (ticket, incident); shown to approvers and audited")
       .option("--ttl <duration>", "certificate lifetime (default: the role's defaultTtl)")
-      .option("--no-wait", "print the request id and return at once"),
+      .option("--no-wait", "print the request id and return at once")
+      .option("--device", "if a sign-in is needed first, sign in with a code (RFC 8628) instead of a browser"),
   ).action(async (o: LoginOpts) => {
     const keyPath = expandHome(o.key);
     const deadline = timeoutMs(o.timeout);
     const pub = await readPublicKey(keyPath);
-    const client = await ctx.client();
-    const req = await client.createRequest({
+    const body = {
       role: o.role,
       hosts: o.host,
       reason: o.reason,
       publicKey: pub.line,
       ...(o.ttl !== undefined ? { ttl: o.ttl } : {}),
-    });
+    };
+    // No session yet: sign in through the identity provider first (when the server offers it).
+    let client = await ensureSignedIn(ctx, { device: o.device === true });
+    let req: RequestView;
+    try {
+      req = await client.createRequest(body);
+    } catch (err) {
+      // A stored session that ended (expired, signed out): sign in again once, then ask.
+      if (!(err instanceof CliError && err.code === "unauthenticated") || !(await sessionRenewable(ctx, client)))
+        throw err;
+      ctx.err(`${err.message}; signing in again`);
+      await oidcSignIn(ctx, client, { device: o.device === true });
+      client = await ctx.client();
+      req = await client.createRequest(body);
+    }
     if (!o.wait) {
       ctx.out(o.json ? JSON.stringify(req, null, 2) : req.id);
       if (!o.json) ctx.err(`Request ${req.id} is ${req.state}; pick it up with: sshca request wait ${req.id}`);

@@ -34,7 +34,7 @@ export function requestCommand(program: Command, ctx: Ctx): void {
         mine: o.mine,
       });
       const shown = o.all || o.state ? requests : requests.filter((r) => LIVE.has(r.state));
-      emit(ctx, o.json, { requests: shown }, () => (shown.length ? requestTable(shown) : "no requests"));
+      emit(ctx, o.json, { requests: shown }, () => (shown.length ? requestTable(shown, new Date()) : "no requests"));
     });
 
   request

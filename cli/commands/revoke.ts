@@ -1,10 +1,10 @@
-import { open, rename } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
+import { resolve } from "node:path";
 import type { Command } from "commander";
 import { isKrl } from "../../src/http/contract.js";
 import type { Ctx } from "../context.js";
 import { emit } from "../context.js";
 import { CliError, EXIT } from "../errors.js";
+import { writeFileSafely } from "../safe-write.js";
 
 /** sshca revoke, sshca request relinquish (added to `request`), sshca krl fetch */
 export function revokeCommands(program: Command, ctx: Ctx): void {
@@ -37,20 +37,10 @@ export function revokeCommands(program: Command, ctx: Ctx): void {
       const bytes = await (await ctx.client()).krl();
       if (!isKrl(bytes)) throw new CliError("the server did not send a KRL; the existing file was left as it was");
       const out = resolve(o.out);
-      const tmp = join(dirname(out), `.${basename(out)}.${process.pid}.tmp`);
-      const fh = await open(tmp, "w", 0o644).catch((err: NodeJS.ErrnoException) => {
-        throw new CliError(`cannot write in ${dirname(out)}: ${err.code ?? err.message}`);
+      // sshd reads RevokedKeys on every login: replaced atomically, never written through a symlink.
+      await writeFileSafely(out, bytes, 0o644).catch((err: NodeJS.ErrnoException) => {
+        throw new CliError(`cannot write ${out}: ${err.code ?? err.message}; the existing file was left as it was`);
       });
-      try {
-        await fh.writeFile(bytes);
-        await fh.chmod(0o644);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, out);
-      const dir = await open(dirname(out), "r");
-      await dir.sync().finally(() => dir.close());
       ctx.err(`KRL written to ${out} (${bytes.length} bytes)`);
     });
 }

@@ -108,5 +108,8 @@ export function decideAsk(config: Config, identity: Identity, ask: AccessAsk): D
     autoApprove: role.autoApprove,
     pendingTtlSeconds: role.pendingTtl,
     reason,
+    ...(role.stepUp
+      ? { stepUp: { methods: [...role.stepUp.methods], userVerification: role.stepUp.userVerification } }
+      : {}),
   });
 }

@@ -2,6 +2,7 @@ import { canonicalJson } from "../canonical-json.js";
 import type { Config } from "../config/schema.js";
 import { allow, type Decision, refuse } from "./decision.js";
 import { decideAsk, isApprover } from "./policy.js";
+import { decideStepUp } from "./step-up.js";
 import type { AccessRequest, Identity } from "./types.js";
 
 /**
@@ -39,6 +40,8 @@ export function decideStillGranted(
         const who = identityOf(a.approver);
         return who !== undefined && isApprover(role, who);
       })
+      // A role that asks for a second factor now counts only approvals that carried one it accepts.
+      .filter((a) => decideStepUp(req.role, role, a.factor).ok)
       .map((a) => a.approver),
   );
   if (valid.size < role.approvalsRequired) {

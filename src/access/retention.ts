@@ -15,7 +15,8 @@ export function finishesAt(req: AccessRequest, keepSeconds: number): number | un
       return Date.parse(req.updatedAt) + keepMs;
     case "issued":
     case "revoked":
-      // A revoked serial stays in the KRL until the certificate would have expired anyway.
+      // Kept for the after-access scan and for people reading it; its serial stays in the KRL
+      // through the revoked collection (src/access/revoked.ts), however soon this goes.
       return req.cert === undefined ? undefined : Date.parse(req.cert.validBefore) + keepMs;
     default:
       return undefined;

@@ -13,7 +13,11 @@ import { prepareIssuance, type Step } from "./issuance.js";
 import { KeyedMutex } from "./keyed-mutex.js";
 import { type AccessAsk, decideAsk, isAdmin, isApprover, isAuditor } from "./policy.js";
 import { Deadlines, type DueAt } from "./deadlines.js";
+import type { FactorInput, Factors } from "../auth/factors/factors.js";
+import { type CutOffOptions, cutOffStep } from "./offboarding.js";
+import { decideStepUp, type FactorEvidence } from "./step-up.js";
 import { isFinished, sweepAt } from "./retention.js";
+import { revokedEntry, stillRevocable } from "./revoked.js";
 import {
   autoApprove,
   blockRequest,
@@ -44,6 +48,8 @@ export interface AccessDeps {
   expiryWorkDone?: (req: AccessRequest) => boolean;
   /** Publishes the KRL after a revocation (resolves once the files are replaced). */
   publishRevocations?: () => Promise<void>;
+  /** Second factors of approvers (roles with stepUp). */
+  factors?: Factors;
 }
 
 /** Listeners told about every committed change (notifications, scans). */
@@ -69,6 +75,16 @@ export class AccessService {
 
   constructor(private readonly deps: AccessDeps) {
     this.sweepDue = this.deadlines((req, config) => sweepAt(req, config.requests.keepFinished));
+    // State written before revoked serials had their own collection: adopt them (written with the next change).
+    for (const req of this.liveRequests()) this.keepRevoked(req);
+  }
+
+  /** A revoked request's serial goes into the revoked collection, which the KRL is built from. */
+  private keepRevoked(req: AccessRequest): void {
+    const entry = revokedEntry(req);
+    if (entry && !Object.hasOwn(this.deps.store.data.revoked, entry.serial)) {
+      this.deps.store.put("revoked", entry.serial, entry);
+    }
   }
 
   /** A due-time index over the live requests, kept current by every change made here. */
@@ -86,6 +102,7 @@ export class AccessService {
   /** Stores a request and updates the indexes derived from it (the only writer of requests). */
   private put(req: AccessRequest): void {
     this.deps.store.put("requests", req.id, req);
+    this.keepRevoked(req);
     for (const index of this.indexes) index.track(req);
   }
 
@@ -100,6 +117,14 @@ export class AccessService {
 
   /** May this identity see the request? Requester, the role's approvers, auditors, admins. */
   canView(identity: Identity, req: AccessRequest): boolean {
+    return this.canSee(identity, req);
+  }
+
+  /**
+   * The same rule for a request known only from its audit records (it may have left the live
+   * state): who asked, for which role.
+   */
+  canSee(identity: Identity, req: { requester: string; role: string }): boolean {
     const config = this.deps.config();
     const role = config.roles[req.role];
     return (
@@ -114,9 +139,11 @@ export class AccessService {
   visible(identity: Identity, id: string): AccessRequest {
     const req = this.get(id);
     if (!req || !this.canView(identity, req)) {
-      throw fail.notFound(
-        `no request ${id} (finished requests leave the live state; their history: sshca audit list --request ${id})`,
-      );
+      // Only those who may read the audit trail are pointed to it.
+      const config = this.deps.config();
+      const mayAudit = isAuditor(config, identity) || isAdmin(config, identity);
+      const history = mayAudit ? `; their history: sshca audit list --request ${id}` : "";
+      throw fail.notFound(`no request ${id} (finished requests leave the live state${history})`);
     }
     return req;
   }
@@ -173,13 +200,26 @@ export class AccessService {
     });
   }
 
-  async approve(identity: Identity, id: string, digest: string, comment?: string): Promise<AccessRequest> {
+  async approve(
+    identity: Identity,
+    id: string,
+    digest: string,
+    comment?: string,
+    factor?: FactorInput,
+  ): Promise<AccessRequest> {
     return this.locks.run(id, async () => {
       const req = this.visible(identity, id);
       const now = this.deps.now();
       await this.expireNow(req, now);
       const role = this.deps.config().roles[req.role];
-      const { request, complete } = unwrap(decideApproval(this.get(id)!, role, identity, digest, comment, now));
+      const decided = unwrap(decideApproval(this.get(id)!, role, identity, digest, comment, now));
+      // The approval stands; only now is the second factor checked (a TOTP code is used up here).
+      const evidence = await this.stepUp(identity, this.get(id)!, factor);
+      const { complete } = decided;
+      const last = decided.request.approvals.at(-1)!;
+      const request = evidence
+        ? { ...decided.request, approvals: [...decided.request.approvals.slice(0, -1), { ...last, factor: evidence }] }
+        : decided.request;
       await this.commit({
         req: request,
         type: "request.approved",
@@ -190,6 +230,7 @@ export class AccessService {
           approvalsRequired: request.approvalsRequired,
           approvers: request.approvals.map((a) => a.approver),
           ...(comment ? { comment } : {}),
+          ...(evidence ? { factor: evidence } : {}),
         },
       });
       if (!complete) return request;
@@ -215,13 +256,21 @@ export class AccessService {
   }
 
   /** An approver overrides a blocked pre-issue scan (explicit, audited), then it is issued. */
-  async override(identity: Identity, id: string, digest: string, reason: string): Promise<AccessRequest> {
+  async override(
+    identity: Identity,
+    id: string,
+    digest: string,
+    reason: string,
+    factor?: FactorInput,
+  ): Promise<AccessRequest> {
     return this.locks.run(id, async () => {
       const req = this.visible(identity, id);
       const now = this.deps.now();
       await this.expireNow(req, now);
       const current = this.get(id)!;
       const next = unwrap(decideOverride(current, this.deps.config().roles[req.role], identity, digest, reason, now));
+      // An override issues the certificate: it needs the same second factor as an approval.
+      const evidence = await this.stepUp(identity, current, factor, "override");
       await this.commit({
         req: next,
         type: "request.scan_overridden",
@@ -229,6 +278,7 @@ export class AccessService {
         fields: {
           reason,
           blockedBecause: current.gate?.reason ?? "",
+          ...(evidence ? { factor: evidence } : {}),
         },
       });
       return this.issueOr503(next, "override recorded");
@@ -236,23 +286,64 @@ export class AccessService {
   }
 
   /**
+   * The second factor of an approval or override: checked against this request's id and digest
+   * when given, then held to the role's stepUp rule (refused without one where required).
+   */
+  private async stepUp(
+    identity: Identity,
+    req: AccessRequest,
+    factor: FactorInput | undefined,
+    action: "approve" | "override" = "approve",
+  ): Promise<FactorEvidence | undefined> {
+    const role = this.deps.config().roles[req.role];
+    if (factor && !this.deps.factors) throw fail.forbidden("second factors are not available here");
+    const uv = role?.stepUp?.userVerification ?? false;
+    const evidence = factor ? await this.deps.factors!.verify(identity.user, req, factor, uv, action) : undefined;
+    return unwrap(decideStepUp(req.role, role, evidence));
+  }
+
+  /**
+   * The WebAuthn challenge for approving this request as the approver sees it (the console): only
+   * for someone who could approve it now, with exactly this digest, for a role that takes WebAuthn.
+   */
+  async webauthnChallenge(identity: Identity, id: string, digest: string) {
+    const req = this.visible(identity, id);
+    const role = this.deps.config().roles[req.role];
+    unwrap(decideApproval(req, role, identity, digest, undefined, this.deps.now()));
+    if (!role?.stepUp?.methods.includes("webauthn"))
+      throw fail.badRequest(`role ${req.role} does not take a WebAuthn second factor`);
+    if (!this.deps.factors) throw fail.forbidden("second factors are not available here");
+    return this.deps.factors.webauthnApprovalOptions(identity.user, req, role.stepUp.userVerification);
+  }
+
+  /**
    * Revokes a certificate (by serial or request id): approvers of its role and admins. The
    * revocation is audited, then the KRL is rebuilt before this returns.
+   *
+   * By serial, whoever may not revoke the certificate gets exactly the answer an unknown serial
+   * gets: a serial is all they know, and the answer must not tell them that it exists, which
+   * request it belongs to, or whose it is.
    */
   async revoke(
     identity: Identity,
     target: { serial?: string; request?: string },
     reason: string,
   ): Promise<AccessRequest> {
-    const id =
-      target.request ??
-      Object.values(this.deps.store.data.requests).find((r) => r.cert?.serial === target.serial && r.cert !== undefined)
-        ?.id;
-    if (!id)
+    if (target.request !== undefined) return this.endEarly(identity, target.request, "revoke", reason);
+    const req = Object.values(this.deps.store.data.requests).find((r) => r.cert?.serial === target.serial);
+    if (!req || !this.mayRevoke(identity, req)) {
       throw fail.notFound(
-        `no live certificate with serial ${target.serial} (an expired certificate needs no revocation)`,
+        `no live certificate with serial ${target.serial} that you may revoke (approvers of its role and admins may; an expired certificate needs no revocation)`,
       );
-    return this.endEarly(identity, id, "revoke", reason);
+    }
+    return this.endEarly(identity, req.id, "revoke", reason);
+  }
+
+  /** Approvers of the request's role and admins may revoke its certificate. */
+  private mayRevoke(identity: Identity, req: AccessRequest): boolean {
+    const config = this.deps.config();
+    const role = config.roles[req.role];
+    return isAdmin(config, identity) || (role !== undefined && isApprover(role, identity));
   }
 
   /** The requester ends their own access before the certificate expires. */
@@ -268,9 +359,7 @@ export class AccessService {
   ): Promise<AccessRequest> {
     return this.locks.run(id, async () => {
       const req = this.visible(identity, id);
-      const config = this.deps.config();
-      const role = config.roles[req.role];
-      const may = isAdmin(config, identity) || (role !== undefined && isApprover(role, identity));
+      const may = this.mayRevoke(identity, req);
       const revoked = unwrap(decideRevocation(req, identity, kind, may, reason, this.deps.now()));
       await this.commit({
         req: revoked,
@@ -297,11 +386,56 @@ export class AccessService {
     });
   }
 
-  /** Serials to put in the KRL: revoked certificates that have not expired yet (with 5 min of slack for skew). */
+  /**
+   * Cuts a user off (disabled or removed): their waiting requests end, their approvals of
+   * others' waiting requests stop counting, their live certificates are revoked unless the
+   * operator keeps them, and every long-poll they hold answers now (and is refused, since the
+   * caller re-checks the credential). Each change is its own audited commit; the KRL is
+   * published once at the end. Returns what changed.
+   */
+  async cutOff(
+    user: string,
+    opts: CutOffOptions,
+  ): Promise<{ cancelled: string[]; withdrawn: string[]; revoked: string[] }> {
+    const done = { cancelled: [] as string[], withdrawn: [] as string[], revoked: [] as string[] };
+    const touches = (r: AccessRequest) => r.requester === user || r.approvals.some((a) => a.approver === user);
+    for (const { id } of this.liveRequests().filter(touches)) {
+      await this.locks.run(id, async () => {
+        const current = this.get(id);
+        const step = current && cutOffStep(current, user, opts, this.deps.now());
+        if (!step) return;
+        await this.commit(step);
+        const kind =
+          step.type === "certificate.revoked"
+            ? "revoked"
+            : step.type === "request.cancelled"
+              ? "cancelled"
+              : "withdrawn";
+        done[kind].push(id);
+      });
+    }
+    this.watch.wakeUser(user);
+    if (done.revoked.length > 0) {
+      try {
+        await this.deps.publishRevocations?.();
+      } catch (err) {
+        throw new SshcaError(
+          "unavailable",
+          `certificates of ${user} recorded as revoked, but the KRL could not be written (${safeErr(err).message}); it is retried every minute`,
+        );
+      }
+    }
+    return done;
+  }
+
+  /**
+   * Serials to put in the KRL: revoked certificates until their validBefore plus the clock-skew
+   * margin, from the revoked collection (its requests may have left the live state already).
+   */
   revokedSerials(now: Date): bigint[] {
-    return Object.values(this.deps.store.data.requests)
-      .filter((r) => r.state === "revoked" && r.cert && Date.parse(r.cert.validBefore) + 300_000 > now.getTime())
-      .map((r) => BigInt(r.cert!.serial));
+    return Object.values(this.deps.store.data.revoked)
+      .filter((r) => stillRevocable(r, now))
+      .map((r) => BigInt(r.serial));
   }
 
   /** Live requests, for the scan scheduler. */
@@ -382,6 +516,15 @@ export class AccessService {
       }
     }
     await this.prune(finished);
+    await this.pruneRevoked(now);
+  }
+
+  /** Revoked serials leave the live state (and the KRL) once past validBefore plus the skew margin. */
+  private async pruneRevoked(now: Date): Promise<void> {
+    const done = Object.values(this.deps.store.data.revoked).filter((r) => !stillRevocable(r, now));
+    if (done.length === 0) return;
+    for (const r of done) this.deps.store.remove("revoked", r.serial);
+    await this.deps.store.persist();
   }
 
   /** The sweep's work for one due request; true when it may leave the live state. */

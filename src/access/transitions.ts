@@ -51,6 +51,7 @@ export function newRequest(p: {
     criticalOptions: grant.criticalOptions,
     approvalsRequired: grant.approvalsRequired,
     autoApprove: grant.autoApprove,
+    ...(grant.stepUp ? { stepUp: grant.stepUp } : {}),
     digest,
     createdAt: now.toISOString(),
     updatedAt: now.toISOString(),
@@ -82,6 +83,10 @@ export function notPendingReason(req: AccessRequest, now: Date): string | undefi
       return `request ${req.id} expired at ${req.expiresAt} without enough approvals`;
   }
 }
+
+/** An approval or override for a digest the request does not have (invariant 5); the request's own digest is not echoed. */
+const digestMismatch = (req: AccessRequest, digest: string) =>
+  `digest mismatch: request ${req.id} is not what you reviewed (${digest} is not its digest); nothing changed: review it again (sshca request show ${req.id}) and approve what it shows`;
 
 /** Pending and blocked requests wait for people; both expire at expiresAt. */
 export const isPendingExpired = (req: AccessRequest, now: Date) =>
@@ -115,14 +120,10 @@ export function decideApproval(
       `${approver.user} is not an approver for role ${req.role} (approver groups: ${role.approvers.join(", ")})`,
     );
   }
+  // Before "already approved": a digest that is not the request's is the problem to hear about.
+  if (digest !== req.digest) return refuse("conflict", digestMismatch(req, digest));
   if (req.approvals.some((a) => a.approver === approver.user)) {
     return refuse("conflict", `${approver.user} already approved request ${req.id}; another approver is needed`);
-  }
-  if (digest !== req.digest) {
-    return refuse(
-      "conflict",
-      "the request is not what you reviewed (digest mismatch); look at it again and re-approve",
-    );
   }
   const approvals = [
     ...req.approvals,
@@ -224,7 +225,7 @@ export function decideOverride(
   if (role === undefined) return refuse("conflict", `role ${req.role} no longer exists`);
   if (!isApprover(role, approver))
     return refuse("forbidden", `${approver.user} is not an approver for role ${req.role}`);
-  if (digest !== req.digest) return refuse("conflict", "the request is not what you reviewed (digest mismatch)");
+  if (digest !== req.digest) return refuse("conflict", digestMismatch(req, digest));
   if (reason.trim() === "") return refuse("bad_request", "an override needs a reason (--comment)");
   return allow(
     bump(req, now, {

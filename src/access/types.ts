@@ -2,6 +2,9 @@ import type { ScanRef } from "../scan/types.js";
 
 /** The domain of access requests: plain data, stored in the live state and sent over the API. */
 
+/** Second factors for step-up approvals: a FIDO key through ssh-keygen, TOTP, or WebAuthn in the console. */
+export type FactorKind = "sk" | "totp" | "webauthn";
+
 /** Who is calling, after authentication. */
 export interface Identity {
   user: string;
@@ -28,6 +31,8 @@ export interface Approval {
   comment?: string;
   /** True when the role's autoApprove switch stood in for a person. */
   auto?: boolean;
+  /** The second factor the approval carried (roles with stepUp), checked against this digest. */
+  factor?: { kind: FactorKind; factor: string; userVerified?: boolean };
 }
 
 /** What was signed, once issued. */
@@ -54,6 +59,20 @@ export interface Grant {
   pendingTtlSeconds: number;
   /** The requester's reason, trimmed. */
   reason: string;
+  /** The role asks each approval for a second factor (see step-up.ts); not part of the digest. */
+  stepUp?: { methods: FactorKind[]; userVerification: boolean };
+}
+
+/**
+ * A revoked certificate as the KRL needs it, kept in its own live-state collection so that it
+ * stays in the KRL for as long as the certificate could be accepted, independent of how long
+ * its request stays (requests.keepFinished).
+ */
+export interface RevokedSerial {
+  /** 64-bit serial as a decimal string. */
+  serial: string;
+  validBefore: string;
+  caFingerprint: string;
 }
 
 export interface AccessRequest {
@@ -73,6 +92,8 @@ export interface AccessRequest {
   criticalOptions: Record<string, string>;
   approvalsRequired: number;
   autoApprove: boolean;
+  /** Each approval needs a second factor bound to the digest (the role's rule when asked). */
+  stepUp?: { methods: FactorKind[]; userVerification: boolean };
   digest: string;
   createdAt: string;
   updatedAt: string;
@@ -80,7 +101,7 @@ export interface AccessRequest {
   expiresAt: string;
   approvals: Approval[];
   denial?: { by: string; at: string; reason: string };
-  cancellation?: { by: string; at: string };
+  cancellation?: { by: string; at: string; reason?: string };
   cert?: IssuedCert;
   /** Revoked by an approver or admin, or relinquished early by the requester. */
   revocation?: { by: string; at: string; reason: string; kind: "revoke" | "relinquish" };

@@ -5,22 +5,40 @@
 export class RequestWatch {
   private readonly waiters = new Map<string, Set<() => void>>();
 
-  /** Resolves on the next change of `id`, or after `timeoutMs`, or when `signal` aborts. */
-  next(id: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  /** Waiters by the user who holds them, so cutting a user off answers their waits at once. */
+  private readonly byUser = new Map<string, Set<() => void>>();
+
+  /**
+   * Resolves on the next change of `id`, or after `timeoutMs`, or when `signal` aborts, or when
+   * `user` (the caller holding the wait) is cut off.
+   */
+  next(id: string, timeoutMs: number, signal?: AbortSignal, user?: string): Promise<void> {
     return new Promise((resolve) => {
       const set = this.waiters.get(id) ?? new Set();
       this.waiters.set(id, set);
+      const mine = user === undefined ? undefined : (this.byUser.get(user) ?? new Set());
+      if (user !== undefined && mine) this.byUser.set(user, mine);
       const done = () => {
         clearTimeout(timer);
         signal?.removeEventListener("abort", done);
         set.delete(done);
         if (set.size === 0 && this.waiters.get(id) === set) this.waiters.delete(id);
+        if (mine) {
+          mine.delete(done);
+          if (mine.size === 0 && this.byUser.get(user!) === mine) this.byUser.delete(user!);
+        }
         resolve();
       };
       const timer = setTimeout(done, timeoutMs);
       signal?.addEventListener("abort", done, { once: true });
       set.add(done);
+      mine?.add(done);
     });
+  }
+
+  /** Answers every wait `user` holds now (their credentials changed: the caller re-checks them). */
+  wakeUser(user: string): void {
+    for (const wake of [...(this.byUser.get(user) ?? [])]) wake();
   }
 
   changed(id: string): void {

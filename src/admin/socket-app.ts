@@ -4,7 +4,8 @@ import { z } from "zod";
 import type { AuditQuery } from "../audit/query.js";
 import { IDENT } from "../config/names.js";
 import { errorHandler, notFoundHandler } from "../http/errors.js";
-import { jsonBody, parse } from "../http/schemas.js";
+import { FINGERPRINT, jsonBody, parse } from "../http/schemas.js";
+import { disableUser, enableUser, removeUser, removeUserKey } from "./offboarding.js";
 import { type AdminDeps, addUser, addUserKey, createToken, listTokens, listUsers, revokeToken } from "./users.js";
 
 /**
@@ -32,6 +33,26 @@ export function createAdminApp(deps: AdminDeps & { auditQuery: AuditQuery }, log
     const name = parse(z.string().regex(IDENT), req.params.name, "user name");
     const { publicKey } = parse(z.strictObject({ publicKey: z.string().max(16 * 1024) }), jsonBody(req), "key");
     res.status(201).json(await addUserKey(deps, name, publicKey));
+  });
+  const cutOffBody = z.strictObject({ keepCertificates: z.boolean().default(false) });
+  app.post("/users/:name/disable", async (req, res) => {
+    const name = parse(z.string().regex(IDENT), req.params.name, "user name");
+    const body = parse(cutOffBody, jsonBody(req), "disable");
+    res.json(await disableUser(deps, name, "admin", body));
+  });
+  app.post("/users/:name/enable", async (req, res) => {
+    const name = parse(z.string().regex(IDENT), req.params.name, "user name");
+    res.json(await enableUser(deps, name, "admin"));
+  });
+  app.post("/users/:name/remove", async (req, res) => {
+    const name = parse(z.string().regex(IDENT), req.params.name, "user name");
+    const body = parse(cutOffBody, jsonBody(req), "remove");
+    res.json(await removeUser(deps, name, "admin", body));
+  });
+  app.post("/users/:name/keys/remove", async (req, res) => {
+    const name = parse(z.string().regex(IDENT), req.params.name, "user name");
+    const { fingerprint } = parse(z.strictObject({ fingerprint: FINGERPRINT }), jsonBody(req), "key");
+    res.json(await removeUserKey(deps, name, fingerprint, "admin"));
   });
   app.post("/users/:name/tokens", async (req, res) => {
     const name = parse(z.string().regex(IDENT), req.params.name, "user name");

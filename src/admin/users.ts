@@ -1,7 +1,9 @@
+import type { AccessService } from "../access/service.js";
 import type { AuditLog } from "../audit/log.js";
+import { localSignInRefusal, userStatus } from "../auth/credentials.js";
 import { registerSshKey } from "../auth/ssh-signin.js";
 import { mintToken } from "../auth/tokens.js";
-import { IDENT } from "../config/names.js";
+import { IDENT, isReservedName } from "../config/names.js";
 import type { Config } from "../config/schema.js";
 import { fail } from "../errors.js";
 import type { StateStore } from "../store/state.js";
@@ -12,6 +14,8 @@ export interface AdminDeps {
   audit: AuditLog;
   now: () => Date;
   random: (n: number) => Buffer;
+  /** Ends what a cut-off user holds, and answers the long-polls of a user whose credentials changed. */
+  access: AccessService;
 }
 
 export interface IssuedToken {
@@ -31,6 +35,8 @@ export async function addUser(
   actor: string,
 ): Promise<IssuedToken> {
   if (!IDENT.test(name)) throw fail.badRequest(`user name must match ${IDENT.source}`);
+  if (isReservedName(name))
+    throw fail.badRequest(`"${name}" names the daemon itself in the audit log; choose another user name`);
   const config = deps.config();
   const wanted = [...new Set(groups)].sort();
   if (wanted.length === 0) throw fail.badRequest("give at least one --group");
@@ -40,6 +46,8 @@ export async function addUser(
       `unknown group ${unknown.join(", ")} (config groups: ${Object.keys(config.groups).join(", ")})`,
     );
   }
+  const local = localSignInRefusal(config, name);
+  if (local) throw fail.conflict(`cannot add ${name}: ${local}`);
   if (Object.hasOwn(deps.store.data.users, name)) {
     throw fail.conflict(`user ${name} already exists; for a new token run: sshcad token create ${name}`);
   }
@@ -55,6 +63,10 @@ export async function createToken(deps: AdminDeps, user: string, actor: string):
   const config = deps.config();
   const known = Object.hasOwn(deps.store.data.users, user) || Object.hasOwn(config.users, user);
   if (!known) throw fail.notFound(`no user ${user} (add one with: sshcad user add ${user} --group G)`);
+  if (userStatus(config, deps.store.data, user) === "disabled")
+    throw fail.conflict(`user ${user} is disabled; enable them first: sshcad user enable ${user}`);
+  const local = localSignInRefusal(config, user);
+  if (local) throw fail.conflict(`no API token for ${user}: ${local}`);
   const now = deps.now();
   const minted = mintToken(deps.random);
   const expiresAt = new Date(now.getTime() + config.auth.tokenTtl * 1000).toISOString();
@@ -70,8 +82,10 @@ export async function createToken(deps: AdminDeps, user: string, actor: string):
   return { user, groups, tokenId: minted.id, token: minted.token, expiresAt };
 }
 
-/** Users known to the daemon, with where their groups come from. Never tokens. */
-export function listUsers(deps: AdminDeps): { user: string; groups: string[]; source: string; tokens: number }[] {
+/** Users known to the daemon, with where their groups come from and whether they are disabled. Never tokens. */
+export function listUsers(
+  deps: AdminDeps,
+): { user: string; groups: string[]; source: string; tokens: number; disabled: boolean }[] {
   const config = deps.config();
   const names = new Set([...Object.keys(config.users), ...Object.keys(deps.store.data.users)]);
   const liveTokens = (user: string) =>
@@ -89,6 +103,7 @@ export function listUsers(deps: AdminDeps): { user: string; groups: string[]; so
       groups,
       source: inConfig && inState ? "config+cli" : inConfig ? "config" : "cli",
       tokens: liveTokens(user),
+      disabled: userStatus(config, deps.store.data, user) === "disabled",
     };
   });
 }
@@ -108,6 +123,8 @@ export async function revokeToken(
   deps.store.put("tokens", tokenId, { ...record, revokedAt: now });
   deps.store.noteAuditSeq(rec.seq);
   await deps.store.persist();
+  // Long-polls held with this token (or a session or key that came from it) answer, refused.
+  deps.access.watch.wakeUser(record.user);
   return { tokenId, user: record.user };
 }
 

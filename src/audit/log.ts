@@ -14,6 +14,8 @@ export interface AuditLogOptions {
   maxSegmentBytes: number;
   now: () => Date;
   log: Logger;
+  /** Told about every durable batch from the start, the recovery record included (the journald sink). */
+  onCommit?: CommitListener;
 }
 
 interface Pending {
@@ -94,6 +96,7 @@ export class AuditLog {
     }
     if (segments.length === 0) await fsyncDir(opts.dir);
     const log = new AuditLog(opts, index, size, head, anchored.file);
+    if (opts.onCommit) log.onCommit(opts.onCommit);
     if (anchored.created) {
       await log.append("audit.head_created", "sshcad", {
         ...head,

@@ -2,7 +2,10 @@ import type { AuditLog } from "../audit/log.js";
 import { parseSubjectKey } from "../ca/subject-key.js";
 import type { Config } from "../config/schema.js";
 import { fail, SshcaError } from "../errors.js";
-import type { StateStore } from "../store/state.js";
+import type { CredentialRef, StateStore } from "../store/state.js";
+import { ChallengeTable } from "./challenge-table.js";
+import { credentialProblem, localSignInRefusal, userStatus } from "./credentials.js";
+import { parseSecurityKey, SK_ECDSA, SK_ED25519 } from "./sk-key.js";
 import { resolveIdentity } from "./identity.js";
 import { blobFingerprint, verifySshSignature } from "./sshsig.js";
 import { mintToken, randomBase32 } from "./tokens.js";
@@ -23,9 +26,13 @@ export interface SignInDeps {
   now: () => Date;
   random: (n: number) => Buffer;
   caFingerprint: string;
+  /**
+   * The fingerprint of the TLS CA this daemon serves under ("SHA256:..."), or "none" when it
+   * serves plain HTTP (loopback or a unix socket only). It goes into every challenge, so a
+   * client signs only a challenge from the server it verified, never one relayed through another.
+   */
+  tlsFingerprint: string;
 }
-
-const MAX_OPEN_CHALLENGES = 10_000;
 
 /**
  * SSH-key sign-in with no secret stored on the client: the daemon hands out a single-use,
@@ -34,16 +41,20 @@ const MAX_OPEN_CHALLENGES = 10_000;
  * user's registered keys and answers a short-lived session token.
  */
 export class SshSignIn {
-  private readonly challenges = new Map<string, Challenge>();
+  private readonly challenges = new ChallengeTable<Challenge>();
 
   constructor(private readonly deps: SignInDeps) {}
 
-  /** A challenge for `user`. Unknown users get one too, so this does not reveal who exists. */
-  challenge(user: string): { challenge: string; message: string; namespace: string; expiresAt: string } {
+  /**
+   * A challenge for `user`, asked for by the client `address` (its rate-limit key). Unknown users
+   * get one too, so this does not reveal who exists. Open challenges are capped per address, per
+   * user and in all (ChallengeTable), never by one global count a flood could fill.
+   */
+  challenge(
+    user: string,
+    address: string,
+  ): { challenge: string; message: string; namespace: string; expiresAt: string } {
     const now = this.deps.now().getTime();
-    for (const [id, c] of this.challenges) if (c.expiresAt <= now) this.challenges.delete(id);
-    if (this.challenges.size >= MAX_OPEN_CHALLENGES)
-      throw new SshcaError("rate_limited", "too many open sign-in challenges; try again shortly");
     const id = `ch_${randomBase32(this.deps.random, 20)}`;
     const expiresAt = now + this.deps.config().auth.challengeTtl * 1000;
     const message = [
@@ -52,10 +63,24 @@ export class SshSignIn {
       `challenge=${id}`,
       `nonce=${this.deps.random(32).toString("base64url")}`,
       `ca=${this.deps.caFingerprint}`,
+      `tls=${this.deps.tlsFingerprint}`,
       `expires=${new Date(expiresAt).toISOString()}`,
       "",
     ].join("\n");
-    this.challenges.set(id, { user, message, expiresAt });
+    const limits = this.deps.config().limits;
+    const opened = this.challenges.add(id, { user, address, expiresAt, value: { user, message, expiresAt } }, now, {
+      perAddress: limits.challengesPerAddress,
+      perUser: limits.challengesPerUser,
+      total: limits.openChallenges,
+    });
+    if (!opened.ok) {
+      const retryAfter = opened.retryAfterSeconds;
+      throw new SshcaError(
+        "rate_limited",
+        `too many open sign-in challenges from this address; retry in ${retryAfter}s`,
+        { details: { retryAfter } },
+      );
+    }
     return { challenge: id, message, namespace: SIGNIN_NAMESPACE, expiresAt: new Date(expiresAt).toISOString() };
   }
 
@@ -64,11 +89,9 @@ export class SshSignIn {
     id: string,
     signature: string,
   ): Promise<{ user: string; token: string; expiresAt: string; keyFingerprint: string }> {
-    const c = this.challenges.get(id);
-    this.challenges.delete(id);
     const now = this.deps.now();
-    if (!c || c.expiresAt <= now.getTime())
-      throw new SshcaError("unauthenticated", "unknown or expired sign-in challenge; ask for a new one");
+    const c = this.challenges.take(id, now.getTime());
+    if (!c) throw new SshcaError("unauthenticated", "unknown or expired sign-in challenge; ask for a new one");
     let blob: Buffer;
     try {
       blob = verifySshSignature(signature, Buffer.from(c.message, "utf8"), SIGNIN_NAMESPACE);
@@ -76,12 +99,21 @@ export class SshSignIn {
       throw new SshcaError("unauthenticated", `SSH sign-in failed: ${(err as Error).message}`);
     }
     const fingerprint = blobFingerprint(blob);
-    const keys = this.deps.store.data.sshKeys;
-    const registered = Object.hasOwn(keys, fingerprint) ? keys[fingerprint] : undefined;
+    const state = this.deps.store.data;
+    const registered = Object.hasOwn(state.sshKeys, fingerprint) ? state.sshKeys[fingerprint] : undefined;
     const config = this.deps.config();
-    if (!registered || registered.user !== c.user || !resolveIdentity(config, this.deps.store.data, c.user)) {
+    if (!registered || registered.user !== c.user) {
       throw new SshcaError("unauthenticated", `SSH sign-in failed: key ${fingerprint} is not registered for ${c.user}`);
     }
+    if (userStatus(config, state, c.user) === "disabled")
+      throw new SshcaError("unauthenticated", `SSH sign-in failed: user ${c.user} is disabled`);
+    if (!resolveIdentity(config, state, c.user))
+      throw new SshcaError("unauthenticated", `SSH sign-in failed: user ${c.user} no longer exists`);
+    const local = localSignInRefusal(config, c.user);
+    if (local) throw new SshcaError("unauthenticated", `SSH sign-in failed: ${local}`);
+    const dead = credentialProblem(state, { kind: "key", id: fingerprint }, now);
+    if (dead)
+      throw new SshcaError("unauthenticated", `SSH sign-in failed: key ${fingerprint} no longer works: ${dead}`);
     const minted = mintToken(this.deps.random);
     const expiresAt = new Date(now.getTime() + config.auth.sessionTtl * 1000).toISOString();
     const rec = await this.deps.audit.append("auth.signed_in", c.user, {
@@ -97,6 +129,8 @@ export class SshSignIn {
       createdAt: now.toISOString(),
       expiresAt,
       kind: "session",
+      // The session dies with the key: removing the key ends it at once.
+      parent: { kind: "key", id: fingerprint },
     });
     this.deps.store.noteAuditSeq(rec.seq);
     await this.deps.store.persist();
@@ -104,12 +138,17 @@ export class SshSignIn {
   }
 }
 
-/** Registers an SSH public key for sign-in (by the user with a token, or by an admin). */
+/**
+ * Registers an SSH public key for sign-in: by an admin (no parent: it lives until removed), or
+ * by the user through a token or session whose possession of the new key was proven (see
+ * key-registration.ts); such a key dies with the credential it was registered through.
+ */
 export async function registerSshKey(
   deps: Pick<SignInDeps, "store" | "audit" | "now">,
   user: string,
   publicKey: string,
   actor: string,
+  parent?: CredentialRef,
 ): Promise<{ user: string; fingerprint: string }> {
   const key = parseSignInKey(publicKey);
   const keys = deps.store.data.sshKeys;
@@ -117,32 +156,58 @@ export async function registerSshKey(
   if (existing && existing.user !== user)
     throw fail.conflict(`key ${key.fingerprint} is already registered to another user`);
   if (existing) return { user, fingerprint: key.fingerprint };
-  const rec = await deps.audit.append("auth.key_registered", actor, { user, keyFingerprint: key.fingerprint });
+  const rec = await deps.audit.append("auth.key_registered", actor, {
+    user,
+    keyFingerprint: key.fingerprint,
+    keyType: key.line.split(" ")[0],
+    ...(parent ? { via: `${parent.kind}:${parent.id}` } : {}),
+  });
   deps.store.put("sshKeys", key.fingerprint, {
     user,
     publicKey: key.line,
     addedAt: deps.now().toISOString(),
     addedBy: actor,
+    ...(parent ? { parent } : {}),
   });
   deps.store.noteAuditSeq(rec.seq);
   await deps.store.persist();
   return { user, fingerprint: key.fingerprint };
 }
 
-const SK_TYPES = ["sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com"];
+const SK_TYPES = [SK_ED25519, SK_ECDSA];
 
 /**
  * A public key that may sign in: what parseSubjectKey accepts (Ed25519, ECDSA, RSA >= 2048),
- * plus security-key types, which sshpk cannot read (their blob is kept as it is).
+ * plus security-key types, which sshpk cannot read: their blob is parsed field by field
+ * (parseSecurityKey) and kept as it is.
  */
 export function parseSignInKey(text: string): { line: string; fingerprint: string } {
   const [type, b64] = text.trim().split(/\s+/);
-  if (type && b64 && SK_TYPES.includes(type)) {
-    const blob = Buffer.from(b64, "base64");
-    const inner = blob.subarray(4, 4 + blob.readUInt32BE(0)).toString("utf8");
-    if (inner !== type) throw fail.badRequest("publicKey is malformed (its type does not match its blob)");
-    return { line: `${type} ${b64}`, fingerprint: blobFingerprint(blob) };
+  if (type && SK_TYPES.includes(type)) {
+    if (/[\r\n\0]/.test(text.trim())) throw fail.badRequest("publicKey must be a single line");
+    return parseSecurityKey(type, b64 ?? "");
   }
   const key = parseSubjectKey(text);
   return { line: key.line, fingerprint: key.fingerprint };
+}
+
+/**
+ * Removes a sign-in key (its owner, or an admin). Sessions signed in with it, and keys
+ * registered through those sessions, stop working at once: they were obtained through it.
+ */
+export async function removeSshKey(
+  deps: Pick<SignInDeps, "store" | "audit">,
+  user: string,
+  fingerprint: string,
+  actor: string,
+): Promise<{ user: string; fingerprint: string }> {
+  const keys = deps.store.data.sshKeys;
+  const key = Object.hasOwn(keys, fingerprint) ? keys[fingerprint] : undefined;
+  if (!key || key.user !== user)
+    throw fail.notFound(`no sign-in key ${fingerprint} is registered for ${user} (sshca key list shows them)`);
+  const rec = await deps.audit.append("auth.key_removed", actor, { user, keyFingerprint: fingerprint });
+  deps.store.remove("sshKeys", fingerprint);
+  deps.store.noteAuditSeq(rec.seq);
+  await deps.store.persist();
+  return { user, fingerprint };
 }

@@ -5,7 +5,8 @@ import { SshReader } from "./ssh-reader.js";
 /**
  * Verification of `ssh-keygen -Y sign` signatures (PROTOCOL.sshsig), done by the daemon itself:
  * plain Ed25519, ECDSA and RSA (rsa-sha2-256/512) keys, and security keys (sk-ssh-ed25519,
- * sk-ecdsa-sha2-nistp256, PROTOCOL.u2f) with user presence required.
+ * sk-ecdsa-sha2-nistp256, PROTOCOL.u2f) with user presence required and, when asked, user
+ * verification.
  */
 
 const MAGIC = Buffer.from("SSHSIG");
@@ -70,10 +71,60 @@ function p1363(inner: Buffer, size: number): Buffer {
 }
 
 /**
+ * What a security key reported with its signature (PROTOCOL.u2f "SSH U2F signatures": the
+ * flags byte and counter it signed, as in CTAP2 authenticator data).
+ */
+export interface SkSignatureInfo {
+  /** The flags byte as signed. */
+  flags: number;
+  /** Flag 0x01: the user touched the key. */
+  userPresent: boolean;
+  /** Flag 0x04: the key verified the user itself (PIN or biometric). */
+  userVerified: boolean;
+  /** The key's signature counter (uint32). */
+  counter: number;
+}
+
+export interface VerifiedSshSignature {
+  /** The signing key's blob (the caller checks it is registered). */
+  publicKey: Buffer;
+  /** Present for security-key (sk-*) signatures only. */
+  sk?: SkSignatureInfo;
+}
+
+export interface VerifySshSignatureOptions {
+  /**
+   * Refuse signatures without user verification (flag 0x04), as sshd's `verify-required`
+   * (sshd_config(5) PubkeyAuthOptions, authorized_keys(5)) does. Only a security key can
+   * verify the user, so plain keys are refused too.
+   */
+  requireUserVerification?: boolean;
+}
+
+/** PROTOCOL.u2f / CTAP2 authenticator-data flag bits. */
+const SK_USER_PRESENT = 0x01;
+const SK_USER_VERIFIED = 0x04;
+
+/**
  * Checks that `armored` is a signature of `message` in `namespace` by the key whose blob it
  * carries. Returns that key's blob (the caller checks it is registered); throws with a reason.
+ * Security-key signatures must show user presence.
  */
 export function verifySshSignature(armored: string, message: Buffer, namespace: string): Buffer {
+  return verifySshSignatureDetails(armored, message, namespace).publicKey;
+}
+
+/**
+ * verifySshSignature, also returning what a security key reported (presence, verification,
+ * counter) and, with `requireUserVerification`, refusing signatures without user verification.
+ * The flags are checked only once the signature that covers them has verified.
+ */
+export function verifySshSignatureDetails(
+  armored: string,
+  message: Buffer,
+  namespace: string,
+  options: VerifySshSignatureOptions = {},
+): VerifiedSshSignature {
   const sig = parseSshSignature(armored);
   if (sig.namespace !== namespace) throw new Error(`signature is for namespace "${sig.namespace}", not "${namespace}"`);
   if (sig.hashAlgorithm !== "sha256" && sig.hashAlgorithm !== "sha512")
@@ -91,6 +142,7 @@ export function verifySshSignature(armored: string, message: Buffer, namespace: 
   const sigType = s.text();
   const raw = s.string();
   let ok: boolean;
+  let sk: SkSignatureInfo | undefined;
   switch (keyType) {
     case "ssh-ed25519":
       ok = sigType === "ssh-ed25519" && verify(null, signed, ed25519Key(key.string()), raw);
@@ -125,7 +177,12 @@ export function verifySshSignature(armored: string, message: Buffer, namespace: 
       const application = key.string();
       const flags = s.byte();
       const counter = s.bytes(4);
-      if ((flags & 0x01) === 0) throw new Error("the security key did not confirm user presence");
+      sk = {
+        flags,
+        userPresent: (flags & SK_USER_PRESENT) !== 0,
+        userVerified: (flags & SK_USER_VERIFIED) !== 0,
+        counter: counter.readUInt32BE(0),
+      };
       const toSign = Buffer.concat([
         createHash("sha256").update(application).digest(),
         Buffer.from([flags]),
@@ -143,7 +200,16 @@ export function verifySshSignature(armored: string, message: Buffer, namespace: 
       throw new Error(`unsupported key type ${keyType}`);
   }
   if (!ok) throw new Error("the signature does not verify");
-  return sig.publicKey;
+  if (sk && !sk.userPresent) throw new Error("the security key did not confirm user presence");
+  if (options.requireUserVerification) {
+    if (!sk)
+      throw new Error(
+        `this role requires a security key that verifies the user (PIN or biometric); a ${keyType} key cannot`,
+      );
+    if (!sk.userVerified)
+      throw new Error("the security key did not verify the user (PIN or biometric), which this role requires");
+  }
+  return sk ? { publicKey: sig.publicKey, sk } : { publicKey: sig.publicKey };
 }
 
 function strip(b: Buffer): Buffer {

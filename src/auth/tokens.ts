@@ -1,5 +1,4 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { allow, type Decision, refuse } from "../access/decision.js";
 import type { TokenRecord } from "../store/state.js";
 
 /**
@@ -39,13 +38,13 @@ export function parseToken(text: string): { id: string; secret: string } | undef
   return m ? { id: m[1]!, secret: m[2]! } : undefined;
 }
 
-/** Is this secret the token's, and is the token still usable at `now`? */
-export function checkToken(record: TokenRecord | undefined, secret: string, now: Date): Decision<string> {
+/**
+ * Is this secret the token's? Compared in constant time (a missing record costs the same).
+ * Whether the token is still usable is decided by http/auth.ts stillValid.
+ */
+export function secretMatches(record: TokenRecord | undefined, secret: string): boolean {
   const given = Buffer.from(hashSecret(secret), "hex");
   const stored = Buffer.from(record?.hash ?? "00".repeat(32), "hex");
   const match = stored.length === given.length && timingSafeEqual(stored, given);
-  if (!record || !match) return refuse("unauthenticated", "invalid API token");
-  if (record.revokedAt !== undefined) return refuse("unauthenticated", "this API token was revoked");
-  if (now.getTime() >= Date.parse(record.expiresAt)) return refuse("unauthenticated", "this API token has expired");
-  return allow(record.user);
+  return record !== undefined && match;
 }

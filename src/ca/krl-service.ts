@@ -4,9 +4,9 @@ import { buildKrl } from "./krl.js";
 import { writeKrlFile } from "./krl-file.js";
 
 /**
- * Keeps the KRL: rebuilt from the live revoked certificates (serials stay until the certificate
- * would have expired), written atomically to every configured path, and kept in memory for
- * GET /v1/krl.
+ * Keeps the KRL: rebuilt from the revoked serials of the live state (each stays until its
+ * certificate's validBefore plus the clock-skew margin), written atomically to every configured
+ * path, and kept in memory for GET /v1/krl.
  */
 export class KrlService {
   private bytes: Buffer;

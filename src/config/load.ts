@@ -26,8 +26,13 @@ export function parseConfig(value: unknown, source: string): Config {
   return result.data;
 }
 
-/** Reads and validates a YAML config file. */
-export function loadConfigFile(path: string): Config {
+/** Settings given on the command line that take the place of the file's (validated with it). */
+export interface ConfigOverrides {
+  listen?: { address?: string | undefined; port?: number | undefined };
+}
+
+/** Reads and validates a YAML config file, with command-line overrides applied before validation. */
+export function loadConfigFile(path: string, overrides: ConfigOverrides = {}): Config {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -37,9 +42,28 @@ export function loadConfigFile(path: string): Config {
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length > 0) {
     const first = doc.errors[0]!;
-    throw new SshcaError("config_invalid", `${path}: YAML error: ${first.message.split("\n")[0]}`);
+    const [line, col] = [first.linePos?.[0]?.line, first.linePos?.[0]?.col];
+    const where = line === undefined ? "" : `:${line}${col === undefined ? "" : `:${col}`}`;
+    // The offending line itself, and a caret under the column, so the operator sees it at once.
+    const source = line === undefined ? undefined : text.split(/\r?\n/)[line - 1];
+    const frame =
+      source === undefined
+        ? ""
+        : `\n  ${line} | ${source}\n  ${" ".repeat(String(line).length)} | ${" ".repeat(Math.max(0, (col ?? 1) - 1))}^`;
+    throw new SshcaError(
+      "config_invalid",
+      `${path}${where}: YAML error: ${first.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}${frame}`,
+    );
   }
-  return parseConfig(doc.toJS({ maxAliasCount: 100 }), path);
+  return parseConfig(applyOverrides(doc.toJS({ maxAliasCount: 100 }), overrides), path);
+}
+
+function applyOverrides(raw: unknown, o: ConfigOverrides): unknown {
+  const listen = Object.fromEntries(Object.entries(o.listen ?? {}).filter(([, v]) => v !== undefined));
+  if (Object.keys(listen).length === 0) return raw;
+  const doc = (typeof raw === "object" && raw !== null ? raw : {}) as Record<string, unknown>;
+  const current = typeof doc.listen === "object" && doc.listen !== null ? doc.listen : {};
+  return { ...doc, listen: { ...current, ...listen } };
 }
 
 /** The package root (where package.json and config/ live), from this module's location. */
@@ -56,4 +80,9 @@ export function packageRoot(): string {
 /** The commented example config shipped in config/, used when no --config is given. */
 export function embeddedConfigPath(): string {
   return resolve(packageRoot(), "config", "sshcad.example.yaml");
+}
+
+/** This installation's version, from its package.json. */
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as { version: string }).version;
 }

@@ -9,6 +9,16 @@ import { isIP } from "node:net";
 export const IDENT = /^[a-z][a-z0-9_-]{0,31}$/;
 
 /**
+ * Names the daemon writes as the actor of audit records it makes itself. A person with one of
+ * these names could not be told apart from the daemon in the audit log or in notifications.
+ */
+export const DAEMON_ACTORS = ["sshcad", "policy", "admin", "auto-approve", "anonymous", "system"] as const;
+
+export function isReservedName(name: string): boolean {
+  return (DAEMON_ACTORS as readonly string[]).includes(name);
+}
+
+/**
  * Login names a role grants (POSIX portable user names, lowercase). They become the user
  * part of a host-scoped principal and the %u of AuthorizedPrincipalsFile on the host.
  * No ",", "*", "?", "@", whitespace, NUL or leading "-": a comma in a principal splits it in

@@ -1,7 +1,9 @@
 import { isIP } from "node:net";
 import { z } from "zod";
-import { parseDuration } from "./duration.js";
-import { HOST_NAME, IDENT, isPrintable, isValidAddress, LOGIN } from "./names.js";
+import { authSchema } from "./auth-schema.js";
+import { duration, ident } from "./fields.js";
+import { HOST_NAME, isPrintable, isReservedName, isValidAddress, LOGIN } from "./names.js";
+import { storageSchema } from "./storage-schema.js";
 
 /**
  * The sshcad configuration: one YAML file, validated here once, with every default in
@@ -18,22 +20,6 @@ export const EXTENSIONS = [
   "permit-user-rc",
 ] as const;
 export type Extension = (typeof EXTENSIONS)[number];
-
-const duration = (what: string) =>
-  z.union([z.string(), z.number()]).transform((v, ctx) => {
-    const seconds = parseDuration(v);
-    if (seconds === undefined) {
-      ctx.addIssue({
-        code: "custom",
-        message: `${what}: expected a duration such as "90s", "15m", "1h" or "7d"`,
-      });
-      return z.NEVER;
-    }
-    return seconds;
-  });
-
-const ident = (what: string) =>
-  z.string().regex(IDENT, `${what} must match ${IDENT.source} (lowercase, start with a letter)`);
 
 const port = z.int().min(1).max(65535);
 
@@ -93,7 +79,7 @@ const caSchema = z
      * valid_after is set this far before the moment of signing, for clock skew between the
      * CA and target hosts (sshd checks validity on its own clock). At most 2 minutes.
      */
-    backdate: duration("ca.backdate").pipe(z.int().min(0).max(120, "ca.backdate may be at most 2m")).prefault("1m"),
+    backdate: duration().pipe(z.int().min(0).max(120, "may be at most 2m")).prefault("1m"),
   })
   .prefault({});
 
@@ -109,7 +95,7 @@ const hostSchema = z.strictObject({
       /** Ports to scan; default: expectedPorts plus nmap's top 100 TCP ports. */
       ports: z.array(port).min(1).optional(),
       /** nmap --host-timeout for this host. */
-      timeout: duration("scan.timeout").pipe(z.int().min(1).max(3600)).prefault("60s"),
+      timeout: duration().pipe(z.int().min(1).max(3600)).prefault("60s"),
       /** Probe services (nmap -sV --version-light) so "service changed" sees versions; slower. */
       versionDetection: z.boolean().default(false),
     })
@@ -132,8 +118,8 @@ const roleSchema = z
     /** Distinct approvers needed, the requester never counting. */
     approvalsRequired: z.int().min(1).max(10).default(1),
     /** Default: 15m, or maxTtl when that is shorter. */
-    defaultTtl: duration("defaultTtl").pipe(z.int().min(1)).optional(),
-    maxTtl: duration("maxTtl")
+    defaultTtl: duration().pipe(z.int().min(1)).optional(),
+    maxTtl: duration()
       .pipe(
         z
           .int()
@@ -157,7 +143,7 @@ const roleSchema = z
       })
       .prefault({}),
     /** How long a request may wait for approval. */
-    pendingTtl: duration("pendingTtl")
+    pendingTtl: duration()
       .pipe(
         z
           .int()
@@ -173,6 +159,23 @@ const roleSchema = z
      * overrides it.
      */
     scanOnIssue: z.enum(["record", "gate"]).default("record"),
+    /**
+     * Each approval must carry a fresh second factor bound to the request's digest: a signature by
+     * a FIDO security key (sk) the approver enrolled, or (where allowed) a TOTP code (RFC 6238).
+     */
+    stepUp: z
+      .strictObject({
+        methods: z
+          .array(z.enum(["sk", "totp", "webauthn"]))
+          .min(1)
+          .default(["sk"]),
+        /**
+         * sk signatures must also carry user verification (PIN or biometric, flag 0x04); WebAuthn
+         * assertions are asked for with userVerification "required" and must carry the UV flag.
+         */
+        userVerification: z.boolean().default(false),
+      })
+      .optional(),
   })
   .transform((role) => ({
     ...role,
@@ -181,12 +184,12 @@ const roleSchema = z
 
 const SIZE_UNITS: Record<string, number> = { "": 1, b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
 
-const size = (what: string) =>
+const size = () =>
   z.union([z.string(), z.int()]).transform((v, ctx) => {
     const m = /^(\d{1,12})\s*(b|kb|mb|gb)?$/i.exec(String(v).trim());
     const bytes = m ? Number(m[1]) * SIZE_UNITS[(m[2] ?? "").toLowerCase()]! : Number.NaN;
     if (!Number.isSafeInteger(bytes) || bytes < 4096) {
-      ctx.addIssue({ code: "custom", message: `${what}: expected a size of at least 4KB, such as "64MB"` });
+      ctx.addIssue({ code: "custom", message: `expected a size of at least 4KB, such as "64MB"` });
       return z.NEVER;
     }
     return bytes;
@@ -200,6 +203,10 @@ export const DEFAULT_WEBHOOK_EVENTS = [
   "certificate.issued",
   "certificate.revoked",
   "scan.drift",
+  "request.approval_withdrawn",
+  "auth.key_registered",
+  "user.disabled",
+  "user.removed",
 ];
 
 const webhookSchema = z
@@ -218,11 +225,11 @@ const webhookSchema = z
       .string()
       .regex(/^[A-Z_][A-Z0-9_]*$/)
       .optional(),
-    timeout: duration("webhook timeout").pipe(z.int().min(1).max(120)).prefault("10s"),
+    timeout: duration().pipe(z.int().min(1).max(120)).prefault("10s"),
     retry: z
       .strictObject({
-        initial: duration("retry.initial").pipe(z.int().min(1)).prefault("1s"),
-        max: duration("retry.max").pipe(z.int().min(1)).prefault("5m"),
+        initial: duration().pipe(z.int().min(1)).prefault("1s"),
+        max: duration().pipe(z.int().min(1)).prefault("5m"),
       })
       .prefault({}),
   })
@@ -232,12 +239,53 @@ const webhookSchema = z
 
 export type WebhookConfig = z.output<typeof webhookSchema>;
 
+/** The web console sshcad serves under /console (see src/console/). */
+const consoleSchema = z
+  .strictObject({
+    /**
+     * The public https URL people reach the console at (scheme, host name, port; no path), e.g.
+     * https://ca.example.com:8443. It is the WebAuthn origin (its host name the relying-party id),
+     * the OIDC redirect base, and the link in notifications. Default: https://localhost:<port>.
+     */
+    url: z
+      .url({ protocol: /^https$/, message: "console.url must be an https:// URL" })
+      .refine((u) => {
+        const parsed = new URL(u);
+        return (
+          (parsed.pathname === "/" || parsed.pathname === "") && !parsed.search && !parsed.hash && !parsed.username
+        );
+      }, "console.url is an origin only: https://HOST[:PORT], no path, query or credentials")
+      .refine((u) => isIP(new URL(u).hostname.replace(/^\[|\]$/g, "")) === 0, {
+        message: "console.url needs a host name: WebAuthn refuses IP-address origins",
+      })
+      .transform((u) => new URL(u).origin)
+      .optional(),
+    /** A console session ends after this long without use. */
+    sessionIdle: duration().pipe(z.int().min(60).max(86400)).prefault("1h"),
+    /** A console session ends this long after sign-in, used or not. */
+    sessionMax: duration()
+      .pipe(
+        z
+          .int()
+          .min(300)
+          .max(7 * 86400),
+      )
+      .prefault("8h"),
+  })
+  .refine((c) => c.sessionIdle <= c.sessionMax, {
+    message: "sessionIdle must not be longer than sessionMax",
+    path: ["sessionIdle"],
+  })
+  .prefault({});
+
 export const configSchema = z
   .strictObject({
     listen: listenSchema,
     /** State directory; default $STATE_DIRECTORY (systemd) or ./data. */
     dataDir: z.string().min(1).optional(),
     ca: caSchema,
+    /** Embedded files (one sshcad) or one PostgreSQL database (several replicas). */
+    storage: storageSchema,
     /** Groups referenced by users and roles. */
     groups: z.record(ident("group name"), z.strictObject({ description: z.string().default("") })),
     /** Static group memberships; `sshcad user add` adds users at run time. */
@@ -249,47 +297,25 @@ export const configSchema = z
         audit: z.array(ident("group")).default([]),
       })
       .prefault({}),
-    auth: z
-      .strictObject({
-        /** Lifetime of the session token an SSH-key sign-in (sshca auth ssh) yields. */
-        sessionTtl: duration("auth.sessionTtl")
-          .pipe(
-            z
-              .int()
-              .min(60)
-              .max(7 * 86400),
-          )
-          .prefault("12h"),
-        /** How long a sign-in challenge may be answered. */
-        challengeTtl: duration("auth.challengeTtl").pipe(z.int().min(5).max(600)).prefault("60s"),
-        /** Lifetime of API tokens created by `sshcad user add` / `sshcad token create`. */
-        tokenTtl: duration("auth.tokenTtl")
-          .pipe(
-            z
-              .int()
-              .min(60)
-              .max(366 * 86400),
-          )
-          .prefault("90d"),
-      })
-      .prefault({}),
+    auth: authSchema,
     hosts: z.record(z.string().regex(HOST_NAME, `host names must match ${HOST_NAME.source}`), hostSchema),
     roles: z.record(ident("role name"), roleSchema),
     audit: z
       .strictObject({
         /** Start a new audit segment at this size ("64MB", "1GB" or bytes). */
-        segmentSize: size("audit.segmentSize").prefault("64MB"),
+        segmentSize: size().prefault("64MB"),
         /** Log the chain head (seq and hash) this often, for an outside system to keep. */
-        headLogInterval: duration("audit.headLogInterval").pipe(z.int().min(1)).prefault("5m"),
+        headLogInterval: duration().pipe(z.int().min(1)).prefault("5m"),
       })
       .prefault({}),
     requests: z
       .strictObject({
         /** Denied, cancelled and expired requests (and issued ones past validBefore) stay this long, then only the audit log has them. */
-        keepFinished: duration("requests.keepFinished").prefault("15m"),
+        keepFinished: duration().prefault("15m"),
       })
       .prefault({}),
     webhooks: z.array(webhookSchema).default([]),
+    console: consoleSchema,
     revocation: z
       .strictObject({
         /** Also write the KRL here (mode 0644, replaced atomically), e.g. for a co-located sshd. */
@@ -302,6 +328,37 @@ export const configSchema = z
         failedAuthPerMinute: z.int().min(1).max(1_000_000).default(10),
         /** New access requests per user per minute. */
         requestsPerMinute: z.int().min(1).max(1_000_000).default(20),
+        /**
+         * Clients (addresses, users) each rate limiter remembers; beyond it the least recently
+         * seen is forgotten, so an address flood costs bounded memory and constant work per call.
+         */
+        trackedClients: z.int().min(100).max(10_000_000).default(50_000),
+        /** Open sign-in challenges per client address; more get 429 until one is used or expires. */
+        challengesPerAddress: z.int().min(1).max(100_000).default(10),
+        /** Open sign-in challenges per user name; a new one replaces that user's oldest. */
+        challengesPerUser: z.int().min(1).max(1000).default(3),
+        /** Open sign-in challenges in all (a memory bound); beyond it the oldest is dropped. */
+        openChallenges: z.int().min(100).max(10_000_000).default(100_000),
+        /** Concurrent connections in all (server.maxConnections); keep it well under LimitNOFILE. */
+        connections: z.int().min(16).max(1_000_000).default(1024),
+        /** Concurrent connections per client address; more are closed at once. */
+        connectionsPerAddress: z.int().min(1).max(1_000_000).default(64),
+        /** Time for a client to send its request headers (server.headersTimeout; slow loris). */
+        headersTimeout: duration().pipe(z.int().min(1).max(600)).prefault("10s"),
+        /** Time for a client to send its whole request (server.requestTimeout); answers may take longer. */
+        requestTimeout: duration().pipe(z.int().min(1).max(3600)).prefault("30s"),
+        /** Time for a client to finish the TLS handshake (takes effect at restart). */
+        handshakeTimeout: duration().pipe(z.int().min(1).max(600)).prefault("10s"),
+        /** Long-polls (GET /v1/requests/:id?version=&wait=) one user may have waiting at once; more get 429. */
+        longPollsPerUser: z.int().min(1).max(100_000).default(8),
+        /** Manual scans (POST /v1/scans) per user per minute. */
+        manualScansPerMinute: z.int().min(1).max(100_000).default(10),
+        /** Hosts queued or being scanned on demand; more get 503 with Retry-After instead of a backlog. */
+        manualScanQueue: z.int().min(1).max(100_000).default(32),
+      })
+      .refine((l) => l.headersTimeout <= l.requestTimeout, {
+        message: "headersTimeout must not be longer than requestTimeout",
+        path: ["headersTimeout"],
       })
       .prefault({}),
     scanning: z
@@ -332,8 +389,18 @@ export const configSchema = z
         }
       });
     };
-    for (const [name, user] of Object.entries(cfg.users)) checkGroups(user.groups, ["users", name, "groups"]);
+    for (const [name, user] of Object.entries(cfg.users)) {
+      checkGroups(user.groups, ["users", name, "groups"]);
+      if (isReservedName(name))
+        ctx.addIssue({
+          code: "custom",
+          path: ["users", name],
+          message: "this name is the daemon's own actor name in the audit log; choose another user name",
+        });
+    }
     checkGroups(cfg.rights.admin, ["rights", "admin"]);
+    for (const [from, to] of Object.entries(cfg.auth.oidc?.groupMap ?? {}))
+      checkGroups(Array.isArray(to) ? to : [to], ["auth", "oidc", "groupMap", from]);
     checkGroups(cfg.rights.audit, ["rights", "audit"]);
     for (const [name, role] of Object.entries(cfg.roles)) {
       const at = ["roles", name];

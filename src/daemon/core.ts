@@ -4,27 +4,36 @@ import type { Logger } from "pino";
 import { AuditLog } from "../audit/log.js";
 import type { CaKey } from "../ca/ca-key.js";
 import { createCaKeyIfMissing, readCaKey } from "../ca/custody.js";
-import { loadConfigFile } from "../config/load.js";
+import { type ConfigOverrides, loadConfigFile } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { SshcaError } from "../errors.js";
+import { journalSink } from "../notify/journal.js";
 import { StateStore } from "../store/state.js";
 import { acquireLock } from "./lock.js";
 import { type DataPaths, dataPaths } from "./paths.js";
 
 export interface CoreOptions {
   configPath: string;
+  /** Command-line settings in place of the file's (serve --port, --address); kept for reloads. */
+  overrides?: ConfigOverrides | undefined;
   dataDirFlag?: string | undefined;
   env: NodeJS.ProcessEnv;
   log: Logger;
   now: () => Date;
   /** Create the CA key when missing (init, serve) or insist that it exists. */
   createCa: boolean;
+  /**
+   * Every audit event also becomes one JSON line on stdout, from the first one on (the daemon,
+   * for journald). Admin commands leave it off: their stdout carries tokens and JSON answers.
+   */
+  journal?: boolean;
 }
 
 /** The daemon's durable parts, opened together under the data-directory lock. */
 export interface Core {
   config: Config;
   configPath: string;
+  overrides: ConfigOverrides;
   paths: DataPaths;
   ca: CaKey;
   caCreated: boolean;
@@ -40,7 +49,7 @@ export interface Core {
  * from a reset.
  */
 export async function openCore(opts: CoreOptions): Promise<Core> {
-  const config = loadConfigFile(opts.configPath);
+  const config = loadConfigFile(opts.configPath, opts.overrides);
   const paths = dataPaths(config, opts.dataDirFlag, opts.env);
   await mkdir(paths.dataDir, { recursive: true, mode: 0o700 });
   await chmod(paths.dataDir, 0o700);
@@ -53,6 +62,7 @@ export async function openCore(opts: CoreOptions): Promise<Core> {
       maxSegmentBytes: config.audit.segmentSize,
       now: opts.now,
       log: opts.log,
+      ...(opts.journal ? { onCommit: journalSink(opts.log) } : {}),
     });
     const headAtOpen = audit.head.seq;
     const store = await StateStore.open(paths.state, opts.now());
@@ -80,6 +90,7 @@ export async function openCore(opts: CoreOptions): Promise<Core> {
     return {
       config,
       configPath: opts.configPath,
+      overrides: opts.overrides ?? {},
       paths,
       ca,
       caCreated,

@@ -28,12 +28,12 @@ export async function acquireLock(path: string): Promise<{ release: () => Promis
     const holder = await readFile(path, "utf8").catch(() => "");
     const pid = Number(holder.trim());
     if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && (await isSshcad(pid))) {
-      throw new SshcaError("conflict", `another sshcad (pid ${pid}) is using this data directory`);
+      throw new SshcaError("state_invalid", `another sshcad (pid ${pid}) is using this data directory`);
     }
     // Stale: remove it only if it is still the same stale lock (another starter may have won).
     if ((await readFile(path, "utf8").catch(() => undefined)) === holder) await unlink(path).catch(() => undefined);
   }
-  throw new SshcaError("conflict", `cannot take the lock ${path}`);
+  throw new SshcaError("state_invalid", `cannot take the lock ${path}`);
 }
 
 /** Is `pid` a live sshcad process? (Where /proc hides other processes, alive is enough.) */

@@ -1,4 +1,4 @@
-import { isAbsolute, join, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import type { Config } from "../config/schema.js";
 
 /** Where sshcad keeps its files. One function decides, so every command agrees. */
@@ -15,6 +15,8 @@ export interface DataPaths {
   tlsDir: string;
   /** The KRL sshcad keeps (served at /v1/krl). */
   krl: string;
+  /** The key that seals secrets kept for reuse (TOTP seeds); every replica needs the same one. */
+  sealKey: string;
 }
 
 /**
@@ -39,5 +41,6 @@ export function dataPaths(config: Config, flag: string | undefined, env: NodeJS.
     lock: join(dataDir, "sshcad.lock"),
     tlsDir: join(dataDir, "tls"),
     krl: join(dataDir, "krl", "revoked.krl"),
+    sealKey: join(dirname(caKey), "seal.key"),
   };
 }

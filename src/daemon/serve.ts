@@ -7,17 +7,20 @@ import type { Logger } from "pino";
 import type { AccessService } from "../access/service.js";
 import { createAdminApp } from "../admin/socket-app.js";
 import { EmbeddedAuditQuery } from "../audit/embedded-query.js";
-import { loadConfigFile } from "../config/load.js";
+import { type ConfigOverrides, loadConfigFile } from "../config/load.js";
 import { SshcaError, safeErr } from "../errors.js";
 import { createApp } from "../http/app.js";
+import { applyConnectionLimits, limitConnectionsPerAddress, serverOptions } from "../http/connections.js";
 import { readiness } from "../ops/readiness.js";
 import { ensureTlsMaterial } from "../tls/material.js";
 import { type Core, openCore } from "./core.js";
 import { applyReload } from "./reload.js";
+import { consoleOrigin } from "../console/origin.js";
 import { buildServices, KRL_REFRESH_MS, SCAN_TICK_MS, SWEEP_MS } from "./services.js";
 
 export interface ServeOptions {
   configPath: string;
+  overrides?: ConfigOverrides | undefined;
   dataDirFlag?: string | undefined;
   env: NodeJS.ProcessEnv;
   log: Logger;
@@ -36,7 +39,7 @@ export interface RunningDaemon {
    * answer at once), stop the background work, flush the audit log and state, release the lock.
    */
   stop(): Promise<void>;
-  /** SIGHUP: re-read users and roles; a bad file keeps the old config and says why. */
+  /** SIGHUP: re-read users and roles; a bad file keeps the old config and says why (logged here). */
   reload(): Promise<{ ok: boolean; message: string }>;
 }
 
@@ -44,7 +47,7 @@ export interface RunningDaemon {
 export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
   const now = opts.now ?? (() => new Date());
   const log = opts.log;
-  const core = await openCore({ ...opts, now, createCa: true });
+  const core = await openCore({ ...opts, now, createCa: true, journal: true });
   const { store, audit, ca, paths } = core;
   const config = () => core.config;
   const timers: (() => void)[] = [];
@@ -78,8 +81,14 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
   };
 
   try {
-    services = await buildServices(core, opts.env, now, log);
-    const { access, krl, scans, signIn, metrics, nmapPath } = services;
+    // The TLS material first: its CA fingerprint is bound into SSH sign-in challenges.
+    const tls = core.config.listen.tls.enabled
+      ? await ensureTlsMaterial(paths.tlsDir, subjectAltNames(core.config.listen), now())
+      : undefined;
+    if (tls?.created.ca) await audit.append("tls.ca_created", "sshcad", { fingerprint: tls.fingerprint });
+    const site: { apiUrl?: string } = {};
+    services = await buildServices(core, opts.env, now, log, tls?.fingerprint ?? "none", site);
+    const { access, krl, scans, signIn, keyRegistration, factors, oidc, oidcProvider, metrics, nmapPath } = services;
     await auditConfig(core, log, false);
     const query = new EmbeddedAuditQuery({
       audit,
@@ -100,10 +109,14 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
       scans,
       krl,
       signIn,
+      keyRegistration,
+      factors,
+      oidc,
       metrics,
       now,
       log,
       stopping: () => shuttingDown,
+      consoleOrigin: () => consoleOrigin(core.config, site.apiUrl),
       ready: () =>
         readiness({
           statePath: paths.state,
@@ -112,22 +125,28 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
           auditError: () => audit.lastError,
           caKeyPath: paths.caKey,
           nmapPath,
+          ...(oidcProvider ? { oidc: () => oidcProvider.check() } : {}),
         }),
     });
-    const tls = core.config.listen.tls.enabled
-      ? await ensureTlsMaterial(paths.tlsDir, subjectAltNames(core.config.listen), now())
-      : undefined;
-    if (tls?.created.ca) await audit.append("tls.ca_created", "sshcad", { fingerprint: tls.fingerprint });
+    const { handshakeTimeout, ...httpOptions } = serverOptions(core.config.limits);
     const server: Server = tls
-      ? createHttpsServer({ key: tls.key, cert: tls.chain, minVersion: "TLSv1.2" }, app)
-      : createServer(app);
-    server.requestTimeout = 120_000;
-    server.headersTimeout = 30_000;
+      ? createHttpsServer(
+          { key: tls.key, cert: tls.chain, minVersion: "TLSv1.2", handshakeTimeout, ...httpOptions },
+          app,
+        )
+      : createServer(httpOptions, app);
+    applyConnectionLimits(server, core.config.limits);
+    limitConnectionsPerAddress(
+      server,
+      () => core.config.limits,
+      (reason) => metrics.connectionsRefused.inc({ reason }),
+    );
     const url = await listenApi(server, core.config.listen, tls ? "https" : "http");
+    site.apiUrl = url;
     servers.push({ server });
 
     const adminServer = createServer(
-      createAdminApp({ config, store, audit, auditQuery: query, now, random: randomBytes }, log),
+      createAdminApp({ config, store, audit, auditQuery: query, now, random: randomBytes, access }, log),
     );
     await unlink(paths.adminSocket).catch(() => undefined);
     await listenOn(adminServer, paths.adminSocket);
@@ -157,17 +176,16 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     const reload = async () => {
       let next: Core["config"];
       try {
-        next = loadConfigFile(core.configPath);
+        next = loadConfigFile(core.configPath, core.overrides);
       } catch (err) {
         const message = `config reload failed; keeping the running config: ${(err as Error).message}`;
-        log.error(
-          { problems: (err as SshcaError).details?.problems ?? [(err as Error).message] },
-          "config reload failed; keeping the running config",
-        );
+        // Logged here, once; the caller only reports success.
+        log.error({ problems: (err as SshcaError).details?.problems ?? [(err as Error).message] }, message);
         return { ok: false, message };
       }
       const { config: merged, needsRestart } = applyReload(core.config, next);
       core.config = merged;
+      applyConnectionLimits(server, merged.limits);
       if (needsRestart.length) log.warn({ needsRestart }, "some config changes take effect only after a restart");
       await auditConfig(core, log, true, needsRestart);
       return {

@@ -1,13 +1,20 @@
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { AccessService } from "../access/service.js";
+import { Factors } from "../auth/factors/factors.js";
+import { Sealer } from "../auth/factors/sealed.js";
+import { KeyRegistration } from "../auth/key-registration.js";
+import { OidcProvider } from "../auth/oidc/provider.js";
+import { OidcSignIn } from "../auth/oidc/signin.js";
 import { SshSignIn } from "../auth/ssh-signin.js";
 import { KrlService } from "../ca/krl-service.js";
 import { startNotifications } from "../notify/start.js";
 import { Metrics } from "../ops/metrics.js";
 import { findNmap } from "../scan/runner.js";
 import { ScanService } from "../scan/service.js";
+import { krlPaths } from "./admin-deps.js";
 import type { Core } from "./core.js";
+import { consoleOrigin } from "../console/origin.js";
 
 /** How often pending requests are expired and failed issuances retried. */
 export const SWEEP_MS = 1000;
@@ -22,6 +29,11 @@ export interface Services {
   krl: KrlService;
   scans: ScanService | undefined;
   signIn: SshSignIn;
+  keyRegistration: KeyRegistration;
+  factors: Factors;
+  /** Single sign-on (auth.oidc), and the provider it talks to (for /readyz). */
+  oidc: OidcSignIn | undefined;
+  oidcProvider: OidcProvider | undefined;
   metrics: Metrics;
   nmapPath: string | undefined;
   stopNotifications: () => Promise<void>;
@@ -32,14 +44,29 @@ export async function buildServices(
   env: NodeJS.ProcessEnv,
   now: () => Date,
   log: Logger,
+  /** The TLS CA fingerprint clients pin, or "none" for plain HTTP (bound into sign-in challenges). */
+  tlsFingerprint: string,
+  /** Where the API listens, once it does (the console's default origin takes its port). */
+  site: { apiUrl?: string } = {},
 ): Promise<Services> {
-  const { store, audit, ca, paths } = core;
+  const { store, audit, ca } = core;
   const config = () => core.config;
   // Scanning is on unless the config turns it off; then nmap must be there.
   const nmap = core.config.scanning.enabled ? await findNmap(core.config.scanning.nmap) : undefined;
 
+  const factors = new Factors({
+    config,
+    store,
+    audit,
+    now,
+    random: randomBytes,
+    sealer: await Sealer.open(core.paths.sealKey),
+    tlsFingerprint,
+    consoleOrigin: () => consoleOrigin(core.config, site.apiUrl),
+  });
   let scans: ScanService | undefined;
   const access: AccessService = new AccessService({
+    factors,
     config,
     store,
     audit,
@@ -64,7 +91,7 @@ export async function buildServices(
   // The KRL exists from the first start on (a missing RevokedKeys file locks everyone out).
   const krl: KrlService = new KrlService({
     ca,
-    paths: [paths.krl, ...(core.config.revocation.krlFile ? [core.config.revocation.krlFile] : [])],
+    paths: krlPaths(core),
     serials: () => access.revokedSerials(now()),
     now,
     log,
@@ -87,6 +114,7 @@ export async function buildServices(
     });
     const scanner = scans;
     access.onChange(() => scanner.requestTick());
+    metrics.scansWaiting = () => scanner.waiting();
   } else {
     log.warn("scanning is turned off (scanning.enabled: false)");
   }
@@ -99,6 +127,29 @@ export async function buildServices(
     log,
     onWebhookFailure: (hook) => metrics.webhookFailures.inc({ webhook: hook }),
   });
-  const signIn = new SshSignIn({ config, store, audit, now, random: randomBytes, caFingerprint: ca.fingerprint });
-  return { access, krl, scans, signIn, metrics, nmapPath: nmap?.path, stopNotifications };
+  const signIn = new SshSignIn({
+    config,
+    store,
+    audit,
+    now,
+    random: randomBytes,
+    caFingerprint: ca.fingerprint,
+    tlsFingerprint,
+  });
+  const provider = core.config.auth.oidc ? await OidcProvider.create(core.config.auth.oidc, env) : undefined;
+  const oidc = provider ? new OidcSignIn({ config, store, audit, now, random: randomBytes, provider, log }) : undefined;
+  const keyRegistration = new KeyRegistration({ config, store, audit, now, random: randomBytes, tlsFingerprint });
+  return {
+    access,
+    krl,
+    scans,
+    signIn,
+    keyRegistration,
+    factors,
+    oidc,
+    oidcProvider: provider,
+    metrics,
+    nmapPath: nmap?.path,
+    stopNotifications,
+  };
 }

@@ -1,4 +1,12 @@
+import { randomBytes } from "node:crypto";
 import express, { type Express } from "express";
+import { consoleOrigin } from "../console/origin.js";
+import { SshcaError } from "../errors.js";
+import { consoleApiRoutes, consoleRoutes } from "../console/routes.js";
+import { ConsoleSessions } from "../console/sessions.js";
+import { LongPolls } from "./long-polls.js";
+import { ChangeHub, eventRoutes } from "./routes/events.js";
+import { historyRoutes } from "./routes/history.js";
 import type { Logger } from "pino";
 import type { AccessService } from "../access/service.js";
 import type { AuditLog } from "../audit/log.js";
@@ -6,7 +14,7 @@ import type { AuditQuery } from "../audit/query.js";
 import type { CaKey } from "../ca/ca-key.js";
 import type { Config } from "../config/schema.js";
 import type { StateStore } from "../store/state.js";
-import { authenticate } from "./auth.js";
+import { authenticate, stillValid } from "./auth.js";
 import { errorHandler, notFoundHandler } from "./errors.js";
 import { auditRoutes } from "./routes/audit.js";
 import { caRoutes, infoRoutes } from "./routes/info.js";
@@ -16,8 +24,13 @@ import { opsRoutes } from "./routes/ops.js";
 import { requestLog } from "./request-log.js";
 import type { Metrics } from "../ops/metrics.js";
 import type { Check } from "../ops/readiness.js";
-import { keyRoutes, signInRoutes } from "./routes/signin.js";
+import { factorRoutes } from "./routes/factors.js";
+import { oidcRoutes } from "./routes/oidc.js";
+import { keyRoutes, logoutRoutes, methodRoutes, signInRoutes } from "./routes/signin.js";
 import { RateLimiter } from "./rate-limit.js";
+import type { Factors } from "../auth/factors/factors.js";
+import type { KeyRegistration } from "../auth/key-registration.js";
+import type { OidcSignIn } from "../auth/oidc/signin.js";
 import type { SshSignIn } from "../auth/ssh-signin.js";
 import { krlRoutes, revocationRoutes } from "./routes/revocations.js";
 import type { KrlService } from "../ca/krl-service.js";
@@ -35,12 +48,18 @@ export interface AppDeps {
   scans?: ScanService | undefined;
   krl: KrlService;
   signIn: SshSignIn;
+  keyRegistration: KeyRegistration;
+  factors: Factors;
+  /** Single sign-on, when auth.oidc is configured. */
+  oidc?: OidcSignIn | undefined;
   metrics: Metrics;
   ready: () => Promise<{ ready: boolean; checks: Record<string, Check> }>;
   /** True once SIGTERM started the shutdown: connections are closed after each answer. */
   stopping: () => boolean;
   now: () => Date;
   log: Logger;
+  /** The web console's origin (console.url, else https://localhost:<port>). */
+  consoleOrigin?: () => string;
 }
 
 /** Request bodies are small JSON documents; 16 KiB holds the largest RSA public key with room. */
@@ -84,12 +103,23 @@ export function createApp(deps: AppDeps): Express {
   app.use("/v1/krl", krlRoutes(deps.krl));
 
   const clock = () => deps.now().getTime();
-  const failures = new RateLimiter(() => deps.config().limits.failedAuthPerMinute, clock);
+  const tracked = () => deps.config().limits.trackedClients;
+  const failures = new RateLimiter(() => deps.config().limits.failedAuthPerMinute, clock, tracked);
+  const origin = deps.consoleOrigin ?? (() => consoleOrigin(deps.config(), undefined));
+  const consoleSessions = new ConsoleSessions({
+    config: deps.config,
+    store: deps.store,
+    audit: deps.audit,
+    now: deps.now,
+    random: randomBytes,
+    origin,
+  });
   const authDeps = {
     config: deps.config,
     store: deps.store,
     now: deps.now,
     failures,
+    cookie: consoleSessions,
     // Failed sign-ins are audit events; the append is not awaited (the caller is refused anyway).
     onFailure: (reason: string, ip: string) => {
       deps.audit.append("auth.failed", "anonymous", { reason, ip }).catch(() => undefined);
@@ -97,15 +127,58 @@ export function createApp(deps: AppDeps): Express {
   };
   const auth = authenticate(authDeps);
   app.use(opsRoutes({ config: deps.config, metrics: deps.metrics, ready: deps.ready, auth }));
-  const challenges = new RateLimiter(() => 3 * deps.config().limits.failedAuthPerMinute, clock);
-  const creations = new RateLimiter(() => deps.config().limits.requestsPerMinute, clock);
+  const challenges = new RateLimiter(() => 3 * deps.config().limits.failedAuthPerMinute, clock, tracked);
+  const creations = new RateLimiter(() => deps.config().limits.requestsPerMinute, clock, tracked);
+  app.use("/v1/auth/methods", methodRoutes(deps.config));
+  app.use("/v1/auth/oidc", oidcRoutes(deps.config, deps.oidc, authDeps, challenges));
+  app.use(
+    "/v1/auth/logout",
+    auth,
+    logoutRoutes(deps.store, deps.audit, deps.now, (u) => deps.access.watch.wakeUser(u)),
+  );
   app.use("/v1/auth", signInRoutes(deps.signIn, authDeps, challenges));
-  app.use("/v1/keys", auth, keyRoutes(deps.store, deps.audit, deps.now));
-  app.use("/v1/requests", auth, requestRoutes(deps.access, deps.audit, creations));
+  app.use(
+    "/v1/keys",
+    auth,
+    keyRoutes(deps.store, deps.audit, deps.keyRegistration, (user) => deps.access.watch.wakeUser(user)),
+  );
+  app.use("/v1/factors", auth, factorRoutes(deps.store, deps.factors));
+  const recheck = (tokenId: string) => stillValid(authDeps, tokenId);
+  const longPolls = new LongPolls();
+  const hub = new ChangeHub();
+  deps.access.onChange((req) => hub.publish(req));
+  app.use("/v1/events", auth, eventRoutes({ ...deps, hub, longPolls, recheck }));
+  // The page asks first whether it is signed in: no cookie is no session, not a failed sign-in.
+  app.use("/v1/console/session", (req, _res, next) => {
+    if (!req.get("authorization") && consoleSessions.cookieToken(req) === undefined)
+      throw new SshcaError("unauthenticated", "not signed in to the console");
+    next();
+  });
+  app.use("/v1/console", auth, consoleApiRoutes(consoleSessions));
+  app.use("/v1/requests", auth, historyRoutes(deps.access, deps.auditQuery));
+  app.use(
+    "/v1/requests",
+    auth,
+    requestRoutes({
+      longPolls,
+      access: deps.access,
+      audit: deps.audit,
+      config: deps.config,
+      now: deps.now,
+      creations,
+      recheck,
+    }),
+  );
   app.use("/v1/audit", auth, auditRoutes(deps.config, deps.auditQuery));
-  app.use("/v1/scans", auth, scanRoutes(deps.config, deps.auditQuery, deps.scans));
+  const manualScans = new RateLimiter(() => deps.config().limits.manualScansPerMinute, clock, tracked);
+  app.use("/v1/scans", auth, scanRoutes(deps.config, deps.auditQuery, deps.scans, manualScans));
   app.use("/v1/revocations", auth, revocationRoutes(deps.access));
   app.use("/v1", auth, infoRoutes(deps.config));
+
+  app.use(
+    "/console",
+    consoleRoutes({ config: deps.config, sessions: consoleSessions, oidc: deps.oidc, origin, stillValid: recheck }),
+  );
 
   app.use(notFoundHandler);
   app.use(errorHandler(deps.log));

@@ -11,6 +11,8 @@ export interface ApprovalView {
   at: string;
   comment?: string;
   auto?: boolean;
+  /** The second factor the approval carried (roles with stepUp). */
+  factor?: { kind: "sk" | "totp" | "webauthn"; factor: string; userVerified?: boolean };
 }
 
 export interface RequestView {
@@ -28,12 +30,14 @@ export interface RequestView {
   keyFingerprint: string;
   digest: string;
   approvalsRequired: number;
+  /** Each approval must carry a second factor bound to the digest: which kinds the role accepts. */
+  stepUp?: { methods: ("sk" | "totp" | "webauthn")[]; userVerification: boolean };
   approvals: ApprovalView[];
   createdAt: string;
   updatedAt: string;
   expiresAt: string;
   denial?: { by: string; at: string; reason: string };
-  cancellation?: { by: string; at: string };
+  cancellation?: { by: string; at: string; reason?: string };
   revocation?: { by: string; at: string; reason: string; kind: "revoke" | "relinquish" };
   /** Present once issued. The certificate itself only for the requester. */
   certificate?: string;
@@ -64,9 +68,19 @@ export interface CreateRequestBody {
   publicKey: string;
 }
 
+/**
+ * A second factor bound to the request: a security-key signature of the approval message, a TOTP
+ * code, or a WebAuthn assertion (the console) over the challenge from POST /v1/requests/:id/webauthn.
+ */
+export type FactorBody =
+  | { kind: "sk"; signature: string }
+  | { kind: "totp"; code: string }
+  | { kind: "webauthn"; response: Record<string, unknown> };
+
 export interface ApproveBody {
   digest: string;
   comment?: string;
+  factor?: FactorBody;
 }
 
 export interface DenyBody {
@@ -158,6 +172,43 @@ export interface ScanView {
 export interface OverrideBody {
   digest: string;
   reason: string;
+  factor?: FactorBody;
+}
+
+/** A second factor as its owner sees it. */
+export interface FactorView {
+  id: string;
+  kind: "sk" | "totp" | "webauthn";
+  /** webauthn: the name given at registration. */
+  name?: string;
+  addedAt: string;
+  confirmed: boolean;
+  fingerprint?: string;
+}
+
+/** One access window of a requester (GET /v1/requests/:id/windows): an issued certificate and how it ended. */
+export interface WindowView {
+  request: string;
+  role: string;
+  hosts: string[];
+  principals: string[];
+  serial: string;
+  issuedAt: string;
+  validAfter: string;
+  validBefore: string;
+  approvers: string[];
+  ended?: { kind: "revoke" | "relinquish"; by: string; at: string; reason: string };
+  /** A scan after the window found the host's exposure changed. */
+  drift: boolean;
+}
+
+/** GET /v1/console/session: who is signed in to the console, and the CSRF token for changes. */
+export interface ConsoleSessionView {
+  user: string;
+  expiresAt: string;
+  csrf: string;
+  /** Signed in within the last 10 minutes (may add a second factor). */
+  fresh: boolean;
 }
 
 export interface ErrorBody {
@@ -175,3 +226,32 @@ export { certFingerprint, normaliseFingerprint } from "../tls/fingerprint.js";
 
 /** GET /v1/krl answers a binary KRL (PROTOCOL.krl); clients check its magic before installing it. */
 export { isKrl } from "../ca/krl.js";
+
+/** GET /v1/auth/methods: how people sign in on this server. */
+export interface AuthMethodsView {
+  oidc: { issuer: string; required: boolean } | null;
+  ssh: boolean;
+  token: boolean;
+}
+
+/** The session a single sign-on yields (the token is shown once). */
+export interface OidcSessionView {
+  user: string;
+  groups: string[];
+  token: string;
+  expiresAt: string;
+}
+
+/** POST /v1/auth/oidc/device: RFC 8628 section 3.2, as the CLI shows it. */
+export interface DeviceStartView {
+  flow: string;
+  userCode: string;
+  verificationUri: string;
+  verificationUriComplete?: string;
+  interval: number;
+  expiresAt: string;
+}
+
+/** POST /v1/auth/oidc/device/poll. */
+export type DevicePollView =
+  { status: "pending" | "slow_down"; interval: number } | ({ status: "done" } & OidcSessionView);

@@ -1,26 +1,58 @@
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+/** How many of the least recently used buckets each call looks at to forget idle ones. */
+const IDLE_CHECKS = 2;
+
 /**
  * Token buckets per key (client address, user): `perMinute` tokens, refilled continuously.
- * Time comes from `now` so tests control it. Memory stays bounded: idle full buckets are dropped.
+ * Time comes from `now` so tests control it.
+ *
+ * Memory and work stay bounded whatever the number of keys: the buckets are kept in
+ * least-recently-used order (a Map's insertion order, renewed on every use), each call forgets
+ * up to two of the oldest buckets that have refilled (they hold nothing worth remembering), and
+ * beyond `capacity` keys the least recently used bucket is dropped, as nginx's limit_req does
+ * when its zone is full. So every call costs the same, and an address flood can at worst make
+ * the limiter forget clients that stopped trying; one that keeps trying stays recent.
  */
 export class RateLimiter {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly buckets = new Map<string, Bucket>();
 
   constructor(
     private readonly perMinute: () => number,
     private readonly now: () => number = Date.now,
+    private readonly capacity: () => number = () => 50_000,
   ) {}
 
-  private bucket(key: string): { tokens: number; at: number } {
+  /** Keys remembered now. */
+  get size(): number {
+    return this.buckets.size;
+  }
+
+  private bucket(key: string): Bucket {
     const now = this.now();
     const cap = this.perMinute();
-    const b = this.buckets.get(key) ?? { tokens: cap, at: now };
-    b.tokens = Math.min(cap, b.tokens + ((now - b.at) / 60_000) * cap);
+    const found = this.buckets.get(key);
+    const b = found ?? { tokens: cap, at: now };
+    if (found) this.buckets.delete(key); // re-inserted below as the most recently used
+    b.tokens = refilled(b, now, cap);
     b.at = now;
+    this.forget(now, cap, 1);
     this.buckets.set(key, b);
-    if (this.buckets.size > 50_000) {
-      for (const [k, v] of this.buckets) if (v.tokens >= cap) this.buckets.delete(k);
-    }
     return b;
+  }
+
+  /** Drops the least recently used buckets beyond capacity (keeping room for `adding`), and a few idle ones. */
+  private forget(now: number, cap: number, adding: number): void {
+    const max = Math.max(1, this.capacity()) - adding;
+    let checks = IDLE_CHECKS;
+    for (const [key, b] of this.buckets) {
+      if (this.buckets.size > max) this.buckets.delete(key);
+      else if (checks-- > 0 && refilled(b, now, cap) >= cap) this.buckets.delete(key);
+      else break;
+    }
   }
 
   /** Seconds until one more is allowed, or 0 when it is allowed now (without using it up). */
@@ -36,4 +68,9 @@ export class RateLimiter {
     b.tokens -= 1;
     return true;
   }
+}
+
+/** The bucket's tokens at `now`, refilled at `cap` per minute up to `cap`. */
+function refilled(b: Bucket, now: number, cap: number): number {
+  return Math.min(cap, b.tokens + (Math.max(0, now - b.at) / 60_000) * cap);
 }

@@ -25,14 +25,61 @@ export const createRequestBody = z.strictObject({
   publicKey: text(16 * 1024),
 });
 
+const b64url = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .regex(/^[A-Za-z0-9_-]*$/, "expected base64url");
+
+/** A WebAuthn assertion as @simplewebauthn/browser's startAuthentication() returns it (AuthenticationResponseJSON). */
+export const webauthnAssertion = z.object({
+  id: b64url(1024),
+  rawId: b64url(1024),
+  type: z.literal("public-key"),
+  response: z.object({
+    clientDataJSON: b64url(4096),
+    authenticatorData: b64url(4096),
+    signature: b64url(4096),
+    userHandle: b64url(1024).optional(),
+  }),
+  clientExtensionResults: z.record(z.string(), z.unknown()).default({}),
+  authenticatorAttachment: z.enum(["platform", "cross-platform"]).optional(),
+});
+
+/** A WebAuthn registration as startRegistration() returns it (RegistrationResponseJSON). */
+export const webauthnRegistration = z.object({
+  id: b64url(1024),
+  rawId: b64url(1024),
+  type: z.literal("public-key"),
+  response: z.object({
+    clientDataJSON: b64url(4096),
+    attestationObject: b64url(8192),
+    authenticatorData: b64url(4096).optional(),
+    transports: z.array(z.string().max(32)).max(8).optional(),
+    publicKeyAlgorithm: z.int().optional(),
+    publicKey: b64url(4096).optional(),
+  }),
+  clientExtensionResults: z.record(z.string(), z.unknown()).default({}),
+  authenticatorAttachment: z.enum(["platform", "cross-platform"]).optional(),
+});
+
+/** A second factor bound to the request (roles with stepUp): a security-key signature, a TOTP code, a WebAuthn assertion. */
+export const factorBody = z.discriminatedUnion("kind", [
+  z.strictObject({ kind: z.literal("sk"), signature: text(8192) }),
+  z.strictObject({ kind: z.literal("totp"), code: z.string().regex(/^\d{6}$/, "a TOTP code is 6 digits") }),
+  z.strictObject({ kind: z.literal("webauthn"), response: webauthnAssertion }),
+]);
+
 export const approveBody = z.strictObject({
   digest: z.string().regex(/^sha256:[0-9a-f]{64}$/, "digest must be the request's sha256:... digest"),
   comment: text(500).optional(),
+  factor: factorBody.optional(),
 });
 
 export const overrideBody = z.strictObject({
   digest: z.string().regex(/^sha256:[0-9a-f]{64}$/, "digest must be the request's sha256:... digest"),
   reason: text(500).refine((r) => r.trim().length > 0, "an override needs a reason"),
+  factor: factorBody.optional(),
 });
 
 export const denyBody = z.strictObject({
@@ -54,6 +101,9 @@ export const listQuery = z.strictObject({
 });
 
 export const principalsQuery = z.strictObject({ host: text(253) });
+
+/** An SSH key fingerprint as ssh-keygen -l prints it: SHA256 and 43 base64 characters. */
+export const FINGERPRINT = z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/, "expected a key fingerprint SHA256:...");
 
 /** Parses `value` or throws a 400 that names each bad field. */
 export function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.output<T> {

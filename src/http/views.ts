@@ -22,12 +22,14 @@ export function requestView(
     keyFingerprint: req.keyFingerprint,
     digest: req.digest,
     approvalsRequired: req.approvalsRequired,
-    approvals: req.approvals.map(({ approver, at, comment, auto }) => ({
+    approvals: req.approvals.map(({ approver, at, comment, auto, factor }) => ({
       approver,
       at,
       ...(comment ? { comment } : {}),
       ...(auto ? { auto } : {}),
+      ...(factor ? { factor } : {}),
     })),
+    ...(req.stepUp ? { stepUp: req.stepUp } : {}),
     createdAt: req.createdAt,
     updatedAt: req.updatedAt,
     expiresAt: req.expiresAt,

@@ -13,10 +13,29 @@ export interface WebhookPayload {
   /** The audit record's hash, so a receiver can match the message to the audit log. */
   auditHash: string;
   summary: string;
+  /**
+   * The request's page in the web console (when console.url is configured). Deliberately a link,
+   * never an approve button: approving from chat would skip the console's review and step-up.
+   */
+  link?: string;
 }
 
-export function buildPayload(hook: string, record: AuditRecord, notify: Recipients): WebhookPayload {
+/** The console page of the request a record is about, when the console's public URL is known. */
+export function requestLink(record: AuditRecord, consoleUrl: string | undefined): string | undefined {
+  const request = (record.fields as { request?: unknown }).request;
+  if (!consoleUrl || typeof request !== "string" || !/^rq_[a-z2-7]{16}$/.test(request)) return undefined;
+  return `${consoleUrl}/console/requests/${request}`;
+}
+
+export function buildPayload(
+  hook: string,
+  record: AuditRecord,
+  notify: Recipients,
+  consoleUrl?: string,
+): WebhookPayload {
+  const link = requestLink(record, consoleUrl);
   return {
+    ...(link ? { link } : {}),
     id: `${hook}:${record.seq}`,
     event: record.type,
     seq: record.seq,
@@ -45,6 +64,14 @@ export function summarize(record: AuditRecord): string {
       return `certificate issued to ${str("requester")} for ${str("role")} on ${str("hosts")} (serial ${str("serial")}, valid until ${str("validBefore")}), approved by ${str("approvers") || "auto-approval"}`;
     case "certificate.revoked":
       return `${record.actor} revoked certificate serial ${str("serial")} of ${str("requester")}`;
+    case "auth.key_registered":
+      return `${record.actor} registered sign-in key ${str("keyFingerprint")} for ${str("user")}${f.via ? ` (through ${str("via")})` : ""}; if that was not ${str("user")}, remove it: sshcad user key remove ${str("user")} ${str("keyFingerprint")}`;
+    case "user.disabled":
+      return `${record.actor} disabled ${str("user")}: no sign-in works; waiting requests ended${f.keepCertificates ? "" : ", live certificates revoked"}`;
+    case "user.removed":
+      return `${record.actor} removed ${str("user")}`;
+    case "request.approval_withdrawn":
+      return `the approval of ${str("approver")} on ${str("request")} (${str("role")} for ${str("requester")}) no longer counts: ${str("reason")}; ${String(f.approvals)}/${String(f.approvalsRequired)} approvals`;
     case "scan.drift":
       return `exposure of ${str("host")} changed during ${str("requester")}'s access (${str("request")}): ${str("summary")}`;
     default:
@@ -55,5 +82,5 @@ export function summarize(record: AuditRecord): string {
 /** A Slack incoming-webhook message (also understood by Mattermost and Rocket.Chat). */
 export function slackMessage(p: WebhookPayload): { text: string } {
   const mention = p.notify.users.length ? ` (${p.notify.users.map((u) => `@${u}`).join(" ")})` : "";
-  return { text: `[sshca] ${p.summary}${mention}` };
+  return { text: `[sshca] ${p.summary}${mention}${p.link ? `\n${p.link}` : ""}` };
 }

@@ -1,4 +1,5 @@
 import type { AuditRecord } from "../audit/record.js";
+import { DAEMON_ACTORS } from "../config/names.js";
 import type { Config } from "../config/schema.js";
 
 /** Who a notification is for: people (user names) and the groups they were reached through. */
@@ -16,7 +17,17 @@ interface RequestFields {
 }
 
 /** Actors that are the daemon itself, not a person to tell. */
-const SYSTEM_ACTORS = new Set(["sshcad", "policy"]);
+const SYSTEM_ACTORS = new Set<string>(DAEMON_ACTORS);
+
+const ACCOUNT_EVENTS = new Set([
+  "auth.factor_added",
+  "auth.factor_removed",
+  "auth.key_registered",
+  "auth.key_removed",
+  "user.disabled",
+  "user.enabled",
+  "user.removed",
+]);
 
 /**
  * Approvers are told when a request waits for them; everyone involved (the requester, the
@@ -31,11 +42,21 @@ export function recipientsFor(
   const f = record.fields as RequestFields;
   const role = f.role !== undefined && Object.hasOwn(config.roles, f.role) ? config.roles[f.role] : undefined;
   const approvedBy = f.approvers ?? [];
+  // Changes to who may sign in: the person concerned and every admin hear of them, so a key
+  // added with a stolen token, or an account switched off, does not go unnoticed.
+  if (ACCOUNT_EVENTS.has(record.type)) {
+    const admins = config.rights.admin;
+    const person = (record.fields as { user?: unknown }).user;
+    const users = [...new Set([...(typeof person === "string" ? [person] : []), ...membersOf(admins)])];
+    return { users, groups: [...admins] };
+  }
   const waiting =
     record.type === "request.created" ||
+    record.type === "request.approval_withdrawn" ||
     (record.type === "request.approved" && (f.approvals ?? 0) < (f.approvalsRequired ?? 1));
   if (waiting && role && !role.autoApprove) {
-    const skip = new Set([f.requester, ...approvedBy]);
+    // A withdrawn approver (cut off) is not told; the requester and those who approved already neither.
+    const skip = new Set([f.requester, ...approvedBy, (record.fields as { approver?: string }).approver]);
     return { users: membersOf(role.approvers).filter((u) => !skip.has(u)), groups: [...role.approvers] };
   }
   if (["certificate.issued", "request.denied", "certificate.revoked", "scan.drift"].includes(record.type)) {

@@ -5,7 +5,7 @@ import { membersOf } from "../auth/identity.js";
 import type { Config, WebhookConfig } from "../config/schema.js";
 import { SshcaError } from "../errors.js";
 import type { StateStore } from "../store/state.js";
-import { commitSignal, journalSink } from "./journal.js";
+import { commitSignal } from "./journal.js";
 import { recipientsFor } from "./recipients.js";
 import { WebhookWorker } from "./webhook-worker.js";
 
@@ -29,8 +29,8 @@ export async function webhookSecret(hook: WebhookConfig, env: NodeJS.ProcessEnv)
 }
 
 /**
- * Starts the notification sinks: every audit event as a JSON log line, and one delivery worker
- * per configured webhook. Returns the function that stops them.
+ * Starts one delivery worker per configured webhook (the journald line of every event is
+ * written by the audit log itself, see openCore's `journal`). Returns the function that stops them.
  */
 export async function startNotifications(deps: {
   config: () => Config;
@@ -41,7 +41,6 @@ export async function startNotifications(deps: {
   onWebhookFailure?: (hook: string) => void;
 }): Promise<() => Promise<void>> {
   const { audit, store, log } = deps;
-  audit.onCommit(journalSink(log));
   const signal = commitSignal(1000);
   audit.onCommit(signal.listener);
   const workers: WebhookWorker[] = [];
@@ -54,6 +53,7 @@ export async function startNotifications(deps: {
         store,
         log,
         nextCommit: signal.next,
+        consoleUrl: () => deps.config().console.url,
         recipients: (record) =>
           recipientsFor(record, deps.config(), (groups) => membersOf(deps.config(), store.data, groups)),
         ...(deps.onWebhookFailure ? { onFailure: deps.onWebhookFailure } : {}),

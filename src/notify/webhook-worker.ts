@@ -18,6 +18,8 @@ export interface WebhookDeps {
   /** Resolves on the next audit commit (or soon after, as a fallback). */
   nextCommit: () => Promise<void>;
   onFailure?: (hook: string) => void;
+  /** The console's public URL (console.url), for each payload's link. */
+  consoleUrl?: () => string | undefined;
 }
 
 /** HMAC-SHA256 of the exact body bytes, hex, as "sha256=<hex>" (the GitHub webhook convention). */
@@ -88,7 +90,7 @@ export class WebhookWorker {
 
   /** Sends one event until it is accepted; false if the worker was stopped first. */
   private async deliver(record: AuditRecord): Promise<boolean> {
-    const payload = buildPayload(this.hook.name, record, this.deps.recipients(record));
+    const payload = buildPayload(this.hook.name, record, this.deps.recipients(record), this.deps.consoleUrl?.());
     const body = JSON.stringify(this.hook.format === "slack" ? { ...slackMessage(payload) } : payload);
     const headers = {
       "content-type": "application/json",

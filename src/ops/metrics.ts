@@ -40,6 +40,12 @@ export class Metrics {
     help: "Audit records written.",
     registers: [this.registry],
   });
+  readonly connectionsRefused = new Counter({
+    name: "sshca_connections_refused_total",
+    help: "Connections closed at once: over limits.connectionsPerAddress, or over limits.connections.",
+    labelNames: ["reason"],
+    registers: [this.registry],
+  });
   readonly webhookFailures = new Counter({
     name: "sshca_webhook_failures_total",
     help: "Failed webhook delivery attempts.",
@@ -59,8 +65,23 @@ export class Metrics {
     });
   }
 
+  /** Scans waiting for an nmap slot, by kind; the scanner sets this once it exists. */
+  scansWaiting: () => { manual: number; automatic: number } = () => ({ manual: 0, automatic: 0 });
+
   constructor(live: () => readonly AccessRequest[], now: () => Date) {
     collectDefaultMetrics({ register: this.registry, prefix: "sshcad_" });
+    const waiting = () => this.scansWaiting();
+    new Gauge({
+      name: "sshca_scans_waiting",
+      help: "Scans waiting for an nmap slot: manual, or automatic (gate, issue, expiry, revoke; these go first).",
+      labelNames: ["kind"],
+      registers: [this.registry],
+      collect() {
+        const w = waiting();
+        this.set({ kind: "manual" }, w.manual);
+        this.set({ kind: "automatic" }, w.automatic);
+      },
+    });
     const STATES = ["pending", "approved", "blocked", "issued", "revoked", "denied", "cancelled", "expired"] as const;
     new Gauge({
       name: "sshca_requests",

@@ -14,6 +14,8 @@ export interface ReadinessDeps {
   caKeyPath: string;
   /** Absolute path of nmap, when scanning is on. */
   nmapPath?: string | undefined;
+  /** With single sign-on: can the provider's discovery document and signing keys be fetched? */
+  oidc?: () => Promise<{ ok: boolean; message: string }>;
 }
 
 async function can(path: string, mode: number, what: string): Promise<Check> {
@@ -27,13 +29,17 @@ async function can(path: string, mode: number, what: string): Promise<Check> {
 
 const failed = (error: string | undefined): Check | undefined => (error ? { ok: false, detail: error } : undefined);
 
-/** Can the daemon do its job right now: state and audit log writable, CA key readable, nmap runnable? */
+/**
+ * Can the daemon do its job right now: state and audit log writable, CA key readable, nmap
+ * runnable, and with single sign-on the identity provider's discovery and keys reachable?
+ */
 export async function readiness(d: ReadinessDeps): Promise<{ ready: boolean; checks: Record<string, Check> }> {
   const checks: Record<string, Check> = {
     state: failed(d.stateError()) ?? (await can(d.statePath, constants.R_OK | constants.W_OK, "state file")),
     audit: failed(d.auditError()) ?? (await can(d.auditDir, constants.W_OK | constants.X_OK, "audit directory")),
     caKey: await can(d.caKeyPath, constants.R_OK, "CA key"),
     ...(d.nmapPath ? { nmap: await can(d.nmapPath, constants.X_OK, "nmap") } : {}),
+    ...(d.oidc ? { oidc: await d.oidc().then(({ ok, message }) => ({ ok, detail: message })) } : {}),
   };
   return { ready: Object.values(checks).every((c) => c.ok), checks };
 }

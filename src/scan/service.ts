@@ -4,7 +4,7 @@ import type { AccessRequest } from "../access/types.js";
 import type { AuditLog } from "../audit/log.js";
 import { randomBase32 } from "../auth/tokens.js";
 import type { Config } from "../config/schema.js";
-import { fail, safeErr } from "../errors.js";
+import { fail, safeErr, SshcaError } from "../errors.js";
 import { computeDrift, describeDrift, hasDrift } from "./drift.js";
 import { Pool } from "./pool.js";
 import { portsToScan } from "./ports.js";
@@ -38,21 +38,29 @@ export function toRef(r: ScanRecord): ScanRef {
   };
 }
 
+/** What a client whose manual scan was refused for a full queue is told to wait, in seconds. */
+const MANUAL_QUEUE_RETRY_SECONDS = 10;
+
 /**
  * Runs nmap against inventory hosts: at issue (before signing for gated roles), after access
  * (at expiry), and on demand. What is due is derived from each live request (nextScanAt, kept
  * in an index updated on every change), so after a restart overdue scans simply run at the
  * first tick; an in-flight set keeps a scan from starting twice, and a pool bounds how many
- * run at once.
+ * run at once. Manual scans have the low priority in that pool (issuance and access-window
+ * scans never wait behind them), a bounded queue, and share one run per host.
  */
 export class ScanService {
   private readonly inFlight = new Set<string>();
   private readonly pool: Pool;
   /** Live requests by when they next need a scan. */
   private readonly due: Deadlines;
+  /** Manual scans queued or running, by host: a second request for the host joins the first. */
+  private readonly manualScans = new Map<string, Promise<ScanRecord>>();
 
   constructor(private readonly deps: ScanDeps) {
-    this.pool = new Pool(deps.config().scanning.concurrency);
+    const concurrency = deps.config().scanning.concurrency;
+    // Manual scans may use every slot but one, so a gate or expiry scan always finds one.
+    this.pool = new Pool(concurrency, Math.max(1, concurrency - 1));
     this.due = deps.access.deadlines((req, config, now) => nextScanAt(req, config.roles[req.role], now));
   }
 
@@ -125,23 +133,23 @@ export class ScanService {
       ? { request: req.id, requester: req.requester, role: req.role, approvers: req.approvals.map((a) => a.approver) }
       : {};
     const host = Object.hasOwn(config.hosts, hostName) ? config.hosts[hostName] : undefined;
-    await this.deps.audit.append("scan.started", "sshcad", { scan: id, host: hostName, trigger, ...about });
-    const startedAt = this.deps.now().toISOString();
-    let record: ScanRecord;
-    if (!host) {
-      record = this.failed(
-        id,
-        hostName,
-        "",
-        trigger,
-        startedAt,
-        [],
-        `host ${hostName} is no longer in the inventory`,
-        req,
-      );
-    } else {
-      const ports = portsToScan(host);
-      record = await this.pool.run(async () => {
+    // Recorded as started once it has a slot, so the audit log shows the order scans ran in.
+    const record = await this.pool.run(
+      async (): Promise<ScanRecord> => {
+        await this.deps.audit.append("scan.started", "sshcad", { scan: id, host: hostName, trigger, ...about });
+        const startedAt = this.deps.now().toISOString();
+        if (!host) {
+          return this.failed(
+            id,
+            hostName,
+            "",
+            trigger,
+            startedAt,
+            [],
+            `host ${hostName} is no longer in the inventory`,
+            req,
+          );
+        }
         let ip: string;
         try {
           ip = await resolveTarget(host.address);
@@ -157,7 +165,7 @@ export class ScanService {
             req,
           );
         }
-        const result = await runNmap(ip, ports, {
+        const result = await runNmap(ip, portsToScan(host), {
           path: config.scanning.nmap,
           hostTimeoutSeconds: host.scan.timeout,
           versionDetection: host.scan.versionDetection,
@@ -178,8 +186,9 @@ export class ScanService {
           extraPorts: result.extraPorts,
           expectedPorts: host.expectedPorts,
         };
-      });
-    }
+      },
+      trigger === "manual" ? "low" : "high",
+    );
     // After access (and for manual scans): compare with the issue-time scan and the expected ports.
     if (record.outcome === "ok" && trigger !== "issue") {
       record.drift = computeDrift(baseline, record.ports, record.expectedPorts);
@@ -216,10 +225,33 @@ export class ScanService {
     return record;
   }
 
-  /** A manual scan, for approvers of a role that covers the host (and admins). */
+  /**
+   * A manual scan, for approvers of a role that covers the host (and admins). A host already
+   * queued or being scanned on demand is not scanned twice: the caller gets that scan. Beyond
+   * limits.manualScanQueue hosts waiting or running, 503 with Retry-After instead of a backlog.
+   */
   async manual(hostName: string): Promise<ScanRecord> {
-    if (!Object.hasOwn(this.deps.config().hosts, hostName)) throw fail.notFound(`no host ${hostName} in the inventory`);
-    return this.scan(hostName, "manual");
+    const config = this.deps.config();
+    if (!Object.hasOwn(config.hosts, hostName)) throw fail.notFound(`no host ${hostName} in the inventory`);
+    const pending = this.manualScans.get(hostName);
+    if (pending) return pending;
+    const bound = config.limits.manualScanQueue;
+    if (this.manualScans.size >= bound) {
+      throw new SshcaError(
+        "unavailable",
+        `too many manual scans queued (limits.manualScanQueue: ${bound}); retry in ${MANUAL_QUEUE_RETRY_SECONDS}s`,
+        { details: { retryAfter: MANUAL_QUEUE_RETRY_SECONDS } },
+      );
+    }
+    const run = this.scan(hostName, "manual").finally(() => this.manualScans.delete(hostName));
+    this.manualScans.set(hostName, run);
+    return run;
+  }
+
+  /** Scans waiting for a slot: manual ones, and those issuance and access windows depend on. */
+  waiting(): { manual: number; automatic: number } {
+    const { high, low } = this.pool.queued;
+    return { manual: low, automatic: high };
   }
 
   private failed(

@@ -1,12 +1,38 @@
 import { Low } from "lowdb";
-import type { AccessRequest } from "../access/types.js";
+import type { AccessRequest, RevokedSerial } from "../access/types.js";
 import { SshcaError } from "../errors.js";
 import { JournaledJsonFile } from "./journaled-file.js";
 
-/** A user registered at run time (`sshcad user add`); config users need no record. */
+/**
+ * A user registered at run time (`sshcad user add`); config users need no record unless they
+ * are disabled (then the record carries only the switch, with no groups of its own).
+ */
 export interface UserRecord {
   groups: string[];
   createdAt: string;
+  /** `sshcad user disable`: no sign-in, no token, no session works until `user enable`. */
+  disabled?: { at: string; by: string };
+  /**
+   * A person from the identity provider: the user name is bound to this issuer and subject, and
+   * `groups` are those the provider's groups mapped to at the last sign-in.
+   */
+  oidc?: { issuer: string; subject: string; signedInAt: string };
+}
+
+/**
+ * The credential a token or key was obtained through. No credential outlives its parent: a
+ * sign-in key registered with a token dies with that token, a session with the key it came from.
+ */
+export type CredentialRef = { kind: "token"; id: string } | { kind: "key"; id: string };
+
+/** An SSH public key registered for sign-in, by SHA256 fingerprint. */
+export interface SshKeyRecord {
+  user: string;
+  publicKey: string;
+  addedAt: string;
+  addedBy: string;
+  /** Absent when an admin registered it (sshcad user key add): it then lives until removed. */
+  parent?: CredentialRef;
 }
 
 /** An API token: only the SHA-256 of its secret is kept. */
@@ -18,6 +44,38 @@ export interface TokenRecord {
   revokedAt?: string;
   /** "api" tokens come from sshcad; "session" tokens from an SSH-key sign-in. */
   kind?: "api" | "session";
+  /** What a session token was obtained through (the sign-in key). */
+  parent?: CredentialRef;
+  /**
+   * How a session was signed in: "ssh" (a key), "oidc" (the identity provider), "console" (a web
+   * console session, carried in a cookie; see src/console/).
+   */
+  method?: "ssh" | "oidc" | "console";
+  /** Console sessions: through the identity provider, or a one-time link from a CLI session. */
+  signedInThrough?: "oidc" | "link";
+  /**
+   * When the person last proved who they are (the sign-in the session comes from); absent for a
+   * console session whose link was minted with an API token (it is never "fresh").
+   */
+  authenticatedAt?: string;
+}
+
+/**
+ * A second factor a user enrolled for step-up approvals: a FIDO security key (its public key) or
+ * a TOTP seed (sealed; see auth/factors/sealed.ts). Counts only once confirmed.
+ */
+export interface FactorRecord {
+  user: string;
+  kind: "sk" | "totp" | "webauthn";
+  addedAt: string;
+  /** A TOTP factor is confirmed by its first valid code; an sk factor by its enrolment signature. */
+  confirmedAt?: string;
+  sk?: { publicKey: string; fingerprint: string };
+  totp?: { sealed: string };
+  /** A WebAuthn credential (W3C WebAuthn level 3): its id and COSE public key, base64url. */
+  webauthn?: { credentialId: string; publicKey: string; counter: number; transports?: string[]; name: string };
+  /** The last TOTP time step used: a code works once. */
+  lastStep?: number;
 }
 
 /**
@@ -35,7 +93,11 @@ export interface StateDoc {
   /** Per webhook: the audit sequence number up to which events were delivered (at-least-once). */
   webhooks: Record<string, { cursor: number }>;
   /** SSH public keys registered for sign-in, by SHA256 fingerprint. */
-  sshKeys: Record<string, { user: string; publicKey: string; addedAt: string; addedBy: string }>;
+  sshKeys: Record<string, SshKeyRecord>;
+  /** Second factors for step-up approvals, by id. */
+  factors: Record<string, FactorRecord>;
+  /** Revoked certificates still to be listed in the KRL, by serial (until validBefore + skew). */
+  revoked: Record<string, RevokedSerial>;
 }
 
 export function emptyState(now: Date): StateDoc {
@@ -48,11 +110,13 @@ export function emptyState(now: Date): StateDoc {
     auditSeq: 0,
     webhooks: {},
     sshKeys: {},
+    factors: {},
+    revoked: {},
   };
 }
 
 /** The parts of the document that are collections of entries (journaled entry by entry). */
-export const STATE_COLLECTIONS = ["users", "tokens", "requests", "webhooks", "sshKeys"] as const;
+export const STATE_COLLECTIONS = ["users", "tokens", "requests", "webhooks", "sshKeys", "factors", "revoked"] as const;
 export type Collection = (typeof STATE_COLLECTIONS)[number];
 type EntryOf<C extends Collection> = StateDoc[C][string];
 

@@ -65,6 +65,13 @@ describe("just before signing, the grant and its approvals are checked against t
       reason: /policy changed/,
     },
     {
+      name: "fail/the role asks for a second factor now: approvals without one no longer count",
+      patch: (c: any) => (c.roles.dba.stepUp = { methods: ["totp"] }),
+      who: people,
+      ok: false,
+      reason: /0 of the approvals still count/,
+    },
+    {
       name: "fail/the requester left the requester groups",
       patch: () => undefined,
       who: { ...people, alice: { user: "alice", groups: [] } },

@@ -82,6 +82,15 @@ describe("approvals", () => {
       reason: /digest mismatch/,
     },
     {
+      name: "fail/stale digest from an approver who already approved: the digest is what is wrong",
+      req: () => (approveAs(pending("dba", ["db-1"]), bob) as { value: { request: AccessRequest } }).value.request,
+      who: bob,
+      digest: `sha256:${"1".repeat(64)}`,
+      code: "conflict",
+      reason:
+        /^digest mismatch: request rq_aaaaaaaaaaaaaaaa is not what you reviewed \(sha256:1+ is not its digest\); nothing changed/,
+    },
+    {
       name: "fail/expired",
       req: () => pending(),
       who: bob,

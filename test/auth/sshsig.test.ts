@@ -2,7 +2,7 @@ import { createHash, generateKeyPairSync, sign } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
-import { verifySshSignature } from "../../src/auth/sshsig.js";
+import { verifySshSignature, verifySshSignatureDetails } from "../../src/auth/sshsig.js";
 import { sshMpint, sshString } from "../../src/ca/ssh-wire.js";
 import { run } from "../helpers/procs.js";
 import { tempDir } from "../helpers/tmp.js";
@@ -134,5 +134,56 @@ describe("security-key (sk-*) signatures", () => {
   test("fail/without user presence", () => {
     const s = ed25519Sk(0x00);
     expect(() => verifySshSignature(s.armored, message, NS)).toThrow(/user presence/);
+  });
+
+  const NO_UV = "the security key did not verify the user (PIN or biometric), which this role requires";
+  describe.each([
+    ["sk-ssh-ed25519", ed25519Sk],
+    ["sk-ecdsa-sha2-nistp256", ecdsaSk],
+  ])("verifySshSignatureDetails/%s", (_n, make) => {
+    test.each([
+      // name, flags signed by the key, requireUserVerification, expected details or error
+      ["ok/UP", 0x01, false, { flags: 0x01, userPresent: true, userVerified: false, counter: 42 }],
+      ["ok/UP+UV", 0x05, false, { flags: 0x05, userPresent: true, userVerified: true, counter: 42 }],
+      ["ok/UP+UV, UV required", 0x05, true, { flags: 0x05, userPresent: true, userVerified: true, counter: 42 }],
+      ["ok/UP+UV+ED bits kept as signed", 0x85, true, { flags: 0x85, userPresent: true, userVerified: true }],
+      ["fail/UP, UV required", 0x01, true, NO_UV],
+      ["fail/UV without UP", 0x04, false, "the security key did not confirm user presence"],
+      ["fail/UV without UP, UV required", 0x04, true, "the security key did not confirm user presence"],
+      ["fail/nothing", 0x00, false, "the security key did not confirm user presence"],
+    ] as const)("%s", (_name, flags, requireUserVerification, expected) => {
+      const s = make(flags);
+      const check = () => verifySshSignatureDetails(s.armored, message, NS, { requireUserVerification });
+      if (typeof expected === "string") {
+        expect(check).toThrow(expected);
+      } else {
+        const d = check();
+        expect(d.publicKey.toString("base64")).toBe(s.line.split(" ")[1]);
+        expect(d.sk).toMatchObject(expected);
+      }
+    });
+  });
+
+  test("fail/a flags byte changed after signing does not verify (the flags are signed)", () => {
+    const s = ed25519Sk(0x01);
+    const blob = Buffer.from(s.armored.replace(/-----[A-Z ]+-----|\s/g, ""), "base64");
+    // The flags byte sits 5 bytes from the end of the blob (flags, uint32 counter).
+    blob[blob.length - 5] = 0x05;
+    const forged = `-----BEGIN SSH SIGNATURE-----\n${blob.toString("base64")}\n-----END SSH SIGNATURE-----\n`;
+    expect(() => verifySshSignatureDetails(forged, message, NS, { requireUserVerification: true })).toThrow(
+      /does not verify/,
+    );
+  });
+});
+
+describe("verifySshSignatureDetails with plain keys", () => {
+  test("ok/no sk details; fail/UV required: only a security key can verify the user", async () => {
+    const { sig, pub } = await keygenSign(["-t", "ed25519"]);
+    const d = verifySshSignatureDetails(sig, message, NS);
+    expect(d.publicKey.toString("base64")).toBe(pub.split(" ")[1]);
+    expect(d.sk).toBeUndefined();
+    expect(() => verifySshSignatureDetails(sig, message, NS, { requireUserVerification: true })).toThrow(
+      "this role requires a security key that verifies the user (PIN or biometric); a ssh-ed25519 key cannot",
+    );
   });
 });

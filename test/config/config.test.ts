@@ -37,7 +37,7 @@ describe("config", () => {
     {
       name: "bad duration",
       patch: (c: any) => (c.roles.debug.maxTtl = "forever"),
-      want: "roles.debug.maxTtl: maxTtl: expected a duration",
+      want: 'roles.debug.maxTtl: expected a duration such as "90s"',
     },
     {
       name: "unknown group in a role",
@@ -122,7 +122,7 @@ describe("config", () => {
     {
       name: "backdate over 2 minutes",
       patch: (c: any) => (c.ca = { backdate: "5m" }),
-      want: "ca.backdate: ca.backdate may be at most 2m",
+      want: "ca.backdate: may be at most 2m",
     },
     {
       name: "unknown user group",
@@ -142,10 +142,34 @@ describe("config", () => {
   });
 
   test("YAML syntax errors and duplicate keys are refused with the file name", () => {
-    expect(() => loadConfigFile(writeConfigText("roles: [\n"))).toThrow(/sshcad\.yaml: YAML error/);
+    expect(() => loadConfigFile(writeConfigText("roles: [\n"))).toThrow(/sshcad\.yaml(:\d+:\d+)?: YAML error/);
     expect(() => loadConfigFile(writeConfigText("groups: {}\ngroups: {}\n"))).toThrow(
       /YAML error: Map keys must be unique/,
     );
+  });
+
+  test("a YAML error shows the offending line with a caret under the column", () => {
+    const text = "groups: {dev: {}}\nhosts: {}\nroles:\n  debug: {principals: [a], hosts: [b]\n  other: 1\n";
+    let message = "";
+    try {
+      loadConfigFile(writeConfigText(text));
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/sshcad\.yaml:\d+:\d+: YAML error: /);
+    const line = Number(/sshcad\.yaml:(\d+):/.exec(message)![1]);
+    expect(message).toContain(`${line} | ${text.split("\n")[line - 1]}`);
+    expect(message).toMatch(/\n\s+\| +\^$/);
+  });
+
+  test("a bad value names its key once", () => {
+    const found = problems((c) => {
+      (c as { audit?: object }).audit = { segmentSize: "tiny", headLogInterval: "soon" };
+    });
+    expect(found).toEqual([
+      'audit.segmentSize: expected a size of at least 4KB, such as "64MB"',
+      'audit.headLogInterval: expected a duration such as "90s", "15m", "1h" or "7d"',
+    ]);
   });
 });
 

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { SSHCAD, startDaemon, writeConfig } from "../helpers/daemon.js";
@@ -34,6 +34,24 @@ describe("operator commands", () => {
     expect(second.stderr).toContain("exists; left untouched");
     expect(readFileSync(key, "utf8")).toBe(before);
     expect(second.stdout).toBe(first.stdout);
+  });
+
+  test("user, token and key commands refuse where no data directory exists, instead of creating a second CA", async () => {
+    const dataDir = join(tempDir("nodata"), "data");
+    const configPath = writeConfig(e2eConfig());
+    for (const args of [
+      ["user", "add", "alice", "--group", "dev"],
+      ["user", "list"],
+      ["token", "list"],
+      ["user", "disable", "alice"],
+    ]) {
+      const r = await run(process.execPath, [SSHCAD, "--config", configPath, "--data-dir", dataDir, ...args]);
+      expect(r.code, args.join(" ")).toBe(78);
+      expect(r.stderr).toMatch(
+        /^sshcad: no sshcad data directory at .*start the daemon \(sshcad serve\) or run sshcad init first/,
+      );
+      expect(existsSync(dataDir)).toBe(false);
+    }
   });
 
   test.each([

@@ -62,6 +62,6 @@ test("pending requests, partial approvals and issued certificates survive SIGTER
 
 test("a second daemon on the same data directory refuses to start", async () => {
   const second = await daemon.sshcad(["serve"]);
-  expect(second.code).toBe(1);
+  expect(second.code).toBe(78); // EX_CONFIG, as documented: systemd does not restart it in a loop
   expect(second.stderr).toMatch(/another sshcad \(pid \d+\) is using this data directory/);
 });

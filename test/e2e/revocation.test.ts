@@ -1,4 +1,4 @@
-import { statSync } from "node:fs";
+import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { auditRecords } from "../helpers/audit-files.js";
@@ -85,9 +85,10 @@ describe("revocation that sshd enforces", () => {
     expect(notTheirs.code).toBe(1);
     const byCarol = await w.carol.sshca(["revoke", "--serial", serial, "--reason", "x"]);
     expect(byCarol.code).toBe(1);
+    // By serial, whoever may not revoke gets the answer an unknown serial gets (even the requester).
     const byAlice = await w.alice.sshca(["revoke", "--serial", serial, "--reason", "x"]);
     expect(byAlice.code).toBe(1);
-    expect(byAlice.stderr).toContain("may not revoke certificates of role debug");
+    expect(byAlice.stderr).toContain(`no live certificate with serial ${serial} that you may revoke`);
 
     const mine = await w.alice.sshca(["request", "relinquish", id]);
     expect(mine.code, mine.stderr).toBe(0);
@@ -132,5 +133,64 @@ describe("sshca doctor on a real target host", () => {
     } finally {
       await other.stop();
     }
+  });
+});
+
+describe("sshca doctor and the AuthorizedPrincipalsFile files of a target host", () => {
+  /** A target host's sshd config set up from what the CLI prints, with principals files under `dir`. */
+  async function target(): Promise<{ config: string; principalsDir: string }> {
+    const dir = tempDir("doctor");
+    const ca = await w.bob.sshca(["ca", "pubkey"]);
+    writeFileSync(join(dir, "ca.pub"), ca.stdout);
+    expect((await w.bob.sshca(["krl", "fetch", "--out", join(dir, "revoked.krl")])).code).toBe(0);
+    const principalsDir = join(dir, "principals");
+    const config = join(dir, "sshd_config");
+    writeFileSync(
+      config,
+      [
+        `TrustedUserCAKeys ${join(dir, "ca.pub")}`,
+        `AuthorizedPrincipalsFile ${principalsDir}/%u`,
+        `RevokedKeys ${join(dir, "revoked.krl")}`,
+        "LogLevel VERBOSE",
+        "",
+      ].join("\n"),
+    );
+    return { config, principalsDir };
+  }
+
+  test("with --host: a missing principals file of a login the host's roles grant is named; a right one passes", async () => {
+    const { config, principalsDir } = await target();
+    mkdirSync(principalsDir);
+    const file = join(principalsDir, LOGIN);
+    const missing = await w.bob.sshca(["doctor", "--sshd-config", config, "--host", "web-1"]);
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toContain(
+      `fail  AuthorizedPrincipalsFile ${file} is missing: ${LOGIN} cannot log in with a certificate for web-1 (write it from: sshca principals --host web-1 --user ${LOGIN})`,
+    );
+    writeFileSync(file, "someone-else@web-1\n");
+    const wrong = await w.bob.sshca(["doctor", "--sshd-config", config, "--host", "web-1"]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stdout).toContain(`fail  AuthorizedPrincipalsFile ${file} does not list ${LOGIN}@web-1`);
+    const lines = await w.bob.sshca(["principals", "--host", "web-1", "--user", LOGIN]);
+    writeFileSync(file, lines.stdout);
+    const good = await w.bob.sshca(["doctor", "--sshd-config", config, "--host", "web-1"]);
+    expect(good.code, good.stdout).toBe(0);
+    expect(good.stdout).toContain(`ok    AuthorizedPrincipalsFile ${file} lists what ${LOGIN} needs on web-1`);
+  });
+
+  test("without --host: the directory of the per-user files must exist", async () => {
+    const { config, principalsDir } = await target();
+    const r = await w.bob.sshca(["doctor", "--sshd-config", config]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(
+      `fail  AuthorizedPrincipalsFile ${principalsDir} does not exist: no login can use a certificate here`,
+    );
+    mkdirSync(principalsDir);
+    const ok = await w.bob.sshca(["doctor", "--sshd-config", config]);
+    expect(ok.code, ok.stdout).toBe(0);
+    expect(ok.stdout).toContain(
+      `warn  AuthorizedPrincipalsFile ${principalsDir} exists; its per-user files were not checked (give --host NAME)`,
+    );
+    expect(existsSync(join(principalsDir, LOGIN))).toBe(false);
   });
 });

@@ -32,7 +32,7 @@ describe("systemd units (checked by systemd-analyze)", () => {
     expect(verify.stderr.trim()).toBe("");
   });
 
-  test("sshcad.service: dedicated user, state and config directories, umask, no capabilities, no MemoryDenyWriteExecute", () => {
+  test("sshcad.service: dedicated user, state and config directories, umask, open-file limit, no capabilities, no MemoryDenyWriteExecute", () => {
     const unit = readFileSync(join(ROOT, "systemd", "sshcad.service"), "utf8");
     for (const line of [
       "User=sshcad",
@@ -43,6 +43,7 @@ describe("systemd units (checked by systemd-analyze)", () => {
       "ProtectSystem=strict",
       "SystemCallFilter=@system-service",
       "ExecReload=/bin/kill -HUP $MAINPID",
+      "LimitNOFILE=4096",
     ]) {
       expect(unit).toContain(line);
     }
@@ -137,6 +138,8 @@ describe("a running daemon", () => {
     writeFileSync(configPath, "roles: [this is: not valid\n");
     daemon.proc.proc.kill("SIGHUP");
     await daemon.proc.waitFor(/config reload failed; keeping the running config: .*YAML error/);
+    // Said once, not once by the reloader and again by the signal handler.
+    expect(daemon.proc.stdout().match(/config reload failed/g)).toHaveLength(1);
     expect(
       (await alice.sshca(["login", "--role", "hotfix", "--host", "web-1", "--reason", "still works", "--no-wait"]))
         .code,

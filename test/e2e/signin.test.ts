@@ -1,14 +1,19 @@
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer as createHttpsServer, request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { api } from "../helpers/api.js";
-import { startDaemon, type TestDaemon, writeConfig } from "../helpers/daemon.js";
+import { auditRecords } from "../helpers/audit-files.js";
+import { SSHCA, startDaemon, type TestDaemon, writeConfig } from "../helpers/daemon.js";
 import { json, makePerson, type Person } from "../helpers/people.js";
 import { run, start } from "../helpers/procs.js";
+import { makeSkKey, skProvider } from "../helpers/sk.js";
 import { e2eConfig } from "../helpers/scenario.js";
 import { tempDir } from "../helpers/tmp.js";
 import { tool } from "../helpers/tools.js";
+import { blobFingerprint } from "../../src/auth/sshsig.js";
 import { parseToken } from "../../src/auth/tokens.js";
+import { ensureTlsMaterial } from "../../src/tls/material.js";
 
 let daemon: TestDaemon;
 let alice: Person;
@@ -59,6 +64,25 @@ describe("SSH-key sign-in", () => {
     } finally {
       agent.proc.kill();
     }
+  });
+
+  test("with a security key (software, through SSH_SK_PROVIDER): a touch is required", async () => {
+    const carol = await makePerson("carol", daemon, "", { SSH_SK_PROVIDER: await skProvider() });
+    delete carol.env.SSHCA_TOKEN;
+    const sk = await makeSkKey(join(carol.home, ".ssh"));
+    const added = await daemon.sshcad(["user", "add", "carol", "--group", "dev", "--ssh-key", `${sk.key}.pub`]);
+    expect(added.code, added.stderr).toBe(0);
+    const cli = (args: string[], extra: NodeJS.ProcessEnv = {}) =>
+      run(process.execPath, [SSHCA, ...args], { env: { ...carol.env, ...extra } });
+
+    const untouched = await cli(["auth", "ssh", "--user", "carol", "-i", sk.key], { SK_SOFT_NO_PRESENCE: "1" });
+    expect(untouched.code).toBe(1);
+    expect(untouched.stderr).toBe("sshca: SSH sign-in failed: the security key did not confirm user presence\n");
+
+    const r = await cli(["auth", "ssh", "--user", "carol", "-i", sk.key, "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const blob = Buffer.from(sk.pub.split(" ")[1]!, "base64");
+    expect(JSON.parse(r.stdout)).toMatchObject({ user: "carol", keyFingerprint: blobFingerprint(blob) });
   });
 
   test("a key registered to someone else does not sign in", async () => {
@@ -133,5 +157,83 @@ describe("the CLI protects its keys and tokens from a hostile or plain server", 
     expect(r.stderr).toBe(
       "sshca: refusing to send the API token over plain HTTP to http://ca.example.invalid:8443; use https\n",
     );
+  });
+
+  test("a challenge relayed through another server (its own TLS CA) is not signed", async () => {
+    // The relay is a real HTTPS server with a TLS CA of its own, which alice was led to pin; it
+    // forwards every call to the real daemon, where alice's key is registered.
+    const tls = await ensureTlsMaterial(join(tempDir("relay"), "tls"), ["127.0.0.1"], new Date());
+    const daemonCa = readFileSync(join(daemon.dataDir, "tls", "ca.crt"));
+    const target = new URL(daemon.url);
+    const forwarded: string[] = [];
+    const relay = createHttpsServer({ key: tls.key, cert: tls.chain }, (req, res) => {
+      forwarded.push(`${req.method} ${req.url}`);
+      const up = httpsRequest(
+        {
+          hostname: target.hostname,
+          port: target.port,
+          path: req.url,
+          method: req.method,
+          ca: daemonCa,
+          headers: { ...req.headers, host: target.host },
+        },
+        (upRes) => {
+          res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+          upRes.pipe(res);
+        },
+      );
+      up.on("error", () => res.destroy());
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => relay.listen(0, "127.0.0.1", () => r()));
+    const url = `https://127.0.0.1:${(relay.address() as { port: number }).port}`;
+    try {
+      const env = { ...alice.env, XDG_CONFIG_HOME: join(tempDir("relay-cfg"), "cfg"), SSHCA_URL: url };
+      const sshca = (args: string[]) => run(process.execPath, [SSHCA, ...args], { env });
+      const boot = await sshca(["bootstrap", "--url", url, "--fingerprint", tls.fingerprint]);
+      expect(boot.code, boot.stderr).toBe(0);
+      const signedInBefore = auditRecords(daemon.dataDir).filter((r) => r.type === "auth.signed_in").length;
+
+      const r = await sshca(["auth", "ssh", "--user", "alice"]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(
+        "sshca: the sign-in challenge was issued by another server than the one this CLI verified (is something relaying your sign-in?); not signing it\n",
+      );
+      expect(forwarded).toContain("POST /v1/auth/challenge");
+      expect(forwarded).not.toContain("POST /v1/auth/ssh");
+      expect(auditRecords(daemon.dataDir).filter((r) => r.type === "auth.signed_in")).toHaveLength(signedInBefore);
+
+      // The same for registering a key: the proof is not signed for a relayed challenge.
+      const token = (await daemon.sshcad(["token", "create", "alice"])).stdout.trim();
+      const other = join(tempDir("relay-key"), "k");
+      await run(tool("ssh-keygen"), ["-q", "-t", "ed25519", "-N", "", "-f", other]);
+      const add = await run(process.execPath, [SSHCA, "key", "add", "-i", other], {
+        env: { ...env, SSHCA_TOKEN: token },
+      });
+      expect(add.code).toBe(1);
+      expect(add.stderr).toBe(
+        "sshca: the key-registration challenge was issued by another server than the one this CLI verified; not signing it\n",
+      );
+      expect(forwarded).toContain("POST /v1/keys/challenge");
+      expect(forwarded).not.toContain("POST /v1/keys");
+    } finally {
+      relay.close();
+    }
+  });
+});
+
+describe("bootstrapped with --system-ca", () => {
+  test("sign-in binds the TLS CA the connection was verified with", async () => {
+    // NODE_EXTRA_CA_CERTS stands in for a system trust store that holds the daemon's TLS CA.
+    const env = {
+      ...alice.env,
+      XDG_CONFIG_HOME: join(tempDir("sysca-cfg"), "cfg"),
+      NODE_EXTRA_CA_CERTS: join(daemon.dataDir, "tls", "ca.crt"),
+    };
+    const sshca = (args: string[]) => run(process.execPath, [SSHCA, ...args], { env });
+    expect((await sshca(["bootstrap", "--url", daemon.url, "--system-ca"])).code).toBe(0);
+    const r = await sshca(["auth", "ssh", "--user", "alice"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^Signed in as alice with SHA256:/);
   });
 });

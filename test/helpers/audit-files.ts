@@ -29,6 +29,8 @@ export async function liveState(dataDir: string): Promise<{ requests: Record<str
     "requests",
     "webhooks",
     "sshKeys",
+    "revoked",
+    "factors",
   ]);
   return (await f.read()) ?? { requests: {} };
 }

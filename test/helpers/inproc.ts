@@ -21,12 +21,18 @@ export interface InProc {
   ): Promise<{ status: number; body: any; headers: Headers }>;
 }
 
-export async function startInProc(config: object, opts: { now?: () => Date } = {}): Promise<InProc> {
+export async function startInProc(
+  config: object,
+  opts: { now?: () => Date; listen?: Record<string, unknown> } = {},
+): Promise<InProc> {
   const dataDir = join(tempDir("inproc"), "d");
   const log = pino({ level: "silent" });
   const daemon = await serve({
     // Plain HTTP on loopback (explicitly allowed for development) so fetch() can call it.
-    configPath: writeConfig({ ...config, listen: { address: "127.0.0.1", port: 0, tls: { enabled: false } } }),
+    configPath: writeConfig({
+      ...config,
+      listen: opts.listen ?? { address: "127.0.0.1", port: 0, tls: { enabled: false } },
+    }),
     dataDirFlag: dataDir,
     env: {},
     log,
@@ -45,6 +51,7 @@ export async function startInProc(config: object, opts: { now?: () => Date } = {
             audit: core.audit,
             now: opts.now ?? (() => new Date()),
             random: randomBytes,
+            access: daemon.access,
           },
           user,
           groups,

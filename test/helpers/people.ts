@@ -13,8 +13,8 @@ export interface Person {
   env: NodeJS.ProcessEnv;
   /** Runs `sshca <args>` to completion. */
   sshca(args: string[], input?: string): Promise<Result>;
-  /** Starts `sshca <args>` in the background (login waiting for approval). */
-  spawn(args: string[]): Running;
+  /** Starts `sshca <args>` in the background (login waiting for approval; keepStdin to answer a prompt). */
+  spawn(args: string[], opts?: { keepStdin?: boolean }): Running;
 }
 
 /**
@@ -48,7 +48,7 @@ export async function makePerson(
     key,
     env,
     sshca: (args, input) => run(process.execPath, [SSHCA, ...args], { env, ...(input !== undefined ? { input } : {}) }),
-    spawn: (args) => start(process.execPath, [SSHCA, ...args], { env }),
+    spawn: (args, o) => start(process.execPath, [SSHCA, ...args], { env, ...o }),
   };
   if (target.tlsFingerprint) {
     const b = await person.sshca(["bootstrap", "--url", url, "--fingerprint", target.tlsFingerprint]);

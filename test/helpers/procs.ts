@@ -26,6 +26,8 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   input?: string;
+  /** Leave stdin open (write to proc.stdin, then end it) for a process that asks for input later. */
+  keepStdin?: boolean;
   /** Run as another user (CI runs as root; some checks need an unprivileged daemon). */
   uid?: number;
   gid?: number;
@@ -51,7 +53,7 @@ export function start(cmd: string, args: string[], opts: StartOptions = {}): Run
     for (const l of listeners) l();
   });
   if (opts.input !== undefined) proc.stdin!.end(opts.input);
-  else proc.stdin!.end();
+  else if (!opts.keepStdin) proc.stdin!.end();
   const done = new Promise<Result>((resolve) => {
     proc.on("close", (code, signal) => {
       live.delete(proc);

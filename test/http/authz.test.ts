@@ -215,7 +215,14 @@ describe("who may do what", () => {
     const token = await api.token("frank", ["dev"]);
     const { core } = api.daemon;
     await revokeToken(
-      { config: () => core.config, store: core.store, audit: core.audit, now, random: () => Buffer.alloc(0) },
+      {
+        config: () => core.config,
+        store: core.store,
+        audit: core.audit,
+        now,
+        random: () => Buffer.alloc(0),
+        access: api.daemon.access,
+      },
       parseToken(token)!.id,
       "test",
     );

@@ -1,8 +1,11 @@
 import { generateKeyPairSync } from "node:crypto";
+import { join } from "node:path";
 import sshpk from "sshpk";
 import { afterAll, beforeAll, expect, test } from "vitest";
+import { httpCall } from "../helpers/client.js";
 import { type InProc, startInProc } from "../helpers/inproc.js";
 import { e2eConfig } from "../helpers/scenario.js";
+import { tempDir } from "../helpers/tmp.js";
 
 let clock = Date.now();
 let api: InProc;
@@ -26,8 +29,8 @@ test("failed sign-ins from one address are rate limited (429, Retry-After), audi
   expect(limited.status).toBe(429);
   expect(limited.body.error.message).toMatch(/^too many failed sign-ins from this address; retry in \d+s$/);
   expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
-  // Locked out means locked out, even with a good token, until the window refills.
-  expect((await api.call("GET", "/v1/whoami", { token: good })).status).toBe(429);
+  // Someone else's failures from this address do not lock out a valid token: it is checked first.
+  expect((await api.call("GET", "/v1/whoami", { token: good })).status).toBe(200);
   for (let i = 0; i < 50; i++) await api.call("GET", "/v1/whoami", { token: bad });
   await new Promise((r) => setTimeout(r, 100));
   expect(api.snapshot().auditSeq).toBe(seqAtLimit); // a flood does not flood the audit log
@@ -47,4 +50,25 @@ test("new requests per user are rate limited; other users are not affected", asy
   expect(third.status).toBe(429);
   expect(third.body.error.message).toMatch(/too many new requests from you/);
   expect((await ask(carol)).status).toBe(201);
+});
+
+test("on a unix socket (every client shares one address) a valid token passes while bad ones are locked out", async () => {
+  const socketPath = join(tempDir("sock"), "api.sock");
+  const extra = { limits: { failedAuthPerMinute: 3 }, scanning: { enabled: false } };
+  const unix = await startInProc(e2eConfig({ extra }), {
+    now: () => new Date(clock),
+    listen: { socket: socketPath, tls: { enabled: false } },
+  });
+  try {
+    const good = await unix.token("alice", ["dev"]);
+    const whoami = (token: string) => httpCall({ socketPath }, "GET", "/v1/whoami", { token });
+    for (let i = 0; i < 3; i++) expect((await whoami(bad)).status).toBe(401);
+    expect((await whoami(bad)).status).toBe(429);
+    const ok = await whoami(good);
+    expect(ok.status).toBe(200);
+    expect(ok.body.user).toBe("alice");
+    expect((await whoami(bad)).status).toBe(429);
+  } finally {
+    await unix.daemon.stop();
+  }
 });

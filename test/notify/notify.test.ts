@@ -7,7 +7,12 @@ import { signBody } from "../../src/notify/webhook-worker.js";
 import { config } from "../helpers/config.js";
 
 const cfg = config();
-const members: Record<string, string[]> = { sre: ["bob", "erin"], leads: ["dave"], dev: ["alice", "carol"] };
+const members: Record<string, string[]> = {
+  sre: ["bob", "erin"],
+  leads: ["dave"],
+  dev: ["alice", "carol"],
+  admins: ["root"],
+};
 const membersOf = (groups: readonly string[]) => [...new Set(groups.flatMap((g) => members[g] ?? []))].sort();
 const rec = (type: string, fields: Record<string, unknown>, actor = "alice"): AuditRecord =>
   ({ seq: 7, time: "2026-01-01T00:00:00Z", actor, type, fields, prev: "p", hash: "h" }) as AuditRecord;
@@ -37,6 +42,30 @@ describe("who is told", () => {
       name: "a denial goes to the requester, those who had approved, and the denier",
       record: rec("request.denied", { requester: "alice", role: "dba", approvers: ["dave"] }, "bob"),
       want: { users: ["alice", "dave", "bob"], groups: [] },
+    },
+    {
+      name: "a new sign-in key is announced to its user and every admin",
+      record: rec("auth.key_registered", { user: "alice", keyFingerprint: "SHA256:x", via: "token:abc" }),
+      want: { users: ["alice", "root"], groups: ["admins"] },
+    },
+    {
+      name: "a disabled user is announced to them and every admin",
+      record: rec("user.disabled", { user: "carol" }, "admin"),
+      want: { users: ["carol", "root"], groups: ["admins"] },
+    },
+    {
+      name: "an approval that stopped counting puts the request back before the other approvers",
+      record: rec(
+        "request.approval_withdrawn",
+        { requester: "alice", role: "dba", approver: "bob", approvals: 0, approvalsRequired: 2, approvers: [] },
+        "admin",
+      ),
+      want: { users: ["dave", "erin"], groups: ["sre", "leads"] },
+    },
+    {
+      name: "a revocation by the admin actor names no daemon actor",
+      record: rec("certificate.revoked", { requester: "alice", role: "debug", approvers: ["bob"] }, "admin"),
+      want: { users: ["alice", "bob"], groups: [] },
     },
     {
       name: "a denial by policy names no daemon actor",

@@ -9,8 +9,9 @@ import { fail } from "../../errors.js";
 import { hasDrift } from "../../scan/drift.js";
 import type { ScanService } from "../../scan/service.js";
 import type { Drift } from "../../scan/types.js";
-import { identityOf } from "../auth.js";
+import { identityOf, throttled } from "../auth.js";
 import type { ScanView } from "../contract.js";
+import type { RateLimiter } from "../rate-limit.js";
 import { jsonBody, parse } from "../schemas.js";
 
 const listQuery = z.strictObject({
@@ -60,8 +61,13 @@ function canSee(visibleTo: AuditFilter["visibleTo"], r: AuditRecord): boolean {
   );
 }
 
-/** /v1/scans: scan history (from the audit log) and manual scans. */
-export function scanRoutes(config: () => Config, query: AuditQuery, scans: ScanService | undefined): Router {
+/** /v1/scans: scan history (from the audit log) and manual scans (rate limited per user by `manualScans`). */
+export function scanRoutes(
+  config: () => Config,
+  query: AuditQuery,
+  scans: ScanService | undefined,
+  manualScans: RateLimiter,
+): Router {
   const r = Router();
 
   r.get("/", async (req, res) => {
@@ -91,11 +97,19 @@ export function scanRoutes(config: () => Config, query: AuditQuery, scans: ScanS
     const identity = identityOf(res);
     const { host } = parse(manualBody, jsonBody(req), "scan");
     const cfg = config();
-    const approverHere = approvesHost(cfg, identity, host);
-    if (!approverHere && !isAdmin(cfg, identity)) {
-      throw fail.forbidden(`only approvers of a role covering ${host}, and admins, may scan it`);
-    }
+    const admin = isAdmin(cfg, identity);
+    const forbidden = () => fail.forbidden(`only approvers of a role covering ${host}, and admins, may scan it`);
+    // Someone who may scan nothing hears the same for every name, so cannot probe the inventory.
+    if (!admin && !Object.values(cfg.roles).some((role) => isApprover(role, identity))) throw forbidden();
+    if (!Object.hasOwn(cfg.hosts, host)) throw fail.notFound(`unknown host ${host} (not in the inventory)`);
+    if (!admin && !approvesHost(cfg, identity, host)) throw forbidden();
     if (!scans) throw fail.conflict("scanning is turned off in the config (scanning.enabled: false)");
+    if (!manualScans.take(identity.user)) {
+      throw throttled(
+        manualScans.waitFor(identity.user),
+        "too many manual scans from you (limits.manualScansPerMinute)",
+      );
+    }
     const record = await scans.manual(host);
     res
       .status(201)

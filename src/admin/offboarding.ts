@@ -1,0 +1,143 @@
+import { userStatus } from "../auth/credentials.js";
+import { removeSshKey } from "../auth/ssh-signin.js";
+import { fail } from "../errors.js";
+import type { AdminDeps } from "./users.js";
+
+export interface CutOffReport {
+  user: string;
+  /** Requests of theirs that were waiting and ended. */
+  cancelled: string[];
+  /** Others' waiting requests whose approval by this user stopped counting. */
+  withdrawn: string[];
+  /** Their live certificates put in the KRL (none with keepCertificates). */
+  revoked: string[];
+  /** API tokens and sessions that stopped working. */
+  tokens: string[];
+}
+
+/**
+ * `sshcad user disable NAME`: from this moment no sign-in method, token or session of the user
+ * works (every call re-checks), long-polls they hold answer at once, their tokens are revoked
+ * for good (enabling the user again does not bring them back), their waiting requests end,
+ * their approvals of waiting requests stop counting, and their live certificates go into the
+ * KRL unless `keepCertificates`. Config users can be disabled too (the state records the switch).
+ */
+export async function disableUser(
+  deps: AdminDeps,
+  name: string,
+  actor: string,
+  opts: { keepCertificates?: boolean } = {},
+): Promise<CutOffReport> {
+  const config = deps.config();
+  const status = userStatus(config, deps.store.data, name);
+  if (status === "unknown") throw fail.notFound(`no user ${name}`);
+  if (status === "disabled") throw fail.conflict(`user ${name} is already disabled (sshcad user enable ${name})`);
+  const now = deps.now().toISOString();
+  const tokens = liveTokenIds(deps, name);
+  const rec = await deps.audit.append("user.disabled", actor, {
+    user: name,
+    tokensRevoked: tokens,
+    keepCertificates: opts.keepCertificates === true,
+  });
+  const record = Object.hasOwn(deps.store.data.users, name) ? deps.store.data.users[name] : undefined;
+  // Everything else about the user stays (their provider binding, so enable restores sign-in).
+  deps.store.put("users", name, {
+    ...record,
+    groups: record?.groups ?? [],
+    createdAt: record?.createdAt ?? now,
+    disabled: { at: now, by: actor },
+  });
+  for (const id of tokens) deps.store.put("tokens", id, { ...deps.store.data.tokens[id]!, revokedAt: now });
+  deps.store.noteAuditSeq(rec.seq);
+  await deps.store.persist();
+  return { user: name, tokens, ...(await endWhatTheyHold(deps, name, actor, "disabled", opts)) };
+}
+
+/** `sshcad user enable NAME`: the user may sign in again; old tokens stay revoked. */
+export async function enableUser(deps: AdminDeps, name: string, actor: string): Promise<{ user: string }> {
+  if (userStatus(deps.config(), deps.store.data, name) !== "disabled")
+    throw fail.conflict(`user ${name} is not disabled`);
+  const rec = await deps.audit.append("user.enabled", actor, { user: name });
+  const { disabled: _disabled, ...record } = deps.store.data.users[name]!;
+  deps.store.put("users", name, record);
+  deps.store.noteAuditSeq(rec.seq);
+  await deps.store.persist();
+  return { user: name };
+}
+
+/**
+ * `sshcad user remove NAME`: the user added with `sshcad user add` is gone, with every token,
+ * session and sign-in key, and what they hold ends as for `disable`. A user the config file
+ * defines is removed there (then reload); until then `disable` cuts them off.
+ */
+export async function removeUser(
+  deps: AdminDeps,
+  name: string,
+  actor: string,
+  opts: { keepCertificates?: boolean } = {},
+): Promise<CutOffReport & { keys: string[] }> {
+  const config = deps.config();
+  if (Object.hasOwn(config.users, name)) {
+    throw fail.conflict(
+      `user ${name} is defined in the config file (users.${name}); remove it there and reload (systemctl reload sshcad); until then: sshcad user disable ${name}`,
+    );
+  }
+  if (!Object.hasOwn(deps.store.data.users, name)) throw fail.notFound(`no user ${name}`);
+  const tokens = Object.entries(deps.store.data.tokens)
+    .filter(([, t]) => t.user === name)
+    .map(([id]) => id);
+  const keys = Object.entries(deps.store.data.sshKeys)
+    .filter(([, k]) => k.user === name)
+    .map(([fp]) => fp);
+  // Second factors go too: a later user of the same name must not inherit them.
+  const factors = Object.entries(deps.store.data.factors)
+    .filter(([, f]) => f.user === name)
+    .map(([id]) => id);
+  const rec = await deps.audit.append("user.removed", actor, {
+    user: name,
+    tokensRemoved: tokens,
+    keysRemoved: keys,
+    factorsRemoved: factors,
+    keepCertificates: opts.keepCertificates === true,
+  });
+  deps.store.remove("users", name);
+  for (const id of tokens) deps.store.remove("tokens", id);
+  for (const fp of keys) deps.store.remove("sshKeys", fp);
+  for (const id of factors) deps.store.remove("factors", id);
+  deps.store.noteAuditSeq(rec.seq);
+  await deps.store.persist();
+  return { user: name, tokens, keys, ...(await endWhatTheyHold(deps, name, actor, "removed", opts)) };
+}
+
+/** `sshcad user key remove NAME FINGERPRINT`: sessions signed in with it stop working at once. */
+export async function removeUserKey(
+  deps: AdminDeps,
+  name: string,
+  fingerprint: string,
+  actor: string,
+): Promise<{ user: string; fingerprint: string }> {
+  const removed = await removeSshKey(deps, name, fingerprint, actor);
+  deps.access.watch.wakeUser(name);
+  return removed;
+}
+
+function liveTokenIds(deps: AdminDeps, user: string): string[] {
+  const now = deps.now().getTime();
+  return Object.entries(deps.store.data.tokens)
+    .filter(([, t]) => t.user === user && t.revokedAt === undefined && Date.parse(t.expiresAt) > now)
+    .map(([id]) => id);
+}
+
+function endWhatTheyHold(
+  deps: AdminDeps,
+  user: string,
+  actor: string,
+  how: "disabled" | "removed",
+  opts: { keepCertificates?: boolean },
+) {
+  return deps.access.cutOff(user, {
+    actor,
+    reason: `${user} was ${how} by ${actor}`,
+    revokeCertificates: opts.keepCertificates !== true,
+  });
+}

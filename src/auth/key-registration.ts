@@ -1,0 +1,101 @@
+import type { AuditLog } from "../audit/log.js";
+import type { Config } from "../config/schema.js";
+import { fail } from "../errors.js";
+import type { CredentialRef, StateStore } from "../store/state.js";
+import { parseSignInKey, registerSshKey } from "./ssh-signin.js";
+import { blobFingerprint, verifySshSignature } from "./sshsig.js";
+import { randomBase32 } from "./tokens.js";
+
+/** The ssh-keygen -Y namespace of key-registration proofs: no sign-in signature can be replayed here. */
+export const KEY_ADD_NAMESPACE = "sshca-key-add";
+
+export interface KeyRegistrationDeps {
+  config: () => Config;
+  store: StateStore;
+  audit: AuditLog;
+  now: () => Date;
+  random: (n: number) => Buffer;
+  /** The TLS CA fingerprint clients pin, or "none" (bound into the challenge, as for sign-in). */
+  tlsFingerprint: string;
+}
+
+interface Pending {
+  user: string;
+  line: string;
+  fingerprint: string;
+  message: string;
+  expiresAt: number;
+}
+
+/** Open proofs per user: enough for a few tries, never a way to fill memory. */
+const PER_USER = 8;
+const TOTAL = 10_000;
+
+/**
+ * Self-service registration of a sign-in key proves possession of the new key: the daemon hands
+ * out a single-use challenge naming the user and the key, the CLI signs it with that key
+ * (`ssh-keygen -Y sign -n sshca-key-add`), and only a signature by exactly that key registers it.
+ * A token that leaked cannot register a key its thief does not hold; and the key it registers
+ * dies with the token or session it was registered through.
+ */
+export class KeyRegistration {
+  private readonly pending = new Map<string, Pending>();
+
+  constructor(private readonly deps: KeyRegistrationDeps) {}
+
+  challenge(
+    user: string,
+    publicKey: string,
+  ): { challenge: string; message: string; namespace: string; expiresAt: string } {
+    const key = parseSignInKey(publicKey);
+    const keys = this.deps.store.data.sshKeys;
+    if (Object.hasOwn(keys, key.fingerprint) && keys[key.fingerprint]!.user !== user)
+      throw fail.conflict(`key ${key.fingerprint} is already registered to another user`);
+    const now = this.deps.now().getTime();
+    let mine = 0;
+    for (const [id, p] of this.pending) {
+      if (p.expiresAt <= now) this.pending.delete(id);
+      else if (p.user === user) mine++;
+    }
+    if (mine >= PER_USER || this.pending.size >= TOTAL)
+      throw fail.rateLimited("too many open key registrations; finish or let them expire first", 60);
+    const id = `kc_${randomBase32(this.deps.random, 20)}`;
+    const expiresAt = now + this.deps.config().auth.challengeTtl * 1000;
+    const message = [
+      "sshca key registration",
+      `user=${user}`,
+      `key=${key.fingerprint}`,
+      `challenge=${id}`,
+      `nonce=${this.deps.random(32).toString("base64url")}`,
+      `tls=${this.deps.tlsFingerprint}`,
+      `expires=${new Date(expiresAt).toISOString()}`,
+      "",
+    ].join("\n");
+    this.pending.set(id, { user, line: key.line, fingerprint: key.fingerprint, message, expiresAt });
+    return { challenge: id, message, namespace: KEY_ADD_NAMESPACE, expiresAt: new Date(expiresAt).toISOString() };
+  }
+
+  /** Registers the challenged key for `user` if `signature` is its signature of the challenge (used up either way). */
+  async register(
+    user: string,
+    parent: CredentialRef,
+    challengeId: string,
+    signature: string,
+  ): Promise<{ user: string; fingerprint: string }> {
+    const p = this.pending.get(challengeId);
+    if (p?.user === user) this.pending.delete(challengeId);
+    if (!p || p.user !== user || p.expiresAt <= this.deps.now().getTime())
+      throw fail.badRequest("unknown or expired key-registration challenge; ask for a new one");
+    let blob: Buffer;
+    try {
+      blob = verifySshSignature(signature, Buffer.from(p.message, "utf8"), KEY_ADD_NAMESPACE);
+    } catch (err) {
+      throw fail.badRequest(`the signature does not prove possession of ${p.fingerprint}: ${(err as Error).message}`);
+    }
+    if (blobFingerprint(blob) !== p.fingerprint)
+      throw fail.badRequest(
+        `the challenge was signed by ${blobFingerprint(blob)}, not by the key to register (${p.fingerprint})`,
+      );
+    return registerSshKey(this.deps, user, p.line, user, parent);
+  }
+}

@@ -1,0 +1,38 @@
+import { randomBytes } from "node:crypto";
+import type { Logger } from "pino";
+import { AccessService } from "../access/service.js";
+import type { AdminDeps } from "../admin/users.js";
+import { KrlService } from "../ca/krl-service.js";
+import type { Core } from "./core.js";
+
+/** Every file the KRL is written to: the daemon's own, and revocation.krlFile when configured. */
+export function krlPaths(core: Core): string[] {
+  return [core.paths.krl, ...(core.config.revocation.krlFile ? [core.config.revocation.krlFile] : [])];
+}
+
+/**
+ * What `sshcad user ...` needs when no daemon is running: the data directory opened under its
+ * lock, and an access service whose revocations publish the KRL files, so that disabling a
+ * user offline ends their requests and revokes their certificates exactly as online.
+ */
+export function offlineAdminDeps(core: Core, log: Logger, now: () => Date): AdminDeps {
+  const config = () => core.config;
+  const access: AccessService = new AccessService({
+    config,
+    store: core.store,
+    audit: core.audit,
+    ca: core.ca,
+    now,
+    random: randomBytes,
+    log,
+    publishRevocations: () => krl.rebuild(),
+  });
+  const krl = new KrlService({
+    ca: core.ca,
+    paths: krlPaths(core),
+    serials: () => access.revokedSerials(now()),
+    now,
+    log,
+  });
+  return { config, store: core.store, audit: core.audit, now, random: randomBytes, access };
+}

@@ -1,0 +1,83 @@
+import { type AuditRecord, type AuditType, chainRecord } from "../../audit/record.js";
+import { SshcaError } from "../../errors.js";
+import type { Queryable } from "./pool.js";
+
+/**
+ * Appending to the audit hash chain in PostgreSQL, inside a transaction the caller owns (the
+ * one that makes the change the records describe, so both commit or neither does). The head
+ * row is locked first (SELECT ... FOR UPDATE): concurrent appenders on any replica wait for it
+ * and each chains onto the head the previous one committed. Reading the newest record and
+ * inserting after it instead lets two appenders chain onto the same record.
+ */
+
+export interface AuditEvent {
+  /** Date.toISOString(): the stored timestamptz must read back as the very string hashed. */
+  time: string;
+  actor: string;
+  type: AuditType;
+  fields: Record<string, unknown>;
+}
+
+/** Chains `events` onto the head and inserts them; returns the records. Call inside a transaction. */
+export async function appendRecords(client: Queryable, events: readonly AuditEvent[]): Promise<AuditRecord[]> {
+  if (events.length === 0) return [];
+  for (const e of events) checkStorable(e);
+  const head = await client.query<{ seq: string; hash: string }>(
+    "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
+  );
+  const row = head.rows[0];
+  if (!row) throw new SshcaError("state_invalid", "the database has no audit chain head (run: sshcad storage migrate)");
+  let at = { seq: Number(row.seq), hash: row.hash };
+  const records = events.map((e) => (at = chainRecord(at, e)));
+  const col = <T>(f: (r: AuditRecord) => T) => records.map(f);
+  await client.query(
+    `INSERT INTO audit (seq, time, actor, type, fields, prev, hash, request, serial, "user", host, scan)
+     SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::jsonb[], $6::text[],
+                          $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])`,
+    [
+      col((r) => r.seq),
+      col((r) => r.time),
+      col((r) => r.actor),
+      col((r) => r.type),
+      col((r) => JSON.stringify(r.fields)),
+      col((r) => r.prev),
+      col((r) => r.hash),
+      col((r) => text(r.fields.request)),
+      col((r) => text(r.fields.serial)),
+      col((r) => text(r.fields.user) ?? text(r.fields.requester)),
+      col((r) => text(r.fields.host)),
+      col((r) => text(r.fields.scan)),
+    ],
+  );
+  await client.query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1", [at.seq, at.hash]);
+  return records;
+}
+
+function text(v: unknown): string | null {
+  return typeof v === "string" ? v : null;
+}
+
+/**
+ * What PostgreSQL would store differently from what is hashed is refused before anything is
+ * written: a time not in Date.toISOString() form, and strings jsonb cannot hold (NUL, lone
+ * UTF-16 surrogates), which would fail the insert and with it the caller's transaction.
+ */
+function checkStorable(e: AuditEvent): void {
+  const t = new Date(e.time);
+  if (Number.isNaN(t.getTime()) || t.toISOString() !== e.time) {
+    throw new SshcaError(
+      "internal",
+      `audit event ${e.type}: time ${JSON.stringify(e.time)} is not an ISO-8601 UTC instant`,
+    );
+  }
+  if (!storable(e.actor) || !storable(e.fields)) {
+    throw new SshcaError("bad_request", `audit event ${e.type}: a text field holds a NUL or an unpaired surrogate`);
+  }
+}
+
+function storable(v: unknown): boolean {
+  if (typeof v === "string") return !v.includes("\0") && v.isWellFormed();
+  if (Array.isArray(v)) return v.every(storable);
+  if (v !== null && typeof v === "object") return Object.entries(v).every(([k, x]) => storable(k) && storable(x));
+  return true;
+}
