@@ -1,4 +1,5 @@
 import type { AuditType } from "../audit/record.js";
+import type { Change } from "../store/port.js";
 import type { CaKey } from "../ca/ca-key.js";
 import { keyIdFor } from "../ca/key-id.js";
 import { randomSerial } from "../ca/serial.js";
@@ -16,6 +17,13 @@ export interface Step {
   type: AuditType;
   actor: string;
   fields: Record<string, unknown>;
+  /**
+   * The request as it was when this step was decided (null: a new one). The change is stored only
+   * if the request is still that, so a change made meanwhile (by another replica) is not lost.
+   */
+  from?: AccessRequest | null;
+  /** Other live-state changes that stand or fall with this step (a second factor used up). */
+  changes?: Change[];
 }
 
 export interface IssuanceDeps {

@@ -1,5 +1,4 @@
 import type { Logger } from "pino";
-import type { AuditLog } from "../audit/log.js";
 import type { AuditType } from "../audit/record.js";
 import { resolveIdentity } from "../auth/identity.js";
 import { randomBase32 } from "../auth/tokens.js";
@@ -7,7 +6,7 @@ import type { CaKey } from "../ca/ca-key.js";
 import { parseSubjectKey, type SubjectKey } from "../ca/subject-key.js";
 import type { Config } from "../config/schema.js";
 import { fail, isSshcaError, SshcaError, safeErr } from "../errors.js";
-import type { StateStore } from "../store/state.js";
+import { type Change, put, remove, retryStale, type Storage } from "../store/port.js";
 import { unwrap } from "./decision.js";
 import { prepareIssuance, type Step } from "./issuance.js";
 import { KeyedMutex } from "./keyed-mutex.js";
@@ -38,8 +37,7 @@ import { RequestWatch } from "./watch.js";
 
 export interface AccessDeps {
   config: () => Config;
-  store: StateStore;
-  audit: AuditLog;
+  storage: Storage;
   ca: CaKey;
   now: () => Date;
   random: (n: number) => Buffer;
@@ -75,16 +73,20 @@ export class AccessService {
 
   constructor(private readonly deps: AccessDeps) {
     this.sweepDue = this.deadlines((req, config) => sweepAt(req, config.requests.keepFinished));
-    // State written before revoked serials had their own collection: adopt them (written with the next change).
-    for (const req of this.liveRequests()) this.keepRevoked(req);
+  }
+
+  /** State written before revoked serials had their own collection: adopt them (once, at start). */
+  async adoptRevoked(): Promise<void> {
+    const changes = this.liveRequests().flatMap((req) => this.revokedChange(req));
+    if (changes.length > 0) await this.deps.storage.commit([], changes);
   }
 
   /** A revoked request's serial goes into the revoked collection, which the KRL is built from. */
-  private keepRevoked(req: AccessRequest): void {
+  private revokedChange(req: AccessRequest): Change[] {
     const entry = revokedEntry(req);
-    if (entry && !Object.hasOwn(this.deps.store.data.revoked, entry.serial)) {
-      this.deps.store.put("revoked", entry.serial, entry);
-    }
+    return entry && !Object.hasOwn(this.deps.storage.state.revoked, entry.serial)
+      ? [put("revoked", entry.serial, entry)]
+      : [];
   }
 
   /** A due-time index over the live requests, kept current by every change made here. */
@@ -99,10 +101,16 @@ export class AccessService {
     return index;
   }
 
-  /** Stores a request and updates the indexes derived from it (the only writer of requests). */
-  private put(req: AccessRequest): void {
-    this.deps.store.put("requests", req.id, req);
-    this.keepRevoked(req);
+  /**
+   * Runs `fn` holding the request's lock; when what it decided on changed meanwhile (another
+   * replica), it runs again on the fresh state.
+   */
+  private locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    return retryStale(() => this.locks.run(id, fn));
+  }
+
+  /** Updates the indexes derived from a request that was just stored. */
+  private track(req: AccessRequest): void {
     for (const index of this.indexes) index.track(req);
   }
 
@@ -111,7 +119,7 @@ export class AccessService {
   }
 
   get(id: string): AccessRequest | undefined {
-    const requests = this.deps.store.data.requests;
+    const requests = this.deps.storage.state.requests;
     return Object.hasOwn(requests, id) ? requests[id] : undefined;
   }
 
@@ -149,7 +157,7 @@ export class AccessService {
   }
 
   list(identity: Identity): AccessRequest[] {
-    return Object.values(this.deps.store.data.requests)
+    return Object.values(this.deps.storage.state.requests)
       .filter((r) => this.canView(identity, r))
       .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
@@ -168,6 +176,7 @@ export class AccessService {
     });
     const created: Step = {
       req,
+      from: null,
       type: "request.created",
       actor: identity.user,
       fields: {
@@ -181,7 +190,7 @@ export class AccessService {
         expiresAt: req.expiresAt,
       },
     };
-    return this.locks.run(id, async () => {
+    return this.locked(id, async () => {
       if (!req.autoApprove) {
         await this.commit(created);
         return req;
@@ -207,14 +216,15 @@ export class AccessService {
     comment?: string,
     factor?: FactorInput,
   ): Promise<AccessRequest> {
-    return this.locks.run(id, async () => {
+    return this.locked(id, async () => {
       const req = this.visible(identity, id);
       const now = this.deps.now();
       await this.expireNow(req, now);
       const role = this.deps.config().roles[req.role];
-      const decided = unwrap(decideApproval(this.get(id)!, role, identity, digest, comment, now));
-      // The approval stands; only now is the second factor checked (a TOTP code is used up here).
-      const evidence = await this.stepUp(identity, this.get(id)!, factor);
+      const base = this.get(id)!;
+      const decided = unwrap(decideApproval(base, role, identity, digest, comment, now));
+      // The approval stands; only now is the second factor checked (a TOTP code is used up with it).
+      const { evidence, changes } = await this.stepUp(identity, base, factor);
       const { complete } = decided;
       const last = decided.request.approvals.at(-1)!;
       const request = evidence
@@ -222,6 +232,8 @@ export class AccessService {
         : decided.request;
       await this.commit({
         req: request,
+        from: base,
+        changes,
         type: "request.approved",
         actor: identity.user,
         fields: {
@@ -239,14 +251,16 @@ export class AccessService {
   }
 
   async deny(identity: Identity, id: string, reason: string): Promise<AccessRequest> {
-    return this.locks.run(id, async () => {
+    return this.locked(id, async () => {
       const req = this.visible(identity, id);
       const now = this.deps.now();
       await this.expireNow(req, now);
       const role = this.deps.config().roles[req.role];
-      const denied = unwrap(decideDenial(this.get(id)!, role, identity, reason, now));
+      const base = this.get(id)!;
+      const denied = unwrap(decideDenial(base, role, identity, reason, now));
       await this.commit({
         req: denied,
+        from: base,
         type: "request.denied",
         actor: identity.user,
         fields: { reason, approvers: req.approvals.map((a) => a.approver) },
@@ -263,16 +277,18 @@ export class AccessService {
     reason: string,
     factor?: FactorInput,
   ): Promise<AccessRequest> {
-    return this.locks.run(id, async () => {
+    return this.locked(id, async () => {
       const req = this.visible(identity, id);
       const now = this.deps.now();
       await this.expireNow(req, now);
       const current = this.get(id)!;
       const next = unwrap(decideOverride(current, this.deps.config().roles[req.role], identity, digest, reason, now));
       // An override issues the certificate: it needs the same second factor as an approval.
-      const evidence = await this.stepUp(identity, current, factor, "override");
+      const { evidence, changes } = await this.stepUp(identity, current, factor, "override");
       await this.commit({
         req: next,
+        from: current,
+        changes,
         type: "request.scan_overridden",
         actor: identity.user,
         fields: {
@@ -294,12 +310,12 @@ export class AccessService {
     req: AccessRequest,
     factor: FactorInput | undefined,
     action: "approve" | "override" = "approve",
-  ): Promise<FactorEvidence | undefined> {
+  ): Promise<{ evidence: FactorEvidence | undefined; changes: Change[] }> {
     const role = this.deps.config().roles[req.role];
     if (factor && !this.deps.factors) throw fail.forbidden("second factors are not available here");
     const uv = role?.stepUp?.userVerification ?? false;
-    const evidence = factor ? await this.deps.factors!.verify(identity.user, req, factor, uv, action) : undefined;
-    return unwrap(decideStepUp(req.role, role, evidence));
+    const verified = factor ? await this.deps.factors!.verify(identity.user, req, factor, uv, action) : undefined;
+    return { evidence: unwrap(decideStepUp(req.role, role, verified?.evidence)), changes: verified?.changes ?? [] };
   }
 
   /**
@@ -330,7 +346,7 @@ export class AccessService {
     reason: string,
   ): Promise<AccessRequest> {
     if (target.request !== undefined) return this.endEarly(identity, target.request, "revoke", reason);
-    const req = Object.values(this.deps.store.data.requests).find((r) => r.cert?.serial === target.serial);
+    const req = Object.values(this.deps.storage.state.requests).find((r) => r.cert?.serial === target.serial);
     if (!req || !this.mayRevoke(identity, req)) {
       throw fail.notFound(
         `no live certificate with serial ${target.serial} that you may revoke (approvers of its role and admins may; an expired certificate needs no revocation)`,
@@ -357,12 +373,13 @@ export class AccessService {
     kind: "revoke" | "relinquish",
     reason: string,
   ): Promise<AccessRequest> {
-    return this.locks.run(id, async () => {
+    return this.locked(id, async () => {
       const req = this.visible(identity, id);
       const may = this.mayRevoke(identity, req);
       const revoked = unwrap(decideRevocation(req, identity, kind, may, reason, this.deps.now()));
       await this.commit({
         req: revoked,
+        from: req,
         type: "certificate.revoked",
         actor: identity.user,
         fields: {
@@ -404,7 +421,7 @@ export class AccessService {
         const current = this.get(id);
         const step = current && cutOffStep(current, user, opts, this.deps.now());
         if (!step) return;
-        await this.commit(step);
+        await this.commit({ ...step, from: current });
         const kind =
           step.type === "certificate.revoked"
             ? "revoked"
@@ -433,14 +450,14 @@ export class AccessService {
    * margin, from the revoked collection (its requests may have left the live state already).
    */
   revokedSerials(now: Date): bigint[] {
-    return Object.values(this.deps.store.data.revoked)
+    return Object.values(this.deps.storage.state.revoked)
       .filter((r) => stillRevocable(r, now))
       .map((r) => BigInt(r.serial));
   }
 
   /** Live requests, for the scan scheduler. */
   liveRequests(): AccessRequest[] {
-    return Object.values(this.deps.store.data.requests);
+    return Object.values(this.deps.storage.state.requests);
   }
 
   /**
@@ -453,7 +470,7 @@ export class AccessService {
       if (!req) return;
       const next = recordScan(req, host, slot, ref, this.deps.now());
       // Bookkeeping only: the scan itself is in the audit log as scan.finished / scan.failed.
-      await this.save(next);
+      await this.save(next, req);
       if (slot === "issue") await this.settleGate(next);
     });
   }
@@ -472,6 +489,7 @@ export class AccessService {
     if (gate.status === "blocked") {
       await this.commit({
         req: blockRequest(req, gate.reason, now),
+        from: req,
         type: "request.blocked",
         actor: "sshcad",
         fields: { reason: gate.reason },
@@ -479,19 +497,20 @@ export class AccessService {
       return;
     }
     const passed = passGate(req, now);
-    await this.commit({ req: passed, type: "request.gate_passed", actor: "sshcad", fields: {} });
+    await this.commit({ req: passed, from: req, type: "request.gate_passed", actor: "sshcad", fields: {} });
     await this.issue(passed).catch((err) => {
       this.deps.log.warn({ err: safeErr(err), request: req.id }, "issuance after the scan gate failed; will retry");
     });
   }
 
   async cancel(identity: Identity, id: string): Promise<AccessRequest> {
-    return this.locks.run(id, async () => {
+    return this.locked(id, async () => {
       const req = this.visible(identity, id);
       const now = this.deps.now();
       await this.expireNow(req, now);
-      const cancelled = unwrap(decideCancel(this.get(id)!, identity, isAdmin(this.deps.config(), identity), now));
-      await this.commit({ req: cancelled, type: "request.cancelled", actor: identity.user, fields: {} });
+      const base = this.get(id)!;
+      const cancelled = unwrap(decideCancel(base, identity, isAdmin(this.deps.config(), identity), now));
+      await this.commit({ req: cancelled, from: base, type: "request.cancelled", actor: identity.user, fields: {} });
       return cancelled;
     });
   }
@@ -521,10 +540,12 @@ export class AccessService {
 
   /** Revoked serials leave the live state (and the KRL) once past validBefore plus the skew margin. */
   private async pruneRevoked(now: Date): Promise<void> {
-    const done = Object.values(this.deps.store.data.revoked).filter((r) => !stillRevocable(r, now));
+    const done = Object.values(this.deps.storage.state.revoked).filter((r) => !stillRevocable(r, now));
     if (done.length === 0) return;
-    for (const r of done) this.deps.store.remove("revoked", r.serial);
-    await this.deps.store.persist();
+    await this.deps.storage.commit(
+      [],
+      done.map((r) => remove("revoked", r.serial)),
+    );
   }
 
   /** The sweep's work for one due request; true when it may leave the live state. */
@@ -571,11 +592,12 @@ export class AccessService {
       else if (current) this.sweepDue.track(current);
     }
     if (done.length === 0) return;
-    for (const r of done) {
-      this.deps.store.remove("requests", r.id);
-      for (const index of this.indexes) index.forget(r.id);
-    }
-    await this.deps.store.persist();
+    // Only what nobody changed meanwhile leaves (another replica may have just touched one).
+    await this.deps.storage.commit(
+      [],
+      done.map((r) => remove("requests", r.id, { entry: r })),
+    );
+    for (const r of done) for (const index of this.indexes) index.forget(r.id);
     this.deps.log.debug({ requests: done.map((r) => r.id) }, "finished requests left the live state");
   }
 
@@ -584,6 +606,7 @@ export class AccessService {
     if (expired)
       await this.commit({
         req: expired,
+        from: req,
         type: "request.expired",
         actor: "sshcad",
         fields: { expiresAt: req.expiresAt },
@@ -610,7 +633,7 @@ export class AccessService {
       ca: this.deps.ca,
       now: this.deps.now(),
       random: this.deps.random,
-      identityOf: (user) => resolveIdentity(config, this.deps.store.data, user),
+      identityOf: (user) => resolveIdentity(config, this.deps.storage.state, user),
       ...(subject ? { subject } : {}),
     });
     const fetched: Step[] =
@@ -624,7 +647,7 @@ export class AccessService {
             },
           ]
         : [];
-    await this.commit(...before, step, ...fetched);
+    await this.commit(...before, { ...step, from: req }, ...fetched);
     return step.req;
   }
 
@@ -640,10 +663,10 @@ export class AccessService {
     }
   }
 
-  /** Stores a change that needs no audit record of its own, and wakes waiters. */
-  private async save(req: AccessRequest): Promise<void> {
-    this.put(req);
-    await this.deps.store.persist();
+  /** Stores a change that needs no audit record of its own (based on `from`), and wakes waiters. */
+  private async save(req: AccessRequest, from: AccessRequest): Promise<void> {
+    await this.deps.storage.commit([], [put("requests", req.id, req, { entry: from }), ...this.revokedChange(req)]);
+    this.track(req);
     this.watch.changed(req.id);
   }
 
@@ -654,19 +677,29 @@ export class AccessService {
   private async commit(...steps: Step[]): Promise<void> {
     // Every request record names the request, its requester and role, so the audit log can be
     // queried by user and drives notifications without the live state.
-    const records = await Promise.all(
-      steps.map((s) =>
-        this.deps.audit.append(s.type, s.actor, {
-          request: s.req.id,
-          requester: s.req.requester,
-          role: s.req.role,
-          ...s.fields,
-        }),
-      ),
-    );
-    for (const s of steps) this.put(s.req);
-    this.deps.store.noteAuditSeq(records.at(-1)!.seq);
-    await this.deps.store.persist();
+    const events = steps.map((s) => ({
+      type: s.type,
+      actor: s.actor,
+      fields: { request: s.req.id, requester: s.req.requester, role: s.req.role, ...s.fields },
+    }));
+    // One change per request: its last state, based on what the first step was decided on
+    // (`from`; null for a new request), so a change made meanwhile elsewhere is not overwritten.
+    const last = new Map<string, Step>();
+    const first = new Map<string, Step>();
+    for (const s of steps) {
+      last.set(s.req.id, s);
+      if (!first.has(s.req.id)) first.set(s.req.id, s);
+    }
+    const changes = [
+      ...[...last.values()].flatMap((s) => {
+        const from = first.get(s.req.id)!.from;
+        const expect = from === undefined ? undefined : { entry: from ?? undefined };
+        return [put("requests", s.req.id, s.req, expect), ...this.revokedChange(s.req)];
+      }),
+      ...steps.flatMap((s) => s.changes ?? []),
+    ];
+    await this.deps.storage.commit(events, changes);
+    for (const s of last.values()) this.track(s.req);
     for (const s of steps) {
       this.watch.changed(s.req.id);
       for (const listener of this.listeners) {

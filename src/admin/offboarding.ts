@@ -1,5 +1,6 @@
 import { userStatus } from "../auth/credentials.js";
 import { removeSshKey } from "../auth/ssh-signin.js";
+import { put, remove } from "../store/port.js";
 import { fail } from "../errors.js";
 import type { AdminDeps } from "./users.js";
 
@@ -29,39 +30,50 @@ export async function disableUser(
   opts: { keepCertificates?: boolean } = {},
 ): Promise<CutOffReport> {
   const config = deps.config();
-  const status = userStatus(config, deps.store.data, name);
+  const status = userStatus(config, deps.storage.state, name);
   if (status === "unknown") throw fail.notFound(`no user ${name}`);
   if (status === "disabled") throw fail.conflict(`user ${name} is already disabled (sshcad user enable ${name})`);
   const now = deps.now().toISOString();
   const tokens = liveTokenIds(deps, name);
-  const rec = await deps.audit.append("user.disabled", actor, {
-    user: name,
-    tokensRevoked: tokens,
-    keepCertificates: opts.keepCertificates === true,
-  });
-  const record = Object.hasOwn(deps.store.data.users, name) ? deps.store.data.users[name] : undefined;
-  // Everything else about the user stays (their provider binding, so enable restores sign-in).
-  deps.store.put("users", name, {
-    ...record,
-    groups: record?.groups ?? [],
-    createdAt: record?.createdAt ?? now,
-    disabled: { at: now, by: actor },
-  });
-  for (const id of tokens) deps.store.put("tokens", id, { ...deps.store.data.tokens[id]!, revokedAt: now });
-  deps.store.noteAuditSeq(rec.seq);
-  await deps.store.persist();
+  const state = deps.storage.state;
+  const record = Object.hasOwn(state.users, name) ? state.users[name] : undefined;
+  await deps.storage.commit(
+    [
+      {
+        type: "user.disabled",
+        actor,
+        fields: { user: name, tokensRevoked: tokens, keepCertificates: opts.keepCertificates === true },
+      },
+    ],
+    [
+      // Everything else about the user stays (their provider binding, so enable restores sign-in).
+      put(
+        "users",
+        name,
+        {
+          ...record,
+          groups: record?.groups ?? [],
+          createdAt: record?.createdAt ?? now,
+          disabled: { at: now, by: actor },
+        },
+        { entry: record },
+      ),
+      ...tokens.map((id) => put("tokens", id, { ...state.tokens[id]!, revokedAt: now }, { entry: state.tokens[id] })),
+    ],
+  );
   return { user: name, tokens, ...(await endWhatTheyHold(deps, name, actor, "disabled", opts)) };
 }
 
 /** `sshcad user enable NAME`: the user may sign in again; old tokens stay revoked. */
 export async function enableUser(deps: AdminDeps, name: string, actor: string): Promise<{ user: string }> {
-  if (userStatus(deps.config(), deps.store.data, name) !== "disabled")
+  if (userStatus(deps.config(), deps.storage.state, name) !== "disabled")
     throw fail.conflict(`user ${name} is not disabled`);
-  const rec = await deps.audit.append("user.enabled", actor, { user: name });
-  const { disabled: _disabled, ...record } = deps.store.data.users[name]!;
-  deps.store.put("users", name, record);
-  deps.store.noteAuditSeq(rec.seq);
-  await deps.store.persist();
+  const current = deps.storage.state.users[name]!;
+  const { disabled: _disabled, ...record } = current;
+  await deps.storage.commit(
+    [{ type: "user.enabled", actor, fields: { user: name } }],
+    [put("users", name, record, { entry: current })],
+  );
   return { user: name };
 }
 
@@ -82,30 +94,38 @@ export async function removeUser(
       `user ${name} is defined in the config file (users.${name}); remove it there and reload (systemctl reload sshcad); until then: sshcad user disable ${name}`,
     );
   }
-  if (!Object.hasOwn(deps.store.data.users, name)) throw fail.notFound(`no user ${name}`);
-  const tokens = Object.entries(deps.store.data.tokens)
+  if (!Object.hasOwn(deps.storage.state.users, name)) throw fail.notFound(`no user ${name}`);
+  const tokens = Object.entries(deps.storage.state.tokens)
     .filter(([, t]) => t.user === name)
     .map(([id]) => id);
-  const keys = Object.entries(deps.store.data.sshKeys)
+  const keys = Object.entries(deps.storage.state.sshKeys)
     .filter(([, k]) => k.user === name)
     .map(([fp]) => fp);
   // Second factors go too: a later user of the same name must not inherit them.
-  const factors = Object.entries(deps.store.data.factors)
+  const factors = Object.entries(deps.storage.state.factors)
     .filter(([, f]) => f.user === name)
     .map(([id]) => id);
-  const rec = await deps.audit.append("user.removed", actor, {
-    user: name,
-    tokensRemoved: tokens,
-    keysRemoved: keys,
-    factorsRemoved: factors,
-    keepCertificates: opts.keepCertificates === true,
-  });
-  deps.store.remove("users", name);
-  for (const id of tokens) deps.store.remove("tokens", id);
-  for (const fp of keys) deps.store.remove("sshKeys", fp);
-  for (const id of factors) deps.store.remove("factors", id);
-  deps.store.noteAuditSeq(rec.seq);
-  await deps.store.persist();
+  await deps.storage.commit(
+    [
+      {
+        type: "user.removed",
+        actor,
+        fields: {
+          user: name,
+          tokensRemoved: tokens,
+          keysRemoved: keys,
+          factorsRemoved: factors,
+          keepCertificates: opts.keepCertificates === true,
+        },
+      },
+    ],
+    [
+      remove("users", name, { entry: deps.storage.state.users[name] }),
+      ...tokens.map((id) => remove("tokens", id)),
+      ...keys.map((fp) => remove("sshKeys", fp)),
+      ...factors.map((id) => remove("factors", id)),
+    ],
+  );
   return { user: name, tokens, keys, ...(await endWhatTheyHold(deps, name, actor, "removed", opts)) };
 }
 
@@ -123,7 +143,7 @@ export async function removeUserKey(
 
 function liveTokenIds(deps: AdminDeps, user: string): string[] {
   const now = deps.now().getTime();
-  return Object.entries(deps.store.data.tokens)
+  return Object.entries(deps.storage.state.tokens)
     .filter(([, t]) => t.user === user && t.revokedAt === undefined && Date.parse(t.expiresAt) > now)
     .map(([id]) => id);
 }

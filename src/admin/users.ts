@@ -1,17 +1,15 @@
 import type { AccessService } from "../access/service.js";
-import type { AuditLog } from "../audit/log.js";
 import { localSignInRefusal, userStatus } from "../auth/credentials.js";
 import { registerSshKey } from "../auth/ssh-signin.js";
 import { mintToken } from "../auth/tokens.js";
 import { IDENT, isReservedName } from "../config/names.js";
 import type { Config } from "../config/schema.js";
 import { fail } from "../errors.js";
-import type { StateStore } from "../store/state.js";
+import { put, type Storage } from "../store/port.js";
 
 export interface AdminDeps {
   config: () => Config;
-  store: StateStore;
-  audit: AuditLog;
+  storage: Storage;
   now: () => Date;
   random: (n: number) => Buffer;
   /** Ends what a cut-off user holds, and answers the long-polls of a user whose credentials changed. */
@@ -48,37 +46,34 @@ export async function addUser(
   }
   const local = localSignInRefusal(config, name);
   if (local) throw fail.conflict(`cannot add ${name}: ${local}`);
-  if (Object.hasOwn(deps.store.data.users, name)) {
+  if (Object.hasOwn(deps.storage.state.users, name)) {
     throw fail.conflict(`user ${name} already exists; for a new token run: sshcad token create ${name}`);
   }
   const now = deps.now();
-  const added = await deps.audit.append("user.added", actor, { user: name, groups: wanted });
-  deps.store.put("users", name, { groups: wanted, createdAt: now.toISOString() });
-  deps.store.noteAuditSeq(added.seq);
+  await deps.storage.commit(
+    [{ type: "user.added", actor, fields: { user: name, groups: wanted } }],
+    [put("users", name, { groups: wanted, createdAt: now.toISOString() }, { entry: undefined })],
+  );
   return { ...(await createToken(deps, name, actor)), groups: wanted };
 }
 
 /** `sshcad token create NAME`: another token for an existing user. */
 export async function createToken(deps: AdminDeps, user: string, actor: string): Promise<IssuedToken> {
   const config = deps.config();
-  const known = Object.hasOwn(deps.store.data.users, user) || Object.hasOwn(config.users, user);
+  const known = Object.hasOwn(deps.storage.state.users, user) || Object.hasOwn(config.users, user);
   if (!known) throw fail.notFound(`no user ${user} (add one with: sshcad user add ${user} --group G)`);
-  if (userStatus(config, deps.store.data, user) === "disabled")
+  if (userStatus(config, deps.storage.state, user) === "disabled")
     throw fail.conflict(`user ${user} is disabled; enable them first: sshcad user enable ${user}`);
   const local = localSignInRefusal(config, user);
   if (local) throw fail.conflict(`no API token for ${user}: ${local}`);
   const now = deps.now();
   const minted = mintToken(deps.random);
   const expiresAt = new Date(now.getTime() + config.auth.tokenTtl * 1000).toISOString();
-  const record = await deps.audit.append("token.created", actor, {
-    user,
-    tokenId: minted.id,
-    expiresAt,
-  });
-  deps.store.put("tokens", minted.id, { user, hash: minted.hash, createdAt: now.toISOString(), expiresAt });
-  deps.store.noteAuditSeq(record.seq);
-  await deps.store.persist();
-  const groups = deps.store.data.users[user]?.groups ?? config.users[user]?.groups ?? [];
+  await deps.storage.commit(
+    [{ type: "token.created", actor, fields: { user, tokenId: minted.id, expiresAt } }],
+    [put("tokens", minted.id, { user, hash: minted.hash, createdAt: now.toISOString(), expiresAt })],
+  );
+  const groups = deps.storage.state.users[user]?.groups ?? config.users[user]?.groups ?? [];
   return { user, groups, tokenId: minted.id, token: minted.token, expiresAt };
 }
 
@@ -87,23 +82,23 @@ export function listUsers(
   deps: AdminDeps,
 ): { user: string; groups: string[]; source: string; tokens: number; disabled: boolean }[] {
   const config = deps.config();
-  const names = new Set([...Object.keys(config.users), ...Object.keys(deps.store.data.users)]);
+  const names = new Set([...Object.keys(config.users), ...Object.keys(deps.storage.state.users)]);
   const liveTokens = (user: string) =>
-    Object.values(deps.store.data.tokens).filter(
+    Object.values(deps.storage.state.tokens).filter(
       (t) => t.user === user && t.revokedAt === undefined && Date.parse(t.expiresAt) > deps.now().getTime(),
     ).length;
   return [...names].sort().map((user) => {
     const inConfig = Object.hasOwn(config.users, user);
-    const inState = Object.hasOwn(deps.store.data.users, user);
+    const inState = Object.hasOwn(deps.storage.state.users, user);
     const groups = [
-      ...new Set([...(config.users[user]?.groups ?? []), ...(deps.store.data.users[user]?.groups ?? [])]),
+      ...new Set([...(config.users[user]?.groups ?? []), ...(deps.storage.state.users[user]?.groups ?? [])]),
     ].sort();
     return {
       user,
       groups,
       source: inConfig && inState ? "config+cli" : inConfig ? "config" : "cli",
       tokens: liveTokens(user),
-      disabled: userStatus(config, deps.store.data, user) === "disabled",
+      disabled: userStatus(config, deps.storage.state, user) === "disabled",
     };
   });
 }
@@ -114,15 +109,15 @@ export async function revokeToken(
   tokenId: string,
   actor: string,
 ): Promise<{ tokenId: string; user: string }> {
-  const tokens = deps.store.data.tokens;
+  const tokens = deps.storage.state.tokens;
   const record = Object.hasOwn(tokens, tokenId) ? tokens[tokenId] : undefined;
   if (!record) throw fail.notFound(`no token ${tokenId} (sshcad token list shows them)`);
   if (record.revokedAt) throw fail.conflict(`token ${tokenId} was already revoked at ${record.revokedAt}`);
   const now = deps.now().toISOString();
-  const rec = await deps.audit.append("token.revoked", actor, { tokenId, user: record.user });
-  deps.store.put("tokens", tokenId, { ...record, revokedAt: now });
-  deps.store.noteAuditSeq(rec.seq);
-  await deps.store.persist();
+  await deps.storage.commit(
+    [{ type: "token.revoked", actor, fields: { tokenId, user: record.user } }],
+    [put("tokens", tokenId, { ...record, revokedAt: now }, { entry: record })],
+  );
   // Long-polls held with this token (or a session or key that came from it) answer, refused.
   deps.access.watch.wakeUser(record.user);
   return { tokenId, user: record.user };
@@ -130,7 +125,7 @@ export async function revokeToken(
 
 /** Token ids, owners and lifetimes; never secrets or hashes. */
 export function listTokens(deps: AdminDeps, user?: string) {
-  return Object.entries(deps.store.data.tokens)
+  return Object.entries(deps.storage.state.tokens)
     .filter(([, t]) => user === undefined || t.user === user)
     .map(([id, t]) => ({
       tokenId: id,
@@ -148,7 +143,7 @@ export async function addUserKey(
   user: string,
   publicKey: string,
 ): Promise<{ user: string; fingerprint: string }> {
-  const known = Object.hasOwn(deps.store.data.users, user) || Object.hasOwn(deps.config().users, user);
+  const known = Object.hasOwn(deps.storage.state.users, user) || Object.hasOwn(deps.config().users, user);
   if (!known) throw fail.notFound(`no user ${user}`);
   return registerSshKey(deps, user, publicKey, "admin");
 }

@@ -1,7 +1,7 @@
-import type { AuditLog } from "../audit/log.js";
 import type { Config } from "../config/schema.js";
 import { fail } from "../errors.js";
-import type { CredentialRef, StateStore } from "../store/state.js";
+import type { Storage } from "../store/port.js";
+import type { CredentialRef } from "../store/state.js";
 import { parseSignInKey, registerSshKey } from "./ssh-signin.js";
 import { blobFingerprint, verifySshSignature } from "./sshsig.js";
 import { randomBase32 } from "./tokens.js";
@@ -11,8 +11,7 @@ export const KEY_ADD_NAMESPACE = "sshca-key-add";
 
 export interface KeyRegistrationDeps {
   config: () => Config;
-  store: StateStore;
-  audit: AuditLog;
+  storage: Storage;
   now: () => Date;
   random: (n: number) => Buffer;
   /** The TLS CA fingerprint clients pin, or "none" (bound into the challenge, as for sign-in). */
@@ -48,7 +47,7 @@ export class KeyRegistration {
     publicKey: string,
   ): { challenge: string; message: string; namespace: string; expiresAt: string } {
     const key = parseSignInKey(publicKey);
-    const keys = this.deps.store.data.sshKeys;
+    const keys = this.deps.storage.state.sshKeys;
     if (Object.hasOwn(keys, key.fingerprint) && keys[key.fingerprint]!.user !== user)
       throw fail.conflict(`key ${key.fingerprint} is already registered to another user`);
     const now = this.deps.now().getTime();

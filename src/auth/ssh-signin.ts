@@ -1,8 +1,8 @@
-import type { AuditLog } from "../audit/log.js";
 import { parseSubjectKey } from "../ca/subject-key.js";
 import type { Config } from "../config/schema.js";
 import { fail, SshcaError } from "../errors.js";
-import type { CredentialRef, StateStore } from "../store/state.js";
+import { put, remove, type Storage } from "../store/port.js";
+import type { CredentialRef } from "../store/state.js";
 import { ChallengeTable } from "./challenge-table.js";
 import { credentialProblem, localSignInRefusal, userStatus } from "./credentials.js";
 import { parseSecurityKey, SK_ECDSA, SK_ED25519 } from "./sk-key.js";
@@ -21,8 +21,7 @@ interface Challenge {
 
 export interface SignInDeps {
   config: () => Config;
-  store: StateStore;
-  audit: AuditLog;
+  storage: Storage;
   now: () => Date;
   random: (n: number) => Buffer;
   caFingerprint: string;
@@ -99,7 +98,7 @@ export class SshSignIn {
       throw new SshcaError("unauthenticated", `SSH sign-in failed: ${(err as Error).message}`);
     }
     const fingerprint = blobFingerprint(blob);
-    const state = this.deps.store.data;
+    const state = this.deps.storage.state;
     const registered = Object.hasOwn(state.sshKeys, fingerprint) ? state.sshKeys[fingerprint] : undefined;
     const config = this.deps.config();
     if (!registered || registered.user !== c.user) {
@@ -116,24 +115,26 @@ export class SshSignIn {
       throw new SshcaError("unauthenticated", `SSH sign-in failed: key ${fingerprint} no longer works: ${dead}`);
     const minted = mintToken(this.deps.random);
     const expiresAt = new Date(now.getTime() + config.auth.sessionTtl * 1000).toISOString();
-    const rec = await this.deps.audit.append("auth.signed_in", c.user, {
-      user: c.user,
-      method: "ssh",
-      keyFingerprint: fingerprint,
-      tokenId: minted.id,
-      expiresAt,
-    });
-    this.deps.store.put("tokens", minted.id, {
-      user: c.user,
-      hash: minted.hash,
-      createdAt: now.toISOString(),
-      expiresAt,
-      kind: "session",
-      // The session dies with the key: removing the key ends it at once.
-      parent: { kind: "key", id: fingerprint },
-    });
-    this.deps.store.noteAuditSeq(rec.seq);
-    await this.deps.store.persist();
+    await this.deps.storage.commit(
+      [
+        {
+          type: "auth.signed_in",
+          actor: c.user,
+          fields: { user: c.user, method: "ssh", keyFingerprint: fingerprint, tokenId: minted.id, expiresAt },
+        },
+      ],
+      [
+        put("tokens", minted.id, {
+          user: c.user,
+          hash: minted.hash,
+          createdAt: now.toISOString(),
+          expiresAt,
+          kind: "session",
+          // The session dies with the key: removing the key ends it at once.
+          parent: { kind: "key", id: fingerprint },
+        }),
+      ],
+    );
     return { user: c.user, token: minted.token, expiresAt, keyFingerprint: fingerprint };
   }
 }
@@ -144,33 +145,40 @@ export class SshSignIn {
  * key-registration.ts); such a key dies with the credential it was registered through.
  */
 export async function registerSshKey(
-  deps: Pick<SignInDeps, "store" | "audit" | "now">,
+  deps: Pick<SignInDeps, "storage" | "now">,
   user: string,
   publicKey: string,
   actor: string,
   parent?: CredentialRef,
 ): Promise<{ user: string; fingerprint: string }> {
   const key = parseSignInKey(publicKey);
-  const keys = deps.store.data.sshKeys;
+  const keys = deps.storage.state.sshKeys;
   const existing = Object.hasOwn(keys, key.fingerprint) ? keys[key.fingerprint] : undefined;
   if (existing && existing.user !== user)
     throw fail.conflict(`key ${key.fingerprint} is already registered to another user`);
   if (existing) return { user, fingerprint: key.fingerprint };
-  const rec = await deps.audit.append("auth.key_registered", actor, {
-    user,
-    keyFingerprint: key.fingerprint,
-    keyType: key.line.split(" ")[0],
-    ...(parent ? { via: `${parent.kind}:${parent.id}` } : {}),
-  });
-  deps.store.put("sshKeys", key.fingerprint, {
-    user,
-    publicKey: key.line,
-    addedAt: deps.now().toISOString(),
-    addedBy: actor,
-    ...(parent ? { parent } : {}),
-  });
-  deps.store.noteAuditSeq(rec.seq);
-  await deps.store.persist();
+  await deps.storage.commit(
+    [
+      {
+        type: "auth.key_registered",
+        actor,
+        fields: {
+          user,
+          keyFingerprint: key.fingerprint,
+          keyType: key.line.split(" ")[0],
+          ...(parent ? { via: `${parent.kind}:${parent.id}` } : {}),
+        },
+      },
+    ],
+    [
+      put(
+        "sshKeys",
+        key.fingerprint,
+        { user, publicKey: key.line, addedAt: deps.now().toISOString(), addedBy: actor, ...(parent ? { parent } : {}) },
+        { entry: undefined },
+      ),
+    ],
+  );
   return { user, fingerprint: key.fingerprint };
 }
 
@@ -196,18 +204,18 @@ export function parseSignInKey(text: string): { line: string; fingerprint: strin
  * registered through those sessions, stop working at once: they were obtained through it.
  */
 export async function removeSshKey(
-  deps: Pick<SignInDeps, "store" | "audit">,
+  deps: Pick<SignInDeps, "storage">,
   user: string,
   fingerprint: string,
   actor: string,
 ): Promise<{ user: string; fingerprint: string }> {
-  const keys = deps.store.data.sshKeys;
+  const keys = deps.storage.state.sshKeys;
   const key = Object.hasOwn(keys, fingerprint) ? keys[fingerprint] : undefined;
   if (!key || key.user !== user)
     throw fail.notFound(`no sign-in key ${fingerprint} is registered for ${user} (sshca key list shows them)`);
-  const rec = await deps.audit.append("auth.key_removed", actor, { user, keyFingerprint: fingerprint });
-  deps.store.remove("sshKeys", fingerprint);
-  deps.store.noteAuditSeq(rec.seq);
-  await deps.store.persist();
+  await deps.storage.commit(
+    [{ type: "auth.key_removed", actor, fields: { user, keyFingerprint: fingerprint } }],
+    [remove("sshKeys", fingerprint, { entry: key })],
+  );
   return { user, fingerprint };
 }

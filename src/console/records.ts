@@ -1,37 +1,37 @@
-import type { StateStore, TokenRecord } from "../store/state.js";
+import { type Change, put } from "../store/port.js";
+import type { StateView, TokenRecord } from "../store/state.js";
 
 /**
- * What the console persists, in one place so it is easy to move with the store: console sessions
- * are token records (kind "session", method "console"); WebAuthn credentials are factor records
- * (src/auth/factors/factors.ts). Pending sign-in links and WebAuthn challenges stay in memory:
- * they live a minute or two, and a restart simply asks for a new one.
+ * What the console persists, in one place: console sessions are token records (kind "session",
+ * method "console"); WebAuthn credentials are factor records (src/auth/factors/factors.ts).
+ * Pending sign-in links and WebAuthn challenges stay in memory: they live a minute or two, and a
+ * restart simply asks for a new one.
  */
 
 /** The token record of a console session, if `id` is one. */
-export function consoleSession(store: StateStore, id: string): TokenRecord | undefined {
-  const tokens = store.data.tokens;
+export function consoleSession(state: Pick<StateView, "tokens">, id: string): TokenRecord | undefined {
+  const tokens = state.tokens;
   const t = Object.hasOwn(tokens, id) ? tokens[id] : undefined;
   return t?.kind === "session" && t.method === "console" ? t : undefined;
 }
 
-/** Stores a new console session (the caller audits it and persists). */
-export function putConsoleSession(
-  store: StateStore,
+/** The change that stores a new console session (the caller audits it with the commit). */
+export function newConsoleSession(
   id: string,
   record: Omit<TokenRecord, "kind" | "method"> & Pick<TokenRecord, "signedInThrough">,
-): void {
-  store.put("tokens", id, { ...record, kind: "session", method: "console" });
+): Change {
+  return put("tokens", id, { ...record, kind: "session", method: "console" });
 }
 
-/** Marks a console session revoked (the caller audits it and persists). */
-export function revokeConsoleSession(store: StateStore, id: string, at: Date): void {
-  const t = consoleSession(store, id);
-  if (t && t.revokedAt === undefined) store.put("tokens", id, { ...t, revokedAt: at.toISOString() });
+/** The change that marks a console session revoked, if it is one and still live. */
+export function revokeConsoleSession(state: Pick<StateView, "tokens">, id: string, at: Date): Change[] {
+  const t = consoleSession(state, id);
+  return t && t.revokedAt === undefined ? [put("tokens", id, { ...t, revokedAt: at.toISOString() }, { entry: t })] : [];
 }
 
 /** The token a console session came from (a link's CLI session or token), if any. */
-export function parentToken(store: StateStore, record: TokenRecord): TokenRecord | undefined {
+export function parentToken(state: Pick<StateView, "tokens">, record: TokenRecord): TokenRecord | undefined {
   if (record.parent?.kind !== "token") return undefined;
-  const tokens = store.data.tokens;
+  const tokens = state.tokens;
   return Object.hasOwn(tokens, record.parent.id) ? tokens[record.parent.id] : undefined;
 }

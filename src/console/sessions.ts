@@ -1,21 +1,20 @@
 import { createHash } from "node:crypto";
 import type { Request } from "express";
 import { type Decision, allow, refuse } from "../access/decision.js";
-import type { AuditLog } from "../audit/log.js";
 import { interactiveSignInAt, signedInWithin } from "../auth/credentials.js";
 import { FRESH_SIGN_IN_SECONDS } from "../auth/factors/factors.js";
 import { mintToken } from "../auth/tokens.js";
 import type { Config } from "../config/schema.js";
 import { fail } from "../errors.js";
-import type { StateStore, TokenRecord } from "../store/state.js";
+import type { Storage } from "../store/port.js";
+import type { TokenRecord } from "../store/state.js";
 import { csrfToken, CSRF_HEADER, decideCsrf } from "./csrf.js";
 import { readCookie, SESSION_COOKIE } from "./cookies.js";
-import { consoleSession, parentToken, putConsoleSession } from "./records.js";
+import { consoleSession, newConsoleSession, parentToken, revokeConsoleSession } from "./records.js";
 
 export interface ConsoleSessionDeps {
   config: () => Config;
-  store: StateStore;
-  audit: AuditLog;
+  storage: Storage;
   now: () => Date;
   random: (n: number) => Buffer;
   /** The console's origin (https://HOST:PORT). */
@@ -84,30 +83,38 @@ export class ConsoleSessions {
       throw fail.unauthenticated("this sign-in link is used up or expired; run sshca console again");
     const ok = parentStillValid(link.parent);
     if (!ok.ok) throw fail.unauthenticated(`the CLI sign-in behind this link no longer works: ${ok.reason}`);
-    const parent = this.deps.store.data.tokens[link.parent]!;
-    const authenticatedAt = interactiveSignInAt(this.deps.store.data, parent);
+    const parent = this.deps.storage.state.tokens[link.parent]!;
+    const authenticatedAt = interactiveSignInAt(this.deps.storage.state, parent);
     const maxEnd = now.getTime() + this.deps.config().console.sessionMax * 1000;
     const expiresAt = new Date(Math.min(maxEnd, Date.parse(parent.expiresAt)));
     const minted = mintToken(this.deps.random);
-    const rec = await this.deps.audit.append("auth.signed_in", link.user, {
-      user: link.user,
-      method: "console",
-      through: "link",
-      parentToken: link.parent,
-      tokenId: minted.id,
-      expiresAt: expiresAt.toISOString(),
-    });
-    putConsoleSession(this.deps.store, minted.id, {
-      user: link.user,
-      hash: minted.hash,
-      createdAt: now.toISOString(),
-      expiresAt: expiresAt.toISOString(),
-      parent: { kind: "token", id: link.parent },
-      signedInThrough: "link",
-      ...(authenticatedAt ? { authenticatedAt } : {}),
-    });
-    this.deps.store.noteAuditSeq(rec.seq);
-    await this.deps.store.persist();
+    await this.deps.storage.commit(
+      [
+        {
+          type: "auth.signed_in",
+          actor: link.user,
+          fields: {
+            user: link.user,
+            method: "console",
+            through: "link",
+            parentToken: link.parent,
+            tokenId: minted.id,
+            expiresAt: expiresAt.toISOString(),
+          },
+        },
+      ],
+      [
+        newConsoleSession(minted.id, {
+          user: link.user,
+          hash: minted.hash,
+          createdAt: now.toISOString(),
+          expiresAt: expiresAt.toISOString(),
+          parent: { kind: "token", id: link.parent },
+          signedInThrough: "link",
+          ...(authenticatedAt ? { authenticatedAt } : {}),
+        }),
+      ],
+    );
     this.lastUse.set(minted.id, now.getTime());
     return { token: minted.token, maxAge: (expiresAt.getTime() - now.getTime()) / 1000 };
   }
@@ -123,7 +130,7 @@ export class ConsoleSessions {
    * CSRF token from the console's origin. A request that passes counts as use.
    */
   admit(req: Request, tokenId: string, secret: string): Decision<void> {
-    const record = consoleSession(this.deps.store, tokenId);
+    const record = consoleSession(this.deps.storage.state, tokenId);
     if (!record) return refuse("unauthenticated", "this cookie is not a console session");
     const now = this.deps.now().getTime();
     const last = this.lastUse.get(tokenId) ?? now;
@@ -131,8 +138,9 @@ export class ConsoleSessions {
       // Ended for good: revoked at once (in memory now, on disk with the next write), so asking
       // again does not find a session that merely was never seen.
       this.lastUse.delete(tokenId);
-      this.deps.store.put("tokens", tokenId, { ...record, revokedAt: new Date(now).toISOString() });
-      this.deps.store.persist().catch(() => undefined);
+      this.deps.storage
+        .commit([], revokeConsoleSession(this.deps.storage.state, tokenId, new Date(now)))
+        .catch(() => undefined);
       return refuse("unauthenticated", "the console session ended after a while without use; sign in again");
     }
     const csrf = decideCsrf({
@@ -151,13 +159,13 @@ export class ConsoleSessions {
 
   /** Signed-in state for the page: who, until when, and the CSRF token for changes. */
   describe(tokenId: string, secret: string): { user: string; expiresAt: string; csrf: string; fresh: boolean } {
-    const record = consoleSession(this.deps.store, tokenId)!;
+    const record = consoleSession(this.deps.storage.state, tokenId)!;
     return { user: record.user, expiresAt: record.expiresAt, csrf: csrfToken(secret), fresh: this.fresh(record) };
   }
 
   /** Whether the session may add a second factor now (a sign-in within the last 10 minutes). */
   private fresh(record: TokenRecord): boolean {
-    return signedInWithin(this.deps.store.data, record, this.deps.now(), FRESH_SIGN_IN_SECONDS);
+    return signedInWithin(this.deps.storage.state, record, this.deps.now(), FRESH_SIGN_IN_SECONDS);
   }
 
   /** Forgets a session's last use (logout). */
@@ -167,7 +175,7 @@ export class ConsoleSessions {
 
   /** The console session's parent, for checks that look at how it was obtained. */
   parentOf(record: TokenRecord): TokenRecord | undefined {
-    return parentToken(this.deps.store, record);
+    return parentToken(this.deps.storage.state, record);
   }
 
   private forgetIdle(now: number): void {

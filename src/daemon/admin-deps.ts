@@ -19,8 +19,7 @@ export function offlineAdminDeps(core: Core, log: Logger, now: () => Date): Admi
   const config = () => core.config;
   const access: AccessService = new AccessService({
     config,
-    store: core.store,
-    audit: core.audit,
+    storage: core.storage,
     ca: core.ca,
     now,
     random: randomBytes,
@@ -34,5 +33,5 @@ export function offlineAdminDeps(core: Core, log: Logger, now: () => Date): Admi
     now,
     log,
   });
-  return { config, store: core.store, audit: core.audit, now, random: randomBytes, access };
+  return { config, storage: core.storage, now, random: randomBytes, access };
 }

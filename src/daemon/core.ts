@@ -8,6 +8,7 @@ import { type ConfigOverrides, loadConfigFile } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { SshcaError } from "../errors.js";
 import { journalSink } from "../notify/journal.js";
+import { EmbeddedStorage } from "../store/embedded.js";
 import { StateStore } from "../store/state.js";
 import { acquireLock } from "./lock.js";
 import { type DataPaths, dataPaths } from "./paths.js";
@@ -37,6 +38,8 @@ export interface Core {
   paths: DataPaths;
   ca: CaKey;
   caCreated: boolean;
+  /** Live state and audit chain, as the rest of the daemon uses them (the storage port). */
+  storage: EmbeddedStorage;
   store: StateStore;
   audit: AuditLog;
   close(): Promise<void>;
@@ -94,6 +97,7 @@ export async function openCore(opts: CoreOptions): Promise<Core> {
       paths,
       ca,
       caCreated,
+      storage: new EmbeddedStorage(store, audit),
       store,
       audit,
       close: async () => {

@@ -97,12 +97,12 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
       log,
     });
     auditQuery = query;
+    core.storage.attachQuery(query);
     metrics.watchAuditIndex(() => query.indexLag);
 
     const app = createApp({
       config,
-      store,
-      audit,
+      storage: core.storage,
       auditQuery: query,
       ca,
       access,
@@ -146,7 +146,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     servers.push({ server });
 
     const adminServer = createServer(
-      createAdminApp({ config, store, audit, auditQuery: query, now, random: randomBytes, access }, log),
+      createAdminApp({ config, storage: core.storage, auditQuery: query, now, random: randomBytes, access }, log),
     );
     await unlink(paths.adminSocket).catch(() => undefined);
     await listenOn(adminServer, paths.adminSocket);

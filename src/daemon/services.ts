@@ -49,15 +49,14 @@ export async function buildServices(
   /** Where the API listens, once it does (the console's default origin takes its port). */
   site: { apiUrl?: string } = {},
 ): Promise<Services> {
-  const { store, audit, ca } = core;
+  const { storage, ca } = core;
   const config = () => core.config;
   // Scanning is on unless the config turns it off; then nmap must be there.
   const nmap = core.config.scanning.enabled ? await findNmap(core.config.scanning.nmap) : undefined;
 
   const factors = new Factors({
     config,
-    store,
-    audit,
+    storage,
     now,
     random: randomBytes,
     sealer: await Sealer.open(core.paths.sealKey),
@@ -68,8 +67,7 @@ export async function buildServices(
   const access: AccessService = new AccessService({
     factors,
     config,
-    store,
-    audit,
+    storage,
     ca,
     now,
     random: randomBytes,
@@ -78,9 +76,10 @@ export async function buildServices(
     // Called only after start-up, once `krl` below exists.
     publishRevocations: (): Promise<void> => krl.rebuild(),
   });
+  await access.adoptRevoked();
   const metrics = new Metrics(() => access.liveRequests(), now);
-  audit.onSync((s) => metrics.auditSync.observe(s));
-  audit.onCommit((records) => metrics.auditRecords.inc(records.length));
+  core.audit?.onSync((s) => metrics.auditSync.observe(s));
+  storage.onCommit((records) => metrics.auditRecords.inc(records.length));
   access.onChange((req, event) => {
     if (event === "request.approved" || event === "request.auto_approved") metrics.approvals.inc();
     const approved = req.approvals.at(-1)?.at;
@@ -101,7 +100,7 @@ export async function buildServices(
   if (nmap) {
     scans = new ScanService({
       config,
-      audit,
+      audit: storage,
       access,
       now,
       random: randomBytes,
@@ -121,24 +120,22 @@ export async function buildServices(
 
   const stopNotifications = await startNotifications({
     config,
-    audit,
-    store,
+    storage,
     env,
     log,
     onWebhookFailure: (hook) => metrics.webhookFailures.inc({ webhook: hook }),
   });
   const signIn = new SshSignIn({
     config,
-    store,
-    audit,
+    storage,
     now,
     random: randomBytes,
     caFingerprint: ca.fingerprint,
     tlsFingerprint,
   });
   const provider = core.config.auth.oidc ? await OidcProvider.create(core.config.auth.oidc, env) : undefined;
-  const oidc = provider ? new OidcSignIn({ config, store, audit, now, random: randomBytes, provider, log }) : undefined;
-  const keyRegistration = new KeyRegistration({ config, store, audit, now, random: randomBytes, tlsFingerprint });
+  const oidc = provider ? new OidcSignIn({ config, storage, now, random: randomBytes, provider, log }) : undefined;
+  const keyRegistration = new KeyRegistration({ config, storage, now, random: randomBytes, tlsFingerprint });
   return {
     access,
     krl,

@@ -9,11 +9,10 @@ import { ChangeHub, eventRoutes } from "./routes/events.js";
 import { historyRoutes } from "./routes/history.js";
 import type { Logger } from "pino";
 import type { AccessService } from "../access/service.js";
-import type { AuditLog } from "../audit/log.js";
 import type { AuditQuery } from "../audit/query.js";
 import type { CaKey } from "../ca/ca-key.js";
 import type { Config } from "../config/schema.js";
-import type { StateStore } from "../store/state.js";
+import type { Storage } from "../store/port.js";
 import { authenticate, stillValid } from "./auth.js";
 import { errorHandler, notFoundHandler } from "./errors.js";
 import { auditRoutes } from "./routes/audit.js";
@@ -38,8 +37,7 @@ import type { ScanService } from "../scan/service.js";
 
 export interface AppDeps {
   config: () => Config;
-  store: StateStore;
-  audit: AuditLog;
+  storage: Storage;
   /** Look-ups and verification of the audit log (never on this event loop). */
   auditQuery: AuditQuery;
   ca: CaKey;
@@ -108,21 +106,20 @@ export function createApp(deps: AppDeps): Express {
   const origin = deps.consoleOrigin ?? (() => consoleOrigin(deps.config(), undefined));
   const consoleSessions = new ConsoleSessions({
     config: deps.config,
-    store: deps.store,
-    audit: deps.audit,
+    storage: deps.storage,
     now: deps.now,
     random: randomBytes,
     origin,
   });
   const authDeps = {
     config: deps.config,
-    store: deps.store,
+    storage: deps.storage,
     now: deps.now,
     failures,
     cookie: consoleSessions,
     // Failed sign-ins are audit events; the append is not awaited (the caller is refused anyway).
     onFailure: (reason: string, ip: string) => {
-      deps.audit.append("auth.failed", "anonymous", { reason, ip }).catch(() => undefined);
+      deps.storage.append("auth.failed", "anonymous", { reason, ip }).catch(() => undefined);
     },
   };
   const auth = authenticate(authDeps);
@@ -134,15 +131,15 @@ export function createApp(deps: AppDeps): Express {
   app.use(
     "/v1/auth/logout",
     auth,
-    logoutRoutes(deps.store, deps.audit, deps.now, (u) => deps.access.watch.wakeUser(u)),
+    logoutRoutes(deps.storage, deps.now, (u) => deps.access.watch.wakeUser(u)),
   );
   app.use("/v1/auth", signInRoutes(deps.signIn, authDeps, challenges));
   app.use(
     "/v1/keys",
     auth,
-    keyRoutes(deps.store, deps.audit, deps.keyRegistration, (user) => deps.access.watch.wakeUser(user)),
+    keyRoutes(deps.storage, deps.keyRegistration, (user) => deps.access.watch.wakeUser(user)),
   );
-  app.use("/v1/factors", auth, factorRoutes(deps.store, deps.factors));
+  app.use("/v1/factors", auth, factorRoutes(deps.storage, deps.factors));
   const recheck = (tokenId: string) => stillValid(authDeps, tokenId);
   const longPolls = new LongPolls();
   const hub = new ChangeHub();
@@ -162,7 +159,7 @@ export function createApp(deps: AppDeps): Express {
     requestRoutes({
       longPolls,
       access: deps.access,
-      audit: deps.audit,
+      audit: deps.storage,
       config: deps.config,
       now: deps.now,
       creations,

@@ -6,13 +6,14 @@ import { resolveIdentity } from "../auth/identity.js";
 import { parseToken, secretMatches } from "../auth/tokens.js";
 import type { Config } from "../config/schema.js";
 import { SshcaError } from "../errors.js";
-import type { StateStore, StateView, TokenRecord } from "../store/state.js";
+import type { Storage } from "../store/port.js";
+import type { StateView, TokenRecord } from "../store/state.js";
 import { clientOf } from "./client-address.js";
 import type { RateLimiter } from "./rate-limit.js";
 
 export interface AuthDeps {
   config: () => Config;
-  store: StateStore;
+  storage: Pick<Storage, "state">;
   now: () => Date;
   /** Failed sign-ins per client (clientKey: an IPv4 address, an IPv6 /64, the unix socket). */
   failures: RateLimiter;
@@ -87,7 +88,7 @@ export function authenticate(deps: AuthDeps): RequestHandler {
     if (!decision.ok) throw failedSignIn(deps, client, decision.reason);
     // A console session lives in its cookie, under the console's idle limit and CSRF rule; the
     // same value as a Bearer token would skip both.
-    if (deps.store.data.tokens[parsed.id]?.method === "console")
+    if (deps.storage.state.tokens[parsed.id]?.method === "console")
       throw failedSignIn(deps, client, "a console session works only from the console (its cookie)");
     res.locals.identity = decision.value;
     res.locals.tokenId = parsed.id;
@@ -101,10 +102,10 @@ export function authenticate(deps: AuthDeps): RequestHandler {
  * and is not disabled. Checked on every call and again before a long-poll answers.
  */
 export function checkCaller(
-  deps: Pick<AuthDeps, "config" | "store" | "now">,
+  deps: Pick<AuthDeps, "config" | "storage" | "now">,
   token: { id: string; secret: string },
 ): Decision<Identity> {
-  const tokens = deps.store.data.tokens;
+  const tokens = deps.storage.state.tokens;
   const record = Object.hasOwn(tokens, token.id) ? tokens[token.id] : undefined;
   if (!secretMatches(record, token.secret)) return refuse("unauthenticated", "invalid API token");
   return stillValid(deps, token.id);
@@ -114,22 +115,24 @@ export function checkCaller(
  * The checks of `checkCaller` after the secret: for a caller whose secret was already checked
  * and who waited (a long-poll), so that a credential cut off meanwhile stops working at once.
  */
-export function stillValid(deps: Pick<AuthDeps, "config" | "store" | "now">, tokenId: string): Decision<Identity> {
-  const tokens = deps.store.data.tokens;
+export function stillValid(deps: Pick<AuthDeps, "config" | "storage" | "now">, tokenId: string): Decision<Identity> {
+  const tokens = deps.storage.state.tokens;
   const record = Object.hasOwn(tokens, tokenId) ? tokens[tokenId] : undefined;
   if (!record) return refuse("unauthenticated", "this API token no longer exists");
   const now = deps.now();
   const user = record.user;
   // A disabled user hears that first: it is the reason, whatever became of the token.
-  if (userStatus(deps.config(), deps.store.data, user) === "disabled")
+  if (userStatus(deps.config(), deps.storage.state, user) === "disabled")
     return refuse("unauthenticated", `user ${user} is disabled`);
   const lapse = tokenLapse(record, now);
   if (lapse) return refuse("unauthenticated", `this API token ${lapse}`);
-  const dead = record.parent ? credentialProblem(deps.store.data, record.parent, now) : undefined;
+  const dead = record.parent ? credentialProblem(deps.storage.state, record.parent, now) : undefined;
   if (dead) return refuse("unauthenticated", `this session no longer works: ${dead}`);
-  const local = throughProvider(deps.store.data.tokens, record) ? undefined : localSignInRefusal(deps.config(), user);
+  const local = throughProvider(deps.storage.state.tokens, record)
+    ? undefined
+    : localSignInRefusal(deps.config(), user);
   if (local) return refuse("unauthenticated", local);
-  const identity = resolveIdentity(deps.config(), deps.store.data, user);
+  const identity = resolveIdentity(deps.config(), deps.storage.state, user);
   if (!identity) return refuse("unauthenticated", `user ${user} no longer exists`);
   return allow(identity);
 }

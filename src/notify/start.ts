@@ -1,10 +1,9 @@
 import { readFile } from "node:fs/promises";
 import type { Logger } from "pino";
-import type { AuditLog } from "../audit/log.js";
 import { membersOf } from "../auth/identity.js";
 import type { Config, WebhookConfig } from "../config/schema.js";
 import { SshcaError } from "../errors.js";
-import type { StateStore } from "../store/state.js";
+import type { Storage } from "../store/port.js";
 import { commitSignal } from "./journal.js";
 import { recipientsFor } from "./recipients.js";
 import { WebhookWorker } from "./webhook-worker.js";
@@ -34,28 +33,25 @@ export async function webhookSecret(hook: WebhookConfig, env: NodeJS.ProcessEnv)
  */
 export async function startNotifications(deps: {
   config: () => Config;
-  audit: AuditLog;
-  store: StateStore;
+  storage: Storage;
   env: NodeJS.ProcessEnv;
   log: Logger;
   onWebhookFailure?: (hook: string) => void;
 }): Promise<() => Promise<void>> {
-  const { audit, store, log } = deps;
+  const { storage, log } = deps;
   const signal = commitSignal(1000);
-  audit.onCommit(signal.listener);
+  storage.onCommit(signal.listener);
   const workers: WebhookWorker[] = [];
   for (const hook of deps.config().webhooks) {
     const secret = await webhookSecret(hook, deps.env);
     workers.push(
       new WebhookWorker(hook, secret, {
-        auditDir: audit.dir,
-        headSeq: () => audit.head.seq,
-        store,
+        storage,
         log,
         nextCommit: signal.next,
         consoleUrl: () => deps.config().console.url,
         recipients: (record) =>
-          recipientsFor(record, deps.config(), (groups) => membersOf(deps.config(), store.data, groups)),
+          recipientsFor(record, deps.config(), (groups) => membersOf(deps.config(), storage.state, groups)),
         ...(deps.onWebhookFailure ? { onFailure: deps.onWebhookFailure } : {}),
       }),
     );

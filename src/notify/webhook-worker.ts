@@ -1,18 +1,15 @@
 import { createHmac } from "node:crypto";
 import type { Logger } from "pino";
 import type { AuditRecord } from "../audit/record.js";
-import { AuditTail } from "../audit/tail.js";
 import type { WebhookConfig } from "../config/schema.js";
 import { safeErr } from "../errors.js";
-import type { StateStore } from "../store/state.js";
+import { put, StaleState, type Storage } from "../store/port.js";
 import { buildPayload, slackMessage } from "./payload.js";
 import type { Recipients } from "./recipients.js";
 
 export interface WebhookDeps {
-  auditDir: string;
-  /** The audit head now: a webhook seen for the first time starts here, not at the beginning of history. */
-  headSeq: () => number;
-  store: StateStore;
+  /** The audit chain (read from a cursor), the cursor kept in the live state, and the lease. */
+  storage: Pick<Storage, "state" | "head" | "commit" | "cursor" | "claim" | "release">;
   log: Logger;
   recipients: (record: AuditRecord) => Recipients;
   /** Resolves on the next audit commit (or soon after, as a fallback). */
@@ -21,6 +18,9 @@ export interface WebhookDeps {
   /** The console's public URL (console.url), for each payload's link. */
   consoleUrl?: () => string | undefined;
 }
+
+/** How long a replica holds a webhook's deliveries before another may take over (renewed as it goes). */
+const LEASE_MS = 30_000;
 
 /** HMAC-SHA256 of the exact body bytes, hex, as "sha256=<hex>" (the GitHub webhook convention). */
 export function signBody(secret: string, body: string): string {
@@ -63,29 +63,51 @@ export class WebhookWorker {
     return this.hook.events.includes("*") || this.hook.events.includes(record.type);
   }
 
+  /**
+   * One replica delivers to a webhook at a time (it holds the lease, renewed as it goes; another
+   * takes over if it dies), from the cursor in the live state, which moves only as its holder
+   * wrote it: a cursor another replica moved meanwhile (StaleState) sends this one back to read it.
+   */
   private async loop(): Promise<void> {
-    const { store } = this.deps;
+    const { storage } = this.deps;
     const name = this.hook.name;
-    // State entries are replaced, never mutated: the state file journals changed entries only.
-    const setCursor = (cursor: number) => {
-      store.put("webhooks", name, { cursor });
-    };
-    if (!Object.hasOwn(store.data.webhooks, name)) setCursor(this.deps.headSeq());
-    await store.persist();
-    const tail = new AuditTail(this.deps.auditDir, store.data.webhooks[name]!.cursor, this.deps.headSeq);
     while (!this.stopped) {
-      const records = await tail.read(64);
-      if (records.length === 0) {
-        await this.sleep(this.deps.nextCommit());
+      if (!(await storage.claim("webhook", name, LEASE_MS))) {
+        await this.sleep(new Promise((r) => setTimeout(r, LEASE_MS / 3)));
         continue;
       }
-      for (const record of records) {
-        if (this.stopped) return;
-        if (this.matches(record) && !(await this.deliver(record))) return;
-        setCursor(record.seq);
+      let entry: { cursor: number } | undefined = storage.state.webhooks[name];
+      try {
+        if (!entry) {
+          // A webhook seen for the first time starts at the head, not at the beginning of history.
+          entry = { cursor: storage.head.seq };
+          await storage.commit([], [put("webhooks", name, entry, { entry: undefined })]);
+        }
+        const reader = storage.cursor(entry.cursor);
+        while (!this.stopped) {
+          const records = await reader.read(64);
+          if (records.length === 0) {
+            await this.sleep(this.deps.nextCommit());
+            if (!(await storage.claim("webhook", name, LEASE_MS))) break;
+            continue;
+          }
+          let cursor: number = entry.cursor;
+          for (const record of records) {
+            if (this.stopped) break;
+            if (this.matches(record) && !(await this.deliver(record))) break;
+            cursor = record.seq;
+          }
+          // State entries are replaced, never mutated: the state journals changed entries only.
+          const next: { cursor: number } = { cursor };
+          await storage.commit([], [put("webhooks", name, next, { entry })]);
+          entry = next;
+          if (!(await storage.claim("webhook", name, LEASE_MS))) break;
+        }
+      } catch (err) {
+        if (!(err instanceof StaleState)) throw err;
       }
-      await store.persist();
     }
+    await storage.release("webhook", name).catch(() => undefined);
   }
 
   /** Sends one event until it is accepted; false if the worker was stopped first. */

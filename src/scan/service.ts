@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { AccessService } from "../access/service.js";
 import type { AccessRequest } from "../access/types.js";
-import type { AuditLog } from "../audit/log.js";
+import type { Storage } from "../store/port.js";
 import { randomBase32 } from "../auth/tokens.js";
 import type { Config } from "../config/schema.js";
 import { fail, safeErr, SshcaError } from "../errors.js";
@@ -15,7 +15,7 @@ import type { ScanRecord, ScanRef, ScanTrigger } from "./types.js";
 
 export interface ScanDeps {
   config: () => Config;
-  audit: AuditLog;
+  audit: Pick<Storage, "append">;
   access: AccessService;
   now: () => Date;
   random: (n: number) => Buffer;

@@ -118,7 +118,7 @@ export function emptyState(now: Date): StateDoc {
 /** The parts of the document that are collections of entries (journaled entry by entry). */
 export const STATE_COLLECTIONS = ["users", "tokens", "requests", "webhooks", "sshKeys", "factors", "revoked"] as const;
 export type Collection = (typeof STATE_COLLECTIONS)[number];
-type EntryOf<C extends Collection> = StateDoc[C][string];
+export type EntryOf<C extends Collection> = StateDoc[C][string];
 
 /** The document as everyone but the store sees it: collections change only through put/remove. */
 export type StateView = Readonly<Omit<StateDoc, Collection>> & { readonly [C in Collection]: Readonly<StateDoc[C]> };

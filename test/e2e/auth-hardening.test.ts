@@ -237,24 +237,24 @@ describe("single sign-on and offboarding", () => {
   test("a sign-in that completes while the user is being disabled does not undo the disable", async () => {
     idp.set({ mode: "good", claims: { sub: "u-fay", preferred_username: "fay", groups: ["dev"] } });
     expect((await deviceSignIn()).status).toBe(200);
-    // The disable lands while the sign-in awaits its audit record (the moment of the race).
-    const audit = api.daemon.core.audit;
-    const append = audit.append.bind(audit);
+    // The disable lands after the sign-in decided on fay's record and before it is stored (the
+    // moment of the race).
+    const storage = api.daemon.core.storage;
+    const commit = storage.commit.bind(storage);
     let disabling: Promise<unknown> | undefined;
-    audit.append = async (type, actor, fields) => {
-      if (type === "auth.signed_in" && actor === "fay" && !disabling) {
+    storage.commit = async (events, changes) => {
+      if (events.some((e) => e.type === "auth.signed_in" && e.actor === "fay") && !disabling) {
         disabling = httpCall(admin(), "POST", "/users/fay/disable", { body: {} });
         expect(((await disabling) as { status: number }).status).toBe(200);
       }
-      return append(type, actor, fields);
+      return commit(events, changes);
     };
     try {
       const raced = await deviceSignIn();
-      await disabling;
       expect(raced.status).toBe(403);
       expect(raced.body.error.message).toMatch(/user fay is disabled/);
     } finally {
-      audit.append = append;
+      storage.commit = commit;
     }
     const list = (await httpCall(admin(), "GET", "/users")).body.users as { user: string; disabled: boolean }[];
     expect(list.find((u) => u.user === "fay")?.disabled).toBe(true);

@@ -47,8 +47,7 @@ export async function startInProc(
         await addUser(
           {
             config: () => core.config,
-            store: core.store,
-            audit: core.audit,
+            storage: core.storage,
             now: opts.now ?? (() => new Date()),
             random: randomBytes,
             access: daemon.access,

@@ -217,8 +217,7 @@ describe("who may do what", () => {
     await revokeToken(
       {
         config: () => core.config,
-        store: core.store,
-        audit: core.audit,
+        storage: core.storage,
         now,
         random: () => Buffer.alloc(0),
         access: api.daemon.access,

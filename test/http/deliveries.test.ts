@@ -50,8 +50,7 @@ test("50 GETs of an issued request add at most one certificate.fetched record; a
   const second = await createToken(
     {
       config: () => core.config,
-      store: core.store,
-      audit: core.audit,
+      storage: core.storage,
       now: () => new Date(),
       random: randomBytes,
       access: api.daemon.access,

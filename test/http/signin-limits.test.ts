@@ -48,12 +48,7 @@ beforeAll(async () => {
   aliceKey = join(dir, "id_ed25519");
   expect((await run(tool("ssh-keygen"), ["-q", "-t", "ed25519", "-N", "", "-f", aliceKey])).code).toBe(0);
   const { core } = api.daemon;
-  await registerSshKey(
-    { store: core.store, audit: core.audit, now },
-    "alice",
-    readFileSync(`${aliceKey}.pub`, "utf8"),
-    "test",
-  );
+  await registerSshKey({ storage: core.storage, now }, "alice", readFileSync(`${aliceKey}.pub`, "utf8"), "test");
 });
 afterAll(async () => {
   closeClients();

@@ -1,8 +1,8 @@
 import type { FactorEvidence } from "../../access/step-up.js";
-import type { AuditLog } from "../../audit/log.js";
 import type { Config } from "../../config/schema.js";
 import { fail, isSshcaError } from "../../errors.js";
-import type { FactorRecord, StateStore, TokenRecord } from "../../store/state.js";
+import { type Change, put, remove, type Storage } from "../../store/port.js";
+import type { FactorRecord, TokenRecord } from "../../store/state.js";
 import { parseSignInKey } from "../ssh-signin.js";
 import { blobFingerprint, verifySshSignature, verifySshSignatureDetails } from "../sshsig.js";
 import { signedInWithin } from "../credentials.js";
@@ -25,8 +25,7 @@ export { approvalMessage } from "./approval-message.js";
 
 export interface FactorDeps {
   config: () => Config;
-  store: StateStore;
-  audit: AuditLog;
+  storage: Storage;
   now: () => Date;
   random: (n: number) => Buffer;
   sealer: Sealer;
@@ -34,6 +33,12 @@ export interface FactorDeps {
   tlsFingerprint: string;
   /** The web console's origin (https://HOST:PORT): WebAuthn's origin, its host name the RP ID. */
   consoleOrigin: () => string;
+}
+
+/** A factor that held, and what using it changes (a TOTP step used up, a WebAuthn counter moved on). */
+export interface VerifiedFactor {
+  evidence: FactorEvidence;
+  changes: Change[];
 }
 
 /** The second factor an approval carries, as the API receives it. */
@@ -78,7 +83,7 @@ export class Factors {
   }
 
   list(user: string): FactorView[] {
-    return Object.entries(this.deps.store.data.factors)
+    return Object.entries(this.deps.storage.state.factors)
       .filter(([, f]) => f.user === user)
       .map(([id, f]) => ({
         id,
@@ -93,7 +98,7 @@ export class Factors {
   /** WebAuthn registration, step 1 (fresh sign-in only): options for navigator.credentials.create(). */
   async webauthnOptions(user: string, token: TokenRecord, name: string) {
     this.mayEnrol(token);
-    const existing = Object.values(this.deps.store.data.factors).filter((f) => f.user === user);
+    const existing = Object.values(this.deps.storage.state.factors).filter((f) => f.user === user);
     return this.webauthn.registrationOptions(this.rp(), user, name, existing);
   }
 
@@ -101,20 +106,22 @@ export class Factors {
   async addWebauthn(user: string, token: TokenRecord, response: Record<string, unknown>): Promise<FactorView> {
     this.mayEnrol(token);
     const { name, credential } = await this.webauthn.register(this.rp(), user, response as never);
-    if (Object.values(this.deps.store.data.factors).some((f) => f.webauthn?.credentialId === credential.credentialId))
+    if (
+      Object.values(this.deps.storage.state.factors).some((f) => f.webauthn?.credentialId === credential.credentialId)
+    )
       throw fail.conflict("that authenticator is registered already");
     const id = `fa_${randomBase32(this.deps.random, 16)}`;
     const at = this.deps.now().toISOString();
-    const rec = await this.deps.audit.append("auth.factor_added", user, {
-      user,
-      factor: id,
-      kind: "webauthn",
-      name,
-      origin: this.rp().origin,
-    });
-    this.deps.store.put("factors", id, { user, kind: "webauthn", addedAt: at, confirmedAt: at, webauthn: credential });
-    this.deps.store.noteAuditSeq(rec.seq);
-    await this.deps.store.persist();
+    await this.deps.storage.commit(
+      [
+        {
+          type: "auth.factor_added",
+          actor: user,
+          fields: { user, factor: id, kind: "webauthn", name, origin: this.rp().origin },
+        },
+      ],
+      [put("factors", id, { user, kind: "webauthn", addedAt: at, confirmedAt: at, webauthn: credential })],
+    );
     return this.list(user).find((x) => x.id === id)!;
   }
 
@@ -133,7 +140,7 @@ export class Factors {
   }
 
   private confirmed(user: string, kind: FactorRecord["kind"]): [string, FactorRecord][] {
-    return Object.entries(this.deps.store.data.factors).filter(
+    return Object.entries(this.deps.storage.state.factors).filter(
       ([, f]) => f.user === user && f.kind === kind && f.confirmedAt !== undefined,
     );
   }
@@ -143,17 +150,24 @@ export class Factors {
     this.mayEnrol(token);
     // Enrolments never confirmed are forgotten, so they cannot pile up.
     const stale = this.deps.now().getTime() - FRESH_SIGN_IN_SECONDS * 1000;
-    for (const [old, f] of Object.entries(this.deps.store.data.factors))
-      if (f.user === user && !f.confirmedAt && Date.parse(f.addedAt) < stale) this.deps.store.remove("factors", old);
+    const forgotten = Object.entries(this.deps.storage.state.factors)
+      .filter(([, f]) => f.user === user && !f.confirmedAt && Date.parse(f.addedAt) < stale)
+      .map(([old]) => remove("factors", old));
     const seed = newTotpSecret(this.deps.random);
     const id = `fa_${randomBase32(this.deps.random, 16)}`;
-    this.deps.store.put("factors", id, {
-      user,
-      kind: "totp",
-      addedAt: this.deps.now().toISOString(),
-      totp: { sealed: this.deps.sealer.seal(seed, `totp:${id}:${user}`) },
-    });
-    await this.deps.store.persist();
+    // A pending enrolment is bookkeeping: the factor is audited when its first code confirms it.
+    await this.deps.storage.commit(
+      [],
+      [
+        ...forgotten,
+        put("factors", id, {
+          user,
+          kind: "totp",
+          addedAt: this.deps.now().toISOString(),
+          totp: { sealed: this.deps.sealer.seal(seed, `totp:${id}:${user}`) },
+        }),
+      ],
+    );
     return { id, uri: totpUri(seed, user), secret: totpBase32(seed) };
   }
 
@@ -167,10 +181,10 @@ export class Factors {
     const step = totpStep(this.seed(id, f), code, now);
     if (step === undefined)
       throw fail.badRequest("that code is not valid now (check the phone's clock, or wait for the next code)");
-    const rec = await this.deps.audit.append("auth.factor_added", user, { user, factor: id, kind: "totp" });
-    this.deps.store.put("factors", id, { ...f, confirmedAt: now.toISOString(), lastStep: step });
-    this.deps.store.noteAuditSeq(rec.seq);
-    await this.deps.store.persist();
+    await this.deps.storage.commit(
+      [{ type: "auth.factor_added", actor: user, fields: { user, factor: id, kind: "totp" } }],
+      [put("factors", id, { ...f, confirmedAt: now.toISOString(), lastStep: step }, { entry: f })],
+    );
     return this.list(user).find((x) => x.id === id)!;
   }
 
@@ -214,34 +228,37 @@ export class Factors {
       throw fail.badRequest(`the signature does not prove the security key: ${(err as Error).message}`);
     }
     if (blobFingerprint(blob) !== c.fingerprint) throw fail.badRequest("the challenge was signed by another key");
-    if (Object.values(this.deps.store.data.factors).some((f) => f.sk?.fingerprint === c.fingerprint))
+    if (Object.values(this.deps.storage.state.factors).some((f) => f.sk?.fingerprint === c.fingerprint))
       throw fail.conflict(`security key ${c.fingerprint} is enrolled already`);
     const id = `fa_${randomBase32(this.deps.random, 16)}`;
     const at = this.deps.now().toISOString();
-    const rec = await this.deps.audit.append("auth.factor_added", user, {
-      user,
-      factor: id,
-      kind: "sk",
-      keyFingerprint: c.fingerprint,
-    });
-    this.deps.store.put("factors", id, {
-      user,
-      kind: "sk",
-      addedAt: at,
-      confirmedAt: at,
-      sk: { publicKey: c.line, fingerprint: c.fingerprint },
-    });
-    this.deps.store.noteAuditSeq(rec.seq);
-    await this.deps.store.persist();
+    await this.deps.storage.commit(
+      [
+        {
+          type: "auth.factor_added",
+          actor: user,
+          fields: { user, factor: id, kind: "sk", keyFingerprint: c.fingerprint },
+        },
+      ],
+      [
+        put("factors", id, {
+          user,
+          kind: "sk",
+          addedAt: at,
+          confirmedAt: at,
+          sk: { publicKey: c.line, fingerprint: c.fingerprint },
+        }),
+      ],
+    );
     return this.list(user).find((x) => x.id === id)!;
   }
 
   async remove(user: string, id: string, actor: string): Promise<{ id: string }> {
     const f = this.own(user, id);
-    const rec = await this.deps.audit.append("auth.factor_removed", actor, { user, factor: id, kind: f.kind });
-    this.deps.store.remove("factors", id);
-    this.deps.store.noteAuditSeq(rec.seq);
-    await this.deps.store.persist();
+    await this.deps.storage.commit(
+      [{ type: "auth.factor_removed", actor, fields: { user, factor: id, kind: f.kind } }],
+      [remove("factors", id, { entry: f })],
+    );
     return { id };
   }
 
@@ -256,7 +273,7 @@ export class Factors {
     input: FactorInput,
     userVerification = false,
     action: "approve" | "override" = "approve",
-  ): Promise<FactorEvidence> {
+  ): Promise<VerifiedFactor> {
     const now = this.deps.now().getTime();
     const wait = this.failed.waitFor(approver, now);
     if (wait > 0)
@@ -266,7 +283,7 @@ export class Factors {
     } catch (err) {
       if (isSshcaError(err) && err.code === "forbidden") {
         this.failed.fail(approver, now);
-        await this.deps.audit
+        await this.deps.storage
           .append("auth.factor_failed", approver, {
             user: approver,
             kind: input.kind,
@@ -285,7 +302,7 @@ export class Factors {
     input: FactorInput,
     userVerification: boolean,
     action: "approve" | "override",
-  ): Promise<FactorEvidence> {
+  ): Promise<VerifiedFactor> {
     const mine = this.confirmed(approver, input.kind);
     if (mine.length === 0)
       throw fail.forbidden(
@@ -304,8 +321,10 @@ export class Factors {
       );
       // The signature counter moves on (a cloned authenticator shows up as a counter going back).
       const f = mine.find(([id]) => id === v.factor)![1];
-      this.deps.store.put("factors", v.factor, { ...f, webauthn: { ...f.webauthn!, counter: v.counter } });
-      return { kind: "webauthn", factor: v.factor, userVerified: v.userVerified };
+      return {
+        evidence: { kind: "webauthn", factor: v.factor, userVerified: v.userVerified },
+        changes: [put("factors", v.factor, { ...f, webauthn: { ...f.webauthn!, counter: v.counter } }, { entry: f })],
+      };
     }
     if (input.kind === "sk") {
       const message = approvalMessage({ request: request.id, digest: request.digest, approver, action });
@@ -318,7 +337,10 @@ export class Factors {
       const fingerprint = blobFingerprint(verified.publicKey);
       const found = mine.find(([, f]) => f.sk?.fingerprint === fingerprint);
       if (!found) throw fail.forbidden(`security key ${fingerprint} is not enrolled as a factor of ${approver}`);
-      return { kind: "sk", factor: found[0], userVerified: verified.sk?.userVerified === true };
+      return {
+        evidence: { kind: "sk", factor: found[0], userVerified: verified.sk?.userVerified === true },
+        changes: [],
+      };
     }
     const now = this.deps.now();
     for (const [id, f] of mine) {
@@ -326,14 +348,17 @@ export class Factors {
       if (step === undefined) continue;
       if (f.lastStep !== undefined && step <= f.lastStep)
         throw fail.forbidden("that TOTP code was used already; wait for the next one");
-      this.deps.store.put("factors", id, { ...f, lastStep: step });
-      return { kind: "totp", factor: id };
+      // Stored with the approval, and only if nobody used a code of this factor meanwhile.
+      return {
+        evidence: { kind: "totp", factor: id },
+        changes: [put("factors", id, { ...f, lastStep: step }, { entry: f })],
+      };
     }
     throw fail.forbidden("that TOTP code is not valid now");
   }
 
   private own(user: string, id: string): FactorRecord {
-    const factors = this.deps.store.data.factors;
+    const factors = this.deps.storage.state.factors;
     const f = Object.hasOwn(factors, id) ? factors[id] : undefined;
     if (!f || f.user !== user) throw fail.notFound(`no factor ${id} of ${user} (sshca factor list shows them)`);
     return f;
@@ -349,7 +374,7 @@ export class Factors {
    * a token. A console session counts from the sign-in it came from.
    */
   private mayEnrol(token: TokenRecord): void {
-    if (!signedInWithin(this.deps.store.data, token, this.deps.now(), FRESH_SIGN_IN_SECONDS)) {
+    if (!signedInWithin(this.deps.storage.state, token, this.deps.now(), FRESH_SIGN_IN_SECONDS)) {
       throw fail.forbidden(
         token.method === "console"
           ? "adding a second factor needs a fresh sign-in (within the last 10 minutes): sign out of the console and sign in again"

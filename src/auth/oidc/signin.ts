@@ -1,9 +1,8 @@
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
-import type { AuditLog } from "../../audit/log.js";
 import type { Config } from "../../config/schema.js";
 import { type ErrorCode, fail, SshcaError } from "../../errors.js";
-import type { StateStore } from "../../store/state.js";
+import { put, retryStale, StaleState, type Storage } from "../../store/port.js";
 import { ChallengeTable } from "../challenge-table.js";
 import { userStatus } from "../credentials.js";
 import { mintToken, randomBase32 } from "../tokens.js";
@@ -12,8 +11,7 @@ import { type OidcProvider, ProviderError, type VerifiedTokens } from "./provide
 
 export interface OidcSignInDeps {
   config: () => Config;
-  store: StateStore;
-  audit: AuditLog;
+  storage: Storage;
   now: () => Date;
   random: (n: number) => Buffer;
   provider: OidcProvider;
@@ -262,62 +260,89 @@ export class OidcSignIn {
     const mapped = mapClaims(oidc, tokens.claims, now);
     if (!mapped.ok) throw await this.refused(mapped.reason, mapped.code);
     const who = mapped.value;
+    // Decided on the user record as it is now; stored only if it is still that record (an admin
+    // disabling or removing the user meanwhile wins, and the sign-in is decided again).
+    let session: { token: string; expiresAt: string };
+    try {
+      session = await retryStale(() => this.store(who, tokens, flow, now));
+    } catch (err) {
+      if (err instanceof StaleState)
+        throw await this.refused(`user ${who.user} changed during the sign-in; sign in again`, "forbidden", who);
+      throw err;
+    }
+    return { user: who.user, groups: who.groups, ...session };
+  }
+
+  /** Binds the provider identity to the user (groups as mapped now) and mints the session, audited. */
+  private async store(
+    who: MappedIdentity,
+    tokens: VerifiedTokens,
+    flow: "browser" | "device" | "console",
+    now: Date,
+  ): Promise<{ token: string; expiresAt: string }> {
+    const config = this.deps.config();
+    const oidc = config.auth.oidc!;
     const problem = this.bindingProblem(config, who);
     if (problem) throw await this.refused(problem, "forbidden", who);
-    const state = this.deps.store.data;
+    const state = this.deps.storage.state;
     const existing = Object.hasOwn(state.users, who.user) ? state.users[who.user] : undefined;
     const minted = mintToken(this.deps.random);
     // A console session is short (console.sessionMax), and never outlives the provider's session.
     const ttl = flow === "console" ? Math.min(oidc.sessionTtl, config.console.sessionMax) : oidc.sessionTtl;
     const expiresAt = sessionEnd(now, ttl, tokens).toISOString();
-    const rec = await this.deps.audit.append("auth.signed_in", who.user, {
-      user: who.user,
-      method: flow === "console" ? "console" : "oidc",
-      ...(flow === "console" ? { through: "oidc" } : {}),
-      flow,
-      issuer: who.issuer,
-      subject: who.subject,
-      groups: who.groups,
-      providerGroups: who.providerGroups,
-      tokenId: minted.id,
-      expiresAt,
-      ...(existing ? {} : { firstSignIn: true }),
-    });
-    // The audit append awaited: an admin may have disabled or removed the user meanwhile. Decide
-    // again on what is there now, and keep what the record holds (never drop `disabled`).
-    const again = this.bindingProblem(config, who);
-    const current = Object.hasOwn(this.deps.store.data.users, who.user)
-      ? this.deps.store.data.users[who.user]
-      : undefined;
-    if (again || current !== existing) {
-      throw await this.refused(again ?? `user ${who.user} changed during the sign-in; sign in again`, "forbidden", who);
-    }
-    this.deps.store.put("users", who.user, {
-      ...current,
-      groups: who.groups,
-      createdAt: current?.createdAt ?? now.toISOString(),
-      oidc: { issuer: who.issuer, subject: who.subject, signedInAt: now.toISOString() },
-    });
     // When the person last proved themselves at the provider (auth_time), not only when this
     // session was made: a silently reused provider session is not a fresh sign-in.
     const authTime = typeof tokens.claims.auth_time === "number" ? new Date(tokens.claims.auth_time * 1000) : now;
-    this.deps.store.put("tokens", minted.id, {
-      user: who.user,
-      hash: minted.hash,
-      createdAt: now.toISOString(),
-      expiresAt,
-      kind: "session",
-      authenticatedAt: authTime.toISOString(),
-      ...(flow === "console" ? { method: "console", signedInThrough: "oidc" } : { method: "oidc" }),
-    });
-    this.deps.store.noteAuditSeq(rec.seq);
-    await this.deps.store.persist();
-    return { user: who.user, groups: who.groups, token: minted.token, expiresAt };
+    await this.deps.storage.commit(
+      [
+        {
+          type: "auth.signed_in",
+          actor: who.user,
+          fields: {
+            user: who.user,
+            method: flow === "console" ? "console" : "oidc",
+            ...(flow === "console" ? { through: "oidc" } : {}),
+            flow,
+            issuer: who.issuer,
+            subject: who.subject,
+            groups: who.groups,
+            providerGroups: who.providerGroups,
+            tokenId: minted.id,
+            expiresAt,
+            ...(existing ? {} : { firstSignIn: true }),
+          },
+        },
+      ],
+      [
+        // Everything else the record holds stays (never drops `disabled`).
+        put(
+          "users",
+          who.user,
+          {
+            ...existing,
+            groups: who.groups,
+            createdAt: existing?.createdAt ?? now.toISOString(),
+            oidc: { issuer: who.issuer, subject: who.subject, signedInAt: now.toISOString() },
+          },
+          { entry: existing },
+        ),
+        put("tokens", minted.id, {
+          user: who.user,
+          hash: minted.hash,
+          createdAt: now.toISOString(),
+          expiresAt,
+          kind: "session",
+          authenticatedAt: authTime.toISOString(),
+          ...(flow === "console" ? { method: "console", signedInThrough: "oidc" } : { method: "oidc" }),
+        }),
+      ],
+    );
+    return { token: minted.token, expiresAt };
   }
 
   /** Why this provider identity may not become this user, or undefined. */
   private bindingProblem(config: Config, who: MappedIdentity): string | undefined {
-    const state = this.deps.store.data;
+    const state = this.deps.storage.state;
     if (userStatus(config, state, who.user) === "disabled") return `user ${who.user} is disabled`;
     if (Object.hasOwn(config.users, who.user) || config.auth.localUsers.includes(who.user))
       return `${who.user} is a local user of this CA (users: or auth.localUsers in the config), not one from the identity provider`;
@@ -341,7 +366,7 @@ export class OidcSignIn {
       issuer: this.deps.config().auth.oidc?.issuer,
       ...(who ? { user: who.user, subject: who.subject } : {}),
     };
-    await this.deps.audit.append("auth.failed", "anonymous", fields).catch(() => undefined);
+    await this.deps.storage.append("auth.failed", "anonymous", fields).catch(() => undefined);
     this.deps.log.warn({ reason }, "single sign-on refused");
     return new SshcaError(code, `sign-in refused: ${reason}`);
   }

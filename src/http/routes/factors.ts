@@ -1,7 +1,8 @@
 import { Router } from "express";
 import { z } from "zod";
 import type { Factors } from "../../auth/factors/factors.js";
-import type { StateStore, TokenRecord } from "../../store/state.js";
+import type { Storage } from "../../store/port.js";
+import type { TokenRecord } from "../../store/state.js";
 import { identityOf, tokenIdOf } from "../auth.js";
 import { jsonBody, parse, webauthnRegistration } from "../schemas.js";
 
@@ -12,9 +13,9 @@ const codeBody = z.strictObject({ code: z.string().regex(/^\d{6}$/, "a TOTP code
  * /v1/factors: the caller's second factors for step-up approvals. Enrolling needs a fresh
  * interactive sign-in (the factors service checks the caller's session).
  */
-export function factorRoutes(store: StateStore, factors: Factors): Router {
+export function factorRoutes(storage: Pick<Storage, "state">, factors: Factors): Router {
   const r = Router();
-  const session = (res: Parameters<typeof tokenIdOf>[0]): TokenRecord => store.data.tokens[tokenIdOf(res)]!;
+  const session = (res: Parameters<typeof tokenIdOf>[0]): TokenRecord => storage.state.tokens[tokenIdOf(res)]!;
 
   r.get("/", (_req, res) => {
     res.json({ factors: factors.list(identityOf(res).user) });

@@ -2,7 +2,7 @@ import { Router } from "express";
 import { type Decision, unwrap } from "../../access/decision.js";
 import type { AccessService } from "../../access/service.js";
 import type { AccessRequest, Identity } from "../../access/types.js";
-import type { AuditLog } from "../../audit/log.js";
+import type { Storage } from "../../store/port.js";
 import type { Config } from "../../config/schema.js";
 import { identityOf, throttled, tokenIdOf } from "../auth.js";
 import { Deliveries } from "../deliveries.js";
@@ -25,7 +25,7 @@ import { requestView } from "../views.js";
 
 export interface RequestRouteDeps {
   access: AccessService;
-  audit: AuditLog;
+  audit: Pick<Storage, "append">;
   config: () => Config;
   now: () => Date;
   /** New requests per user. */

@@ -1,12 +1,11 @@
 import { Router } from "express";
 import { z } from "zod";
-import type { AuditLog } from "../../audit/log.js";
 import type { KeyRegistration } from "../../auth/key-registration.js";
 import { removeSshKey, type SshSignIn } from "../../auth/ssh-signin.js";
 import { IDENT } from "../../config/names.js";
 import type { Config } from "../../config/schema.js";
 import { fail, SshcaError } from "../../errors.js";
-import type { StateStore } from "../../store/state.js";
+import { put, type Storage } from "../../store/port.js";
 import { type AuthDeps, cookieSecretOf, failedSignIn, identityOf, throttled, tokenIdOf } from "../auth.js";
 import { clearCookie, SESSION_COOKIE } from "../../console/cookies.js";
 import { clientOf } from "../client-address.js";
@@ -70,22 +69,17 @@ export function methodRoutes(config: () => Config): Router {
 }
 
 /** POST /v1/auth/logout: the caller's token or session stops working now (audited). */
-export function logoutRoutes(
-  store: StateStore,
-  audit: AuditLog,
-  now: () => Date,
-  wakeUser: (user: string) => void,
-): Router {
+export function logoutRoutes(storage: Storage, now: () => Date, wakeUser: (user: string) => void): Router {
   const r = Router();
   r.post("/", async (req, res) => {
     const { user } = identityOf(res);
     parse(z.strictObject({}), jsonBody(req), "logout");
     const tokenId = tokenIdOf(res);
-    const record = store.data.tokens[tokenId]!;
-    const rec = await audit.append("auth.signed_out", user, { user, tokenId, kind: record.kind ?? "api" });
-    store.put("tokens", tokenId, { ...record, revokedAt: now().toISOString() });
-    store.noteAuditSeq(rec.seq);
-    await store.persist();
+    const record = storage.state.tokens[tokenId]!;
+    await storage.commit(
+      [{ type: "auth.signed_out", actor: user, fields: { user, tokenId, kind: record.kind ?? "api" } }],
+      [put("tokens", tokenId, { ...record, revokedAt: now().toISOString() }, { entry: record })],
+    );
     wakeUser(user);
     if (cookieSecretOf(res)) clearCookie(res, SESSION_COOKIE);
     res.json({ user, tokenId, signedOut: true });
@@ -99,8 +93,7 @@ export function logoutRoutes(
  * token or session it was registered through.
  */
 export function keyRoutes(
-  store: StateStore,
-  audit: AuditLog,
+  storage: Storage,
   registration: KeyRegistration,
   /** Answers the caller's long-polls: sessions from a removed key must not keep waiting. */
   wakeUser: (user: string) => void,
@@ -108,7 +101,7 @@ export function keyRoutes(
   const r = Router();
   r.get("/", (_req, res) => {
     const { user } = identityOf(res);
-    const keys = Object.entries(store.data.sshKeys)
+    const keys = Object.entries(storage.state.sshKeys)
       .filter(([, k]) => k.user === user)
       .map(([fingerprint, k]) => ({ fingerprint, publicKey: k.publicKey, addedAt: k.addedAt, addedBy: k.addedBy }));
     res.json({ keys });
@@ -134,7 +127,7 @@ export function keyRoutes(
   r.post("/remove", async (req, res) => {
     const { user } = identityOf(res);
     const { fingerprint } = parse(z.strictObject({ fingerprint: FINGERPRINT }), jsonBody(req), "key");
-    const removed = await removeSshKey({ store, audit }, user, fingerprint, user);
+    const removed = await removeSshKey({ storage }, user, fingerprint, user);
     wakeUser(user);
     res.json(removed);
   });
