@@ -1,5 +1,5 @@
 import type { Config } from "../config/schema.js";
-import type { AccessRequest } from "./types.js";
+import type { AccessRequest } from "../domain/request.js";
 
 /** When a live request next needs periodic work (ms since the epoch, from `now` on), or undefined for never. */
 export type DueAt = (req: AccessRequest, config: Config, now: Date) => number | undefined;

@@ -9,7 +9,7 @@ import { certValidity } from "../ca/validity.js";
 import type { Config } from "../config/schema.js";
 import { decideStillGranted } from "./regrant.js";
 import { markIssued } from "./transitions.js";
-import type { AccessRequest, Identity, IssuedCert } from "./types.js";
+import type { AccessRequest, Identity, IssuedCert } from "../domain/request.js";
 
 /** One change to commit: the request as it becomes, and the audit record that describes it. */
 export interface Step {

@@ -1,5 +1,5 @@
 import type { Step } from "./issuance.js";
-import type { AccessRequest } from "./types.js";
+import type { AccessRequest } from "../domain/request.js";
 
 /** What an operator chose when cutting a user off. */
 export interface CutOffOptions {

@@ -1,9 +1,9 @@
 import { formatDuration, parseDuration } from "../config/duration.js";
 import { isPrintable } from "../config/names.js";
 import type { Config, RoleConfig } from "../config/schema.js";
-import { allow, type Decision, refuse } from "./decision.js";
+import { allow, type Decision, refuse } from "../domain/decision.js";
 import { hostScopedPrincipals } from "./principals.js";
-import type { Grant, Identity } from "./types.js";
+import type { Grant, Identity } from "../domain/request.js";
 
 /** What a requester asks for, after the HTTP edge has checked its shape. */
 export interface AccessAsk {

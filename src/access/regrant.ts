@@ -1,9 +1,9 @@
 import { canonicalJson } from "../canonical-json.js";
 import type { Config } from "../config/schema.js";
-import { allow, type Decision, refuse } from "./decision.js";
+import { allow, type Decision, refuse } from "../domain/decision.js";
 import { decideAsk, isApprover } from "./policy.js";
 import { decideStepUp } from "./step-up.js";
-import type { AccessRequest, Identity } from "./types.js";
+import type { AccessRequest, Identity } from "../domain/request.js";
 
 /**
  * Just before signing, is the approved request still what the current policy would grant,

@@ -1,4 +1,4 @@
-import type { AccessRequest } from "./types.js";
+import type { AccessRequest } from "../domain/request.js";
 
 /**
  * When a request will have finished all its work, so that it may leave the live state (its

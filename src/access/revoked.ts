@@ -1,4 +1,4 @@
-import type { AccessRequest, RevokedSerial } from "./types.js";
+import type { AccessRequest, RevokedSerial } from "../domain/request.js";
 
 /**
  * How long after validBefore a revoked serial stays in the KRL. sshd checks validity on its own

@@ -7,14 +7,15 @@ import { parseSubjectKey, type SubjectKey } from "../ca/subject-key.js";
 import type { Config } from "../config/schema.js";
 import { fail, isSshcaError, SshcaError, safeErr } from "../errors.js";
 import { type Change, put, remove, retryStale, type Storage } from "../store/port.js";
-import { unwrap } from "./decision.js";
+import { unwrap } from "../domain/decision.js";
 import { prepareIssuance, type Step } from "./issuance.js";
-import { KeyedMutex } from "./keyed-mutex.js";
+import { KeyedMutex } from "../store/keyed-mutex.js";
 import { type AccessAsk, decideAsk, isAdmin, isApprover, isAuditor } from "./policy.js";
 import { Deadlines, type DueAt } from "./deadlines.js";
 import type { FactorInput, Factors } from "../auth/factors/factors.js";
 import { type CutOffOptions, cutOffStep } from "./offboarding.js";
-import { decideStepUp, type FactorEvidence } from "./step-up.js";
+import type { FactorEvidence } from "../domain/request.js";
+import { decideStepUp } from "./step-up.js";
 import { isFinished, sweepAt } from "./retention.js";
 import { revokedEntry, stillRevocable } from "./revoked.js";
 import {
@@ -30,9 +31,9 @@ import {
   expireIfDue,
   newRequest,
 } from "./transitions.js";
-import type { AccessRequest, Identity } from "./types.js";
-import { decideGate } from "../scan/gate.js";
-import type { ScanRef } from "../scan/types.js";
+import type { AccessRequest, Identity } from "../domain/request.js";
+import { decideGate } from "./gate.js";
+import type { ScanRef } from "../domain/scan.js";
 import { RequestWatch } from "./watch.js";
 
 export interface AccessDeps {

@@ -1,15 +1,6 @@
 import type { RoleConfig } from "../config/schema.js";
-import { allow, type Decision, refuse } from "./decision.js";
-import type { FactorKind } from "./types.js";
-
-/** What an approver's second factor proved, after its signature or code was checked. */
-export interface FactorEvidence {
-  kind: FactorKind;
-  /** The enrolled factor's id. */
-  factor: string;
-  /** sk and webauthn: the authenticator verified the user (PIN, biometric), flag 0x04 (UV). */
-  userVerified?: boolean;
-}
+import { allow, type Decision, refuse } from "../domain/decision.js";
+import type { FactorEvidence, FactorKind } from "../domain/request.js";
 
 const HOW: Record<FactorKind, string> = {
   webauthn:

@@ -1,9 +1,9 @@
 import type { RoleConfig } from "../config/schema.js";
-import { allow, type Decision, refuse } from "./decision.js";
+import { allow, type Decision, refuse } from "../domain/decision.js";
 import { requestDigest } from "./digest.js";
 import { isApprover } from "./policy.js";
-import type { ScanRef } from "../scan/types.js";
-import type { AccessRequest, Grant, Identity, IssuedCert } from "./types.js";
+import type { ScanRef } from "../domain/scan.js";
+import type { AccessRequest, Grant, Identity, IssuedCert } from "../domain/request.js";
 
 /**
  * The request state machine, as pure functions over plain data. Each returns a new request

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { type FileHandle, open, readFile, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { fsyncDir } from "../store/fsync-dir.js";
+import { fsyncDir } from "../files/fsync-dir.js";
 
 /** The chain head: the newest durable record's sequence number and hash. */
 export interface ChainHead {

@@ -2,7 +2,7 @@ import { mkdir, open } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { SshcaError } from "../errors.js";
-import { fsyncDir } from "../store/fsync-dir.js";
+import { fsyncDir } from "../files/fsync-dir.js";
 import { anchorHead } from "./head-check.js";
 import type { HeadFile } from "./head-file.js";
 import { type AuditRecord, type AuditType, chainRecord, GENESIS_HASH, hashRecord } from "./record.js";

@@ -1,4 +1,4 @@
-import type { Identity } from "../access/types.js";
+import type { Identity } from "../domain/request.js";
 import type { Config } from "../config/schema.js";
 import type { StateView } from "../store/state.js";
 

@@ -3,7 +3,7 @@ import { chmod, link, mkdir, open, readFile, stat, unlink } from "node:fs/promis
 import { basename, dirname, join } from "node:path";
 import sshpk from "sshpk";
 import { SshcaError } from "../errors.js";
-import { fsyncDir } from "../store/fsync-dir.js";
+import { fsyncDir } from "../files/fsync-dir.js";
 import { type CaKey, loadCaKey } from "./ca-key.js";
 
 export type CaKeyType = "ed25519" | "ecdsa-p256" | "ecdsa-p384" | "ecdsa-p521";

@@ -1,4 +1,4 @@
-import type { AccessRequest } from "../access/types.js";
+import type { AccessRequest } from "../domain/request.js";
 
 /**
  * The certificate key id, which sshd logs with every login (LogLevel VERBOSE: "... ID <key id>

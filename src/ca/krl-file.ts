@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, open, rename } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { fsyncDir } from "../store/fsync-dir.js";
+import { fsyncDir } from "../files/fsync-dir.js";
 
 /**
  * Replaces a KRL file atomically (temp file, fsync, rename, directory fsync), mode 0644 so sshd

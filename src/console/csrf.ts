@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { allow, type Decision, refuse } from "../access/decision.js";
+import { allow, type Decision, refuse } from "../domain/decision.js";
 
 /**
  * Cross-site request forgery, for requests authenticated by the console's session cookie.

@@ -2,14 +2,14 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import express, { type RequestHandler, Router } from "express";
 import { z } from "zod";
-import type { Decision } from "../access/decision.js";
+import type { Decision } from "../domain/decision.js";
 import type { OidcSignIn } from "../auth/oidc/signin.js";
 import type { Config } from "../config/schema.js";
 import { fail, SshcaError } from "../errors.js";
 import { cookieSecretOf, identityOf, tokenIdOf } from "../http/auth.js";
 import { clientOf } from "../http/client-address.js";
 import { jsonBody, parse } from "../http/schemas.js";
-import { clearCookie, readCookie, setSessionCookie, setSignInCookie, SIGNIN_COOKIE } from "./cookies.js";
+import { clearCookie, readCookie, setSessionCookie, setSignInCookie, SIGNIN_COOKIE } from "../http/cookies.js";
 import { continuePage, errorPage } from "./pages.js";
 import type { ConsoleSessions } from "./sessions.js";
 

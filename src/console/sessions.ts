@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Request } from "express";
-import { type Decision, allow, refuse } from "../access/decision.js";
+import { type Decision, allow, refuse } from "../domain/decision.js";
 import { interactiveSignInAt, signedInWithin } from "../auth/credentials.js";
 import { FRESH_SIGN_IN_SECONDS } from "../auth/factors/factors.js";
 import { mintToken } from "../auth/tokens.js";
@@ -9,7 +9,7 @@ import { fail } from "../errors.js";
 import type { Storage } from "../store/port.js";
 import type { TokenRecord } from "../store/state.js";
 import { csrfToken, CSRF_HEADER, decideCsrf } from "./csrf.js";
-import { readCookie, SESSION_COOKIE } from "./cookies.js";
+import { readCookie, SESSION_COOKIE } from "../http/cookies.js";
 import { consoleSession, newConsoleSession, parentToken, revokeConsoleSession } from "./records.js";
 
 export interface ConsoleSessionDeps {

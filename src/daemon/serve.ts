@@ -9,7 +9,7 @@ import { createAdminApp } from "../admin/socket-app.js";
 import { EmbeddedAuditQuery } from "../audit/embedded-query.js";
 import { type ConfigOverrides, loadConfigFile } from "../config/load.js";
 import { SshcaError, safeErr } from "../errors.js";
-import { createApp } from "../http/app.js";
+import { createApp } from "./app.js";
 import { applyConnectionLimits, limitConnectionsPerAddress, serverOptions } from "../http/connections.js";
 import { readiness } from "../ops/readiness.js";
 import { ensureTlsMaterial } from "../tls/material.js";

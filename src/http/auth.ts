@@ -1,6 +1,6 @@
 import type { Request, RequestHandler, Response } from "express";
-import { allow, type Decision, refuse, unwrap } from "../access/decision.js";
-import type { Identity } from "../access/types.js";
+import { allow, type Decision, refuse, unwrap } from "../domain/decision.js";
+import type { Identity } from "../domain/request.js";
 import { credentialProblem, localSignInRefusal, tokenLapse, userStatus } from "../auth/credentials.js";
 import { resolveIdentity } from "../auth/identity.js";
 import { parseToken, secretMatches } from "../auth/tokens.js";

@@ -1,4 +1,4 @@
-import type { AccessRequest, Identity } from "../access/types.js";
+import type { AccessRequest, Identity } from "../domain/request.js";
 import type { RequestView } from "./contract.js";
 
 /** The API view of a request. The certificate itself goes to the requester only. */

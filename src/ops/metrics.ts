@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { AccessRequest } from "../access/types.js";
+import type { AccessRequest } from "../domain/request.js";
 
 /**
  * The Prometheus metrics of one daemon, on its own registry (no global state, so tests can run

@@ -1,4 +1,4 @@
-import type { Drift, PortResult } from "./types.js";
+import type { Drift, PortResult } from "../domain/scan.js";
 
 const key = (p: PortResult) => `${p.port}/${p.protocol}`;
 const serviceOf = (p: PortResult) => [p.service ?? "", p.product ?? "", p.version ?? ""].join("|");

@@ -1,4 +1,4 @@
-import type { PortResult } from "./types.js";
+import type { PortResult } from "../domain/scan.js";
 
 /** What one `nmap -oX -` run of a single target says. */
 export interface NmapRun {

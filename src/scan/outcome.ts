@@ -1,5 +1,5 @@
 import type { NmapRun } from "./nmap-xml.js";
-import type { ScanOutcome } from "./types.js";
+import type { ScanOutcome } from "../domain/scan.js";
 
 /**
  * Classifies a finished nmap run. nmap exits 0 even when it scanned nothing (an unresolvable

@@ -9,7 +9,7 @@ import { SshcaError } from "../errors.js";
 import { classifyRun } from "./outcome.js";
 import { parseNmapXml } from "./nmap-xml.js";
 import { portSpec } from "./ports.js";
-import type { PortResult, ScanOutcome } from "./types.js";
+import type { PortResult, ScanOutcome } from "../domain/scan.js";
 
 /** Niceness of nmap processes (lower priority than the daemon). */
 const SCAN_NICENESS = 10;

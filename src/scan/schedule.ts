@@ -1,6 +1,6 @@
-import type { AccessRequest } from "../access/types.js";
+import type { AccessRequest } from "../domain/request.js";
 import type { RoleConfig } from "../config/schema.js";
-import type { ScanTrigger } from "./types.js";
+import type { ScanTrigger } from "../domain/scan.js";
 
 export interface DueScan {
   host: string;

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { AccessService } from "../access/service.js";
-import type { AccessRequest } from "../access/types.js";
+import type { AccessRequest } from "../domain/request.js";
 import type { Storage } from "../store/port.js";
 import { randomBase32 } from "../auth/tokens.js";
 import type { Config } from "../config/schema.js";
@@ -11,7 +11,7 @@ import { portsToScan } from "./ports.js";
 import { resolveTarget, runNmap } from "./runner.js";
 import type { Deadlines } from "../access/deadlines.js";
 import { dueScans, nextScanAt, scansComplete } from "./schedule.js";
-import type { ScanRecord, ScanRef, ScanTrigger } from "./types.js";
+import type { ScanRecord, ScanRef, ScanTrigger } from "../domain/scan.js";
 
 export interface ScanDeps {
   config: () => Config;

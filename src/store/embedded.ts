@@ -1,4 +1,4 @@
-import { KeyedMutex } from "../access/keyed-mutex.js";
+import { KeyedMutex } from "./keyed-mutex.js";
 import type { AuditLog } from "../audit/log.js";
 import type { AuditQuery } from "../audit/query.js";
 import type { AuditRecord, AuditType } from "../audit/record.js";

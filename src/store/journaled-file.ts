@@ -2,7 +2,7 @@ import { type FileHandle, open, readFile, rename, unlink } from "node:fs/promise
 import { basename, dirname, join } from "node:path";
 import type { Adapter } from "lowdb";
 import { SshcaError } from "../errors.js";
-import { fsyncDir } from "./fsync-dir.js";
+import { fsyncDir } from "../files/fsync-dir.js";
 
 type Doc = Record<string, unknown>;
 

@@ -1,5 +1,5 @@
 import { Low } from "lowdb";
-import type { AccessRequest, RevokedSerial } from "../access/types.js";
+import type { AccessRequest, RevokedSerial } from "../domain/request.js";
 import { SshcaError } from "../errors.js";
 import { JournaledJsonFile } from "./journaled-file.js";
 

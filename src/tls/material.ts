@@ -4,7 +4,7 @@ import { isIP } from "node:net";
 import { join } from "node:path";
 import forge from "node-forge";
 import { SshcaError } from "../errors.js";
-import { fsyncDir } from "../store/fsync-dir.js";
+import { fsyncDir } from "../files/fsync-dir.js";
 import { certFingerprint } from "./fingerprint.js";
 
 /** What the HTTPS server needs, plus the CA fingerprint clients pin. */

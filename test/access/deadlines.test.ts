@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { Deadlines } from "../../src/access/deadlines.js";
 import { sweepAt } from "../../src/access/retention.js";
-import type { AccessRequest } from "../../src/access/types.js";
+import type { AccessRequest } from "../../src/domain/request.js";
 import type { Config } from "../../src/config/schema.js";
 import { config } from "../helpers/config.js";
 

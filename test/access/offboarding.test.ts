@@ -2,7 +2,7 @@ import { describe, expect, test } from "vitest";
 import { cutOffStep } from "../../src/access/offboarding.js";
 import { decideAsk } from "../../src/access/policy.js";
 import { decideApproval, markIssued, newRequest } from "../../src/access/transitions.js";
-import type { AccessRequest, Identity } from "../../src/access/types.js";
+import type { AccessRequest, Identity } from "../../src/domain/request.js";
 import { config } from "../helpers/config.js";
 
 const cfg = config();

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { decideAsk } from "../../src/access/policy.js";
-import type { Identity } from "../../src/access/types.js";
+import type { Identity } from "../../src/domain/request.js";
 import { config } from "../helpers/config.js";
 
 const cfg = config();

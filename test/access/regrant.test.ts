@@ -2,7 +2,7 @@ import { describe, expect, test } from "vitest";
 import { decideAsk } from "../../src/access/policy.js";
 import { decideStillGranted } from "../../src/access/regrant.js";
 import { decideApproval, newRequest } from "../../src/access/transitions.js";
-import type { AccessRequest, Identity } from "../../src/access/types.js";
+import type { AccessRequest, Identity } from "../../src/domain/request.js";
 import { config } from "../helpers/config.js";
 
 const alice: Identity = { user: "alice", groups: ["dev"] };

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "vitest";
-import { decideStepUp, type FactorEvidence } from "../../src/access/step-up.js";
+import { decideStepUp } from "../../src/access/step-up.js";
+import type { FactorEvidence } from "../../src/domain/request.js";
 import { config } from "../helpers/config.js";
 
 const cfg = config((c) => {

@@ -8,7 +8,7 @@ import {
   markIssued,
   newRequest,
 } from "../../src/access/transitions.js";
-import type { AccessRequest, Identity } from "../../src/access/types.js";
+import type { AccessRequest, Identity } from "../../src/domain/request.js";
 import { config } from "../helpers/config.js";
 
 const cfg = config();

@@ -1,11 +1,11 @@
 import { describe, expect, test } from "vitest";
-import type { AccessRequest } from "../../src/access/types.js";
+import type { AccessRequest } from "../../src/domain/request.js";
 import { computeDrift, describeDrift, hasDrift } from "../../src/scan/drift.js";
-import { decideGate } from "../../src/scan/gate.js";
+import { decideGate } from "../../src/access/gate.js";
 import { nmapArgs } from "../../src/scan/runner.js";
 import { portSpec, portsToScan, TOP_100_TCP } from "../../src/scan/ports.js";
 import { dueScans, nextScanAt, scansComplete } from "../../src/scan/schedule.js";
-import type { PortResult, ScanRef } from "../../src/scan/types.js";
+import type { PortResult, ScanRef } from "../../src/domain/scan.js";
 import { config } from "../helpers/config.js";
 import { run } from "../helpers/procs.js";
 import { tool } from "../helpers/tools.js";

@@ -1,4 +1,4 @@
-import type { FactorEvidence } from "../../access/step-up.js";
+import type { FactorEvidence } from "../../domain/request.js";
 import type { Config } from "../../config/schema.js";
 import { fail, isSshcaError } from "../../errors.js";
 import { type Change, put, remove, type Storage } from "../../store/port.js";

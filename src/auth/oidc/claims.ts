@@ -1,4 +1,4 @@
-import { allow, type Decision, refuse } from "../../access/decision.js";
+import { allow, type Decision, refuse } from "../../domain/decision.js";
 import type { OidcConfig } from "../../config/auth-schema.js";
 import { IDENT, isReservedName } from "../../config/names.js";
 

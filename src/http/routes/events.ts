@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { Router } from "express";
-import type { Decision } from "../../access/decision.js";
+import type { Decision } from "../../domain/decision.js";
 import type { AccessService } from "../../access/service.js";
-import type { AccessRequest, Identity } from "../../access/types.js";
+import type { AccessRequest, Identity } from "../../domain/request.js";
 import type { Config } from "../../config/schema.js";
 import { identityOf, throttled, tokenIdOf } from "../auth.js";
 import type { LongPolls } from "../long-polls.js";

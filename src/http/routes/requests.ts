@@ -1,7 +1,7 @@
 import { Router } from "express";
-import { type Decision, unwrap } from "../../access/decision.js";
+import { type Decision, unwrap } from "../../domain/decision.js";
 import type { AccessService } from "../../access/service.js";
-import type { AccessRequest, Identity } from "../../access/types.js";
+import type { AccessRequest, Identity } from "../../domain/request.js";
 import type { Storage } from "../../store/port.js";
 import type { Config } from "../../config/schema.js";
 import { identityOf, throttled, tokenIdOf } from "../auth.js";

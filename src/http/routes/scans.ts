@@ -1,14 +1,14 @@
 import { Router } from "express";
 import { z } from "zod";
 import { isAdmin, isApprover, isAuditor } from "../../access/policy.js";
-import type { Identity } from "../../access/types.js";
+import type { Identity } from "../../domain/request.js";
 import type { AuditFilter, AuditQuery } from "../../audit/query.js";
 import type { AuditRecord } from "../../audit/record.js";
 import type { Config } from "../../config/schema.js";
 import { fail } from "../../errors.js";
 import { hasDrift } from "../../scan/drift.js";
 import type { ScanService } from "../../scan/service.js";
-import type { Drift } from "../../scan/types.js";
+import type { Drift } from "../../domain/scan.js";
 import { identityOf, throttled } from "../auth.js";
 import type { ScanView } from "../contract.js";
 import type { RateLimiter } from "../rate-limit.js";

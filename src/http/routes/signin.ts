@@ -7,7 +7,7 @@ import type { Config } from "../../config/schema.js";
 import { fail, SshcaError } from "../../errors.js";
 import { put, type Storage } from "../../store/port.js";
 import { type AuthDeps, cookieSecretOf, failedSignIn, identityOf, throttled, tokenIdOf } from "../auth.js";
-import { clearCookie, SESSION_COOKIE } from "../../console/cookies.js";
+import { clearCookie, SESSION_COOKIE } from "../cookies.js";
 import { clientOf } from "../client-address.js";
 import type { RateLimiter } from "../rate-limit.js";
 import { FINGERPRINT, jsonBody, parse } from "../schemas.js";

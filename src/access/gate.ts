@@ -1,4 +1,4 @@
-import type { ScanRef } from "./types.js";
+import type { ScanRef } from "../domain/scan.js";
 
 /**
  * The pre-issue gate of a role with scanOnIssue: gate. It passes when every host was scanned

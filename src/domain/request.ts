@@ -1,4 +1,4 @@
-import type { ScanRef } from "../scan/types.js";
+import type { ScanRef } from "./scan.js";
 
 /** The domain of access requests: plain data, stored in the live state and sent over the API. */
 
@@ -109,4 +109,13 @@ export interface AccessRequest {
   scans?: Record<string, { issue?: ScanRef; after?: ScanRef }>;
   /** The pre-issue scan gate (roles with scanOnIssue: gate). */
   gate?: { status: "passed" | "blocked"; reason?: string; override?: { by: string; at: string; reason: string } };
+}
+
+/** What an approver's second factor proved, after its signature or code was checked. */
+export interface FactorEvidence {
+  kind: FactorKind;
+  /** The enrolled factor's id. */
+  factor: string;
+  /** sk and webauthn: the authenticator verified the user (PIN, biometric), flag 0x04 (UV). */
+  userVerified?: boolean;
 }
