@@ -69,14 +69,8 @@ describe("PostgreSQL schema migrations", () => {
     expect(byKind("S")).toEqual(["state_seq"]);
     expect(byKind("i")).toEqual(
       expect.arrayContaining([
-        "audit_request",
-        "audit_serial",
-        "audit_user",
-        "audit_actor",
-        "audit_host",
-        "audit_type",
+        "audit_keys",
         "audit_time",
-        "audit_scan",
         "state_entries_version",
       ]),
     );
