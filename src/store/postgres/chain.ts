@@ -19,16 +19,29 @@ export interface AuditEvent {
   fields: Record<string, unknown>;
 }
 
-/** Chains `events` onto the head and inserts them; returns the records. Call inside a transaction. */
-export async function appendRecords(client: Queryable, events: readonly AuditEvent[]): Promise<AuditRecord[]> {
-  if (events.length === 0) return [];
-  for (const e of events) checkStorable(e);
+/** Locks the chain head for the rest of the caller's transaction and returns it. */
+export async function lockHead(client: Queryable): Promise<{ seq: number; hash: string }> {
   const head = await client.query<{ seq: string; hash: string }>(
     "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
   );
   const row = head.rows[0];
   if (!row) throw new SshcaError("state_invalid", "the database has no audit chain head (run: sshcad storage migrate)");
-  let at = { seq: Number(row.seq), hash: row.hash };
+  return { seq: Number(row.seq), hash: row.hash };
+}
+
+/**
+ * Chains `events` onto the head and inserts them; returns the records. Call inside a
+ * transaction; pass the head when the transaction already locked it (lockHead).
+ */
+export async function appendRecords(
+  client: Queryable,
+  events: readonly AuditEvent[],
+  locked?: { seq: number; hash: string },
+): Promise<AuditRecord[]> {
+  if (events.length === 0) return [];
+  for (const e of events) checkStorable(e);
+  const row = locked ?? (await lockHead(client));
+  let at = { seq: row.seq, hash: row.hash };
   const records = events.map((e) => (at = chainRecord(at, e)));
   const col = <T>(f: (r: AuditRecord) => T) => records.map(f);
   await client.query(
