@@ -53,7 +53,7 @@ program
     say(`CA fingerprint ${core.ca.fingerprint}`);
     if (core.config.listen.tls.enabled) {
       const tls = await ensureTlsMaterial(core.paths.tlsDir, subjectAltNames(core.config.listen), now());
-      if (tls.created.ca) await core.audit.append("tls.ca_created", "sshcad", { fingerprint: tls.fingerprint });
+      if (tls.created.ca) await core.storage.append("tls.ca_created", "sshcad", { fingerprint: tls.fingerprint });
       say(`${tls.created.ca ? "Created" : "Kept"} TLS CA ${core.paths.tlsDir}/ca.crt, fingerprint ${tls.fingerprint}`);
     }
     say("TrustedUserCAKeys line for target hosts:");

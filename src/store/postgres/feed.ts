@@ -12,13 +12,26 @@ import type { EntryId, EntryRow, StateCache } from "./state-cache.js";
 
 const PAGE = 5000;
 
-/** Reads and applies what changed since the cache's last version; returns what changed. */
-export async function catchUp(db: Queryable, cache: StateCache): Promise<EntryId[] | "reload"> {
-  const meta = await db.query<{ pruned: number | null }>(
-    "SELECT (SELECT value FROM sshca_meta WHERE key = 'tombstones_pruned_below')::bigint AS pruned",
+export interface Head {
+  seq: number;
+  hash: string;
+}
+
+/**
+ * Reads and applies what changed since the cache's last version; returns what changed, and the
+ * chain head read before the changes (so the cache now includes every change up to it).
+ */
+export async function catchUp(
+  db: Queryable,
+  cache: StateCache,
+): Promise<{ changed: EntryId[] | "reload"; head: Head }> {
+  const meta = await db.query<{ pruned: string | null; seq: string; hash: string }>(
+    `SELECT (SELECT value FROM sshca_meta WHERE key = 'tombstones_pruned_below')::bigint AS pruned, seq, hash
+     FROM audit_head WHERE id = 1`,
   );
+  const head = { seq: Number(meta.rows[0]?.seq ?? 0), hash: meta.rows[0]?.hash ?? "" };
   const pruned = Number(meta.rows[0]?.pruned ?? 0);
-  if (cache.lastVersion < pruned) return "reload";
+  if (cache.lastVersion < pruned) return { changed: "reload", head };
   const changed: EntryId[] = [];
   for (;;) {
     const rows = await db.query<{ collection: string; key: string; value: unknown; version: string }>(
@@ -30,14 +43,15 @@ export async function catchUp(db: Queryable, cache: StateCache): Promise<EntryId
       if (cache.apply(row)) changed.push({ collection: r.collection as EntryId["collection"], key: r.key });
       cache.lastVersion = Math.max(cache.lastVersion, row.version);
     }
-    if (rows.rows.length < PAGE) return changed;
+    if (rows.rows.length < PAGE) return { changed, head };
   }
 }
 
-/** Reads every live entry in one snapshot and replaces the cache with it; returns what changed. */
-export async function reload(db: Postgres, cache: StateCache): Promise<EntryId[]> {
-  const { rows, upTo } = await db.tx(
+/** Reads every live entry in one snapshot and replaces the cache with it; returns what changed and the head. */
+export async function reload(db: Postgres, cache: StateCache): Promise<{ changed: EntryId[]; head: Head }> {
+  const { rows, upTo, head } = await db.tx(
     async (c) => {
+      const h = await c.query<{ seq: string; hash: string }>("SELECT seq, hash FROM audit_head WHERE id = 1");
       const max = await c.query<{ v: string | null }>("SELECT max(version) AS v FROM state_entries");
       const all = await c.query<{ collection: string; key: string; value: unknown; version: string }>(
         "SELECT collection, key, value, version FROM state_entries WHERE value IS NOT NULL",
@@ -45,11 +59,12 @@ export async function reload(db: Postgres, cache: StateCache): Promise<EntryId[]
       return {
         rows: all.rows.map((r): EntryRow => ({ ...r, version: Number(r.version) })),
         upTo: Number(max.rows[0]?.v ?? 0),
+        head: { seq: Number(h.rows[0]?.seq ?? 0), hash: h.rows[0]?.hash ?? "" },
       };
     },
     { isolation: "repeatable read" },
   );
-  return cache.replaceAll(rows, upTo);
+  return { changed: cache.replaceAll(rows, upTo), head };
 }
 
 /**
@@ -72,6 +87,8 @@ export async function pruneTombstones(db: Postgres): Promise<number> {
         [v],
       );
     }
+    // Leases lapsed long ago (a scan's is left to lapse) go too.
+    await c.query("DELETE FROM leases WHERE until < now() - interval '1 hour'");
     return Number(gone.rows[0]?.n ?? 0);
   });
 }

@@ -181,11 +181,13 @@ export class PostgresStorage implements Storage {
       do {
         this.catchAgain = false;
         try {
-          let changed = this.needReload ? "reload" : await catchUp(this.opts.db, this.cache);
-          if (changed === "reload") {
+          let got = this.needReload ? undefined : await catchUp(this.opts.db, this.cache);
+          if (got === undefined || got.changed === "reload") {
             this.needReload = false;
-            changed = await reload(this.opts.db, this.cache);
+            got = await reload(this.opts.db, this.cache);
           }
+          this.advanceHead(got.head);
+          const changed = got.changed as EntryId[];
           if (changed.length > 0) for (const l of this.changeListeners) l(changed);
         } catch (err) {
           this.opts.log.warn({ err: safeErr(err) }, "catching up with the database failed; retrying");
@@ -204,15 +206,12 @@ export class PostgresStorage implements Storage {
     await this.opts.db.close();
   }
 
-  private onNotify(payload: string): void {
-    try {
-      const p = JSON.parse(payload) as { s?: unknown; h?: unknown };
-      if (typeof p.s === "number" && typeof p.h === "string" && p.s > this.headNow.seq) {
-        this.headNow = { seq: p.s, hash: p.h };
-      }
-    } catch {
-      // Not ours to understand; the catch-up below reads what changed anyway.
-    }
+  /** The head moves only once the cache includes every change up to it (the KRL's version relies on that). */
+  private advanceHead(head: { seq: number; hash: string }): void {
+    if (head.seq > this.headNow.seq) this.headNow = head;
+  }
+
+  private onNotify(_payload: string): void {
     void this.refresh();
   }
 
@@ -246,7 +245,11 @@ export class PostgresStorage implements Storage {
     }
     this.error = undefined;
     for (const w of outcome.written) this.cache.apply(w, true);
-    if (outcome.head.seq > this.headNow.seq) this.headNow = outcome.head;
+    // The head moves to this commit's last record when the cache held everything before its
+    // first; otherwise other replicas' changes came between, and it moves once the feed has them.
+    const first = outcome.results.flatMap((r) => ("records" in r ? r.records : []))[0];
+    if (first && first.seq === this.headNow.seq + 1) this.headNow = outcome.head;
+    else void this.refresh();
     const stale = outcome.results.some((r) => "stale" in r);
     // A commit refused as stale is retried on fresh state: catch up before telling its caller.
     if (stale) await this.refresh();
