@@ -119,7 +119,7 @@ export async function openCore(opts: CoreOptions): Promise<Core> {
  * An encrypted CA key's passphrase: from systemd credentials (LoadCredential=ca-passphrase:...)
  * or a file named by SSHCAD_CA_PASSPHRASE_FILE. Never from argv or a plain variable.
  */
-async function caPassphrase(env: NodeJS.ProcessEnv): Promise<string | undefined> {
+export async function caPassphrase(env: NodeJS.ProcessEnv): Promise<string | undefined> {
   const file =
     env.SSHCAD_CA_PASSPHRASE_FILE ??
     (env.CREDENTIALS_DIRECTORY ? join(env.CREDENTIALS_DIRECTORY, "ca-passphrase") : undefined);
