@@ -171,6 +171,20 @@ export class PostgresStorage implements Storage {
     ]);
   }
 
+  /** A token bucket in rate_buckets, refilled by the database's clock (replicas' clocks need not agree). */
+  async takeToken(scope: string, key: string, perMinute: number): Promise<boolean> {
+    const r = await this.opts.db.query(
+      `INSERT INTO rate_buckets (scope, key, tokens, at) VALUES ($1, $2, $3::double precision - 1, now())
+       ON CONFLICT (scope, key) DO UPDATE
+         SET tokens = LEAST($3, rate_buckets.tokens + extract(epoch FROM now() - rate_buckets.at) / 60 * $3) - 1,
+             at = now()
+         WHERE LEAST($3, rate_buckets.tokens + extract(epoch FROM now() - rate_buckets.at) / 60 * $3) >= 1
+       RETURNING tokens`,
+      [scope, key.slice(0, 200), perMinute],
+    );
+    return r.rowCount === 1;
+  }
+
   /** Catches the cache up now (after a notification, on a timer, or before a stale commit is retried). */
   refresh(): Promise<void> {
     if (this.catching) {
