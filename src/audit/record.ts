@@ -23,6 +23,8 @@ export type AuditType =
   | "user.removed"
   | "token.created"
   | "token.revoked"
+  | "host.credential_created"
+  | "host.credential_revoked"
   | "request.created"
   | "request.approved"
   | "request.auto_approved"

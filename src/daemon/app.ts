@@ -32,6 +32,8 @@ import type { KeyRegistration } from "../auth/key-registration.js";
 import type { OidcSignIn } from "../auth/oidc/signin.js";
 import type { SshSignIn } from "../auth/ssh-signin.js";
 import { krlRoutes, revocationRoutes } from "../http/routes/revocations.js";
+import { authenticateHost } from "../http/host-auth.js";
+import { hostRoutes } from "../http/routes/host.js";
 import type { KrlService } from "../ca/krl-service.js";
 import type { ScanService } from "../scan/service.js";
 
@@ -123,6 +125,8 @@ export function createApp(deps: AppDeps): Express {
     },
   };
   const auth = authenticate(authDeps);
+  // A target host's companion, with its host credential (and only with that).
+  app.use("/v1/host", authenticateHost(authDeps), hostRoutes({ config: deps.config, krl: deps.krl }));
   app.use(opsRoutes({ config: deps.config, metrics: deps.metrics, ready: deps.ready, auth }));
   const challenges = new RateLimiter(() => 3 * deps.config().limits.failedAuthPerMinute, clock, tracked);
   const creations = new RateLimiter(() => deps.config().limits.requestsPerMinute, clock, tracked);

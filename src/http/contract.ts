@@ -109,6 +109,12 @@ export interface PrincipalsView {
   principals: Record<string, string[]>;
 }
 
+/** GET /v1/host/whoami: which host a host credential speaks for. */
+export interface HostWhoamiView {
+  host: string;
+  credentialId: string;
+}
+
 export interface AuditRecordView {
   seq: number;
   time: string;

@@ -42,8 +42,13 @@ export interface TokenRecord {
   createdAt: string;
   expiresAt: string;
   revokedAt?: string;
-  /** "api" tokens come from sshcad; "session" tokens from an SSH-key sign-in. */
-  kind?: "api" | "session";
+  /**
+   * "api" tokens come from sshcad; "session" tokens from an SSH-key sign-in; "host" tokens are a
+   * target host's credential (`sshcad host credential create`), usable only on /v1/host/ routes.
+   */
+  kind?: "api" | "session" | "host";
+  /** A host credential's inventory host: it speaks for that one host and nothing else. */
+  host?: string;
   /** What a session token was obtained through (the sign-in key). */
   parent?: CredentialRef;
   /**
