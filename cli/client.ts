@@ -10,6 +10,9 @@ import type {
   CaView,
   CreateRequestBody,
   DenyBody,
+  HostReportBody,
+  HostReportView,
+  HostWhoamiView,
   OverrideBody,
   ScanView,
   PrincipalsView,
@@ -168,6 +171,32 @@ export class ApiClient {
     });
     if (status !== 200) throw new CliError(`the server answered ${status} for the KRL`);
     return body;
+  }
+
+  /** GET /v1/host/whoami: the host a host credential speaks for. */
+  hostWhoami(): Promise<HostWhoamiView> {
+    this.authed();
+    return this.call("GET", "/v1/host/whoami");
+  }
+
+  /** GET /v1/host/principals: the caller's own host's principals files. */
+  hostPrincipals(): Promise<PrincipalsView> {
+    this.authed();
+    return this.call("GET", "/v1/host/principals");
+  }
+
+  /** GET /v1/host/krl: the KRL, fetched with the host credential. */
+  async hostKrl(): Promise<Buffer> {
+    this.authed();
+    const answer = await callRaw(this.settings, { method: "GET", path: "/v1/host/krl", timeoutMs: TIMEOUT_MS });
+    if (answer.status !== 200) decodeAnswer(this.settings, answer);
+    return answer.body;
+  }
+
+  /** POST /v1/host/report: logins and logouts seen in sshd's log, or a heartbeat. */
+  hostReport(body: HostReportBody): Promise<HostReportView> {
+    this.authed();
+    return this.call("POST", "/v1/host/report", body);
   }
 
   revoke(body: { serial?: string; request?: string; reason: string }): Promise<RequestView> {

@@ -41,7 +41,11 @@ export type AuditType =
   | "scan.started"
   | "scan.finished"
   | "scan.failed"
-  | "scan.drift";
+  | "scan.drift"
+  | "session.opened"
+  | "session.closed"
+  | "finding.raised"
+  | "host.reporting_resumed";
 
 /** One line of the audit log. `hash` covers every other field; `prev` links the chain. */
 export interface AuditRecord {

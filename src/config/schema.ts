@@ -3,6 +3,7 @@ import { z } from "zod";
 import { authSchema } from "./auth-schema.js";
 import { duration, ident } from "./fields.js";
 import { HOST_NAME, isPrintable, isReservedName, isValidAddress, LOGIN } from "./names.js";
+import { evidenceSchema } from "./evidence-schema.js";
 import { storageSchema } from "./storage-schema.js";
 
 /**
@@ -203,6 +204,7 @@ export const DEFAULT_WEBHOOK_EVENTS = [
   "certificate.issued",
   "certificate.revoked",
   "scan.drift",
+  "finding.raised",
   "request.approval_withdrawn",
   "auth.key_registered",
   "user.disabled",
@@ -315,6 +317,8 @@ export const configSchema = z
       })
       .prefault({}),
     webhooks: z.array(webhookSchema).default([]),
+    /** Logins reported by target hosts' companions (sshca host), and the findings they raise. */
+    evidence: evidenceSchema,
     console: consoleSchema,
     revocation: z
       .strictObject({
@@ -355,6 +359,8 @@ export const configSchema = z
         manualScansPerMinute: z.int().min(1).max(100_000).default(10),
         /** Hosts queued or being scanned on demand; more get 503 with Retry-After instead of a backlog. */
         manualScanQueue: z.int().min(1).max(100_000).default(32),
+        /** Reports (POST /v1/host/report, up to 25 logins each) one host's companion may send per minute. */
+        hostReportsPerMinute: z.int().min(1).max(100_000).default(120),
       })
       .refine((l) => l.headersTimeout <= l.requestTimeout, {
         message: "headersTimeout must not be longer than requestTimeout",

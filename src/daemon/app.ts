@@ -34,6 +34,7 @@ import type { SshSignIn } from "../auth/ssh-signin.js";
 import { krlRoutes, revocationRoutes } from "../http/routes/revocations.js";
 import { authenticateHost } from "../http/host-auth.js";
 import { hostRoutes } from "../http/routes/host.js";
+import type { HostReports } from "../evidence/host-reports.js";
 import type { KrlService } from "../ca/krl-service.js";
 import type { ScanService } from "../scan/service.js";
 
@@ -47,6 +48,8 @@ export interface AppDeps {
   /** Absent when scanning is turned off. */
   scans?: ScanService | undefined;
   krl: KrlService;
+  /** Logins reported by target hosts' companions. */
+  hostReports: HostReports;
   signIn: SshSignIn;
   keyRegistration: KeyRegistration;
   factors: Factors;
@@ -126,7 +129,12 @@ export function createApp(deps: AppDeps): Express {
   };
   const auth = authenticate(authDeps);
   // A target host's companion, with its host credential (and only with that).
-  app.use("/v1/host", authenticateHost(authDeps), hostRoutes({ config: deps.config, krl: deps.krl }));
+  const hostReports = new RateLimiter(() => deps.config().limits.hostReportsPerMinute, clock, tracked);
+  app.use(
+    "/v1/host",
+    authenticateHost(authDeps),
+    hostRoutes({ config: deps.config, krl: deps.krl, reports: deps.hostReports, limiter: hostReports }),
+  );
   app.use(opsRoutes({ config: deps.config, metrics: deps.metrics, ready: deps.ready, auth }));
   const challenges = new RateLimiter(() => 3 * deps.config().limits.failedAuthPerMinute, clock, tracked);
   const creations = new RateLimiter(() => deps.config().limits.requestsPerMinute, clock, tracked);

@@ -115,6 +115,35 @@ export interface HostWhoamiView {
   credentialId: string;
 }
 
+/** One login or logout made with an SSH certificate, as a target host's companion saw it in sshd's log. */
+export interface HostSessionEventBody {
+  /** Its number in the companion's stream (increasing; an event sent again is recorded once). */
+  seq: number;
+  kind: "opened" | "closed";
+  /** When sshd logged it (the host's clock). */
+  at: string;
+  /** The account logged in to on the host. */
+  login: string;
+  from: string;
+  port: number;
+  /** The certificate's serial (decimal) and key id, and the fingerprint of the CA key that signed it. */
+  serial: string;
+  keyId: string;
+  caFingerprint: string;
+}
+
+/** POST /v1/host/report: new events of the companion's stream (none: a heartbeat). */
+export interface HostReportBody {
+  stream: string;
+  events: HostSessionEventBody[];
+}
+
+/** The answer: events up to `through` are recorded (the companion drops them). */
+export interface HostReportView {
+  host: string;
+  through: number;
+}
+
 export interface AuditRecordView {
   seq: number;
   time: string;
