@@ -14,6 +14,8 @@ export class FileSource implements LogSource {
   private fh: FileHandle | undefined;
   private ino = 0;
   private offset = 0;
+  /** The file was missing when first looked for: everything in it is new. */
+  private appeared = false;
 
   constructor(
     private readonly path: string,
@@ -49,12 +51,14 @@ export class FileSource implements LogSource {
     try {
       fh = await open(this.path, "r");
     } catch {
-      return false; // not there (yet): sshd creates it on its first line
+      // Not there yet: sshd creates it with its first line, which is then read from the start.
+      this.appeared = true;
+      return false;
     }
     const s = await fh.stat();
     this.fh = fh;
     const ino = Number(s.ino);
-    if (rotated) this.offset = 0;
+    if (rotated || (this.appeared && this.ino === 0 && this.from === undefined)) this.offset = 0;
     else if (this.from === undefined && this.ino === 0) this.offset = s.size;
     else if (this.ino === 0 && this.from && this.from.ino === ino && s.size >= this.from.offset)
       this.offset = this.from.offset;

@@ -35,6 +35,13 @@ export class JournaldSource implements LogSource {
   private space: (() => void) | undefined;
   private readonly running: Promise<void>;
 
+  /**
+   * Without a cursor (the first run), entries from this second on: `--lines=0` would start at the
+   * end as journalctl finds it, which on a busy host is a second or more after it was started,
+   * and the logins of that second would be lost.
+   */
+  private readonly since = Math.floor(Date.now() / 1000);
+
   constructor(private readonly opts: JournaldOptions) {
     this.cursor = opts.cursor;
     this.running = this.follow();
@@ -60,7 +67,7 @@ export class JournaldSource implements LogSource {
       "--no-pager",
       ...(this.opts.namespace ? [`--namespace=${this.opts.namespace}`] : []),
       ...this.opts.identifiers.map((i) => `--identifier=${i}`),
-      ...(this.cursor ? [`--after-cursor=${this.cursor}`] : ["--lines=0"]),
+      ...(this.cursor ? [`--after-cursor=${this.cursor}`] : [`--since=@${this.since}`]),
     ];
   }
 
@@ -80,7 +87,8 @@ export class JournaldSource implements LogSource {
           while (this.queue.length >= MAX_QUEUED && !this.stopped) await new Promise<void>((r) => (this.space = r));
           if (this.stopped) break;
         }
-        await child;
+        const done = await child;
+        if (!this.stopped) this.opts.onError(`journalctl ended (exit ${done.exitCode}); started again`);
       } catch (err) {
         if (!this.stopped) this.opts.onError(`journalctl stopped: ${(err as Error).message.split("\n")[0]}`);
       }

@@ -114,7 +114,7 @@ describe("sshca host on a real target host", () => {
     expect((await login(web1)).code).toBe(0);
     await web1.companion!.waitFor(/report failed \(kept/, 20_000);
     w.daemon = await w.daemon.restart();
-    await waitForAudit(w.daemon.dataDir, (x) => sessionsOf(id).filter((s) => s.type === "session.closed").length === 2);
+    await waitForAudit(w.daemon.dataDir, () => sessionsOf(id).filter((s) => s.type === "session.closed").length === 2);
     // The companion dropped what the daemon acknowledged: what is recorded now is final, each event once.
     const state = () => JSON.parse(readFileSync(join(web1.stateDir, "state.json"), "utf8")) as { pending: unknown[] };
     await eventually(async () => state().pending.length === 0);

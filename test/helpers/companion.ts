@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { auditRecords, type Rec } from "./audit-files.js";
 import type { TestDaemon } from "./daemon.js";
 import { makePerson, type Person } from "./people.js";
-import type { Running } from "./procs.js";
+import type { TestJournald } from "./journald.js";
+import { type Running, start } from "./procs.js";
 import { startSshd, type TestSshd } from "./sshd.js";
 import { tempDir } from "./tmp.js";
 
@@ -34,7 +35,12 @@ export interface CompanionHost {
 export async function companionHost(
   daemon: TestDaemon,
   name: string,
-  opts: { interval?: string; extraCaLines?: string[] } = {},
+  opts: {
+    interval?: string;
+    extraCaLines?: string[];
+    /** sshd logs through syslog to this journald (its namespace) instead of to a file. */
+    journald?: TestJournald;
+  } = {},
 ): Promise<CompanionHost> {
   const dir = tempDir(`host-${name}`);
   const credential = join(dir, "host.credential");
@@ -55,8 +61,9 @@ export async function companionHost(
     krl,
     "--principals-dir",
     principalsDir,
-    "--sshd-log",
-    logFile,
+    ...(opts.journald
+      ? ["--sshd-log", "journald", "--journal-namespace", opts.journald.namespace]
+      : ["--sshd-log", logFile]),
     "--state-dir",
     stateDir,
     "--interval",
@@ -71,8 +78,13 @@ export async function companionHost(
     principals: {},
     principalsDir,
     revokedKeys: krl,
-    logFile,
+    ...(opts.journald ? {} : { logFile }),
   });
+  // sshd's syslog lines, as sshd would send them to /dev/log: one datagram per line, tag "sshd".
+  const relay = opts.journald
+    ? start("logger", ["-u", opts.journald.devLog, "-t", "sshd"], { keepStdin: true })
+    : undefined;
+  if (relay) sshd.proc.proc.stderr!.pipe(relay.proc.stdin!);
   const host: CompanionHost = {
     name,
     dir,
@@ -100,6 +112,8 @@ export async function companionHost(
     stop: async () => {
       await host.stopCompanion();
       await sshd.stop();
+      relay?.proc.stdin!.end();
+      await relay?.done;
     },
   };
   return host;
