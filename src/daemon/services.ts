@@ -87,7 +87,8 @@ export async function buildServices(
   storage.onCommit((records) => {
     metrics.auditRecords.inc(records.length);
     for (const r of records)
-      if (r.type === "finding.raised") metrics.findings.inc({ finding: String((r.fields as { finding?: unknown }).finding) });
+      if (r.type === "finding.raised")
+        metrics.findings.inc({ finding: String((r.fields as { finding?: unknown }).finding) });
   });
   access.onChange((req, event) => {
     if (event === "request.approved" || event === "request.auto_approved") metrics.approvals.inc();
