@@ -84,6 +84,10 @@ const caSchema = z
   })
   .prefault({});
 
+/** How often to scan during an access window: at least every 10 seconds (each watch is an nmap scan), at most a day. */
+const watchInterval = () =>
+  duration().pipe(z.int().min(10, "watch must be at least 10s (each watch is an nmap scan)").max(86400));
+
 const hostSchema = z.strictObject({
   /** One IP address or DNS name, resolved and scanned by sshcad itself. */
   address: z.string().refine(isValidAddress, {
@@ -101,6 +105,12 @@ const hostSchema = z.strictObject({
       versionDetection: z.boolean().default(false),
     })
     .prefault({}),
+  /**
+   * Scan this host this often while a certificate for it is live (as well as at issue and after
+   * access); an unexpected change is drift raised at once. A role's `watch` applies too: the
+   * shorter one wins.
+   */
+  watch: watchInterval().optional(),
 });
 
 const roleSchema = z
@@ -160,6 +170,11 @@ const roleSchema = z
      * overrides it.
      */
     scanOnIssue: z.enum(["record", "gate"]).default("record"),
+    /**
+     * Scan the role's hosts this often while its certificate is live (e.g. "5m"); an unexpected
+     * change against the issue-time scan is drift raised at once, not at expiry.
+     */
+    watch: watchInterval().optional(),
     /**
      * Each approval must carry a fresh second factor bound to the request's digest: a signature by
      * a FIDO security key (sk) the approver enrolled, or (where allowed) a TOTP code (RFC 6238).
@@ -421,6 +436,14 @@ export const configSchema = z
           });
         }
       });
+      const watched = role.watch !== undefined || role.hosts.some((h) => cfg.hosts[h]?.watch !== undefined);
+      if (watched && !cfg.scanning.enabled) {
+        ctx.addIssue({
+          code: "custom",
+          path: [...at, "watch"],
+          message: "watching during the window (role or host watch) needs scanning.enabled: true",
+        });
+      }
       if (role.scanOnIssue === "gate" && !cfg.scanning.enabled) {
         ctx.addIssue({
           code: "custom",

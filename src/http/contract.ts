@@ -47,8 +47,8 @@ export interface RequestView {
   validBefore?: string;
   /** Pre-issue scan gate: why a request is blocked, and who overrode it. */
   gate?: { status: "passed" | "blocked"; reason?: string; override?: { by: string; at: string; reason: string } };
-  /** Scans per host: at issue and after access (see /v1/scans/:id for the ports). */
-  scans?: Record<string, { issue?: ScanSummary; after?: ScanSummary }>;
+  /** Scans per host: at issue, the latest during the window (watch), after access (see /v1/scans/:id for the ports). */
+  scans?: Record<string, { issue?: ScanSummary; during?: ScanSummary; after?: ScanSummary }>;
 }
 
 export interface ScanSummary {
@@ -182,7 +182,7 @@ export interface ScanView {
   request?: string;
   host: string;
   address: string;
-  trigger: "issue" | "expiry" | "revoke" | "manual";
+  trigger: "issue" | "watch" | "expiry" | "revoke" | "manual";
   startedAt: string;
   durationMs: number;
   nmapVersion: string;
