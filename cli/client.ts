@@ -13,6 +13,8 @@ import type {
   HostReportBody,
   HostReportView,
   HostWhoamiView,
+  ReportSummaryView,
+  ReportView,
   OverrideBody,
   ScanView,
   PrincipalsView,
@@ -282,6 +284,20 @@ export class ApiClient {
     for (const [k, v] of Object.entries(query)) if (v !== undefined) q.set(k, v);
     const qs = q.toString();
     return this.call("GET", `/v1/audit${qs ? `?${qs}` : ""}`, undefined, 120_000);
+  }
+
+  /** One request's access report (its requester, the role's approvers, auditors, admins). */
+  report(id: string): Promise<ReportView> {
+    this.authed();
+    return this.call("GET", `/v1/reports/requests/${encodeURIComponent(id)}`, undefined, 120_000);
+  }
+
+  /** Per user and host over a period (auditors, admins). */
+  reportSummary(query: { since: string; until?: string | undefined }): Promise<ReportSummaryView> {
+    this.authed();
+    const q = new URLSearchParams({ since: query.since });
+    if (query.until) q.set("until", query.until);
+    return this.call("GET", `/v1/reports?${q.toString()}`, undefined, 300_000);
   }
 
   auditVerify(): Promise<AuditVerifyView> {

@@ -34,6 +34,7 @@ import type { SshSignIn } from "../auth/ssh-signin.js";
 import { krlRoutes, revocationRoutes } from "../http/routes/revocations.js";
 import { authenticateHost } from "../http/host-auth.js";
 import { hostRoutes } from "../http/routes/host.js";
+import { reportRoutes } from "../http/routes/reports.js";
 import type { HostReports } from "../evidence/host-reports.js";
 import type { KrlService } from "../ca/krl-service.js";
 import type { ScanService } from "../scan/service.js";
@@ -179,6 +180,11 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use("/v1/audit", auth, auditRoutes(deps.config, deps.auditQuery));
+  app.use(
+    "/v1/reports",
+    auth,
+    reportRoutes({ config: deps.config, access: deps.access, audit: deps.auditQuery, now: deps.now }),
+  );
   const manualScans = new RateLimiter(() => deps.config().limits.manualScansPerMinute, clock, tracked);
   app.use("/v1/scans", auth, scanRoutes(deps.config, deps.auditQuery, deps.scans, manualScans));
   app.use("/v1/revocations", auth, revocationRoutes(deps.access));

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { auditRecords } from "../helpers/audit-files.js";
 import { type CompanionHost, companionHost, waitForAudit } from "../helpers/companion.js";
-import { json } from "../helpers/people.js";
+import { json, makePerson } from "../helpers/people.js";
 import { run, start } from "../helpers/procs.js";
 import { type Receiver, startReceiver } from "../helpers/receiver.js";
 import { e2eConfig, LOGIN, startWorld, type World } from "../helpers/scenario.js";
@@ -86,6 +86,23 @@ describe("sshca host on a real target host", () => {
     expect(closedAgain).toEqual(closed);
     expect(closed.fields.port).toBe(opened!.fields.port);
     expect(findings().filter((f) => f.fields.request === id)).toEqual([]);
+
+    // The requester's report: the whole window, the login and logout, no findings (exit 0).
+    const text = await w.alice.sshca(["report", id]);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(new RegExp(`Approved +\\S+ by bob; comment "ok"`));
+    expect(text.stdout).toMatch(new RegExp(`Certificate serial ${serial}, principals ${LOGIN}@web-1`));
+    expect(text.stdout).toMatch(new RegExp(`${LOGIN}@web-1 from 127\\.0\\.0\\.1 port \\d+: in \\S+, out \\S+`));
+    expect(text.stdout.trimEnd()).toMatch(/No findings\.$/);
+    const report = json<any>(await w.alice.sshca(["report", id, "--json"]));
+    expect(report.sessions).toEqual([
+      expect.objectContaining({ host: "web-1", serial, openedAt: opened!.fields.at, closedAt: closed.fields.at }),
+    ]);
+    expect(report.scans.map((x: { trigger: string }) => x.trigger)).toContain("issue");
+    // Someone who may not see the request learns nothing of it.
+    const carol = await w.carol.sshca(["report", id]);
+    expect(carol.code).toBe(1);
+    expect(carol.stderr).toContain(`no request ${id}`);
   });
 
   test("a logout while the companion is down, and a login while the daemon is down, are reported after, once", async () => {
@@ -167,6 +184,13 @@ describe("sshca host on a real target host", () => {
     expect(hook.body.notify.users).toContain("alice");
     expect(hook.body.summary).toMatch(/^FINDING revoked_certificate on web-2/);
     expect(w.daemon.proc.stdout()).toMatch(/"level":40.*finding: a login that should not have happened/);
+
+    // The report lists it and exits 5, for compliance jobs.
+    const r2 = await w.bob.sshca(["report", id]);
+    expect(r2.code).toBe(5);
+    expect(r2.stdout).toMatch(/Ended +revoked at \S+ by bob: "left the team"/);
+    expect(r2.stdout).toMatch(/FINDINGS \(1\):\n.*revoked_certificate on web-2: login/);
+    expect(r2.stderr).toContain("1 finding");
   });
 
   test("a login to a host outside the request (a principals file edited by hand) is a finding", async () => {
@@ -196,6 +220,33 @@ describe("sshca host on a real target host", () => {
     expect(f.fields.finding).toBe("foreign_certificate");
     expect(f.fields.detail).toMatch(/which this CA never issued/);
     expect(f.fields.request).toBeUndefined(); // its key id claims a request; it is not joined to one
+  });
+
+  test("sshca report --since: per user and host, windows, logins and findings, for auditors", async () => {
+    const eve = await makePerson("eve", w.daemon, await w.daemon.addUser("eve", ["auditors"]));
+    const r = await eve.sshca(["report", "--since", "1h"]);
+    expect(r.code, r.stderr).toBe(5);
+    const s = json<any>(await eve.sshca(["report", "--since", "1h", "--json"]).then((x) => ({ ...x, code: 0 })));
+    const row = (user: string, host: string) => s.rows.find((x: any) => x.user === user && x.host === host);
+    expect(row("alice", "web-1")).toMatchObject({ logins: expect.any(Number), windows: expect.any(Number) });
+    expect(row("alice", "web-1").windows).toBeGreaterThanOrEqual(4);
+    expect(row("alice", "web-1").logins).toBeGreaterThanOrEqual(4);
+    expect(row("alice", "web-2")).toMatchObject({ findings: 2 }); // the revoked login, the login outside its request
+    expect(row("-", "web-2")).toMatchObject({ windows: 0, logins: 1, findings: 1 }); // the foreign certificate
+    expect(s.findings.map((x: any) => x.finding).sort()).toEqual([
+      "foreign_certificate",
+      "host_outside_request",
+      "revoked_certificate",
+    ]);
+    expect(r.stdout).toMatch(/USER +HOST +WINDOWS +LOGINS +FINDINGS/);
+    // Only for auditors and admins; a bad period is a one-line error.
+    const asAlice = await w.alice.sshca(["report", "--since", "1h"]);
+    expect(asAlice.code).toBe(1);
+    expect(asAlice.stderr).toMatch(/for auditors and admins/);
+    const bad = await eve.sshca(["report", "--since", "yesterday"]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/since must be a duration/);
+    expect((await eve.sshca(["report"])).code).toBe(2);
   });
 });
 

@@ -84,4 +84,12 @@ test("a listener opened mid-window is drift raised at once (not at expiry), and 
     await w.bob.sshca(["request", "show", req.id, "--json"]),
   );
   expect(shown.scans["app-3"]!.during!.trigger).toBe("watch");
+
+  // The report shows every scan of the window, the watch that found it marked, and the drift as a finding.
+  const report = await w.alice.sshca(["report", req.id]);
+  expect(report.code).toBe(5);
+  expect(report.stdout).toMatch(
+    new RegExp(`app-3  watch .*open .*${strayPort}/tcp.*DRIFT: newly open ${strayPort}/tcp`),
+  );
+  expect(report.stdout).toMatch(new RegExp(`drift on app-3: during the window: newly open ${strayPort}/tcp`));
 });

@@ -88,6 +88,8 @@ describe("a host credential anywhere but /v1/host/ is refused (403) and changes 
     { name: "a requester's windows", method: "GET", path: () => `/v1/requests/${issued.id}/windows` },
     { name: "the audit trail", method: "GET", path: () => "/v1/audit?host=web-1" },
     { name: "audit verify", method: "GET", path: () => "/v1/audit/verify" },
+    { name: "a request's report", method: "GET", path: () => `/v1/reports/requests/${issued.id}` },
+    { name: "the summary of reports", method: "GET", path: () => "/v1/reports?since=7d" },
     { name: "scans", method: "GET", path: () => "/v1/scans?host=web-1" },
     { name: "a manual scan", method: "POST", path: () => "/v1/scans", body: () => ({ host: "web-1" }) },
     { name: "whoami", method: "GET", path: () => "/v1/whoami" },
