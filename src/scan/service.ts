@@ -16,7 +16,8 @@ import type { DueScan } from "./schedule.js";
 
 export interface ScanDeps {
   config: () => Config;
-  audit: Pick<Storage, "append">;
+  /** Scan records go to the audit log; scheduled scans are leased, so one replica runs each. */
+  audit: Pick<Storage, "append" | "claim">;
   access: AccessService;
   now: () => Date;
   random: (n: number) => Buffer;
@@ -121,6 +122,14 @@ export class ScanService {
   }
 
   private async scanFor(id: string, host: string, slot: DueScan["slot"], trigger: ScanTrigger): Promise<void> {
+    const due = this.deps.access.get(id);
+    if (!due) return;
+    // One replica runs each scheduled scan. The lease is left to lapse rather than released:
+    // until it does, every other replica has long seen the result and no longer finds it due.
+    // Each watch round is its own scan, named by the scan it counts from.
+    const timeout = this.deps.config().hosts[host]?.scan.timeout ?? 300;
+    const round = slot === "during" ? `@${(due.scans?.[host]?.during ?? due.scans?.[host]?.issue)?.at ?? ""}` : "";
+    if (!(await this.deps.audit.claim("scan", `${id}|${host}|${slot}${round}`, (timeout + 120) * 1000))) return;
     const req = this.deps.access.get(id);
     if (!req) return;
     const baseline = slot === "issue" ? undefined : req.scans?.[host]?.issue;
