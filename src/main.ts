@@ -13,6 +13,7 @@ import { offlineAdminDeps } from "./daemon/admin-deps.js";
 import { banner, invocation } from "./daemon/banner.js";
 import { createLogger } from "./daemon/logger.js";
 import { type Admin, userCommands } from "./daemon/user-commands.js";
+import { hostCommands } from "./daemon/host-commands.js";
 import { dataPaths } from "./daemon/paths.js";
 import { serve, subjectAltNames } from "./daemon/serve.js";
 import { JournaledJsonFile } from "./store/journaled-file.js";
@@ -143,6 +144,7 @@ const admin: Admin = async (viaSocket, offline) => {
 };
 
 userCommands(program, { admin, say });
+hostCommands(program, { admin, say });
 
 program
   .command("audit")
