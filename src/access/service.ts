@@ -178,6 +178,14 @@ export class AccessService {
     );
   }
 
+  /**
+   * Catches up with the database when `id` is not in this replica's state: a request made on
+   * another replica a moment ago is found rather than refused (nothing to do on embedded).
+   */
+  async seen(id: string): Promise<void> {
+    if (!Object.hasOwn(this.deps.storage.state.requests, id)) await this.deps.storage.sync();
+  }
+
   /** The request if this identity may see it; otherwise not_found (existence is not leaked). */
   visible(identity: Identity, id: string): AccessRequest {
     const req = this.get(id);
@@ -251,6 +259,7 @@ export class AccessService {
     comment?: string,
     factor?: FactorInput,
   ): Promise<AccessRequest> {
+    await this.seen(id);
     return this.locked(id, async () => {
       const req = this.visible(identity, id);
       const now = this.deps.now();
@@ -286,6 +295,7 @@ export class AccessService {
   }
 
   async deny(identity: Identity, id: string, reason: string): Promise<AccessRequest> {
+    await this.seen(id);
     return this.locked(id, async () => {
       const req = this.visible(identity, id);
       const now = this.deps.now();
@@ -312,6 +322,7 @@ export class AccessService {
     reason: string,
     factor?: FactorInput,
   ): Promise<AccessRequest> {
+    await this.seen(id);
     return this.locked(id, async () => {
       const req = this.visible(identity, id);
       const now = this.deps.now();
@@ -358,6 +369,7 @@ export class AccessService {
    * for someone who could approve it now, with exactly this digest, for a role that takes WebAuthn.
    */
   async webauthnChallenge(identity: Identity, id: string, digest: string) {
+    await this.seen(id);
     const req = this.visible(identity, id);
     const role = this.deps.config().roles[req.role];
     unwrap(decideApproval(req, role, identity, digest, undefined, this.deps.now()));
@@ -408,6 +420,7 @@ export class AccessService {
     kind: "revoke" | "relinquish",
     reason: string,
   ): Promise<AccessRequest> {
+    await this.seen(id);
     return this.locked(id, async () => {
       const req = this.visible(identity, id);
       const may = this.mayRevoke(identity, req);
@@ -539,6 +552,7 @@ export class AccessService {
   }
 
   async cancel(identity: Identity, id: string): Promise<AccessRequest> {
+    await this.seen(id);
     return this.locked(id, async () => {
       const req = this.visible(identity, id);
       const now = this.deps.now();
