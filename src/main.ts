@@ -9,6 +9,9 @@ import { adminRequest } from "./admin/client.js";
 import { OidcProvider } from "./auth/oidc/provider.js";
 import { embeddedConfigPath, loadConfigFile, packageVersion } from "./config/load.js";
 import { openCore } from "./daemon/core.js";
+import { signingKey } from "./ca/keyset.js";
+import { caView } from "./http/routes/info.js";
+import { trustedUserCaKeys } from "./http/trust-lines.js";
 import { offlineAdminDeps } from "./daemon/admin-deps.js";
 import { banner, invocation } from "./daemon/banner.js";
 import { createLogger } from "./daemon/logger.js";
@@ -50,14 +53,15 @@ program
   .action(async () => {
     const core = await openCore({ ...globals(), env, log: createLogger(env), now, createCa: true });
     say(core.caCreated ? `Created CA key ${core.paths.caKey}` : `CA key ${core.paths.caKey} exists; left untouched`);
-    say(`CA fingerprint ${core.ca.fingerprint}`);
+    const user = core.cas.user.set;
+    say(`CA fingerprint ${signingKey(user).fingerprint}`);
     if (core.config.listen.tls.enabled) {
       const tls = await ensureTlsMaterial(core.paths.tlsDir, subjectAltNames(core.config.listen), now());
       if (tls.created.ca) await core.audit.append("tls.ca_created", "sshcad", { fingerprint: tls.fingerprint });
       say(`${tls.created.ca ? "Created" : "Kept"} TLS CA ${core.paths.tlsDir}/ca.crt, fingerprint ${tls.fingerprint}`);
     }
-    say("TrustedUserCAKeys line for target hosts:");
-    process.stdout.write(`${core.ca.publicKeyLine} sshca-user-ca\n`);
+    say("TrustedUserCAKeys line(s) for target hosts:");
+    process.stdout.write(trustedUserCaKeys(caView(user)));
     await core.close();
   });
 
@@ -77,8 +81,8 @@ program
     say(
       banner({
         url: daemon.url,
-        caFingerprint: core.ca.fingerprint,
-        caAlgorithm: core.ca.signatureAlgorithm,
+        caFingerprint: caView(core.cas.user.set).fingerprint,
+        caAlgorithm: caView(core.cas.user.set).signatureAlgorithm,
         caCreated: core.caCreated,
         tlsFingerprint: daemon.tlsFingerprint,
         configPath: core.configPath,

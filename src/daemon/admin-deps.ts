@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { AccessService } from "../access/service.js";
 import type { AdminDeps } from "../admin/users.js";
+import { krlContent } from "../ca/krl.js";
 import { KrlService } from "../ca/krl-service.js";
 import type { Core } from "./core.js";
 
@@ -20,16 +21,15 @@ export function offlineAdminDeps(core: Core, log: Logger, now: () => Date): Admi
   const access: AccessService = new AccessService({
     config,
     storage: core.storage,
-    ca: core.ca,
+    ca: core.cas.user,
     now,
     random: randomBytes,
     log,
     publishRevocations: () => krl.rebuild(),
   });
   const krl = new KrlService({
-    ca: core.ca,
+    content: () => krlContent(core.cas.user.set, access.revokedEntries(now())),
     paths: krlPaths(core),
-    serials: () => access.revokedSerials(now()),
     now,
     log,
   });

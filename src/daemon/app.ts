@@ -10,7 +10,7 @@ import { historyRoutes } from "../http/routes/history.js";
 import type { Logger } from "pino";
 import type { AccessService } from "../access/service.js";
 import type { AuditQuery } from "../audit/query.js";
-import type { CaKey } from "../ca/ca-key.js";
+import type { CaKeys } from "./ca-keys.js";
 import type { Config } from "../config/schema.js";
 import type { Storage } from "../store/port.js";
 import { authenticate, stillValid } from "../http/auth.js";
@@ -40,7 +40,8 @@ export interface AppDeps {
   storage: Storage;
   /** Look-ups and verification of the audit log (never on this event loop). */
   auditQuery: AuditQuery;
-  ca: CaKey;
+  /** The user and host CAs' keys. */
+  cas: CaKeys;
   access: AccessService;
   /** Absent when scanning is turned off. */
   scans?: ScanService | undefined;
@@ -97,7 +98,7 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use(express.json({ limit: BODY_LIMIT, strict: true, type: "application/json" }));
 
-  app.use("/v1/ca", caRoutes(deps.ca));
+  app.use("/v1/ca", caRoutes(deps.cas));
   app.use("/v1/krl", krlRoutes(deps.krl));
 
   const clock = () => deps.now().getTime();

@@ -1,15 +1,13 @@
-import { chmod, mkdir, readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { chmod, mkdir } from "node:fs/promises";
 import type { Logger } from "pino";
 import { AuditLog } from "../audit/log.js";
-import type { CaKey } from "../ca/ca-key.js";
-import { createCaKeyIfMissing, readCaKey } from "../ca/custody.js";
 import { type ConfigOverrides, loadConfigFile } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { SshcaError } from "../errors.js";
 import { journalSink } from "../notify/journal.js";
 import { EmbeddedStorage } from "../store/embedded.js";
 import { StateStore } from "../store/state.js";
+import { type CaKeys, openCaKeys } from "./ca-keys.js";
 import { acquireLock } from "./lock.js";
 import { type DataPaths, dataPaths } from "./paths.js";
 
@@ -36,7 +34,9 @@ export interface Core {
   configPath: string;
   overrides: ConfigOverrides;
   paths: DataPaths;
-  ca: CaKey;
+  /** The user and host CAs' keys (their sets live in the storage; see src/ca/keyset.ts). */
+  cas: CaKeys;
+  /** True when this run created the user CA key. */
   caCreated: boolean;
   /** Live state and audit chain, as the rest of the daemon uses them (the storage port). */
   storage: EmbeddedStorage;
@@ -46,7 +46,7 @@ export interface Core {
 }
 
 /**
- * Opens config, data directory (0700), lock, CA key, audit log and live state, and checks
+ * Opens config, data directory (0700), lock, audit log, live state and CA keys, and checks
  * that state and audit log belong together: a missing state file next to an audit history,
  * or an audit log shorter than the state remembers, stops the daemon instead of starting
  * from a reset.
@@ -58,8 +58,6 @@ export async function openCore(opts: CoreOptions): Promise<Core> {
   await chmod(paths.dataDir, 0o700);
   const lock = await acquireLock(paths.lock);
   try {
-    const caCreated = opts.createCa ? await createCaKeyIfMissing(paths.caKey, config.ca.keyType) : false;
-    const ca = await readCaKey(paths.caKey, await caPassphrase(opts.env));
     const audit = await AuditLog.open({
       dir: paths.auditDir,
       maxSegmentBytes: config.audit.segmentSize,
@@ -81,23 +79,26 @@ export async function openCore(opts: CoreOptions): Promise<Core> {
         `the audit log ends at record ${audit.head.seq} but the state includes record ${store.data.auditSeq}: the audit log was truncated or replaced (run: sshcad audit verify)`,
       );
     }
-    if (caCreated) {
-      const rec = await audit.append("ca.key_created", "sshcad", {
-        fingerprint: ca.fingerprint,
-        keyType: config.ca.keyType,
-        path: paths.caKey,
-      });
-      store.noteAuditSeq(rec.seq);
-    }
-    if (store.isNew || caCreated) await store.persist();
+    const storage = new EmbeddedStorage(store, audit);
+    const cas = await openCaKeys({
+      config,
+      paths,
+      storage,
+      env: opts.env,
+      now: opts.now,
+      log: opts.log,
+      create: opts.createCa,
+    });
+    const caCreated = cas.user.created;
+    if (store.isNew) await store.persist();
     return {
       config,
       configPath: opts.configPath,
       overrides: opts.overrides ?? {},
       paths,
-      ca,
+      cas,
       caCreated,
-      storage: new EmbeddedStorage(store, audit),
+      storage,
       store,
       audit,
       close: async () => {
@@ -109,22 +110,5 @@ export async function openCore(opts: CoreOptions): Promise<Core> {
   } catch (err) {
     await lock.release();
     throw err;
-  }
-}
-
-/**
- * An encrypted CA key's passphrase: from systemd credentials (LoadCredential=ca-passphrase:...)
- * or a file named by SSHCAD_CA_PASSPHRASE_FILE. Never from argv or a plain variable.
- */
-async function caPassphrase(env: NodeJS.ProcessEnv): Promise<string | undefined> {
-  const file =
-    env.SSHCAD_CA_PASSPHRASE_FILE ??
-    (env.CREDENTIALS_DIRECTORY ? join(env.CREDENTIALS_DIRECTORY, "ca-passphrase") : undefined);
-  if (!file) return undefined;
-  try {
-    return (await readFile(file, "utf8")).replace(/\r?\n$/, "");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT" && !env.SSHCAD_CA_PASSPHRASE_FILE) return undefined;
-    throw new SshcaError("config_invalid", `cannot read the CA passphrase file ${file}: ${(err as Error).message}`);
   }
 }

@@ -17,6 +17,9 @@ import { type Core, openCore } from "./core.js";
 import { applyReload } from "./reload.js";
 import { consoleOrigin } from "../console/origin.js";
 import { buildServices, KRL_REFRESH_MS, SCAN_TICK_MS, SWEEP_MS } from "./services.js";
+import { keysNeedingPrivateHalf, signingKey } from "../ca/keyset.js";
+import type { CaKeys } from "./ca-keys.js";
+import type { Check } from "../ops/readiness.js";
 
 export interface ServeOptions {
   configPath: string;
@@ -48,7 +51,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
   const now = opts.now ?? (() => new Date());
   const log = opts.log;
   const core = await openCore({ ...opts, now, createCa: true, journal: true });
-  const { store, audit, ca, paths } = core;
+  const { store, audit, cas, paths } = core;
   const config = () => core.config;
   const timers: (() => void)[] = [];
   const servers: { server: Server; after?: () => Promise<void> }[] = [];
@@ -104,7 +107,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
       config,
       storage: core.storage,
       auditQuery: query,
-      ca,
+      cas,
       access,
       scans,
       krl,
@@ -123,7 +126,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
           stateError: () => store.lastError,
           auditDir: paths.auditDir,
           auditError: () => audit.lastError,
-          caKeyPath: paths.caKey,
+          caKey: () => caKeyCheck(cas),
           nmapPath,
           ...(oidcProvider ? { oidc: () => oidcProvider.check() } : {}),
         }),
@@ -164,8 +167,9 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     const logHead = async () => log.info({ audit: audit.head }, "audit chain head");
     timers.push(every(core.config.audit.headLogInterval * 1000, logHead, log, "audit head"));
 
-    await audit.append("daemon.started", "sshcad", { url, pid: process.pid, caFingerprint: ca.fingerprint });
-    log.info({ url, caFingerprint: ca.fingerprint, dataDir: paths.dataDir, audit: audit.head }, "sshcad listening");
+    const caFingerprint = signingKey(cas.user.set).fingerprint;
+    await audit.append("daemon.started", "sshcad", { url, pid: process.pid, caFingerprint });
+    log.info({ url, caFingerprint, dataDir: paths.dataDir, audit: audit.head }, "sshcad listening");
     await logHead();
 
     let stopping: Promise<void> | undefined;
@@ -277,4 +281,17 @@ function closeServer(server: Server): Promise<void> {
     }
     server.close(() => resolve());
   });
+}
+
+/** /readyz: can this replica sign with every key the rotation phase needs (key files, or the agent)? */
+async function caKeyCheck(cas: CaKeys): Promise<Check> {
+  const problems: string[] = [];
+  for (const ring of [cas.user, cas.host]) {
+    if (!ring) continue;
+    for (const key of keysNeedingPrivateHalf(ring.set)) {
+      const problem = await ring.problem(key);
+      if (problem) problems.push(`${ring.kind} CA ${key.status} key: ${problem}`);
+    }
+  }
+  return problems.length ? { ok: false, detail: problems.join("; ") } : { ok: true };
 }

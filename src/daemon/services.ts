@@ -7,6 +7,7 @@ import { KeyRegistration } from "../auth/key-registration.js";
 import { OidcProvider } from "../auth/oidc/provider.js";
 import { OidcSignIn } from "../auth/oidc/signin.js";
 import { SshSignIn } from "../auth/ssh-signin.js";
+import { krlContent } from "../ca/krl.js";
 import { KrlService } from "../ca/krl-service.js";
 import { startNotifications } from "../notify/start.js";
 import { Metrics } from "../ops/metrics.js";
@@ -15,6 +16,8 @@ import { ScanService } from "../scan/service.js";
 import { krlPaths } from "./admin-deps.js";
 import type { Core } from "./core.js";
 import { consoleOrigin } from "../console/origin.js";
+import { signingKey } from "../ca/keyset.js";
+import { safeErr } from "../errors.js";
 
 /** How often pending requests are expired and failed issuances retried. */
 export const SWEEP_MS = 1000;
@@ -49,7 +52,7 @@ export async function buildServices(
   /** Where the API listens, once it does (the console's default origin takes its port). */
   site: { apiUrl?: string } = {},
 ): Promise<Services> {
-  const { storage, ca } = core;
+  const { storage, cas } = core;
   const config = () => core.config;
   // Scanning is on unless the config turns it off; then nmap must be there.
   const nmap = core.config.scanning.enabled ? await findNmap(core.config.scanning.nmap) : undefined;
@@ -68,7 +71,7 @@ export async function buildServices(
     factors,
     config,
     storage,
-    ca,
+    ca: cas.user,
     now,
     random: randomBytes,
     log,
@@ -89,13 +92,16 @@ export async function buildServices(
 
   // The KRL exists from the first start on (a missing RevokedKeys file locks everyone out).
   const krl: KrlService = new KrlService({
-    ca,
+    content: () => krlContent(cas.user.set, access.revokedEntries(now())),
     paths: krlPaths(core),
-    serials: () => access.revokedSerials(now()),
     now,
     log,
   });
   await krl.rebuild();
+  // A rotation phase changes what the KRL lists and revokes: publish it at once.
+  cas.user.onChange(() => {
+    krl.rebuild().catch((err) => log.error({ err: safeErr(err) }, "KRL rebuild after a CA key change failed"));
+  });
 
   if (nmap) {
     scans = new ScanService({
@@ -130,7 +136,7 @@ export async function buildServices(
     storage,
     now,
     random: randomBytes,
-    caFingerprint: ca.fingerprint,
+    caFingerprint: () => signingKey(cas.user.set).fingerprint,
     tlsFingerprint,
   });
   const provider = core.config.auth.oidc ? await OidcProvider.create(core.config.auth.oidc, env) : undefined;

@@ -11,7 +11,8 @@ export interface ReadinessDeps {
   stateError: () => string | undefined;
   auditDir: string;
   auditError: () => string | undefined;
-  caKeyPath: string;
+  /** Can the daemon sign with the keys the CA rotation needs (files readable, or the agent holding them)? */
+  caKey: () => Promise<Check>;
   /** Absolute path of nmap, when scanning is on. */
   nmapPath?: string | undefined;
   /** With single sign-on: can the provider's discovery document and signing keys be fetched? */
@@ -30,14 +31,14 @@ async function can(path: string, mode: number, what: string): Promise<Check> {
 const failed = (error: string | undefined): Check | undefined => (error ? { ok: false, detail: error } : undefined);
 
 /**
- * Can the daemon do its job right now: state and audit log writable, CA key readable, nmap
+ * Can the daemon do its job right now: state and audit log writable, CA keys usable, nmap
  * runnable, and with single sign-on the identity provider's discovery and keys reachable?
  */
 export async function readiness(d: ReadinessDeps): Promise<{ ready: boolean; checks: Record<string, Check> }> {
   const checks: Record<string, Check> = {
     state: failed(d.stateError()) ?? (await can(d.statePath, constants.R_OK | constants.W_OK, "state file")),
     audit: failed(d.auditError()) ?? (await can(d.auditDir, constants.W_OK | constants.X_OK, "audit directory")),
-    caKey: await can(d.caKeyPath, constants.R_OK, "CA key"),
+    caKey: await d.caKey(),
     ...(d.nmapPath ? { nmap: await can(d.nmapPath, constants.X_OK, "nmap") } : {}),
     ...(d.oidc ? { oidc: await d.oidc().then(({ ok, message }) => ({ ok, detail: message })) } : {}),
   };

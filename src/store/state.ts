@@ -1,4 +1,6 @@
 import { Low } from "lowdb";
+import type { CaKeySet } from "../domain/ca.js";
+import type { HostCertRecord } from "../domain/host-cert.js";
 import type { AccessRequest, RevokedSerial } from "../domain/request.js";
 import { SshcaError } from "../errors.js";
 import { JournaledJsonFile } from "./journaled-file.js";
@@ -98,6 +100,10 @@ export interface StateDoc {
   factors: Record<string, FactorRecord>;
   /** Revoked certificates still to be listed in the KRL, by serial (until validBefore + skew). */
   revoked: Record<string, RevokedSerial>;
+  /** The CA key sets and where their rotation stands ("user", "host"; see src/ca/keyset.ts). */
+  caKeys: Record<string, CaKeySet>;
+  /** Host certificates until validBefore plus the clock-skew margin, by serial (revoked ones for the host KRL). */
+  hostCerts: Record<string, HostCertRecord>;
 }
 
 export function emptyState(now: Date): StateDoc {
@@ -112,11 +118,23 @@ export function emptyState(now: Date): StateDoc {
     sshKeys: {},
     factors: {},
     revoked: {},
+    caKeys: {},
+    hostCerts: {},
   };
 }
 
 /** The parts of the document that are collections of entries (journaled entry by entry). */
-export const STATE_COLLECTIONS = ["users", "tokens", "requests", "webhooks", "sshKeys", "factors", "revoked"] as const;
+export const STATE_COLLECTIONS = [
+  "users",
+  "tokens",
+  "requests",
+  "webhooks",
+  "sshKeys",
+  "factors",
+  "revoked",
+  "caKeys",
+  "hostCerts",
+] as const;
 export type Collection = (typeof STATE_COLLECTIONS)[number];
 export type EntryOf<C extends Collection> = StateDoc[C][string];
 

@@ -44,8 +44,8 @@ describe("KRL (checked with ssh-keygen -Q)", () => {
     const { dir, certs, caBlob } = await fixture();
     const krl = join(dir, "revoked.krl");
     const bytes = buildKrl({
-      caKeyBlob: caBlob,
-      serials: [9223372036854775808n, 7n],
+      sections: [{ caKeyBlob: caBlob, serials: [9223372036854775808n, 7n] }],
+      revokedKeys: [],
       version: 1n,
       generatedAt: new Date(),
     });
@@ -60,10 +60,26 @@ describe("KRL (checked with ssh-keygen -Q)", () => {
     const { dir, certs } = await fixture();
     const other = await fixture();
     const empty = join(dir, "empty.krl");
-    writeFileSync(empty, buildKrl({ caKeyBlob: other.caBlob, serials: [], version: 2n, generatedAt: new Date() }));
+    writeFileSync(
+      empty,
+      buildKrl({
+        sections: [{ caKeyBlob: other.caBlob, serials: [] }],
+        revokedKeys: [],
+        version: 2n,
+        generatedAt: new Date(),
+      }),
+    );
     expect(await query(empty, certs["7"]!)).toMatch(/: ok/);
     const foreign = join(dir, "foreign.krl");
-    writeFileSync(foreign, buildKrl({ caKeyBlob: other.caBlob, serials: [7n], version: 3n, generatedAt: new Date() }));
+    writeFileSync(
+      foreign,
+      buildKrl({
+        sections: [{ caKeyBlob: other.caBlob, serials: [7n] }],
+        revokedKeys: [],
+        version: 3n,
+        generatedAt: new Date(),
+      }),
+    );
     expect(await query(foreign, certs["7"]!)).toMatch(/: ok/);
   });
 
