@@ -12,7 +12,8 @@ import { openCore } from "./daemon/core.js";
 import { signingKey } from "./ca/keyset.js";
 import { caView } from "./http/routes/info.js";
 import { trustedUserCaKeys } from "./http/trust-lines.js";
-import { offlineAdminDeps } from "./daemon/admin-deps.js";
+import { offlineAdminDeps, offlineCa } from "./daemon/admin-deps.js";
+import { type CaAdmin, caCommands } from "./daemon/ca-commands.js";
 import { banner, invocation } from "./daemon/banner.js";
 import { createLogger } from "./daemon/logger.js";
 import { type Admin, userCommands } from "./daemon/user-commands.js";
@@ -143,6 +144,29 @@ const admin: Admin = async (viaSocket, offline) => {
 };
 
 userCommands(program, { admin, say });
+
+/** Runs a CA key operation through the daemon's socket, or on the data directory when it is not running. */
+const caAdmin: CaAdmin = async (viaSocket, offline) => {
+  const g = globals();
+  const paths = dataPaths(loadConfigFile(g.configPath), g.dataDirFlag, env);
+  const answer = await viaSocket(paths.adminSocket);
+  if (answer !== undefined) return answer;
+  if (!existsSync(paths.state)) {
+    throw new SshcaError(
+      "state_invalid",
+      `no sshcad data directory at ${paths.dataDir} (no state.json there, and no daemon answers on ${paths.adminSocket}); start the daemon or run sshcad init first`,
+    );
+  }
+  const log = createLogger(env);
+  const core = await openCore({ ...g, env, log, now, createCa: false });
+  try {
+    return await offlineCa(core, log, now, offline);
+  } finally {
+    await core.close();
+  }
+};
+
+caCommands(program, { caAdmin, say });
 
 program
   .command("audit")

@@ -34,6 +34,12 @@ export interface KeyringDeps {
   historic?: () => NewKey[];
 }
 
+/** The user CA (always) and the host CA (absent only with an agent and no host CA public key). */
+export interface CaKeys {
+  user: CaKeyring;
+  host: CaKeyring | undefined;
+}
+
 /** One key as `sshcad ca status` shows it. */
 export interface CaKeyStatusView {
   fingerprint: string;

@@ -27,11 +27,39 @@ export function offlineAdminDeps(core: Core, log: Logger, now: () => Date): Admi
     log,
     publishRevocations: () => krl.rebuild(),
   });
-  const krl = new KrlService({
+  const krl = userKrl(core, access, log, now);
+  return { config, storage: core.storage, now, random: randomBytes, access };
+}
+
+/** The user CA's KRL as the daemon keeps it (also written to revocation.krlFile). */
+export function userKrl(core: Core, access: AccessService, log: Logger, now: () => Date): KrlService {
+  return new KrlService({
     content: () => krlContent(core.cas.user.set, access.revokedEntries(now())),
     paths: krlPaths(core),
     now,
     log,
   });
-  return { config, storage: core.storage, now, random: randomBytes, access };
+}
+
+/**
+ * `sshcad ca ...` with no daemon running: the rotation works on the data directory under its
+ * lock, then the KRL files are rewritten, since a retired or cancelled key is revoked there.
+ */
+export async function offlineCa<T>(
+  core: Core,
+  log: Logger,
+  now: () => Date,
+  run: (cas: Core["cas"]) => Promise<T>,
+): Promise<T> {
+  const access = new AccessService({
+    config: () => core.config,
+    storage: core.storage,
+    ca: core.cas.user,
+    now,
+    random: randomBytes,
+    log,
+  });
+  const result = await run(core.cas);
+  await userKrl(core, access, log, now).rebuild();
+  return result;
 }

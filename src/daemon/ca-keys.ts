@@ -5,7 +5,7 @@ import sshpk from "sshpk";
 import { KRL_SKEW_MS } from "../access/revoked.js";
 import { AgentClient } from "../ca/agent/client.js";
 import { agentKeySource, fileKeySource, type KeySource } from "../ca/key-source.js";
-import { CaKeyring } from "../ca/keyring.js";
+import { type CaKeys, CaKeyring } from "../ca/keyring.js";
 import type { NewKey } from "../ca/keyset.js";
 import { describeKey } from "../ca/signer.js";
 import type { Config } from "../config/schema.js";
@@ -15,11 +15,7 @@ import type { Storage } from "../store/port.js";
 import type { StateView } from "../store/state.js";
 import type { DataPaths } from "./paths.js";
 
-/** The user CA (always) and the host CA (absent only with an agent and no host CA public key). */
-export interface CaKeys {
-  user: CaKeyring;
-  host: CaKeyring | undefined;
-}
+export type { CaKeys } from "../ca/keyring.js";
 
 /** User certificates that are issued, not revoked, and may still be accepted somewhere. */
 export function liveUserCerts(state: StateView, now: Date): LiveCert[] {

@@ -149,7 +149,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     servers.push({ server });
 
     const adminServer = createServer(
-      createAdminApp({ config, storage: core.storage, auditQuery: query, now, random: randomBytes, access }, log),
+      createAdminApp({ config, storage: core.storage, auditQuery: query, now, random: randomBytes, access, cas }, log),
     );
     await unlink(paths.adminSocket).catch(() => undefined);
     await listenOn(adminServer, paths.adminSocket);

@@ -88,3 +88,43 @@ describe("KRL (checked with ssh-keygen -Q)", () => {
     expect(isKrl(Buffer.alloc(0))).toBe(false);
   });
 });
+
+describe("KRL over a CA key rotation (checked with ssh-keygen -Q)", () => {
+  test("serials are listed under the key that signed them; a revoked CA key revokes all its certificates", async () => {
+    const a = await fixture();
+    const b = await fixture();
+    const bytes = buildKrl({
+      sections: [
+        { caKeyBlob: a.caBlob, serials: [7n] },
+        { caKeyBlob: b.caBlob, serials: [8n] },
+      ],
+      revokedKeys: [],
+      version: 1n,
+      generatedAt: new Date(),
+    });
+    const krl = join(a.dir, "two.krl");
+    writeFileSync(krl, bytes);
+    expect(await query(krl, a.certs["7"]!)).toMatch(/REVOKED/);
+    expect(await query(krl, a.certs["8"]!)).toMatch(/: ok/);
+    expect(await query(krl, b.certs["8"]!)).toMatch(/REVOKED/);
+    expect(await query(krl, b.certs["7"]!)).toMatch(/: ok/);
+
+    const retired = join(a.dir, "retired.krl");
+    writeFileSync(
+      retired,
+      buildKrl({
+        sections: [{ caKeyBlob: b.caBlob, serials: [8n] }],
+        revokedKeys: [a.caBlob],
+        version: 2n,
+        generatedAt: new Date(),
+      }),
+    );
+    // The revoked CA key itself, and every certificate it signed, listed by serial or not
+    // (krl.c ssh_krl_check_key checks a certificate's CA key first, as sshd does).
+    expect(await query(retired, join(a.dir, "ca.pub"))).toMatch(/REVOKED/);
+    for (const serial of ["7", "8", "9223372036854775808"])
+      expect(await query(retired, a.certs[serial]!)).toMatch(/REVOKED/);
+    expect(await query(retired, join(b.dir, "ca.pub"))).toMatch(/: ok/);
+    expect(await query(retired, b.certs["8"]!)).toMatch(/REVOKED/);
+  });
+});
