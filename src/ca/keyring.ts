@@ -94,7 +94,11 @@ export class CaKeyring {
    * certificates can still be revoked. Fails when the signing key cannot be loaded. Undefined when
    * there is no set and no configured key and the CA is optional (`required: false`).
    */
-  static async open(deps: KeyringDeps, opts: { create: boolean; required: boolean }): Promise<CaKeyring | undefined> {
+  static async open(
+    deps: KeyringDeps,
+    /** `created`: the caller made the configured key file in this run. */
+    opts: { create: boolean; required: boolean; created?: boolean },
+  ): Promise<CaKeyring | undefined> {
     const ring = new CaKeyring(deps);
     const ok = await retryStale(() => ring.settle(opts));
     if (!ok) return undefined;
@@ -107,7 +111,7 @@ export class CaKeyring {
     return ring;
   }
 
-  private async settle(opts: { create: boolean; required: boolean }): Promise<boolean> {
+  private async settle(opts: { create: boolean; required: boolean; created?: boolean }): Promise<boolean> {
     const { kind, storage, source, now, log } = this.deps;
     const existing = storage.state.caKeys[kind];
     const configured = await source.configured(opts.create && existing === undefined);
@@ -121,11 +125,12 @@ export class CaKeyring {
             : `no ${kind} CA key (run: sshcad init)`,
         );
       }
+      const created = configured.created || opts.created === true;
       const set = withHistoricKeys(initialSet(kind, configured.key, now()), this.deps.historic?.() ?? [], now());
       await storage.commit(
         [
           {
-            type: configured.created ? "ca.key_created" : "ca.keys_recorded",
+            type: created ? "ca.key_created" : "ca.keys_recorded",
             actor: "sshcad",
             fields: {
               ca: kind,
@@ -137,7 +142,7 @@ export class CaKeyring {
         ],
         [put("caKeys", kind, set, { entry: undefined })],
       );
-      this.created = configured.created;
+      this.created = created;
       return true;
     }
     if (configured && !existing.keys.some((k) => k.fingerprint === configured.key.fingerprint)) {

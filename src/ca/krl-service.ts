@@ -16,6 +16,11 @@ export class KrlService {
       paths: string[];
       now: () => Date;
       log: Logger;
+      /**
+       * The KRL's version: it must only grow, and every replica must agree on it — the audit
+       * sequence number the live state includes does both. Default: the time in milliseconds.
+       */
+      version?: () => bigint;
     },
   ) {
     this.bytes = this.build();
@@ -33,7 +38,7 @@ export class KrlService {
         { serials: unknown },
         "revoked serials signed by a CA key this CA does not know cannot be listed in the KRL",
       );
-    return buildKrl({ ...content, version: BigInt(now.getTime()), generatedAt: now });
+    return buildKrl({ ...content, version: this.deps.version?.() ?? BigInt(now.getTime()), generatedAt: now });
   }
 
   private chain: Promise<void> = Promise.resolve();

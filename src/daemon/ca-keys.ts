@@ -90,6 +90,8 @@ export async function openCaKeys(o: {
   now: () => Date;
   log: Logger;
   create: boolean;
+  /** The caller made the user CA key file in this run (PostgreSQL binds it before the storage opens). */
+  userCreated?: boolean;
 }): Promise<CaKeys> {
   const src = sources(o.config, o.paths, o.env, await caPassphrase(o.env));
   const base = { storage: o.storage, now: o.now, log: o.log };
@@ -101,7 +103,7 @@ export async function openCaKeys(o: {
       live: () => liveUserCerts(o.storage.state, o.now()),
       historic: () => historicUserKeys(o.storage.state),
     },
-    { create: o.create, required: true },
+    { create: o.create, required: true, created: o.userCreated === true },
   ))!;
   const host = await CaKeyring.open(
     { ...base, kind: "host", source: src.host, live: () => liveHostCerts(o.storage.state, o.now()) },
@@ -116,7 +118,7 @@ export async function openCaKeys(o: {
  * or a file named by SSHCAD_CA_PASSPHRASE_FILE. Never from argv or a plain variable. Keys sshcad
  * makes for a rotation are encrypted with it too.
  */
-async function caPassphrase(env: NodeJS.ProcessEnv): Promise<string | undefined> {
+export async function caPassphrase(env: NodeJS.ProcessEnv): Promise<string | undefined> {
   const file =
     env.SSHCAD_CA_PASSPHRASE_FILE ??
     (env.CREDENTIALS_DIRECTORY ? join(env.CREDENTIALS_DIRECTORY, "ca-passphrase") : undefined);

@@ -11,13 +11,13 @@ import { krlContent } from "../ca/krl.js";
 import { KrlService } from "../ca/krl-service.js";
 import { startNotifications } from "../notify/start.js";
 import { Metrics } from "../ops/metrics.js";
+import { safeErr } from "../errors.js";
 import { findNmap } from "../scan/runner.js";
 import { ScanService } from "../scan/service.js";
 import { krlPaths } from "./admin-deps.js";
 import type { Core } from "./core.js";
 import { consoleOrigin } from "../console/origin.js";
 import { signingKey } from "../ca/keyset.js";
-import { safeErr } from "../errors.js";
 
 /** How often pending requests are expired and failed issuances retried. */
 export const SWEEP_MS = 1000;
@@ -81,7 +81,7 @@ export async function buildServices(
   });
   await access.adoptRevoked();
   const metrics = new Metrics(() => access.liveRequests(), now);
-  core.audit?.onSync((s) => metrics.auditSync.observe(s));
+  core.embedded?.audit.onSync((s) => metrics.auditSync.observe(s));
   storage.onCommit((records) => metrics.auditRecords.inc(records.length));
   access.onChange((req, event) => {
     if (event === "request.approved" || event === "request.auto_approved") metrics.approvals.inc();
@@ -96,11 +96,18 @@ export async function buildServices(
     paths: krlPaths(core),
     now,
     log,
+    version: () => BigInt(storage.head.seq),
   });
   await krl.rebuild();
-  // A rotation phase changes what the KRL lists and revokes: publish it at once.
+  // A rotation phase (here or on another replica) changes what the KRL lists and revokes: publish it at once.
   cas.user.onChange(() => {
     krl.rebuild().catch((err) => log.error({ err: safeErr(err) }, "KRL rebuild after a CA key change failed"));
+  });
+  // Another replica's changes (PostgreSQL): long-polls wake, deadlines follow, revocations reach the KRL.
+  storage.onExternalChange((changed) => {
+    access
+      .changedElsewhere(changed)
+      .catch((err) => log.error({ err: safeErr(err) }, "applying another replica's change failed"));
   });
 
   if (nmap) {
