@@ -8,6 +8,8 @@ import { consoleCommand } from "./commands/console.js";
 import { doctorCommand } from "./commands/doctor.js";
 import { factorCommands } from "./commands/factors.js";
 import { infoCommands } from "./commands/info.js";
+import { hostCertCommand } from "./commands/host-cert.js";
+import { knownHostsCommands } from "./commands/known-hosts.js";
 import { keyCommands } from "./commands/keys.js";
 import { loginCommand } from "./commands/login.js";
 import { requestCommand } from "./commands/request.js";
@@ -56,6 +58,8 @@ keyCommands(program, ctx);
 factorCommands(program, ctx);
 doctorCommand(program, ctx);
 consoleCommand(program, ctx);
+knownHostsCommands(program, ctx);
+hostCertCommand(program, ctx);
 for (const cmd of program.commands) {
   cmd.exitOverride();
   for (const sub of cmd.commands) sub.exitOverride();

@@ -12,7 +12,10 @@ import { caPassphrase, openCore } from "./daemon/core.js";
 import { signingKey } from "./ca/keyset.js";
 import { caView } from "./http/routes/info.js";
 import { trustedUserCaKeys } from "./http/trust-lines.js";
-import { offlineAdminDeps, offlineCa } from "./daemon/admin-deps.js";
+import { offlineAdminDeps, offlineCa, offlineHostCerts } from "./daemon/admin-deps.js";
+import type { Core } from "./daemon/core.js";
+import { type HostCertAdmin, hostCertCommands } from "./daemon/host-cert-commands.js";
+import type { Logger } from "pino";
 import { type CaAdmin, caCommands } from "./daemon/ca-commands.js";
 import { banner, invocation } from "./daemon/banner.js";
 import { createLogger } from "./daemon/logger.js";
@@ -124,8 +127,14 @@ program
     });
   });
 
-/** Runs an admin operation through the daemon's socket, or on the data directory when it is not running. */
-const admin: Admin = async (viaSocket, offline) => {
+/**
+ * Runs an admin operation through the daemon's socket, or on the data directory (under its lock)
+ * when no daemon runs there.
+ */
+async function onDataDir<T>(
+  viaSocket: (socket: string) => Promise<T | undefined>,
+  offline: (core: Core, log: Logger) => Promise<T> | T,
+): Promise<T> {
   const g = globals();
   const paths = dataPaths(loadConfigFile(g.configPath), g.dataDirFlag, env);
   const answer = await viaSocket(paths.adminSocket);
@@ -141,36 +150,22 @@ const admin: Admin = async (viaSocket, offline) => {
   const log = createLogger(env);
   const core = await openCore({ ...g, env, log, now, createCa: false });
   try {
-    return await offline(offlineAdminDeps(core, log, now));
+    return await offline(core, log);
   } finally {
     await core.close();
   }
-};
+}
+
+const admin: Admin = (viaSocket, offline) =>
+  onDataDir(viaSocket, (core, log) => offline(offlineAdminDeps(core, log, now)));
+const caAdmin: CaAdmin = (viaSocket, offline) =>
+  onDataDir(viaSocket, (core, log) => offlineCa(core, log, now, offline));
+const hostCertAdmin: HostCertAdmin = (viaSocket, offline) =>
+  onDataDir(viaSocket, (core, log) => offline(offlineHostCerts(core, log, now)));
 
 userCommands(program, { admin, say });
-
-/** Runs a CA key operation through the daemon's socket, or on the data directory when it is not running. */
-const caAdmin: CaAdmin = async (viaSocket, offline) => {
-  const g = globals();
-  const paths = dataPaths(loadConfigFile(g.configPath), g.dataDirFlag, env);
-  const answer = await viaSocket(paths.adminSocket);
-  if (answer !== undefined) return answer;
-  if (!existsSync(paths.state)) {
-    throw new SshcaError(
-      "state_invalid",
-      `no sshcad data directory at ${paths.dataDir} (no state.json there, and no daemon answers on ${paths.adminSocket}); start the daemon or run sshcad init first`,
-    );
-  }
-  const log = createLogger(env);
-  const core = await openCore({ ...g, env, log, now, createCa: false });
-  try {
-    return await offlineCa(core, log, now, offline);
-  } finally {
-    await core.close();
-  }
-};
-
 caCommands(program, { caAdmin, say });
+hostCertCommands(program, { hostCertAdmin, say });
 
 program
   .command("audit")

@@ -5,6 +5,8 @@ import type { AuditQuery } from "../audit/query.js";
 import type { CaKeys } from "../ca/keyring.js";
 import { IDENT } from "../config/names.js";
 import { caAdminRoutes } from "./ca-routes.js";
+import type { HostCertService } from "../hostcerts/service.js";
+import { hostCertAdminRoutes } from "./host-cert-routes.js";
 import { errorHandler, notFoundHandler } from "../http/errors.js";
 import { FINGERPRINT, jsonBody, parse } from "../http/schemas.js";
 import { disableUser, enableUser, removeUser, removeUserKey } from "./offboarding.js";
@@ -15,7 +17,10 @@ import { type AdminDeps, addUser, addUserKey, createToken, listTokens, listUsers
  * connect already owns the daemon's files. `sshcad user add` and friends use it while the
  * daemon runs, so there is one writer of the state file.
  */
-export function createAdminApp(deps: AdminDeps & { auditQuery: AuditQuery; cas: CaKeys }, log: Logger): Express {
+export function createAdminApp(
+  deps: AdminDeps & { auditQuery: AuditQuery; cas: CaKeys; hostCerts?: HostCertService | undefined },
+  log: Logger,
+): Express {
   const app = express();
   app.disable("x-powered-by");
   app.use(express.json({ limit: "4kb", type: "application/json" }));
@@ -75,6 +80,7 @@ export function createAdminApp(deps: AdminDeps & { auditQuery: AuditQuery; cas: 
   });
 
   app.use("/ca", caAdminRoutes(deps.cas));
+  app.use("/host-certs", hostCertAdminRoutes(deps.hostCerts));
 
   app.use(notFoundHandler);
   app.use(errorHandler(log));

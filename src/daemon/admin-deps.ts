@@ -5,6 +5,8 @@ import type { AdminDeps } from "../admin/users.js";
 import { krlContent } from "../ca/krl.js";
 import { KrlService } from "../ca/krl-service.js";
 import type { Core } from "./core.js";
+import { fail } from "../errors.js";
+import { HostCertService } from "../hostcerts/service.js";
 
 /** Every file the KRL is written to: the daemon's own, and revocation.krlFile when configured. */
 export function krlPaths(core: Core): string[] {
@@ -62,4 +64,22 @@ export async function offlineCa<T>(
   const result = await run(core.cas);
   await userKrl(core, access, log, now).rebuild();
   return result;
+}
+
+/**
+ * `sshcad host cert ...` with no daemon running: the host certificates of the data directory.
+ * The host KRL lives in the daemon's memory (rebuilt from the state when it starts), so there is
+ * no file to rewrite here.
+ */
+export function offlineHostCerts(core: Core, log: Logger, now: () => Date): HostCertService {
+  if (!core.cas.host) throw fail.notFound("there is no host CA (with ca.signer: agent, set ca.host.publicKeyFile)");
+  return new HostCertService({
+    config: () => core.config,
+    storage: core.storage,
+    ca: core.cas.host,
+    now,
+    random: randomBytes,
+    log,
+    publishRevocations: async () => undefined,
+  });
 }

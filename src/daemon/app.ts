@@ -32,6 +32,12 @@ import type { KeyRegistration } from "../auth/key-registration.js";
 import type { OidcSignIn } from "../auth/oidc/signin.js";
 import type { SshSignIn } from "../auth/ssh-signin.js";
 import { krlRoutes, revocationRoutes } from "../http/routes/revocations.js";
+import { hostCertRoutes, knownHostsRoutes } from "../http/routes/host-certs.js";
+import { authenticateHostCaller, hostCallerOf } from "../hostcerts/host-caller.js";
+import type { HostCertService } from "../hostcerts/service.js";
+import { type AuthDeps, failedSignIn } from "../http/auth.js";
+import { clientOf } from "../http/client-address.js";
+import type { RequestHandler } from "express";
 import type { KrlService } from "../ca/krl-service.js";
 import type { ScanService } from "../scan/service.js";
 
@@ -46,6 +52,9 @@ export interface AppDeps {
   /** Absent when scanning is turned off. */
   scans?: ScanService | undefined;
   krl: KrlService;
+  /** Host certificates and their KRL (absent without a host CA). */
+  hostCerts?: HostCertService | undefined;
+  hostKrl?: KrlService | undefined;
   signIn: SshSignIn;
   keyRegistration: KeyRegistration;
   factors: Factors;
@@ -171,6 +180,7 @@ export function createApp(deps: AppDeps): Express {
   const manualScans = new RateLimiter(() => deps.config().limits.manualScansPerMinute, clock, tracked);
   app.use("/v1/scans", auth, scanRoutes(deps.config, deps.auditQuery, deps.scans, manualScans));
   app.use("/v1/revocations", auth, revocationRoutes(deps.access));
+  mountHostCerts(app, deps, authDeps, auth);
   app.use("/v1", auth, infoRoutes(deps.config));
 
   app.use(
@@ -181,4 +191,27 @@ export function createApp(deps: AppDeps): Express {
   app.use(notFoundHandler);
   app.use(errorHandler(deps.log));
   return app;
+}
+
+/**
+ * Host certificates: the host KRL (public, like the user KRL), signing for a host with its host
+ * credential (/v1/host/certificate), and the known_hosts material for users (/v1/known-hosts).
+ */
+function mountHostCerts(app: Express, deps: AppDeps, authDeps: AuthDeps, auth: RequestHandler): void {
+  const none = () => {
+    throw new SshcaError("not_found", "this CA signs no host certificates (no host CA key)");
+  };
+  app.use("/v1/krl/host", deps.hostKrl ? krlRoutes(deps.hostKrl) : none);
+  const hostCaller = authenticateHostCaller({
+    config: deps.config,
+    storage: deps.storage,
+    now: deps.now,
+    failed: (req, reason) => failedSignIn(authDeps, clientOf(req), reason),
+  });
+  app.use(
+    "/v1/host",
+    hostCaller,
+    deps.hostCerts ? hostCertRoutes({ certs: deps.hostCerts, hostOf: hostCallerOf }) : none,
+  );
+  app.use("/v1/known-hosts", auth, knownHostsRoutes({ config: deps.config, hostCa: () => deps.cas.host?.set }));
 }

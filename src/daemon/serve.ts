@@ -90,6 +90,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     const site: { apiUrl?: string } = {};
     services = await buildServices(core, opts.env, now, log, tls?.fingerprint ?? "none", site);
     const { access, krl, scans, signIn, keyRegistration, factors, oidc, oidcProvider, metrics, nmapPath } = services;
+    const { hostCerts, hostKrl } = services;
     await auditConfig(core, log, false);
     const { indexLag } = startAuditQueries(core, paths.auditIndex, log);
     if (indexLag) metrics.watchAuditIndex(indexLag);
@@ -103,6 +104,8 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
       access,
       scans,
       krl,
+      hostCerts,
+      hostKrl,
       signIn,
       keyRegistration,
       factors,
@@ -138,7 +141,10 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     servers.push({ server });
 
     const adminServer = createServer(
-      createAdminApp({ config, storage: core.storage, auditQuery: query, now, random: randomBytes, access, cas }, log),
+      createAdminApp(
+        { config, storage: core.storage, auditQuery: query, now, random: randomBytes, access, cas, hostCerts },
+        log,
+      ),
     );
     await unlink(paths.adminSocket).catch(() => undefined);
     await listenOn(adminServer, paths.adminSocket);
@@ -147,6 +153,14 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
 
     timers.push(every(SWEEP_MS, () => access.sweep(), log, "sweep"));
     timers.push(every(KRL_REFRESH_MS, () => krl.rebuild(), log, "krl refresh"));
+    if (hostCerts && hostKrl) {
+      // Expired host certificates leave the live state (and the host KRL) after the skew margin.
+      const refresh = async () => {
+        await hostCerts.prune(now());
+        await hostKrl.rebuild();
+      };
+      timers.push(every(KRL_REFRESH_MS, refresh, log, "host krl refresh"));
+    }
     if (scans) {
       const scanner = scans;
       timers.push(every(SCAN_TICK_MS, async () => scanner.tick(), log, "scan schedule"));

@@ -18,6 +18,7 @@ import { krlPaths } from "./admin-deps.js";
 import type { Core } from "./core.js";
 import { consoleOrigin } from "../console/origin.js";
 import { signingKey } from "../ca/keyset.js";
+import { HostCertService } from "../hostcerts/service.js";
 
 /** How often pending requests are expired and failed issuances retried. */
 export const SWEEP_MS = 1000;
@@ -30,6 +31,9 @@ export const KRL_REFRESH_MS = 60_000;
 export interface Services {
   access: AccessService;
   krl: KrlService;
+  /** Host certificates and their KRL (absent without a host CA). */
+  hostCerts: HostCertService | undefined;
+  hostKrl: KrlService | undefined;
   scans: ScanService | undefined;
   signIn: SshSignIn;
   keyRegistration: KeyRegistration;
@@ -103,6 +107,8 @@ export async function buildServices(
   cas.user.onChange(() => {
     krl.rebuild().catch((err) => log.error({ err: safeErr(err) }, "KRL rebuild after a CA key change failed"));
   });
+  const host = buildHostCerts(core, now, log);
+  if (host) await host.hostKrl.rebuild();
   // Another replica's changes (PostgreSQL): long-polls wake, deadlines follow, revocations reach the KRL.
   storage.onExternalChange((changed) => {
     access
@@ -152,6 +158,8 @@ export async function buildServices(
   return {
     access,
     krl,
+    hostCerts: host?.hostCerts,
+    hostKrl: host?.hostKrl,
     scans,
     signIn,
     keyRegistration,
@@ -162,4 +170,43 @@ export async function buildServices(
     nmapPath: nmap?.path,
     stopNotifications,
   };
+}
+
+/**
+ * Host certificates over the host CA, with their own KRL (for users' RevokedHostKeys), rebuilt
+ * on a revocation, on a host CA rotation phase and on another replica's change.
+ */
+function buildHostCerts(
+  core: Core,
+  now: () => Date,
+  log: Logger,
+): { hostCerts: HostCertService; hostKrl: KrlService } | undefined {
+  const hostCa = core.cas.host;
+  if (!hostCa) return undefined;
+  const { storage } = core;
+  // The service publishes through the KRL, which is built from the service's revocations.
+  const hostCerts: HostCertService = new HostCertService({
+    config: () => core.config,
+    storage,
+    ca: hostCa,
+    now,
+    random: randomBytes,
+    log,
+    publishRevocations: () => hostKrl.rebuild(),
+  });
+  const hostKrl: KrlService = new KrlService({
+    content: () => krlContent(hostCa.set, hostCerts.revokedEntries(now())),
+    paths: [],
+    now,
+    log,
+    version: () => BigInt(storage.head.seq),
+  });
+  const rebuild = () => {
+    hostKrl.rebuild().catch((err) => log.error({ err: safeErr(err) }, "host KRL rebuild failed"));
+  };
+  hostCa.onChange(rebuild);
+  storage.onExternalChange((changed) => {
+    if (changed.some((c) => c.collection === "hostCerts")) rebuild();
+  });
+  return { hostCerts, hostKrl };
 }

@@ -281,5 +281,17 @@ export interface KnownHostsView {
   retired: string[];
 }
 
+/** POST /v1/host/certificate: the certificate of one host key, and what is in it. */
+export interface HostCertView {
+  host: string;
+  /** "ssh-ed25519-cert-v01@openssh.com AAAA..." (HostCertificate in sshd_config). */
+  certificate: string;
+  serial: string;
+  principals: string[];
+  validAfter: string;
+  validBefore: string;
+  caFingerprint: string;
+}
+
 /** Formatting of TrustedUserCAKeys and known_hosts lines (shared with the daemon). */
 export { certAuthorityLines, knownHostsPatterns, trustedUserCaKeys } from "./trust-lines.js";
