@@ -106,4 +106,24 @@ describe("the CA key in an ssh-agent", () => {
     expect(JSON.parse(waited.stdout).state).toBe("issued");
     expect((await api(w.daemon, "GET", "/readyz")).status).toBe(200);
   });
+
+  test("rotation with the agent: stage names a key the agent holds (refused otherwise), then it signs", async () => {
+    const stranger = await keygen("ed25519");
+    const refused = await w.daemon.sshcad(["ca", "rotate", "stage", "--public-key", `${stranger}.pub`]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/does not hold the CA key SHA256:\S+ \(ssh-add it/);
+    const noKey = await w.daemon.sshcad(["ca", "rotate", "stage"]);
+    expect(noKey.stderr).toMatch(/add the next key to the agent first and name its public key: --public-key FILE/);
+
+    const next = await keygen("ecdsa", 256);
+    await agent.add(next);
+    const staged = await w.daemon.sshcad(["ca", "rotate", "stage", "--public-key", `${next}.pub`, "--json"]);
+    expect(staged.code, staged.stderr).toBe(0);
+    expect(JSON.parse(staged.stdout)).toMatchObject({ phase: "staged", custody: "agent" });
+    expect((await w.daemon.sshcad(["ca", "rotate", "switch"])).code).toBe(0);
+    const id = await issue();
+    expect((await w.alice.sshca(["request", "wait", id, "--no-agent"])).code).toBe(0);
+    const l = await run(tool("ssh-keygen"), ["-L", "-f", `${w.alice.key}-cert.pub`]);
+    expect(l.stdout).toMatch(/Signing CA: ECDSA SHA256:\S+ \(using ecdsa-sha2-nistp256\)/);
+  });
 });
