@@ -24,10 +24,21 @@ export function liveUserCerts(state: StateView, now: Date): LiveCert[] {
     .map((r) => ({ serial: r.cert!.serial, caFingerprint: r.cert!.caFingerprint }));
 }
 
-/** Host certificates that are not revoked and may still be accepted somewhere. */
+/**
+ * Host certificates that are not revoked, may still be accepted somewhere, and are still the
+ * newest of their host key: a host presents only its newest certificate, so one a renewal
+ * superseded (after a host CA switch, say) keeps no CA key from being retired. Pure.
+ */
 export function liveHostCerts(state: StateView, now: Date): LiveCert[] {
-  return Object.values(state.hostCerts)
+  const certs = Object.values(state.hostCerts);
+  const newest = new Map<string, string>();
+  for (const c of certs) {
+    const k = `${c.host} ${c.keyFingerprint}`;
+    if ((newest.get(k) ?? "") < c.issuedAt) newest.set(k, c.issuedAt);
+  }
+  return certs
     .filter((c) => !c.revocation && Date.parse(c.validBefore) + KRL_SKEW_MS > now.getTime())
+    .filter((c) => newest.get(`${c.host} ${c.keyFingerprint}`) === c.issuedAt)
     .map((c) => ({ serial: c.serial, caFingerprint: c.caFingerprint }));
 }
 

@@ -294,6 +294,7 @@ describe("the host CA rotates without a prompt for anyone", () => {
   test("known-hosts carries the next key once staged; after the switch hosts renew onto the new key", async () => {
     const key = await hostKey();
     expect((await hostCert("web-1", ["--key", `${key}.pub`])).code).toBe(0);
+    const oldCa = ((await api.call("GET", "/v1/ca/host")).body as { fingerprint: string }).fingerprint;
     expect((await sshcad(["ca", "rotate", "stage", "--host"])).code).toBe(0);
     const kh = await alice.sshca(["known-hosts"]);
     const lines = kh.stdout.split("\n").filter((l) => l.startsWith("@cert-authority"));
@@ -312,5 +313,19 @@ describe("the host CA rotates without a prompt for anyone", () => {
     const d = await targetSshd(key, `${key}-cert.pub`);
     const r = await sshAs("web-1", d.port, await userSetup());
     expect(r.code, r.stderr).toBe(0);
+
+    // The old host CA key still has live certificates of hosts that did not renew yet (web-1's
+    // first key, web-2's); the one this host renewed away from no longer counts.
+    const live = (await sshcad(["host", "cert", "list", "--json"])).stdout;
+    const old = (
+      JSON.parse(live) as { serial: string; caFingerprint: string; keyFingerprint: string; revocation?: unknown }[]
+    ).filter((c) => c.caFingerprint === oldCa && !c.revocation);
+    const keyFp = (await run(tool("ssh-keygen"), ["-lf", `${key}.pub`])).stdout.split(" ")[1];
+    const superseded = old.filter((c) => c.keyFingerprint === keyFp).map((c) => c.serial);
+    expect(superseded).toHaveLength(1);
+    const retire = await sshcad(["ca", "rotate", "retire", "--host"]);
+    expect(retire.code).toBe(1);
+    expect(retire.stderr).toContain(`${old.length - 1} live certificate(s) still depend on ${oldCa}`);
+    expect(retire.stderr).not.toContain(superseded[0]!);
   });
 });
