@@ -7,6 +7,8 @@ import { decideCommands } from "./commands/decide.js";
 import { consoleCommand } from "./commands/console.js";
 import { doctorCommand } from "./commands/doctor.js";
 import { factorCommands } from "./commands/factors.js";
+import { hostCommand } from "./commands/host.js";
+import { reportCommand } from "./commands/report.js";
 import { infoCommands } from "./commands/info.js";
 import { hostCertCommand } from "./commands/host-cert.js";
 import { knownHostsCommands } from "./commands/known-hosts.js";
@@ -59,7 +61,10 @@ factorCommands(program, ctx);
 doctorCommand(program, ctx);
 consoleCommand(program, ctx);
 knownHostsCommands(program, ctx);
+// `sshca host` (the companion) first: `sshca host cert` is its subcommand.
+hostCommand(program, ctx);
 hostCertCommand(program, ctx);
+reportCommand(program, ctx);
 for (const cmd of program.commands) {
   cmd.exitOverride();
   for (const sub of cmd.commands) sub.exitOverride();

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { authSchema } from "./auth-schema.js";
 import { duration, ident } from "./fields.js";
 import { HOST_NAME, isPrintable, isReservedName, isValidAddress, LOGIN } from "./names.js";
+import { evidenceSchema } from "./evidence-schema.js";
 import { storageSchema } from "./storage-schema.js";
 
 /**
@@ -110,6 +111,10 @@ const caSchema = z
   })
   .prefault({});
 
+/** How often to scan during an access window: at least every 10 seconds (each watch is an nmap scan), at most a day. */
+const watchInterval = () =>
+  duration().pipe(z.int().min(10, "watch must be at least 10s (each watch is an nmap scan)").max(86400));
+
 const hostSchema = z.strictObject({
   /** One IP address or DNS name, resolved and scanned by sshcad itself. */
   address: z.string().refine(isValidAddress, {
@@ -136,6 +141,12 @@ const hostSchema = z.strictObject({
       versionDetection: z.boolean().default(false),
     })
     .prefault({}),
+  /**
+   * Scan this host this often while a certificate for it is live (as well as at issue and after
+   * access); an unexpected change is drift raised at once. A role's `watch` applies too: the
+   * shorter one wins.
+   */
+  watch: watchInterval().optional(),
 });
 
 const roleSchema = z
@@ -196,6 +207,11 @@ const roleSchema = z
      */
     scanOnIssue: z.enum(["record", "gate"]).default("record"),
     /**
+     * Scan the role's hosts this often while its certificate is live (e.g. "5m"); an unexpected
+     * change against the issue-time scan is drift raised at once, not at expiry.
+     */
+    watch: watchInterval().optional(),
+    /**
      * Each approval must carry a fresh second factor bound to the request's digest: a signature by
      * a FIDO security key (sk) the approver enrolled, or (where allowed) a TOTP code (RFC 6238).
      */
@@ -239,6 +255,7 @@ export const DEFAULT_WEBHOOK_EVENTS = [
   "certificate.issued",
   "certificate.revoked",
   "scan.drift",
+  "finding.raised",
   "request.approval_withdrawn",
   "auth.key_registered",
   "user.disabled",
@@ -351,6 +368,8 @@ export const configSchema = z
       })
       .prefault({}),
     webhooks: z.array(webhookSchema).default([]),
+    /** Logins reported by target hosts' companions (sshca host), and the findings they raise. */
+    evidence: evidenceSchema,
     console: consoleSchema,
     revocation: z
       .strictObject({
@@ -391,6 +410,8 @@ export const configSchema = z
         manualScansPerMinute: z.int().min(1).max(100_000).default(10),
         /** Hosts queued or being scanned on demand; more get 503 with Retry-After instead of a backlog. */
         manualScanQueue: z.int().min(1).max(100_000).default(32),
+        /** Reports (POST /v1/host/report, up to 25 logins each) one host's companion may send per minute. */
+        hostReportsPerMinute: z.int().min(1).max(100_000).default(120),
       })
       .refine((l) => l.headersTimeout <= l.requestTimeout, {
         message: "headersTimeout must not be longer than requestTimeout",
@@ -451,6 +472,14 @@ export const configSchema = z
           });
         }
       });
+      const watched = role.watch !== undefined || role.hosts.some((h) => cfg.hosts[h]?.watch !== undefined);
+      if (watched && !cfg.scanning.enabled) {
+        ctx.addIssue({
+          code: "custom",
+          path: [...at, "watch"],
+          message: "watching during the window (role or host watch) needs scanning.enabled: true",
+        });
+      }
       if (role.scanOnIssue === "gate" && !cfg.scanning.enabled) {
         ctx.addIssue({
           code: "custom",

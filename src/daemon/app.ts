@@ -33,11 +33,12 @@ import type { OidcSignIn } from "../auth/oidc/signin.js";
 import type { SshSignIn } from "../auth/ssh-signin.js";
 import { krlRoutes, revocationRoutes } from "../http/routes/revocations.js";
 import { hostCertRoutes, knownHostsRoutes } from "../http/routes/host-certs.js";
-import { authenticateHostCaller, hostCallerOf } from "../hostcerts/host-caller.js";
 import type { HostCertService } from "../hostcerts/service.js";
-import { type AuthDeps, failedSignIn } from "../http/auth.js";
-import { clientOf } from "../http/client-address.js";
 import type { RequestHandler } from "express";
+import { authenticateHost } from "../http/host-auth.js";
+import { hostRoutes } from "../http/routes/host.js";
+import { reportRoutes } from "../http/routes/reports.js";
+import type { HostReports } from "../evidence/host-reports.js";
 import type { KrlService } from "../ca/krl-service.js";
 import type { ScanService } from "../scan/service.js";
 
@@ -55,6 +56,8 @@ export interface AppDeps {
   /** Host certificates and their KRL (absent without a host CA). */
   hostCerts?: HostCertService | undefined;
   hostKrl?: KrlService | undefined;
+  /** Logins reported by target hosts' companions. */
+  hostReports: HostReports;
   signIn: SshSignIn;
   keyRegistration: KeyRegistration;
   factors: Factors;
@@ -112,7 +115,14 @@ export function createApp(deps: AppDeps): Express {
 
   const clock = () => deps.now().getTime();
   const tracked = () => deps.config().limits.trackedClients;
-  const failures = new RateLimiter(() => deps.config().limits.failedAuthPerMinute, clock, tracked);
+  // Each limiter also counts in the bucket every replica shares (PostgreSQL; see RateLimiter).
+  const shared = (scope: string) => (key: string, perMinute: number) => deps.storage.takeToken(scope, key, perMinute);
+  const failures = new RateLimiter(
+    () => deps.config().limits.failedAuthPerMinute,
+    clock,
+    tracked,
+    shared("failed-auth"),
+  );
   const origin = deps.consoleOrigin ?? (() => consoleOrigin(deps.config(), undefined));
   const consoleSessions = new ConsoleSessions({
     config: deps.config,
@@ -133,9 +143,23 @@ export function createApp(deps: AppDeps): Express {
     },
   };
   const auth = authenticate(authDeps);
+  // A target host, with its host credential (and only with that): the companion's routes and
+  // host certificate signing share the one host authentication.
+  const hostReports = new RateLimiter(() => deps.config().limits.hostReportsPerMinute, clock, tracked);
+  app.use(
+    "/v1/host",
+    authenticateHost(authDeps),
+    hostRoutes({ config: deps.config, krl: deps.krl, reports: deps.hostReports, limiter: hostReports }),
+    hostCertRoutes({ certs: deps.hostCerts }),
+  );
   app.use(opsRoutes({ config: deps.config, metrics: deps.metrics, ready: deps.ready, auth }));
-  const challenges = new RateLimiter(() => 3 * deps.config().limits.failedAuthPerMinute, clock, tracked);
-  const creations = new RateLimiter(() => deps.config().limits.requestsPerMinute, clock, tracked);
+  const challenges = new RateLimiter(
+    () => 3 * deps.config().limits.failedAuthPerMinute,
+    clock,
+    tracked,
+    shared("challenges"),
+  );
+  const creations = new RateLimiter(() => deps.config().limits.requestsPerMinute, clock, tracked, shared("requests"));
   app.use("/v1/auth/methods", methodRoutes(deps.config));
   app.use("/v1/auth/oidc", oidcRoutes(deps.config, deps.oidc, authDeps, challenges));
   app.use(
@@ -177,10 +201,20 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use("/v1/audit", auth, auditRoutes(deps.config, deps.auditQuery));
-  const manualScans = new RateLimiter(() => deps.config().limits.manualScansPerMinute, clock, tracked);
+  app.use(
+    "/v1/reports",
+    auth,
+    reportRoutes({ config: deps.config, access: deps.access, audit: deps.auditQuery, now: deps.now }),
+  );
+  const manualScans = new RateLimiter(
+    () => deps.config().limits.manualScansPerMinute,
+    clock,
+    tracked,
+    shared("manual-scans"),
+  );
   app.use("/v1/scans", auth, scanRoutes(deps.config, deps.auditQuery, deps.scans, manualScans));
   app.use("/v1/revocations", auth, revocationRoutes(deps.access));
-  mountHostCerts(app, deps, authDeps, auth);
+  mountHostCerts(app, deps, auth);
   app.use("/v1", auth, infoRoutes(deps.config));
 
   app.use(
@@ -194,24 +228,13 @@ export function createApp(deps: AppDeps): Express {
 }
 
 /**
- * Host certificates: the host KRL (public, like the user KRL), signing for a host with its host
- * credential (/v1/host/certificate), and the known_hosts material for users (/v1/known-hosts).
+ * Host certificates for users: the host KRL (public, like the user KRL) and the known_hosts
+ * material (/v1/known-hosts). Signing is under /v1/host/, with the host credential.
  */
-function mountHostCerts(app: Express, deps: AppDeps, authDeps: AuthDeps, auth: RequestHandler): void {
+function mountHostCerts(app: Express, deps: AppDeps, auth: RequestHandler): void {
   const none = () => {
     throw new SshcaError("not_found", "this CA signs no host certificates (no host CA key)");
   };
   app.use("/v1/krl/host", deps.hostKrl ? krlRoutes(deps.hostKrl) : none);
-  const hostCaller = authenticateHostCaller({
-    config: deps.config,
-    storage: deps.storage,
-    now: deps.now,
-    failed: (req, reason) => failedSignIn(authDeps, clientOf(req), reason),
-  });
-  app.use(
-    "/v1/host",
-    hostCaller,
-    deps.hostCerts ? hostCertRoutes({ certs: deps.hostCerts, hostOf: hostCallerOf }) : none,
-  );
   app.use("/v1/known-hosts", auth, knownHostsRoutes({ config: deps.config, hostCa: () => deps.cas.host?.set }));
 }

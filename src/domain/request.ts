@@ -105,8 +105,11 @@ export interface AccessRequest {
   cert?: IssuedCert;
   /** Revoked by an approver or admin, or relinquished early by the requester. */
   revocation?: { by: string; at: string; reason: string; kind: "revoke" | "relinquish" };
-  /** Scans of each host: at issue, and after access (expiry, revocation). */
-  scans?: Record<string, { issue?: ScanRef; after?: ScanRef }>;
+  /**
+   * Scans of each host: at issue, the latest while the certificate is live (roles or hosts with
+   * `watch`; each one is in the audit log), and after access (expiry, revocation).
+   */
+  scans?: Record<string, { issue?: ScanRef; during?: ScanRef; after?: ScanRef }>;
   /** The pre-issue scan gate (roles with scanOnIssue: gate). */
   gate?: { status: "passed" | "blocked"; reason?: string; override?: { by: string; at: string; reason: string } };
 }

@@ -120,6 +120,25 @@ describe("replicas on PostgreSQL", () => {
     expect(wrong.stderr).toMatch(/is not the one the database belongs to .*copy it from a running replica/);
   });
 
+  test("a client cannot multiply its request limit by the number of replicas", async () => {
+    const [a, b] = r.daemons;
+    const erin = await a!.addUser("erin", ["dev"]);
+    const body = {
+      role: "debug",
+      hosts: ["web-1"],
+      reason: "limit",
+      publicKey: readFileSync(`${alice.key}.pub`, "utf8"),
+    };
+    const statuses: number[] = [];
+    // limits.requestsPerMinute is 20: each replica alone would allow 20.
+    for (let i = 0; i < 40; i++)
+      statuses.push((await api(i % 2 ? a! : b!, "POST", "/v1/requests", { token: erin, body })).status);
+    const created = statuses.filter((s) => s === 201).length;
+    expect(created).toBeGreaterThanOrEqual(20);
+    expect(created).toBeLessThanOrEqual(22); // at most one more per replica before the shared count applies
+    expect(statuses.slice(-10).every((s) => s === 429)).toBe(true);
+  });
+
   test("/readyz on each replica names the database check", async () => {
     for (const d of r.daemons) {
       const ready = await api(d, "GET", "/readyz");

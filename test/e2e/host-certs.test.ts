@@ -1,10 +1,6 @@
-import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { mintToken } from "../../src/auth/tokens.js";
-import { put } from "../../src/store/port.js";
-import type { TokenRecord } from "../../src/store/state.js";
 import { auditRecords } from "../helpers/audit-files.js";
 import { SSHCAD } from "../helpers/daemon.js";
 import { type InProc, startInProc } from "../helpers/inproc.js";
@@ -28,23 +24,11 @@ let bob: Person;
 const sshds: TestSshd[] = [];
 const hostTokens: Record<string, string> = {};
 
-/** A host credential of `host` (kind "host"), as `sshcad host credential create` stores it. */
-async function hostCredential(host: string): Promise<string> {
-  const m = mintToken(randomBytes);
-  const now = new Date();
-  const record = {
-    user: `host:${host}`,
-    hash: m.hash,
-    createdAt: now.toISOString(),
-    expiresAt: new Date(now.getTime() + 86400_000).toISOString(),
-    kind: "host",
-    host,
-  } as unknown as TokenRecord;
-  await api.daemon.core.storage.commit(
-    [{ type: "token.created", actor: "admin", fields: { tokenId: m.id, host } }],
-    [put("tokens", m.id, record, { entry: undefined })],
-  );
-  return m.token;
+/** A host credential of `host`, made as an admin makes it: `sshcad host credential create HOST`. */
+async function hostCredential(host: string): Promise<{ token: string; credentialId: string }> {
+  const r = await sshcad(["host", "credential", "create", host, "--ttl", "1d", "--json"]);
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as { token: string; credentialId: string };
 }
 
 /** A public key line (any key will do where the refusal comes first). */
@@ -138,8 +122,8 @@ beforeAll(async () => {
   api = await startInProc(config);
   alice = await makePerson("alice", api.url, await api.token("alice", ["dev"]));
   bob = await makePerson("bob", api.url, await api.token("bob", ["sre"]));
-  hostTokens["web-1"] = await hostCredential("web-1");
-  hostTokens["web-2"] = await hostCredential("web-2");
+  hostTokens["web-1"] = (await hostCredential("web-1")).token;
+  hostTokens["web-2"] = (await hostCredential("web-2")).token;
   // Alice's user certificate for web-1 (the login itself; the host side is what is tested here).
   const req = json<{ id: string }>(
     await alice.sshca(["login", "--role", "debug", "--host", "web-1", "--reason", "r", "--no-wait", "--json"]),
@@ -273,6 +257,35 @@ describe("host certificate signing refuses what it must, and changes nothing the
     expect(r.body.error.message).not.toMatch(/at |\.ts:/);
     const after = api.snapshot();
     expect(after.state).toBe(before.state);
+  });
+
+  test("the host credential is the one way a host signs in: a revoked one is refused, and it opens no user route", async () => {
+    const c = await hostCredential("db-1");
+    const key = await hostKey();
+    const ok = await api.call("POST", "/v1/host/certificate", {
+      token: c.token,
+      body: { publicKey: readFileSync(`${key}.pub`, "utf8") },
+    });
+    expect(ok.status, JSON.stringify(ok.body)).toBe(200);
+    expect(ok.body).toMatchObject({ host: "db-1", principals: ["db-1", "127.0.0.3"] });
+    // The companion's routes and host certificates take the same credential.
+    expect((await api.call("GET", "/v1/host/whoami", { token: c.token })).body).toMatchObject({ host: "db-1" });
+    for (const [method, path] of [
+      ["GET", "/v1/known-hosts"],
+      ["GET", "/v1/requests"],
+      ["GET", "/v1/whoami"],
+    ] as const) {
+      const r = await api.call(method, path, { token: c.token });
+      expect(r.status, `${method} ${path}`).toBe(403);
+    }
+    expect((await sshcad(["host", "credential", "revoke", c.credentialId])).code).toBe(0);
+    const before = api.snapshot();
+    const after = await api.call("POST", "/v1/host/certificate", {
+      token: c.token,
+      body: { publicKey: readFileSync(`${key}.pub`, "utf8") },
+    });
+    expect(after.status).toBe(401);
+    expect(api.snapshot().state).toBe(before.state);
   });
 
   test("every host certificate is audited under the host's name; revocations under the admin", async () => {

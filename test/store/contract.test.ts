@@ -302,6 +302,21 @@ describe("PostgreSQL replicas", () => {
     }
   });
 
+  it("shares rate-limit buckets: 5 per minute is 5 across both replicas, refilled by the database clock", async () => {
+    const [a, b] = await twoReplicas();
+    try {
+      const taken = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).takeToken("t", "k", 5)));
+      expect(taken.filter(Boolean)).toHaveLength(5);
+      expect(await a.takeToken("t", "other", 5)).toBe(true); // buckets are per key
+      await pg.psql(`UPDATE rate_buckets SET at = at - interval '13 seconds' WHERE key = 'k'`, dbName);
+      expect(await b.takeToken("t", "k", 5)).toBe(true); // 13 s at 5/min refilled one
+      expect(await b.takeToken("t", "k", 5)).toBe(false);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it("verify names a record changed in the database", async () => {
     const [a, b] = await twoReplicas();
     try {

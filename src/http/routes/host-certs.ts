@@ -1,11 +1,13 @@
-import { type Response, Router } from "express";
+import { Router } from "express";
 import { z } from "zod";
 import type { CaKeySet } from "../../domain/ca.js";
 import type { Config } from "../../config/schema.js";
 import { inventoryNames } from "../../hostcerts/decide.js";
 import type { HostCertService } from "../../hostcerts/service.js";
+import { hostActor } from "../../auth/host-credential.js";
 import { fail } from "../../errors.js";
 import { identityOf } from "../auth.js";
+import { hostOf } from "../host-auth.js";
 import type { KnownHostsView } from "../contract.js";
 import { jsonBody, parse } from "../schemas.js";
 import { caView } from "./info.js";
@@ -21,14 +23,16 @@ const certBody = z.strictObject({
 /**
  * POST /v1/host/certificate: a target host asks for a certificate of one of its host keys, with
  * its host credential. Which host, and so the principals, come from the credential and the
- * inventory, never from the request.
+ * inventory, never from the request. Mounted behind `authenticateHost` with the companion's
+ * routes; without a host CA it answers 404.
  */
-export function hostCertRoutes(deps: { certs: HostCertService; hostOf: (res: Response) => { host: string } }): Router {
+export function hostCertRoutes(deps: { certs: HostCertService | undefined }): Router {
   const r = Router();
   r.post("/certificate", async (req, res) => {
-    const { host } = deps.hostOf(res);
+    const { host } = hostOf(res);
+    if (!deps.certs) throw fail.notFound("this CA signs no host certificates (no host CA key)");
     const { publicKey } = parse(certBody, jsonBody(req), "host certificate");
-    res.json(await deps.certs.sign(host, publicKey, `host:${host}`));
+    res.json(await deps.certs.sign(host, publicKey, hostActor(host)));
   });
   return r;
 }

@@ -89,6 +89,8 @@ export async function pruneTombstones(db: Postgres): Promise<number> {
     }
     // Leases lapsed long ago (a scan's is left to lapse) go too.
     await c.query("DELETE FROM leases WHERE until < now() - interval '1 hour'");
+    // Buckets idle for ten minutes are full again (the smallest rate refills within a minute).
+    await c.query("DELETE FROM rate_buckets WHERE at < now() - interval '10 minutes'");
     return Number(gone.rows[0]?.n ?? 0);
   });
 }
