@@ -18,7 +18,7 @@ const logLines = (d: TestDaemon) =>
     .map((l) => JSON.parse(l) as Record<string, any>);
 
 describe("systemd units (checked by systemd-analyze)", () => {
-  test.each(["sshcad.service", "sshca-krl-sync.service", "sshca-host-cert.service"])(
+  test.each(["sshcad.service", "sshca-krl-sync.service", "sshca-host.service", "sshca-host-cert.service"])(
     "%s: exposure 2.0 or below, verify clean",
     async (unit) => {
       const sec = await systemdAnalyze(["security", "--offline=true", `systemd/${unit}`]);
