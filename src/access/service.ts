@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { AuditType } from "../audit/record.js";
 import { resolveIdentity } from "../auth/identity.js";
 import { randomBase32 } from "../auth/tokens.js";
-import type { CaKey } from "../ca/ca-key.js";
+import type { CaSigner } from "../ca/signer.js";
 import { parseSubjectKey, type SubjectKey } from "../ca/subject-key.js";
 import type { Config } from "../config/schema.js";
 import { fail, isSshcaError, SshcaError, safeErr } from "../errors.js";
@@ -15,7 +15,7 @@ import { type AccessAsk, decideAsk, isAdmin, isApprover, isAuditor } from "./pol
 import { Deadlines, type DueAt } from "./deadlines.js";
 import type { FactorInput, Factors } from "../auth/factors/factors.js";
 import { type CutOffOptions, cutOffStep } from "./offboarding.js";
-import type { FactorEvidence } from "../domain/request.js";
+import type { FactorEvidence, RevokedSerial } from "../domain/request.js";
 import { decideStepUp } from "./step-up.js";
 import { isFinished, sweepAt } from "./retention.js";
 import { revokedEntry, stillRevocable } from "./revoked.js";
@@ -41,7 +41,8 @@ import { RequestWatch } from "./watch.js";
 export interface AccessDeps {
   config: () => Config;
   storage: Storage;
-  ca: CaKey;
+  /** The user CA: its signing key at the moment of each signature (rotation switches it). */
+  ca: { signer(): Promise<CaSigner> };
   now: () => Date;
   random: (n: number) => Buffer;
   log: Logger;
@@ -494,13 +495,12 @@ export class AccessService {
   }
 
   /**
-   * Serials to put in the KRL: revoked certificates until their validBefore plus the clock-skew
-   * margin, from the revoked collection (its requests may have left the live state already).
+   * What to put in the KRL: revoked certificates (serial and the CA key that signed each) until
+   * their validBefore plus the clock-skew margin, from the revoked collection (its requests may
+   * have left the live state already).
    */
-  revokedSerials(now: Date): bigint[] {
-    return Object.values(this.deps.storage.state.revoked)
-      .filter((r) => stillRevocable(r, now))
-      .map((r) => BigInt(r.serial));
+  revokedEntries(now: Date): RevokedSerial[] {
+    return Object.values(this.deps.storage.state.revoked).filter((r) => stillRevocable(r, now));
   }
 
   /** Live requests, for the scan scheduler. */
@@ -679,9 +679,9 @@ export class AccessService {
       if (before.length) await this.commit(...before);
       return req;
     }
-    const step = prepareIssuance(req, {
+    const step = await prepareIssuance(req, {
       config,
-      ca: this.deps.ca,
+      signer: await this.deps.ca.signer(),
       now: this.deps.now(),
       random: this.deps.random,
       identityOf: (user) => resolveIdentity(config, this.deps.storage.state, user),

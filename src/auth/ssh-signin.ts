@@ -24,7 +24,8 @@ export interface SignInDeps {
   storage: Storage;
   now: () => Date;
   random: (n: number) => Buffer;
-  caFingerprint: string;
+  /** The user CA's signing key now (named in each challenge). */
+  caFingerprint: () => string;
   /**
    * The fingerprint of the TLS CA this daemon serves under ("SHA256:..."), or "none" when it
    * serves plain HTTP (loopback or a unix socket only). It goes into every challenge, so a
@@ -63,7 +64,7 @@ export class SshSignIn {
       `user=${user}`,
       `challenge=${id}`,
       `nonce=${this.deps.random(32).toString("base64url")}`,
-      `ca=${this.deps.caFingerprint}`,
+      `ca=${this.deps.caFingerprint()}`,
       `tls=${this.deps.tlsFingerprint}`,
       `expires=${new Date(expiresAt).toISOString()}`,
       "",
