@@ -1,5 +1,5 @@
 import type { AuditRecord } from "../audit/record.js";
-import type { ReportFinding, ReportScan, ReportSession, ReportView } from "../http/contract.js";
+import type { ReportFinding, ReportScan, ReportSession, ReportView } from "./report-view.js";
 
 /**
  * One access window on one timeline, built from its audit records alone (the request may have

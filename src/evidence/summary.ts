@@ -1,5 +1,5 @@
 import type { AuditRecord } from "../audit/record.js";
-import type { ReportSummaryView } from "../http/contract.js";
+import type { ReportSummaryView } from "./report-view.js";
 
 /** The audit records a summary counts. */
 export const SUMMARY_TYPES = ["certificate.issued", "session.opened", "finding.raised", "scan.drift"] as const;
