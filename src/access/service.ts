@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { AuditType } from "../audit/record.js";
-import { resolveIdentity } from "../auth/identity.js";
+import { membersOf, resolveIdentity } from "../auth/identity.js";
 import { randomBase32 } from "../auth/tokens.js";
 import type { CaKey } from "../ca/ca-key.js";
 import { parseSubjectKey, type SubjectKey } from "../ca/subject-key.js";
@@ -10,7 +10,11 @@ import { type Change, put, remove, retryStale, type Storage } from "../store/por
 import { unwrap } from "../domain/decision.js";
 import { prepareIssuance, type Step } from "./issuance.js";
 import { KeyedMutex } from "../store/keyed-mutex.js";
-import { type AccessAsk, decideAsk, isAdmin, isApprover, isAuditor } from "./policy.js";
+import { isAdmin, isApprover, isAuditor } from "./policy.js";
+import { type LoginAsk, planRequest } from "./plan.js";
+import { openStages } from "./stages.js";
+import { awaitingReview, DEFAULT_REMIND_SECONDS, decideReview, markReminded, reminderAt } from "./break-glass.js";
+import type { HostStatus } from "../domain/scan.js";
 import { Deadlines, type DueAt } from "./deadlines.js";
 import type { FactorInput, Factors } from "../auth/factors/factors.js";
 import { type CutOffOptions, cutOffStep } from "./offboarding.js";
@@ -29,12 +33,22 @@ import {
   decideCancel,
   decideDenial,
   expireIfDue,
-  newRequest,
+  decideBotApproval,
+  recordBotAnswer,
 } from "./transitions.js";
+import { botActor } from "./stages.js";
 import type { AccessRequest, Identity } from "../domain/request.js";
 import { decideGate } from "./gate.js";
 import type { ScanRef } from "../domain/scan.js";
 import { RequestWatch } from "./watch.js";
+
+/** What an approver bot said (see src/bots/). */
+export interface BotOutcome {
+  answer: "approve" | "decline" | "error";
+  comment?: string;
+  error?: string;
+  durationMs: number;
+}
 
 export interface AccessDeps {
   config: () => Config;
@@ -49,12 +63,19 @@ export interface AccessDeps {
   publishRevocations?: () => Promise<void>;
   /** Second factors of approvers (roles with stepUp). */
   factors?: Factors;
+  /** Each host's latest scan and open drift (roles with scanAware); absent: nothing known. */
+  hostStatus?: (host: string) => HostStatus | undefined;
 }
+
+/** How often a role's open break-glass reviews are reminded. */
+const remindEvery = (config: Config, req: AccessRequest) =>
+  (Object.hasOwn(config.roles, req.role) ? config.roles[req.role]?.breakGlass?.remindEvery : undefined) ??
+  DEFAULT_REMIND_SECONDS;
 
 /** Listeners told about every committed change (notifications, scans). */
 export type ChangeListener = (req: AccessRequest, event: AuditType) => void;
 
-export interface NewRequestInput extends AccessAsk {
+export interface NewRequestInput extends LoginAsk {
   publicKey: string;
 }
 
@@ -73,7 +94,11 @@ export class AccessService {
   private readonly sweepDue: Deadlines;
 
   constructor(private readonly deps: AccessDeps) {
-    this.sweepDue = this.deadlines((req, config) => sweepAt(req, config.requests.keepFinished));
+    this.sweepDue = this.deadlines((req, config) => {
+      const at = sweepAt(req, config.requests.keepFinished);
+      const remind = reminderAt(req, remindEvery(config, req));
+      return at === undefined ? remind : remind === undefined ? at : Math.min(at, remind);
+    });
   }
 
   /** State written before revoked serials had their own collection: adopt them (once, at start). */
@@ -164,17 +189,51 @@ export class AccessService {
   }
 
   async create(identity: Identity, input: NewRequestInput): Promise<AccessRequest> {
+    return (await this.login(identity, input)).req;
+  }
+
+  /** People in any of these groups (now). */
+  private members = (groups: readonly string[]) => membersOf(this.deps.config(), this.deps.storage.state, groups);
+
+  /**
+   * A login: reuses a live certificate that covers the same role, hosts and key, or makes a
+   * request (see plan.ts for every rule it passes). Auto-approved and break-glass requests are
+   * issued at once, each audited as such.
+   */
+  async login(identity: Identity, input: NewRequestInput): Promise<{ req: AccessRequest; reused: boolean }> {
     const subject = parseSubjectKey(input.publicKey);
-    const grant = unwrap(decideAsk(this.deps.config(), identity, input));
-    const id = `rq_${randomBase32(this.deps.random, 16)}`;
-    const req = newRequest({
-      id,
-      requester: identity.user,
-      grant,
-      publicKey: subject.line,
-      keyFingerprint: subject.fingerprint,
-      now: this.deps.now(),
-    });
+    const config = this.deps.config();
+    const now = this.deps.now();
+    const plan = unwrap(
+      planRequest({
+        config,
+        identity,
+        ask: input,
+        subject,
+        id: `rq_${randomBase32(this.deps.random, 16)}`,
+        now,
+        live: this.liveRequests(),
+        hostStatus: (h) => this.deps.hostStatus?.(h),
+        membersOf: this.members,
+        identityOf: (u) => resolveIdentity(config, this.deps.storage.state, u),
+      }),
+    );
+    if (plan.kind === "reuse") {
+      const live = plan.req;
+      // No new request: the new reason is audited with the certificate it reuses.
+      await this.deps.storage.append("certificate.reused", identity.user, {
+        request: live.id,
+        requester: live.requester,
+        role: live.role,
+        serial: live.cert?.serial,
+        validBefore: live.cert?.validBefore,
+        reason: input.reason.trim(),
+      });
+      return { req: live, reused: true };
+    }
+    const req = plan.req;
+    const role = config.roles[req.role];
+    const id = req.id;
     const created: Step = {
       req,
       from: null,
@@ -188,25 +247,46 @@ export class AccessService {
         keyFingerprint: req.keyFingerprint,
         digest: req.digest,
         approvalsRequired: req.approvalsRequired,
+        // The pending lifetime, distinct from the access (ttlSeconds, from start when scheduled).
         expiresAt: req.expiresAt,
+        ...(req.start ? { start: req.start } : {}),
+        ...(req.reviewers ? { reviewers: req.reviewers } : {}),
+        ...(req.breakGlass ? { breakGlass: true } : {}),
+        ...(req.singleUse ? { singleUse: true } : {}),
+        ...(plan.issueNow ? {} : { openStages: openStages(req, role, this.members) }),
       },
     };
+    const reused = false;
     return this.locked(id, async () => {
-      if (!req.autoApprove) {
+      if (plan.issueNow === undefined) {
         await this.commit(created);
-        return req;
+        return { req, reused };
       }
-      // The role's explicit autoApprove switch: audited as its own event, never silent. The
-      // three records share one group-committed audit batch and one state write.
-      const approved = autoApprove(req, this.deps.now());
+      const at = this.deps.now();
+      const approved: AccessRequest =
+        plan.issueNow === "auto-approve"
+          ? autoApprove(req, at)
+          : { ...req, state: "approved", version: req.version + 1, updatedAt: at.toISOString() };
+      // Never silent: the role's autoApprove switch, or break-glass (announced to every approver
+      // and auditor), is its own audit record in the same group-committed batch as the request.
+      const why: Step =
+        plan.issueNow === "auto-approve"
+          ? { req: approved, type: "request.auto_approved", actor: "sshcad", fields: { digest: req.digest } }
+          : {
+              req: approved,
+              type: "request.break_glass",
+              actor: identity.user,
+              fields: {
+                digest: req.digest,
+                hosts: req.hosts,
+                reason: req.reason,
+                ttlSeconds: req.ttlSeconds,
+                reviewers: this.members(role?.approvers ?? []).filter((u) => u !== req.requester),
+              },
+            };
       // The answer to this call hands the certificate to the requester: that delivery is
       // audited in the same batch (certificate.fetched).
-      return this.issue(
-        approved,
-        subject,
-        [created, { req: approved, type: "request.auto_approved", actor: "sshcad", fields: { digest: req.digest } }],
-        true,
-      );
+      return { req: await this.issue(approved, subject, [created, why], true), reused };
     });
   }
 
@@ -223,7 +303,7 @@ export class AccessService {
       await this.expireNow(req, now);
       const role = this.deps.config().roles[req.role];
       const base = this.get(id)!;
-      const decided = unwrap(decideApproval(base, role, identity, digest, comment, now));
+      const decided = unwrap(decideApproval(base, role, identity, digest, comment, now, this.members));
       // The approval stands; only now is the second factor checked (a TOTP code is used up with it).
       const { evidence, changes } = await this.stepUp(identity, base, factor);
       const { complete } = decided;
@@ -242,12 +322,99 @@ export class AccessService {
           approvals: request.approvals.length,
           approvalsRequired: request.approvalsRequired,
           approvers: request.approvals.map((a) => a.approver),
+          stage: decided.stage,
+          openStages: openStages(request, role, this.members),
           ...(comment ? { comment } : {}),
           ...(evidence ? { factor: evidence } : {}),
         },
       });
       if (!complete) return request;
       return this.issueOr503(request, "approval recorded");
+    });
+  }
+
+  /** An approver reviews a break-glass request afterwards (audited as request.reviewed). */
+  async review(identity: Identity, id: string, comment: string): Promise<AccessRequest> {
+    return this.locked(id, async () => {
+      const req = this.visible(identity, id);
+      const reviewed = unwrap(
+        decideReview(req, this.deps.config().roles[req.role], identity, comment, this.deps.now()),
+      );
+      await this.commit({
+        req: reviewed,
+        from: req,
+        type: "request.reviewed",
+        actor: identity.user,
+        fields: { comment: comment.trim(), serial: req.cert?.serial },
+      });
+      return reviewed;
+    });
+  }
+
+  /** Break-glass requests still waiting for their review, that this identity may see. */
+  openReviews(identity: Identity): AccessRequest[] {
+    return this.list(identity).filter(awaitingReview);
+  }
+
+  /**
+   * An approver bot answered (or failed to). The answer is audited whatever it was; a yes counts
+   * as one approval by bot:NAME where a stage takes it (see stages.ts), and may complete the request.
+   */
+  async botAnswered(id: string, bot: string, outcome: BotOutcome): Promise<void> {
+    await this.locked(id, async () => {
+      const req = this.get(id);
+      if (!req) return;
+      const now = this.deps.now();
+      await this.expireNow(req, now);
+      const base = this.get(id)!;
+      const answer = {
+        at: now.toISOString(),
+        answer: outcome.answer,
+        ...(outcome.comment ? { comment: outcome.comment } : {}),
+        ...(outcome.error ? { error: outcome.error } : {}),
+      };
+      const answered = recordBotAnswer(base, bot, answer, now);
+      const actor = botActor(bot);
+      const decided = outcome.answer === "approve" ? decideBotApproval(answered, bot, outcome.comment, now) : undefined;
+      const steps: Step[] = [
+        {
+          req: answered,
+          from: base,
+          type: "request.bot_answered",
+          actor,
+          fields: {
+            bot,
+            answer: outcome.answer,
+            durationMs: outcome.durationMs,
+            ...(outcome.comment ? { comment: outcome.comment } : {}),
+            ...(outcome.error ? { error: outcome.error } : {}),
+            ...(decided && !decided.ok ? { counted: false, why: decided.reason } : {}),
+          },
+        },
+      ];
+      if (decided?.ok) {
+        const request = decided.value.request;
+        steps.push({
+          req: request,
+          type: "request.approved",
+          actor,
+          fields: {
+            digest: request.digest,
+            approvals: request.approvals.length,
+            approvalsRequired: request.approvalsRequired,
+            approvers: request.approvals.map((a) => a.approver),
+            stage: decided.value.stage,
+            openStages: openStages(request, this.deps.config().roles[request.role], this.members),
+            bot,
+          },
+        });
+      }
+      await this.commit(...steps);
+      if (decided?.ok && decided.value.complete) {
+        await this.issue(decided.value.request).catch((err) => {
+          this.deps.log.warn({ err: safeErr(err), request: id }, "issuance after a bot's approval failed; will retry");
+        });
+      }
     });
   }
 
@@ -326,7 +493,7 @@ export class AccessService {
   async webauthnChallenge(identity: Identity, id: string, digest: string) {
     const req = this.visible(identity, id);
     const role = this.deps.config().roles[req.role];
-    unwrap(decideApproval(req, role, identity, digest, undefined, this.deps.now()));
+    unwrap(decideApproval(req, role, identity, digest, undefined, this.deps.now(), this.members));
     if (!role?.stepUp?.methods.includes("webauthn"))
       throw fail.badRequest(`role ${req.role} does not take a WebAuthn second factor`);
     if (!this.deps.factors) throw fail.forbidden("second factors are not available here");
@@ -482,7 +649,13 @@ export class AccessService {
    */
   private async settleGate(req: AccessRequest): Promise<void> {
     const config = this.deps.config();
-    if (req.state !== "approved" || config.roles[req.role]?.scanOnIssue !== "gate" || req.gate !== undefined) return;
+    if (
+      req.state !== "approved" ||
+      config.roles[req.role]?.scanOnIssue !== "gate" ||
+      req.gate !== undefined ||
+      req.breakGlass !== undefined
+    )
+      return;
     const issueScans = Object.fromEntries(req.hosts.map((h) => [h, req.scans?.[h]?.issue]));
     const gate = decideGate(req.hosts, issueScans, (h) => config.hosts[h]?.expectedPorts ?? []);
     if (gate.status === "waiting") return;
@@ -571,6 +744,15 @@ export class AccessService {
         .catch((err) => {
           this.deps.log.warn({ err: safeErr(err), request: id }, "issuance retry failed");
         });
+    } else if ((reminderAt(req, remindEvery(this.deps.config(), req)) ?? Infinity) <= now.getTime()) {
+      await this.locks
+        .run(id, () => this.remind(this.get(id)!))
+        .catch((err) => {
+          this.deps.log.warn(
+            { err: safeErr(err), request: id },
+            "could not remind the reviewers of a break-glass request",
+          );
+        });
     } else if (isFinished(req, now, keep) && (this.deps.expiryWorkDone?.(req) ?? true)) {
       return true;
     }
@@ -602,6 +784,24 @@ export class AccessService {
     this.deps.log.debug({ requests: done.map((r) => r.id) }, "finished requests left the live state");
   }
 
+  /** Reminds the approvers that a break-glass request still waits for its review (a webhook event). */
+  private async remind(req: AccessRequest): Promise<void> {
+    if (!awaitingReview(req)) return;
+    const now = this.deps.now();
+    await this.commit({
+      req: markReminded(req, now),
+      from: req,
+      type: "request.review_reminder",
+      actor: "sshcad",
+      fields: {
+        issuedAt: req.cert ? req.createdAt : undefined,
+        serial: req.cert?.serial,
+        reason: req.reason,
+        reviewers: this.members(this.deps.config().roles[req.role]?.approvers ?? []).filter((u) => u !== req.requester),
+      },
+    });
+  }
+
   private async expireNow(req: AccessRequest, now: Date): Promise<void> {
     const expired = expireIfDue(req, now);
     if (expired)
@@ -625,7 +825,12 @@ export class AccessService {
     const config = this.deps.config();
     // A gated role issues only after its pre-issue scan passed (or an approver overrode it);
     // the scanner calls applyScan, which comes back here.
-    if (config.roles[req.role]?.scanOnIssue === "gate" && req.gate?.status !== "passed" && !req.gate?.override) {
+    if (
+      config.roles[req.role]?.scanOnIssue === "gate" &&
+      req.breakGlass === undefined &&
+      req.gate?.status !== "passed" &&
+      !req.gate?.override
+    ) {
       if (before.length) await this.commit(...before);
       return req;
     }

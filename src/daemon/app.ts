@@ -34,6 +34,9 @@ import type { SshSignIn } from "../auth/ssh-signin.js";
 import { krlRoutes, revocationRoutes } from "../http/routes/revocations.js";
 import type { KrlService } from "../ca/krl-service.js";
 import type { ScanService } from "../scan/service.js";
+import type { HostHealth } from "../scan/hosts.js";
+import { hostRoutes } from "../http/routes/hosts.js";
+import { membersOf } from "../auth/identity.js";
 
 export interface AppDeps {
   config: () => Config;
@@ -44,6 +47,8 @@ export interface AppDeps {
   access: AccessService;
   /** Absent when scanning is turned off. */
   scans?: ScanService | undefined;
+  /** Each host's latest scan and open drift (scan-aware roles). */
+  hosts?: HostHealth | undefined;
   krl: KrlService;
   signIn: SshSignIn;
   keyRegistration: KeyRegistration;
@@ -164,12 +169,14 @@ export function createApp(deps: AppDeps): Express {
       now: deps.now,
       creations,
       recheck,
+      members: (groups) => membersOf(deps.config(), deps.storage.state, groups),
     }),
   );
   app.use("/v1/audit", auth, auditRoutes(deps.config, deps.auditQuery));
   const manualScans = new RateLimiter(() => deps.config().limits.manualScansPerMinute, clock, tracked);
   app.use("/v1/scans", auth, scanRoutes(deps.config, deps.auditQuery, deps.scans, manualScans));
   app.use("/v1/revocations", auth, revocationRoutes(deps.access));
+  if (deps.hosts) app.use("/v1/hosts", auth, hostRoutes(deps.hosts));
   app.use("/v1", auth, infoRoutes(deps.config));
 
   app.use(

@@ -107,6 +107,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
       ca,
       access,
       scans,
+      hosts: services.hosts,
       krl,
       signIn,
       keyRegistration,
@@ -154,6 +155,8 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     servers.push({ server: adminServer, after: () => unlink(paths.adminSocket).catch(() => undefined) });
 
     timers.push(every(SWEEP_MS, () => access.sweep(), log, "sweep"));
+    timers.push(every(SWEEP_MS, async () => services?.bots.tick(), log, "approver bots"));
+    timers.push(() => services?.bots.stop());
     timers.push(every(KRL_REFRESH_MS, () => krl.rebuild(), log, "krl refresh"));
     if (scans) {
       const scanner = scans;

@@ -13,8 +13,11 @@ import { Metrics } from "../ops/metrics.js";
 import { findNmap } from "../scan/runner.js";
 import { ScanService } from "../scan/service.js";
 import { krlPaths } from "./admin-deps.js";
+import { safeErr } from "../errors.js";
 import type { Core } from "./core.js";
 import { consoleOrigin } from "../console/origin.js";
+import { BotService } from "../bots/service.js";
+import { HostHealth } from "../scan/hosts.js";
 
 /** How often pending requests are expired and failed issuances retried. */
 export const SWEEP_MS = 1000;
@@ -37,6 +40,10 @@ export interface Services {
   metrics: Metrics;
   nmapPath: string | undefined;
   stopNotifications: () => Promise<void>;
+  /** Each host's latest scan and open drift (scan-aware roles). */
+  hosts: HostHealth;
+  /** Approver bots (approverBots:). */
+  bots: BotService;
 }
 
 export async function buildServices(
@@ -64,7 +71,10 @@ export async function buildServices(
     consoleOrigin: () => consoleOrigin(core.config, site.apiUrl),
   });
   let scans: ScanService | undefined;
+  const hosts = new HostHealth({ config, storage, now });
+  const botSecrets = await BotService.secrets(core.config, env);
   const access: AccessService = new AccessService({
+    hostStatus: (host) => hosts.status(host),
     factors,
     config,
     storage,
@@ -110,6 +120,10 @@ export async function buildServices(
         metrics.scans.inc({ outcome: record.outcome, trigger: record.trigger });
         if (drift) metrics.drift.inc();
       },
+      recordHost: (record, summary) =>
+        hosts.record(record, summary).catch((err) => {
+          log.error({ err: safeErr(err), host: record.host }, "host status not recorded");
+        }),
     });
     const scanner = scans;
     access.onChange(() => scanner.requestTick());
@@ -117,6 +131,11 @@ export async function buildServices(
   } else {
     log.warn("scanning is turned off (scanning.enabled: false)");
   }
+
+  const bots = new BotService({ config, access, storage, now, random: randomBytes, log, secrets: botSecrets });
+  access.onChange((_req, event) => {
+    if (event === "request.created") bots.requestTick();
+  });
 
   const stopNotifications = await startNotifications({
     config,
@@ -148,5 +167,7 @@ export async function buildServices(
     metrics,
     nmapPath: nmap?.path,
     stopNotifications,
+    hosts,
+    bots,
   };
 }

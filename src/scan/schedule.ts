@@ -17,15 +17,18 @@ export interface DueScan {
 export function dueScans(req: AccessRequest, role: RoleConfig | undefined, now: Date): DueScan[] {
   const out: DueScan[] = [];
   const done = (host: string, slot: "issue" | "after") => req.scans?.[host]?.[slot] !== undefined;
-  const gate = role?.scanOnIssue === "gate";
+  // Break-glass issues at once: its hosts are scanned at issue, as with scanOnIssue: record.
+  const gate = role?.scanOnIssue === "gate" && req.breakGlass === undefined;
   if (req.state === "approved" && gate && req.gate?.status !== "passed" && !req.gate?.override) {
     for (const host of req.hosts) if (!done(host, "issue")) out.push({ host, slot: "issue", trigger: "issue" });
   }
   if (req.state === "issued" && req.cert) {
     const expired = now.getTime() >= Date.parse(req.cert.validBefore);
+    // A scheduled window's hosts are scanned when it begins, not when it was approved.
+    const begun = req.start === undefined || now.getTime() >= Date.parse(req.start);
     for (const host of req.hosts) {
       // An issue-time scan that did not happen before expiry would describe the wrong moment.
-      if (!expired && !gate && !done(host, "issue")) out.push({ host, slot: "issue", trigger: "issue" });
+      if (!expired && begun && !gate && !done(host, "issue")) out.push({ host, slot: "issue", trigger: "issue" });
       if (expired && !done(host, "after")) out.push({ host, slot: "after", trigger: "expiry" });
     }
   }
@@ -46,13 +49,15 @@ export function scansComplete(req: AccessRequest): boolean {
  * When dueScans next has something for this request, so the scheduler can wait for it rather
  * than look at every live request each tick: 0 when something is due now (not the clock's
  * value, which may step back), the end of the certificate when only the after-access scan is
- * left, undefined when nothing will be due. Time only enters dueScans through "has the
- * certificate expired", so `now` and the end of the certificate are the only instants to
- * check. Pure.
+ * left, undefined when nothing will be due. Pure.
  */
 export function nextScanAt(req: AccessRequest, role: RoleConfig | undefined, now: Date): number | undefined {
   if (dueScans(req, role, now).length > 0) return 0;
   if (!req.cert) return undefined;
+  // Besides now, time enters dueScans only through the start of a scheduled window and the end
+  // of the certificate.
+  const start = req.start === undefined ? undefined : Date.parse(req.start);
+  if (start !== undefined && start > now.getTime() && dueScans(req, role, new Date(start)).length > 0) return start;
   const end = Date.parse(req.cert.validBefore);
   return end > now.getTime() && dueScans(req, role, new Date(end)).length > 0 ? end : undefined;
 }

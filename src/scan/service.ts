@@ -24,6 +24,8 @@ export interface ScanDeps {
   nmapVersion: string;
   /** Told about every finished scan (metrics). */
   onScan?: (record: ScanRecord, drift: boolean) => void;
+  /** Keeps each host's latest scan and open drift (scan-aware roles), after the scan is audited. */
+  recordHost?: (record: ScanRecord, driftSummary: string | undefined) => Promise<void>;
 }
 
 /** Turns a full scan record into what a request keeps: outcome and open ports. */
@@ -207,8 +209,8 @@ export class ScanService {
     }
     const drifted = record.drift !== undefined && trigger !== "manual" && hasDrift(record.drift);
     this.deps.onScan?.(record, drifted);
-    if (record.drift && drifted) {
-      const summary = describeDrift(record.drift);
+    const summary = record.drift && drifted ? describeDrift(record.drift) : undefined;
+    if (record.drift && summary) {
       await this.deps.audit.append("scan.drift", "sshcad", {
         scan: id,
         host: hostName,
@@ -222,6 +224,7 @@ export class ScanService {
         "host exposure changed during access",
       );
     }
+    await this.deps.recordHost?.(record, summary);
     return record;
   }
 

@@ -1,5 +1,6 @@
 import { Low } from "lowdb";
 import type { AccessRequest, RevokedSerial } from "../domain/request.js";
+import type { HostStatus } from "../domain/scan.js";
 import { SshcaError } from "../errors.js";
 import { JournaledJsonFile } from "./journaled-file.js";
 
@@ -98,6 +99,8 @@ export interface StateDoc {
   factors: Record<string, FactorRecord>;
   /** Revoked certificates still to be listed in the KRL, by serial (until validBefore + skew). */
   revoked: Record<string, RevokedSerial>;
+  /** Each inventory host's latest scan and unresolved drift, by host name (scan-aware approval). */
+  hosts: Record<string, HostStatus>;
 }
 
 export function emptyState(now: Date): StateDoc {
@@ -112,11 +115,21 @@ export function emptyState(now: Date): StateDoc {
     sshKeys: {},
     factors: {},
     revoked: {},
+    hosts: {},
   };
 }
 
 /** The parts of the document that are collections of entries (journaled entry by entry). */
-export const STATE_COLLECTIONS = ["users", "tokens", "requests", "webhooks", "sshKeys", "factors", "revoked"] as const;
+export const STATE_COLLECTIONS = [
+  "users",
+  "tokens",
+  "requests",
+  "webhooks",
+  "sshKeys",
+  "factors",
+  "revoked",
+  "hosts",
+] as const;
 export type Collection = (typeof STATE_COLLECTIONS)[number];
 export type EntryOf<C extends Collection> = StateDoc[C][string];
 
