@@ -463,12 +463,13 @@ export const configSchema = z
       const at = ["roles", name];
       checkGroups(role.requesters, [...at, "requesters"]);
       // A role that failed its own checks was not transformed: only what it was given is there.
-      const stages = Array.isArray(role.stages) ? role.stages : [];
+      const transformed = Array.isArray(role.stages) && role.stages.every((s) => Array.isArray(s?.groups));
+      const stages = transformed ? role.stages : [];
       // Stages written in the config carry a bots list; the implicit one-stage policy does not.
       if (stages.some((s) => s.bots !== undefined))
         stages.forEach((s, i) => checkGroups(s.groups, [...at, "stages", i, "approvers"]));
       else checkGroups(role.approvers ?? [], [...at, "approvers"]);
-      if (Array.isArray(role.stages)) checkPolicy(cfg, name, role, ctx);
+      if (transformed) checkPolicy(cfg, name, role, ctx);
       role.hosts.forEach((h, i) => {
         if (!Object.hasOwn(cfg.hosts, h)) {
           ctx.addIssue({
