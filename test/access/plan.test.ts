@@ -70,8 +70,19 @@ function live(over: Partial<AccessRequest> = {}): AccessRequest {
   };
 }
 
+interface PlanCase {
+  name: string;
+  ask: Partial<LoginAsk>;
+  at?: Date;
+  host?: HostStatus;
+  reason?: string | RegExp;
+  kind?: "new";
+  issueNow?: "auto-approve" | "break-glass" | undefined;
+  want?: Record<string, unknown>;
+}
+
 describe("planRequest: every rule a login passes", () => {
-  test.each([
+  test.each<PlanCase>([
     {
       name: "ok/within hours: a request with the role's one stage",
       ask: {},
@@ -172,12 +183,9 @@ describe("planRequest: every rule a login passes", () => {
       kind: "new",
       want: { singleUse: true },
     },
-  ] as const)("$name", (c) => {
-    const d = plan(c.ask as Partial<LoginAsk>, {
-      ...("at" in c ? { at: c.at } : {}),
-      ...("host" in c ? { host: c.host as HostStatus } : {}),
-    });
-    if ("reason" in c) {
+  ])("$name", (c) => {
+    const d = plan(c.ask, { ...(c.at ? { at: c.at } : {}), ...(c.host ? { host: c.host } : {}) });
+    if (c.reason !== undefined) {
       expect(d.ok).toBe(false);
       if (!d.ok) expect(d.reason).toMatch(c.reason);
       return;
@@ -185,7 +193,7 @@ describe("planRequest: every rule a login passes", () => {
     expect(d.ok).toBe(true);
     if (!d.ok || d.value.kind !== "new") throw new Error("expected a new request");
     if ("issueNow" in c) expect(d.value.issueNow).toBe(c.issueNow);
-    if ("want" in c) expect(d.value.req).toMatchObject(c.want);
+    if (c.want) expect(d.value.req).toMatchObject(c.want);
   });
 
   test.each([

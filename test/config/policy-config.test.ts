@@ -55,9 +55,9 @@ describe("approval policy config", () => {
       c.roles.debug.scanAware = {};
       c.approverBots = { pager: { url: "http://127.0.0.1:9000/approve", secretEnv: "PAGER" } };
     });
-    expect(cfg.roles.debug.breakGlass).toEqual({ maxTtl: 900, remindEvery: 4 * 3600 });
-    expect(cfg.roles.debug.hours?.timeZone).toBe("UTC");
-    expect(cfg.roles.debug.scanAware).toEqual({ onDrift: "extra-approval" });
+    expect(cfg.roles.debug!.breakGlass).toEqual({ maxTtl: 900, remindEvery: 4 * 3600 });
+    expect(cfg.roles.debug!.hours?.timeZone).toBe("UTC");
+    expect(cfg.roles.debug!.scanAware).toEqual({ onDrift: "extra-approval" });
     expect(cfg.approverBots.pager).toMatchObject({ timeout: 10 });
     expect(cfg.requests.scheduleAhead).toBe(7 * 86400);
   });
