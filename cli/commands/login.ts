@@ -46,6 +46,7 @@ interface LoginOpts {
   reason: string;
   ttl?: string;
   breakGlass?: boolean;
+  new?: boolean;
   start?: string;
   reviewer?: string[];
   key: string;
@@ -71,6 +72,7 @@ export function loginCommand(program: Command, ctx: Ctx): void {
         "schedule the window: valid from this time (ISO with zone, or +2h); approvals may come before",
       )
       .option("--reviewer <name...>", "suggest who should approve: they are told first")
+      .option("--new", "ask anew even when a live certificate for the same role, hosts and key exists (else reused)")
       .option(
         "--break-glass",
         "emergency: issued at once without approval (roles with breakGlass); reviewed afterwards",
@@ -90,6 +92,7 @@ export function loginCommand(program: Command, ctx: Ctx): void {
       ...(o.start !== undefined ? { start: parseStart(o.start, new Date()) } : {}),
       ...(o.reviewer?.length ? { reviewers: o.reviewer } : {}),
       ...(o.breakGlass ? { breakGlass: true } : {}),
+      ...(o.new ? { reuse: false } : {}),
     };
     // No session yet: sign in through the identity provider first (when the server offers it).
     let client = await ensureSignedIn(ctx, { device: o.device === true });

@@ -16,6 +16,8 @@ export interface LoginAsk extends AccessAsk {
   start?: string | undefined;
   /** Approvers the requester suggests (told first). */
   reviewers?: string[] | undefined;
+  /** false: ask anew even when a live certificate covers this (a fresh window). */
+  reuse?: boolean | undefined;
 }
 
 export interface PlanInput {
@@ -54,7 +56,7 @@ export function planRequest(p: PlanInput): Decision<Plan> {
   let grant: Grant = asked.value;
   const role = config.roles[grant.role]!;
 
-  if (ask.start === undefined) {
+  if (ask.start === undefined && ask.reuse !== false) {
     const live = findReusable(
       p.live,
       { requester: identity.user, role: grant.role, hosts: grant.hosts, keyFingerprint: p.subject.fingerprint },

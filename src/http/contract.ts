@@ -121,6 +121,8 @@ export interface CreateRequestBody {
   start?: string;
   /** Approvers to tell first. */
   reviewers?: string[];
+  /** false: a new request even when a live certificate of the same role, hosts and key exists. */
+  reuse?: boolean;
 }
 
 /** POST /v1/requests/:id/review: an approver's review of a break-glass request. */

@@ -24,6 +24,8 @@ export const createRequestBody = z.strictObject({
   reason: text(2000),
   publicKey: text(16 * 1024),
   breakGlass: z.boolean().optional(),
+  /** false: make a new request even when a live certificate covers this one. */
+  reuse: z.boolean().optional(),
   start: text(64).optional(),
   reviewers: z.array(text(64)).max(5, "at most 5 suggested reviewers").optional(),
 });

@@ -76,7 +76,7 @@ export function summarize(record: AuditRecord): string {
   switch (record.type) {
     case "request.created":
       // The access asked for and the time it waits for approval are two things: both are said.
-      return `${record.actor} requests ${str("role")} on ${str("hosts")}: ${access} of access${f.start ? ` from ${str("start")}` : ""}; waits for approval until ${str("expiresAt")}: "${str("reason")}"${openText(f)}${f.reviewers ? `; suggested reviewers: ${str("reviewers")}` : ""}. Approve with: sshca approve ${str("request")}`;
+      return `${record.actor} requests ${str("role")} on ${str("hosts")} for ${access} of access${f.start ? ` from ${str("start")}` : ""}; waits for approval until ${str("expiresAt")}: "${str("reason")}"${openText(f)}${f.reviewers ? `; suggested reviewers: ${str("reviewers")}` : ""}. Approve with: sshca approve ${str("request")}`;
     case "request.approved":
       return `${record.actor} approved ${str("request")} (${str("role")} for ${str("requester")})${f.stage ? ` for stage ${str("stage")}` : ""}, ${String(f.approvals)}/${String(f.approvalsRequired)} approvals${openText(f)}`;
     case "request.break_glass":

@@ -196,7 +196,7 @@ describe("planRequest: every rule a login passes", () => {
     if (c.want) expect(d.value.req).toMatchObject(c.want);
   });
 
-  test.each([
+  test.each<{ name: string; live: AccessRequest; ask: Partial<LoginAsk>; reuse: boolean; who?: Identity }>([
     { name: "ok/the same role, hosts and key reuse the live certificate", live: live(), ask: {}, reuse: true },
     {
       name: "ok/hosts in another order are the same hosts",
@@ -240,7 +240,7 @@ describe("planRequest: every rule a login passes", () => {
       return;
     }
     expect(d.ok && d.value.kind).toBe(reuse ? "reuse" : "new");
-    if (ask.start === undefined) {
+    if (ask.start === undefined && ask.reuse === undefined) {
       const found = findReusable(
         [l],
         { requester: "alice", role: "debug", hosts: ask.hosts ?? ["web-1"], keyFingerprint: subject.fingerprint },

@@ -75,7 +75,7 @@ describe("who is told, with stages, reviewers and break-glass", () => {
       }),
     );
     expect(text).toBe(
-      'alice requests dba on db-1: 30m of access; waits for approval until 2026-01-01T01:00:00.000Z: "CHG-1"; still open: leads (1 more: dave), oncall (2 more: bob, erin, bot:pager). Approve with: sshca approve rq_aaaaaaaaaaaaaaaa',
+      'alice requests dba on db-1 for 30m of access; waits for approval until 2026-01-01T01:00:00.000Z: "CHG-1"; still open: leads (1 more: dave), oncall (2 more: bob, erin, bot:pager). Approve with: sshca approve rq_aaaaaaaaaaaaaaaa',
     );
     expect(
       summarize(
