@@ -8,14 +8,13 @@ import { Command } from "commander";
 import { adminRequest } from "./admin/client.js";
 import { OidcProvider } from "./auth/oidc/provider.js";
 import { embeddedConfigPath, loadConfigFile, packageVersion } from "./config/load.js";
-import { openCore } from "./daemon/core.js";
+import { caPassphrase, openCore } from "./daemon/core.js";
 import { offlineAdminDeps } from "./daemon/admin-deps.js";
 import { banner, invocation } from "./daemon/banner.js";
 import { createLogger } from "./daemon/logger.js";
 import { type Admin, userCommands } from "./daemon/user-commands.js";
 import { dataPaths } from "./daemon/paths.js";
 import { serve, subjectAltNames } from "./daemon/serve.js";
-import { STATE_COLLECTIONS } from "./store/state.js";
 import { JournaledJsonFile } from "./store/journaled-file.js";
 import { ensureTlsMaterial } from "./tls/material.js";
 import type { VerifyResult } from "./audit/verify.js";
@@ -24,6 +23,11 @@ import { isSshcaError, SshcaError, safeErr } from "./errors.js";
 import { migrate } from "./store/postgres/migrations.js";
 import { openPostgres } from "./store/postgres/pool.js";
 import { readPostgresUrl } from "./store/postgres/url.js";
+import { copyToPostgres } from "./store/copy.js";
+import { STATE_COLLECTIONS, StateStore } from "./store/state.js";
+import { acquireLock } from "./daemon/lock.js";
+import { readCaKey } from "./ca/custody.js";
+import { Sealer } from "./auth/factors/sealed.js";
 
 process.umask(0o077);
 const env = process.env;
@@ -53,7 +57,7 @@ program
     say(`CA fingerprint ${core.ca.fingerprint}`);
     if (core.config.listen.tls.enabled) {
       const tls = await ensureTlsMaterial(core.paths.tlsDir, subjectAltNames(core.config.listen), now());
-      if (tls.created.ca) await core.audit.append("tls.ca_created", "sshcad", { fingerprint: tls.fingerprint });
+      if (tls.created.ca) await core.storage.append("tls.ca_created", "sshcad", { fingerprint: tls.fingerprint });
       say(`${tls.created.ca ? "Created" : "Kept"} TLS CA ${core.paths.tlsDir}/ca.crt, fingerprint ${tls.fingerprint}`);
     }
     say("TrustedUserCAKeys line for target hosts:");
@@ -191,9 +195,8 @@ program
     );
   });
 
-program
-  .command("storage")
-  .description("the storage backend")
+const storageCommand = program.command("storage").description("the storage backend");
+storageCommand
   .command("migrate")
   .description("create or upgrade the PostgreSQL schema (storage.backend: postgres); safe while other replicas run")
   .action(async () => {
@@ -213,6 +216,58 @@ program
       );
     } finally {
       await db.close();
+    }
+  });
+
+storageCommand
+  .command("copy")
+  .description(
+    "copy the embedded data directory (state and the whole audit chain, verified on both sides) into the empty PostgreSQL database of storage.urlFile",
+  )
+  .requiredOption("--to <backend>", "the backend to copy to: postgres")
+  .action(async (o: { to: string }) => {
+    if (o.to !== "postgres") throw new SshcaError("bad_request", `--to ${o.to}: only postgres is supported`);
+    const g = globals();
+    const cfg = loadConfigFile(g.configPath);
+    if (cfg.storage.backend !== "postgres") {
+      throw new SshcaError(
+        "config_invalid",
+        "set storage.backend: postgres and storage.urlFile in the config first (the data directory it names is the one copied)",
+      );
+    }
+    const paths = dataPaths(cfg, g.dataDirFlag, env);
+    if (!existsSync(paths.state)) {
+      throw new SshcaError("state_invalid", `no embedded data directory at ${paths.dataDir} (no state.json there)`);
+    }
+    const log = createLogger(env);
+    // The data directory's lock: a daemon still writing it would make the copy stale at once.
+    const lock = await acquireLock(paths.lock);
+    const db = openPostgres({
+      url: await readPostgresUrl(cfg.storage, env),
+      log,
+      applicationName: "sshcad storage copy",
+    });
+    try {
+      await migrate(db);
+      const store = await StateStore.open(paths.state, now());
+      const ca = await readCaKey(paths.caKey, await caPassphrase(env));
+      const sealer = await Sealer.open(paths.sealKey);
+      const r = await copyToPostgres({
+        auditDir: paths.auditDir,
+        state: store,
+        db,
+        keys: [
+          { name: "ca_fingerprint", fingerprint: ca.fingerprint, path: paths.caKey },
+          { name: "seal_key_fingerprint", fingerprint: sealer.fingerprint, path: paths.sealKey },
+        ],
+      });
+      say(
+        `copied ${r.records} audit records and ${r.entries} live entries; the chain verifies in the database with head ${r.head.seq}:${r.head.hash}`,
+      );
+      say("start sshcad with this config now; keep the data directory's ca/ and tls/ (each replica needs a copy)");
+    } finally {
+      await db.close();
+      await lock.release();
     }
   });
 

@@ -7,6 +7,7 @@ import { parseSubjectKey, type SubjectKey } from "../ca/subject-key.js";
 import type { Config } from "../config/schema.js";
 import { fail, isSshcaError, SshcaError, safeErr } from "../errors.js";
 import { type Change, put, remove, retryStale, type Storage } from "../store/port.js";
+import type { Collection } from "../store/state.js";
 import { unwrap } from "../domain/decision.js";
 import { prepareIssuance, type Step } from "./issuance.js";
 import { KeyedMutex } from "../store/keyed-mutex.js";
@@ -73,7 +74,12 @@ const remindEvery = (config: Config, req: AccessRequest) =>
   DEFAULT_REMIND_SECONDS;
 
 /** Listeners told about every committed change (notifications, scans). */
-export type ChangeListener = (req: AccessRequest, event: AuditType) => void;
+/** How long the sweeping replica holds its lease (it renews it every sweep, every second). */
+const SWEEP_LEASE_MS = 5000;
+
+/** What happened to a request: its audit event here, or "changed elsewhere" (another replica). */
+export type ChangeEvent = AuditType | "changed elsewhere";
+export type ChangeListener = (req: AccessRequest, event: ChangeEvent) => void;
 
 export interface NewRequestInput extends LoginAsk {
   publicKey: string;
@@ -138,6 +144,33 @@ export class AccessService {
   /** Updates the indexes derived from a request that was just stored. */
   private track(req: AccessRequest): void {
     for (const index of this.indexes) index.track(req);
+  }
+
+  /**
+   * Another replica changed these entries (PostgreSQL): the due-time indexes follow, waiting
+   * long-polls and event streams wake (an approval on B answers a CLI waiting on A), a user
+   * whose account or credentials changed has their waits re-checked, and revocations reach
+   * this replica's KRL.
+   */
+  async changedElsewhere(changed: readonly { collection: Collection; key: string }[]): Promise<void> {
+    let revocations = false;
+    for (const { collection, key } of changed) {
+      if (collection === "requests") {
+        const req = this.get(key);
+        if (req) this.track(req);
+        else for (const index of this.indexes) index.forget(key);
+        this.watch.changed(key);
+        if (req) this.announce(req, "changed elsewhere");
+      } else if (collection === "revoked") {
+        revocations = true;
+      } else if (collection === "users") {
+        this.watch.wakeUser(key);
+      } else if (collection === "tokens" || collection === "sshKeys") {
+        const owner = (this.deps.storage.state[collection] as Record<string, { user: string }>)[key]?.user;
+        if (owner !== undefined) this.watch.wakeUser(owner);
+      }
+    }
+    if (revocations) await this.deps.publishRevocations?.();
   }
 
   onChange(listener: ChangeListener): void {
@@ -633,7 +666,7 @@ export class AccessService {
    * scans of all hosts decide: issue, or block until an approver overrides.
    */
   async applyScan(id: string, host: string, slot: "issue" | "after", ref: ScanRef): Promise<void> {
-    await this.locks.run(id, async () => {
+    await this.locked(id, async () => {
       const req = this.get(id);
       if (!req) return;
       const next = recordScan(req, host, slot, ref, this.deps.now());
@@ -696,6 +729,8 @@ export class AccessService {
    * still needs work afterwards goes back into the index and is looked at again next time.
    */
   async sweep(): Promise<void> {
+    // One replica sweeps at a time; another takes over within the lease if it stops.
+    if (!(await this.deps.storage.claim("sweep", "requests", SWEEP_LEASE_MS))) return;
     const now = this.deps.now();
     const keep = this.deps.config().requests.keepFinished;
     const finished: AccessRequest[] = [];
@@ -908,12 +943,16 @@ export class AccessService {
     for (const s of last.values()) this.track(s.req);
     for (const s of steps) {
       this.watch.changed(s.req.id);
-      for (const listener of this.listeners) {
-        try {
-          listener(s.req, s.type);
-        } catch (err) {
-          this.deps.log.error({ err: safeErr(err) }, "change listener failed");
-        }
+      this.announce(s.req, s.type);
+    }
+  }
+
+  private announce(req: AccessRequest, event: ChangeEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(req, event);
+      } catch (err) {
+        this.deps.log.error({ err: safeErr(err) }, "change listener failed");
       }
     }
   }

@@ -18,6 +18,11 @@ export class KrlService {
       serials: () => bigint[];
       now: () => Date;
       log: Logger;
+      /**
+       * The KRL's version: it must only grow, and every replica must agree on it — the audit
+       * sequence number the live state includes does both. Default: the time in milliseconds.
+       */
+      version?: () => bigint;
     },
   ) {
     this.bytes = this.build();
@@ -32,7 +37,7 @@ export class KrlService {
     return buildKrl({
       caKeyBlob: this.deps.ca.publicKey.toBuffer("rfc4253"),
       serials: this.deps.serials(),
-      version: BigInt(now.getTime()),
+      version: this.deps.version?.() ?? BigInt(now.getTime()),
       generatedAt: now,
     });
   }

@@ -107,7 +107,14 @@ export function createApp(deps: AppDeps): Express {
 
   const clock = () => deps.now().getTime();
   const tracked = () => deps.config().limits.trackedClients;
-  const failures = new RateLimiter(() => deps.config().limits.failedAuthPerMinute, clock, tracked);
+  // Each limiter also counts in the bucket every replica shares (PostgreSQL; see RateLimiter).
+  const shared = (scope: string) => (key: string, perMinute: number) => deps.storage.takeToken(scope, key, perMinute);
+  const failures = new RateLimiter(
+    () => deps.config().limits.failedAuthPerMinute,
+    clock,
+    tracked,
+    shared("failed-auth"),
+  );
   const origin = deps.consoleOrigin ?? (() => consoleOrigin(deps.config(), undefined));
   const consoleSessions = new ConsoleSessions({
     config: deps.config,
@@ -129,8 +136,13 @@ export function createApp(deps: AppDeps): Express {
   };
   const auth = authenticate(authDeps);
   app.use(opsRoutes({ config: deps.config, metrics: deps.metrics, ready: deps.ready, auth }));
-  const challenges = new RateLimiter(() => 3 * deps.config().limits.failedAuthPerMinute, clock, tracked);
-  const creations = new RateLimiter(() => deps.config().limits.requestsPerMinute, clock, tracked);
+  const challenges = new RateLimiter(
+    () => 3 * deps.config().limits.failedAuthPerMinute,
+    clock,
+    tracked,
+    shared("challenges"),
+  );
+  const creations = new RateLimiter(() => deps.config().limits.requestsPerMinute, clock, tracked, shared("requests"));
   app.use("/v1/auth/methods", methodRoutes(deps.config));
   app.use("/v1/auth/oidc", oidcRoutes(deps.config, deps.oidc, authDeps, challenges));
   app.use(
@@ -173,7 +185,12 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use("/v1/audit", auth, auditRoutes(deps.config, deps.auditQuery));
-  const manualScans = new RateLimiter(() => deps.config().limits.manualScansPerMinute, clock, tracked);
+  const manualScans = new RateLimiter(
+    () => deps.config().limits.manualScansPerMinute,
+    clock,
+    tracked,
+    shared("manual-scans"),
+  );
   app.use("/v1/scans", auth, scanRoutes(deps.config, deps.auditQuery, deps.scans, manualScans));
   app.use("/v1/revocations", auth, revocationRoutes(deps.access));
   if (deps.hosts) app.use("/v1/hosts", auth, hostRoutes(deps.hosts));

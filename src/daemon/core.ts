@@ -1,15 +1,21 @@
 import { chmod, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import { AuditLog } from "../audit/log.js";
 import type { CaKey } from "../ca/ca-key.js";
 import { createCaKeyIfMissing, readCaKey } from "../ca/custody.js";
 import { type ConfigOverrides, loadConfigFile } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { SshcaError } from "../errors.js";
 import { journalSink } from "../notify/journal.js";
-import { EmbeddedStorage } from "../store/embedded.js";
-import { StateStore } from "../store/state.js";
+import type { Check } from "../ops/readiness.js";
+import type { Storage } from "../store/port.js";
+import {
+  type OpenedStorage,
+  openEmbedded,
+  openPostgresStorage,
+  preparePostgres,
+  type StorageOptions,
+} from "./storage.js";
 import { acquireLock } from "./lock.js";
 import { type DataPaths, dataPaths } from "./paths.js";
 
@@ -39,17 +45,19 @@ export interface Core {
   ca: CaKey;
   caCreated: boolean;
   /** Live state and audit chain, as the rest of the daemon uses them (the storage port). */
-  storage: EmbeddedStorage;
-  store: StateStore;
-  audit: AuditLog;
+  storage: Storage;
+  /** The embedded backend's own parts, when it runs (audit sync metric, verify anchors, index). */
+  embedded?: OpenedStorage["embedded"];
+  /** Can the storage take writes (for /readyz)? */
+  storageChecks(): Promise<Record<string, Check>>;
   close(): Promise<void>;
 }
 
 /**
- * Opens config, data directory (0700), lock, CA key, audit log and live state, and checks
- * that state and audit log belong together: a missing state file next to an audit history,
- * or an audit log shorter than the state remembers, stops the daemon instead of starting
- * from a reset.
+ * Opens config, data directory (0700), lock, CA key and storage. The embedded storage checks
+ * that state and audit log belong together (a missing state file next to an audit history, or
+ * an audit log shorter than the state remembers, stops the daemon instead of starting from a
+ * reset); PostgreSQL checks that the CA key is the one the database belongs to.
  */
 export async function openCore(opts: CoreOptions): Promise<Core> {
   const config = loadConfigFile(opts.configPath, opts.overrides);
@@ -57,55 +65,50 @@ export async function openCore(opts: CoreOptions): Promise<Core> {
   await mkdir(paths.dataDir, { recursive: true, mode: 0o700 });
   await chmod(paths.dataDir, 0o700);
   const lock = await acquireLock(paths.lock);
+  const so: StorageOptions = {
+    config,
+    paths,
+    env: opts.env,
+    log: opts.log,
+    now: opts.now,
+    migrate: opts.createCa,
+    ...(opts.journal ? { onCommit: journalSink(opts.log) } : {}),
+  };
   try {
+    const db = config.storage.backend === "postgres" ? await preparePostgres(so) : undefined;
     const caCreated = opts.createCa ? await createCaKeyIfMissing(paths.caKey, config.ca.keyType) : false;
-    const ca = await readCaKey(paths.caKey, await caPassphrase(opts.env));
-    const audit = await AuditLog.open({
-      dir: paths.auditDir,
-      maxSegmentBytes: config.audit.segmentSize,
-      now: opts.now,
-      log: opts.log,
-      ...(opts.journal ? { onCommit: journalSink(opts.log) } : {}),
-    });
-    const headAtOpen = audit.head.seq;
-    const store = await StateStore.open(paths.state, opts.now());
-    if (store.isNew && headAtOpen > 0) {
-      throw new SshcaError(
-        "state_invalid",
-        `state file ${paths.state} is missing but the audit log holds ${headAtOpen} records; restore state.json from a backup (sshcad never starts from an empty state over an existing history)`,
-      );
+    let opened: OpenedStorage;
+    try {
+      const ca = await readCaKey(paths.caKey, await caPassphrase(opts.env));
+      opened = db
+        ? await openPostgresStorage(so, db, { fingerprint: ca.fingerprint, created: caCreated })
+        : await openEmbedded(so);
+      if (caCreated) {
+        await opened.storage.append("ca.key_created", "sshcad", {
+          fingerprint: ca.fingerprint,
+          keyType: config.ca.keyType,
+          path: paths.caKey,
+        });
+      }
+      return {
+        config,
+        configPath: opts.configPath,
+        overrides: opts.overrides ?? {},
+        paths,
+        ca,
+        caCreated,
+        storage: opened.storage,
+        ...(opened.embedded ? { embedded: opened.embedded } : {}),
+        storageChecks: () => opened.checks(),
+        close: async () => {
+          await opened.close();
+          await lock.release();
+        },
+      };
+    } catch (err) {
+      await db?.close().catch(() => undefined);
+      throw err;
     }
-    if (store.data.auditSeq > audit.head.seq) {
-      throw new SshcaError(
-        "state_invalid",
-        `the audit log ends at record ${audit.head.seq} but the state includes record ${store.data.auditSeq}: the audit log was truncated or replaced (run: sshcad audit verify)`,
-      );
-    }
-    if (caCreated) {
-      const rec = await audit.append("ca.key_created", "sshcad", {
-        fingerprint: ca.fingerprint,
-        keyType: config.ca.keyType,
-        path: paths.caKey,
-      });
-      store.noteAuditSeq(rec.seq);
-    }
-    if (store.isNew || caCreated) await store.persist();
-    return {
-      config,
-      configPath: opts.configPath,
-      overrides: opts.overrides ?? {},
-      paths,
-      ca,
-      caCreated,
-      storage: new EmbeddedStorage(store, audit),
-      store,
-      audit,
-      close: async () => {
-        await audit.close();
-        await store.persist();
-        await lock.release();
-      },
-    };
   } catch (err) {
     await lock.release();
     throw err;
@@ -116,7 +119,7 @@ export async function openCore(opts: CoreOptions): Promise<Core> {
  * An encrypted CA key's passphrase: from systemd credentials (LoadCredential=ca-passphrase:...)
  * or a file named by SSHCAD_CA_PASSPHRASE_FILE. Never from argv or a plain variable.
  */
-async function caPassphrase(env: NodeJS.ProcessEnv): Promise<string | undefined> {
+export async function caPassphrase(env: NodeJS.ProcessEnv): Promise<string | undefined> {
   const file =
     env.SSHCAD_CA_PASSPHRASE_FILE ??
     (env.CREDENTIALS_DIRECTORY ? join(env.CREDENTIALS_DIRECTORY, "ca-passphrase") : undefined);

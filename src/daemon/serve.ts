@@ -6,7 +6,6 @@ import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import type { AccessService } from "../access/service.js";
 import { createAdminApp } from "../admin/socket-app.js";
-import { EmbeddedAuditQuery } from "../audit/embedded-query.js";
 import { type ConfigOverrides, loadConfigFile } from "../config/load.js";
 import { SshcaError, safeErr } from "../errors.js";
 import { createApp } from "./app.js";
@@ -14,6 +13,7 @@ import { applyConnectionLimits, limitConnectionsPerAddress, serverOptions } from
 import { readiness } from "../ops/readiness.js";
 import { ensureTlsMaterial } from "../tls/material.js";
 import { type Core, openCore } from "./core.js";
+import { startAuditQueries } from "./storage.js";
 import { applyReload } from "./reload.js";
 import { consoleOrigin } from "../console/origin.js";
 import { buildServices, KRL_REFRESH_MS, SCAN_TICK_MS, SWEEP_MS } from "./services.js";
@@ -48,12 +48,11 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
   const now = opts.now ?? (() => new Date());
   const log = opts.log;
   const core = await openCore({ ...opts, now, createCa: true, journal: true });
-  const { store, audit, ca, paths } = core;
+  const { storage, ca, paths } = core;
   const config = () => core.config;
   const timers: (() => void)[] = [];
   const servers: { server: Server; after?: () => Promise<void> }[] = [];
   let services: Awaited<ReturnType<typeof buildServices>> | undefined;
-  let auditQuery: EmbeddedAuditQuery | undefined;
 
   let shuttingDown = false;
   const shutdown = async () => {
@@ -71,13 +70,12 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     await Promise.all(closing);
     // 2. Background work stops.
     for (const stopTimer of timers) stopTimer();
-    await auditQuery?.close().catch((err) => log.error({ err: safeErr(err) }, "stopping the audit index failed"));
     await services
       ?.stopNotifications()
       .catch((err) => log.error({ err: safeErr(err) }, "stopping notifications failed"));
     // 3. Everything queued reaches the audit log and the state file; the head is logged last.
     await core.close();
-    log.info({ audit: audit.head }, "audit chain head");
+    log.info({ audit: storage.head }, "audit chain head");
   };
 
   try {
@@ -85,20 +83,14 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     const tls = core.config.listen.tls.enabled
       ? await ensureTlsMaterial(paths.tlsDir, subjectAltNames(core.config.listen), now())
       : undefined;
-    if (tls?.created.ca) await audit.append("tls.ca_created", "sshcad", { fingerprint: tls.fingerprint });
+    if (tls?.created.ca) await storage.append("tls.ca_created", "sshcad", { fingerprint: tls.fingerprint });
     const site: { apiUrl?: string } = {};
     services = await buildServices(core, opts.env, now, log, tls?.fingerprint ?? "none", site);
     const { access, krl, scans, signIn, keyRegistration, factors, oidc, oidcProvider, metrics, nmapPath } = services;
     await auditConfig(core, log, false);
-    const query = new EmbeddedAuditQuery({
-      audit,
-      indexPath: paths.auditIndex,
-      anchors: () => [{ seq: store.data.auditSeq, source: "state file" }],
-      log,
-    });
-    auditQuery = query;
-    core.storage.attachQuery(query);
-    metrics.watchAuditIndex(() => query.indexLag);
+    const { indexLag } = startAuditQueries(core, paths.auditIndex, log);
+    if (indexLag) metrics.watchAuditIndex(indexLag);
+    const query = storage.audit;
 
     const app = createApp({
       config,
@@ -120,10 +112,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
       consoleOrigin: () => consoleOrigin(core.config, site.apiUrl),
       ready: () =>
         readiness({
-          statePath: paths.state,
-          stateError: () => store.lastError,
-          auditDir: paths.auditDir,
-          auditError: () => audit.lastError,
+          storage: () => core.storageChecks(),
           caKeyPath: paths.caKey,
           nmapPath,
           ...(oidcProvider ? { oidc: () => oidcProvider.check() } : {}),
@@ -164,11 +153,14 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
       scanner.tick(); // scans that fell due while the daemon was down start now
     }
     // The chain head, regularly, so an outside system can keep it and detect a rewritten log.
-    const logHead = async () => log.info({ audit: audit.head }, "audit chain head");
+    const logHead = async () => log.info({ audit: storage.head }, "audit chain head");
     timers.push(every(core.config.audit.headLogInterval * 1000, logHead, log, "audit head"));
 
-    await audit.append("daemon.started", "sshcad", { url, pid: process.pid, caFingerprint: ca.fingerprint });
-    log.info({ url, caFingerprint: ca.fingerprint, dataDir: paths.dataDir, audit: audit.head }, "sshcad listening");
+    await storage.append("daemon.started", "sshcad", { url, pid: process.pid, caFingerprint: ca.fingerprint });
+    log.info(
+      { url, caFingerprint: ca.fingerprint, dataDir: paths.dataDir, storage: storage.backend, audit: storage.head },
+      "sshcad listening",
+    );
     await logHead();
 
     let stopping: Promise<void> | undefined;
@@ -209,7 +201,7 @@ async function auditConfig(core: Core, log: Logger, reload: boolean, needsRestar
     .filter(([, r]) => r.autoApprove)
     .map(([name]) => name);
   for (const role of autoRoles) log.warn({ role }, "role is auto-approve: certificates are issued without approval");
-  await core.audit.append("config.loaded", "sshcad", {
+  await core.storage.append("config.loaded", "sshcad", {
     path: core.configPath,
     reload,
     roles: Object.keys(core.config.roles).sort(),

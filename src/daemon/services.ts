@@ -10,6 +10,7 @@ import { SshSignIn } from "../auth/ssh-signin.js";
 import { KrlService } from "../ca/krl-service.js";
 import { startNotifications } from "../notify/start.js";
 import { Metrics } from "../ops/metrics.js";
+import { safeErr } from "../errors.js";
 import { findNmap } from "../scan/runner.js";
 import { ScanService } from "../scan/service.js";
 import { krlPaths } from "./admin-deps.js";
@@ -88,7 +89,7 @@ export async function buildServices(
   });
   await access.adoptRevoked();
   const metrics = new Metrics(() => access.liveRequests(), now);
-  core.audit?.onSync((s) => metrics.auditSync.observe(s));
+  core.embedded?.audit.onSync((s) => metrics.auditSync.observe(s));
   storage.onCommit((records) => metrics.auditRecords.inc(records.length));
   access.onChange((req, event) => {
     if (event === "request.approved" || event === "request.auto_approved") metrics.approvals.inc();
@@ -104,8 +105,15 @@ export async function buildServices(
     serials: () => access.revokedSerials(now()),
     now,
     log,
+    version: () => BigInt(storage.head.seq),
   });
   await krl.rebuild();
+  // Another replica's changes (PostgreSQL): long-polls wake, deadlines follow, revocations reach the KRL.
+  storage.onExternalChange((changed) => {
+    access
+      .changedElsewhere(changed)
+      .catch((err) => log.error({ err: safeErr(err) }, "applying another replica's change failed"));
+  });
 
   if (nmap) {
     scans = new ScanService({

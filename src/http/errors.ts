@@ -3,6 +3,9 @@ import type { Logger } from "pino";
 import { type ErrorCode, isSshcaError, safeErr } from "../errors.js";
 import type { ErrorBody } from "./contract.js";
 
+/** Retry-After of a 503 that names no time of its own. */
+const RETRY_UNAVAILABLE_SECONDS = 5;
+
 /** The one place error codes become HTTP statuses. */
 export const STATUS: Record<ErrorCode, number> = {
   bad_request: 400,
@@ -57,7 +60,9 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       if (status >= 500)
         log.error({ err: safeErr(err), path: req.path, reqId: res.locals.requestId }, "request failed");
       const message = status >= 500 && err.code !== "unavailable" ? "internal error; see the CA log" : err.message;
-      const retryAfter = err.details?.retryAfter;
+      // Unavailable is "try again shortly" (a lost database, a log that cannot be written, a
+      // shutdown): clients and load balancers are told when, RFC 9110 section 10.2.3.
+      const retryAfter = err.details?.retryAfter ?? (err.code === "unavailable" ? RETRY_UNAVAILABLE_SECONDS : undefined);
       if (typeof retryAfter === "number") res.set("Retry-After", String(retryAfter));
       res.status(status).json(body(err.code, message, status < 500 ? err.details : undefined));
       return;

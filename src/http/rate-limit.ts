@@ -24,6 +24,13 @@ export class RateLimiter {
     private readonly perMinute: () => number,
     private readonly now: () => number = Date.now,
     private readonly capacity: () => number = () => 50_000,
+    /**
+     * With several replicas: the bucket all replicas share for a key (storage.takeToken), asked
+     * after each local take without holding up the caller; when it is empty, this replica's
+     * bucket is emptied too, so a client cannot multiply its limit by the number of replicas
+     * (at most one more gets through per replica before the shared count applies).
+     */
+    private readonly shared?: (key: string, perMinute: number) => Promise<boolean>,
   ) {}
 
   /** Keys remembered now. */
@@ -66,6 +73,14 @@ export class RateLimiter {
     const b = this.bucket(key);
     if (b.tokens < 1) return false;
     b.tokens -= 1;
+    if (this.shared) {
+      this.shared(key, this.perMinute()).then(
+        (left) => {
+          if (!left) b.tokens = Math.min(b.tokens, 0);
+        },
+        () => undefined, // the database unreachable: the local limit still holds
+      );
+    }
     return true;
   }
 }

@@ -7,10 +7,8 @@ export interface Check {
 }
 
 export interface ReadinessDeps {
-  statePath: string;
-  stateError: () => string | undefined;
-  auditDir: string;
-  auditError: () => string | undefined;
+  /** Can the storage (state file and audit log, or the database) take writes? */
+  storage: () => Promise<Record<string, Check>>;
   caKeyPath: string;
   /** Absolute path of nmap, when scanning is on. */
   nmapPath?: string | undefined;
@@ -18,7 +16,7 @@ export interface ReadinessDeps {
   oidc?: () => Promise<{ ok: boolean; message: string }>;
 }
 
-async function can(path: string, mode: number, what: string): Promise<Check> {
+export async function can(path: string, mode: number, what: string): Promise<Check> {
   try {
     await access(path, mode);
     return { ok: true };
@@ -27,16 +25,13 @@ async function can(path: string, mode: number, what: string): Promise<Check> {
   }
 }
 
-const failed = (error: string | undefined): Check | undefined => (error ? { ok: false, detail: error } : undefined);
-
 /**
- * Can the daemon do its job right now: state and audit log writable, CA key readable, nmap
+ * Can the daemon do its job right now: storage writable, CA key readable, nmap
  * runnable, and with single sign-on the identity provider's discovery and keys reachable?
  */
 export async function readiness(d: ReadinessDeps): Promise<{ ready: boolean; checks: Record<string, Check> }> {
   const checks: Record<string, Check> = {
-    state: failed(d.stateError()) ?? (await can(d.statePath, constants.R_OK | constants.W_OK, "state file")),
-    audit: failed(d.auditError()) ?? (await can(d.auditDir, constants.W_OK | constants.X_OK, "audit directory")),
+    ...(await d.storage()),
     caKey: await can(d.caKeyPath, constants.R_OK, "CA key"),
     ...(d.nmapPath ? { nmap: await can(d.nmapPath, constants.X_OK, "nmap") } : {}),
     ...(d.oidc ? { oidc: await d.oidc().then(({ ok, message }) => ({ ok, detail: message })) } : {}),

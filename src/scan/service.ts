@@ -15,7 +15,8 @@ import type { ScanRecord, ScanRef, ScanTrigger } from "../domain/scan.js";
 
 export interface ScanDeps {
   config: () => Config;
-  audit: Pick<Storage, "append">;
+  /** Scan records go to the audit log; scheduled scans are leased, so one replica runs each. */
+  audit: Pick<Storage, "append" | "claim">;
   access: AccessService;
   now: () => Date;
   random: (n: number) => Buffer;
@@ -117,6 +118,11 @@ export class ScanService {
   }
 
   private async scanFor(id: string, host: string, slot: "issue" | "after", trigger: ScanTrigger): Promise<void> {
+    if (!this.deps.access.get(id)) return;
+    // One replica runs each scheduled scan. The lease is left to lapse rather than released:
+    // until it does, every other replica has long seen the result and no longer finds it due.
+    const timeout = this.deps.config().hosts[host]?.scan.timeout ?? 300;
+    if (!(await this.deps.audit.claim("scan", `${id}|${host}|${slot}`, (timeout + 120) * 1000))) return;
     const req = this.deps.access.get(id);
     if (!req) return;
     const baseline = slot === "after" ? req.scans?.[host]?.issue : undefined;

@@ -91,6 +91,10 @@ export class EmbeddedStorage implements Storage {
 
   async release(): Promise<void> {}
 
+  async takeToken(): Promise<boolean> {
+    return true;
+  }
+
   async close(): Promise<void> {
     await this.query?.close();
     await this.log.close();

@@ -110,6 +110,12 @@ export interface Storage {
    */
   claim(kind: string, key: string, ms: number): Promise<boolean>;
   release(kind: string, key: string): Promise<void>;
+  /**
+   * Takes one token from the rate-limit bucket (scope, key) that every replica shares, refilled
+   * at `perMinute`; false when it is empty. Embedded: always true (one process, whose own
+   * limiters are the whole count).
+   */
+  takeToken(scope: string, key: string, perMinute: number): Promise<boolean>;
   /** Why the last write failed, until one succeeds (for /readyz). */
   readonly lastError: string | undefined;
   /** Waits for what is queued, then lets go of files, connections and locks. */

@@ -176,7 +176,7 @@ describe("second factors cannot be guessed", () => {
     const req = await request();
     const right = totpCode(seed, new Date(now().getTime() + 30_000));
     const wrong = right === "000000" ? "000001" : "000000";
-    const before = api.daemon.core.audit.head.seq;
+    const before = api.daemon.core.storage.head.seq;
     for (let i = 0; i < 5; i++) {
       const r = await api.call("POST", `/v1/requests/${req.id}/approve`, {
         token: dana,
@@ -190,7 +190,7 @@ describe("second factors cannot be guessed", () => {
     });
     expect(locked.status).toBe(429);
     expect(Number(locked.headers.get("retry-after"))).toBeGreaterThan(0);
-    expect(api.daemon.core.audit.head.seq - before).toBe(5); // five auth.factor_failed, nothing else
+    expect(api.daemon.core.storage.head.seq - before).toBe(5); // five auth.factor_failed, nothing else
   });
 });
 
@@ -276,7 +276,7 @@ describe("single sign-on and offboarding", () => {
     expect(again.status, JSON.stringify(again.body)).toBe(200);
     const removed = await httpCall(admin(), "POST", "/users/gil/remove", { body: {} });
     expect(removed.status, JSON.stringify(removed.body)).toBe(200);
-    expect(Object.values(api.daemon.core.store.data.factors).some((f) => f.user === "gil")).toBe(false);
+    expect(Object.values(api.daemon.core.storage.state.factors).some((f) => f.user === "gil")).toBe(false);
   });
 
   test("flooding single sign-on from many addresses does not lock a new person out", async () => {

@@ -9,7 +9,7 @@ export function api(
   method: string,
   path: string,
   opts: { token?: string; body?: unknown } = {},
-): Promise<{ status: number; body: any }> {
+): Promise<{ status: number; body: any; headers: Record<string, string | string[] | undefined> }> {
   const url = new URL(path, daemon.url);
   const ca = readFileSync(join(daemon.dataDir, "tls", "ca.crt"));
   const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
@@ -37,7 +37,7 @@ export function api(
           } catch {
             // not JSON
           }
-          resolve({ status: res.statusCode ?? 0, body });
+          resolve({ status: res.statusCode ?? 0, body, headers: res.headers });
         });
       },
     );

@@ -59,7 +59,7 @@ export async function startInProc(
       ).token,
     snapshot: () => ({
       state: readFileSync(core.paths.state, "utf8"),
-      auditSeq: core.audit.head.seq,
+      auditSeq: core.storage.head.seq,
     }),
     call: async (method, path, o = {}) => {
       const headers: Record<string, string> = { ...o.headers };

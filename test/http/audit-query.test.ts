@@ -30,7 +30,7 @@ beforeAll(async () => {
     t[user] = await api.token(user, [group]);
   }
   // Scan history as the scan service writes it (started, then the result), without running nmap.
-  const { audit } = api.daemon.core;
+  const audit = api.daemon.core.storage;
   for (let i = 0; i < 40; i++) {
     const id = `sc_${String.fromCharCode(97 + Math.floor(i / 26), 97 + (i % 26))}${"a".repeat(14)}`;
     const host = i % 2 ? "vault-1" : "web-1";

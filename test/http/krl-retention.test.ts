@@ -88,7 +88,9 @@ test("a revoked serial stays in the served KRL until validBefore + the skew marg
 
   // Past validBefore + the margin, a's serial may go (and the live state forgets it).
   clock = Date.parse(a.validBefore) + MARGIN_MS + 2000;
-  await expect.poll(() => Object.hasOwn(api.daemon.core.store.data.revoked, a.serial), { timeout: 10_000 }).toBe(false);
+  await expect
+    .poll(() => Object.hasOwn(api.daemon.core.storage.state.revoked, a.serial), { timeout: 10_000 })
+    .toBe(false);
   const c = await issue("c");
   await revoke(c.id);
   expect(await inServedKrl(c.certFile)).toBe(true);
@@ -117,7 +119,7 @@ test("state written before revoked serials had their own collection: its revoked
   });
   try {
     expect(await inServedKrl(d.certFile, again.url)).toBe(true);
-    expect(Object.hasOwn(again.core.store.data.revoked, d.serial)).toBe(true);
+    expect(Object.hasOwn(again.core.storage.state.revoked, d.serial)).toBe(true);
   } finally {
     await again.stop();
   }

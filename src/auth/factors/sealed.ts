@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
 import { mkdir, open, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { SshcaError } from "../../errors.js";
@@ -35,6 +35,11 @@ export class Sealer {
       await fh.close();
     }
     return new Sealer(key);
+  }
+
+  /** Names the key without revealing it (SHA-256 of a fixed label and the key), for replicas to compare. */
+  get fingerprint(): string {
+    return `SHA256:${createHash("sha256").update("sshca seal key\0").update(this.key).digest("base64").replace(/=+$/, "")}`;
   }
 
   /** For tests and tools: a sealer over a given key. */

@@ -1,3 +1,4 @@
+import { recordKeys } from "../../audit/index-keys.js";
 import { type AuditRecord, type AuditType, chainRecord } from "../../audit/record.js";
 import { SshcaError } from "../../errors.js";
 import type { Queryable } from "./pool.js";
@@ -18,22 +19,36 @@ export interface AuditEvent {
   fields: Record<string, unknown>;
 }
 
-/** Chains `events` onto the head and inserts them; returns the records. Call inside a transaction. */
-export async function appendRecords(client: Queryable, events: readonly AuditEvent[]): Promise<AuditRecord[]> {
-  if (events.length === 0) return [];
-  for (const e of events) checkStorable(e);
+/** Locks the chain head for the rest of the caller's transaction and returns it. */
+export async function lockHead(client: Queryable): Promise<{ seq: number; hash: string }> {
   const head = await client.query<{ seq: string; hash: string }>(
     "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
   );
   const row = head.rows[0];
   if (!row) throw new SshcaError("state_invalid", "the database has no audit chain head (run: sshcad storage migrate)");
-  let at = { seq: Number(row.seq), hash: row.hash };
+  return { seq: Number(row.seq), hash: row.hash };
+}
+
+/**
+ * Chains `events` onto the head and inserts them; returns the records. Call inside a
+ * transaction; pass the head when the transaction already locked it (lockHead).
+ */
+export async function appendRecords(
+  client: Queryable,
+  events: readonly AuditEvent[],
+  locked?: { seq: number; hash: string },
+): Promise<AuditRecord[]> {
+  if (events.length === 0) return [];
+  for (const e of events) checkStorable(e);
+  const row = locked ?? (await lockHead(client));
+  let at = { seq: row.seq, hash: row.hash };
   const records = events.map((e) => (at = chainRecord(at, e)));
   const col = <T>(f: (r: AuditRecord) => T) => records.map(f);
   await client.query(
-    `INSERT INTO audit (seq, time, actor, type, fields, prev, hash, request, serial, "user", host, scan)
-     SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::jsonb[], $6::text[],
-                          $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])`,
+    `INSERT INTO audit (seq, time, actor, type, fields, prev, hash, keys)
+     SELECT seq, time, actor, type, fields, prev, hash, ARRAY(SELECT jsonb_array_elements_text(keys))
+     FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::jsonb[], $6::text[],
+                 $7::text[], $8::jsonb[]) AS r(seq, time, actor, type, fields, prev, hash, keys)`,
     [
       col((r) => r.seq),
       col((r) => r.time),
@@ -42,19 +57,13 @@ export async function appendRecords(client: Queryable, events: readonly AuditEve
       col((r) => JSON.stringify(r.fields)),
       col((r) => r.prev),
       col((r) => r.hash),
-      col((r) => text(r.fields.request)),
-      col((r) => text(r.fields.serial)),
-      col((r) => text(r.fields.user) ?? text(r.fields.requester)),
-      col((r) => text(r.fields.host)),
-      col((r) => text(r.fields.scan)),
+      // A text[] per record cannot go through unnest of a 2-D array (rows must be equally
+      // long), so each record's keys travel as one JSON array.
+      col((r) => JSON.stringify(recordKeys(r))),
     ],
   );
   await client.query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1", [at.seq, at.hash]);
   return records;
-}
-
-function text(v: unknown): string | null {
-  return typeof v === "string" ? v : null;
 }
 
 /**
@@ -62,7 +71,7 @@ function text(v: unknown): string | null {
  * written: a time not in Date.toISOString() form, and strings jsonb cannot hold (NUL, lone
  * UTF-16 surrogates), which would fail the insert and with it the caller's transaction.
  */
-function checkStorable(e: AuditEvent): void {
+export function checkStorable(e: AuditEvent): void {
   const t = new Date(e.time);
   if (Number.isNaN(t.getTime()) || t.toISOString() !== e.time) {
     throw new SshcaError(

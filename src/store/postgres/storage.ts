@@ -1,0 +1,297 @@
+import type { Logger } from "pino";
+import type { AuditQuery } from "../../audit/query.js";
+import type { AuditRecord, AuditType } from "../../audit/record.js";
+import { SshcaError, safeErr } from "../../errors.js";
+import type { AuditCursor, AuditEvent, Change, Storage } from "../port.js";
+import { StaleState } from "../port.js";
+import type { Collection, StateView } from "../state.js";
+import { PostgresAuditQuery } from "./audit-query.js";
+import { checkStorable } from "./chain.js";
+import { CHANNEL, commitBatch, type PendingCommit } from "./commit-batch.js";
+import { catchUp, pruneTombstones, reload } from "./feed.js";
+import type { Listener } from "./listen.js";
+import type { Postgres } from "./pool.js";
+import { type EntryId, StateCache } from "./state-cache.js";
+
+/**
+ * The storage port on PostgreSQL, for several sshcad replicas sharing one database. The live
+ * state is cached in each replica (decisions read it synchronously) and kept current from the
+ * database's change feed (LISTEN/NOTIFY, then a read of what changed); a commit writes its audit
+ * records and state changes in one transaction, and refuses (StaleState) a change decided on an
+ * entry that another replica changed meanwhile.
+ */
+
+export interface PostgresStorageOptions {
+  db: Postgres;
+  log: Logger;
+  now: () => Date;
+  /** This replica's name in leases and notifications (unique per running process). */
+  replica: string;
+  /** Commits sharing one transaction at most (default 64). */
+  batchMax?: number;
+  /** How often the cache is caught up even without a notification (default 5 s). */
+  pollMs?: number;
+}
+
+interface Queued extends PendingCommit {
+  resolve: (records: AuditRecord[]) => void;
+  reject: (err: unknown) => void;
+}
+
+/** How often tombstones are pruned (by whichever replica holds the lease). */
+const PRUNE_MS = 10 * 60_000;
+
+export class PostgresStorage implements Storage {
+  readonly backend = "postgres" as const;
+  readonly audit: AuditQuery;
+  private readonly cache: StateCache;
+  private headNow = { seq: 0, hash: "" };
+  private error: string | undefined;
+  private readonly queue: Queued[] = [];
+  private flushing: Promise<void> | undefined;
+  private catching: Promise<void> | undefined;
+  private catchAgain = false;
+  private needReload = false;
+  private listener: Listener | undefined;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly commitListeners: ((records: readonly AuditRecord[]) => void)[] = [];
+  private readonly changeListeners: ((changed: readonly EntryId[]) => void)[] = [];
+  private closed = false;
+
+  private constructor(private readonly opts: PostgresStorageOptions) {
+    this.cache = new StateCache(opts.now());
+    this.audit = new PostgresAuditQuery(opts.db);
+  }
+
+  /** Listens first, then loads: a change made while loading is announced and read after. */
+  static async open(opts: PostgresStorageOptions): Promise<PostgresStorage> {
+    const s = new PostgresStorage(opts);
+    s.listener = await opts.db.listen(
+      CHANNEL,
+      (payload) => s.onNotify(payload),
+      () => {
+        // Notifications sent while the connection was down are lost: read everything again.
+        s.needReload = true;
+        s.refresh();
+      },
+    );
+    try {
+      await reload(opts.db, s.cache);
+      const head = await opts.db.query<{ seq: string; hash: string }>("SELECT seq, hash FROM audit_head WHERE id = 1");
+      const row = head.rows[0];
+      if (!row)
+        throw new SshcaError("state_invalid", "the database has no audit chain head (run: sshcad storage migrate)");
+      s.headNow = { seq: Number(row.seq), hash: row.hash };
+    } catch (err) {
+      await s.listener.close();
+      throw err;
+    }
+    const poll = setInterval(() => s.refresh(), opts.pollMs ?? 5000);
+    const prune = setInterval(() => void s.prune(), PRUNE_MS);
+    for (const t of [poll, prune]) t.unref();
+    s.timers.push(poll, prune);
+    return s;
+  }
+
+  get state(): StateView {
+    return this.cache.doc;
+  }
+
+  get head(): { seq: number; hash: string } {
+    return this.headNow;
+  }
+
+  get lastError(): string | undefined {
+    return this.error;
+  }
+
+  commit(events: readonly AuditEvent[], changes: readonly Change[] = []): Promise<AuditRecord[]> {
+    if (this.closed) return Promise.reject(new SshcaError("unavailable", "sshcad is shutting down"));
+    const time = this.opts.now().toISOString();
+    for (const e of events) checkStorable({ ...e, time });
+    const expects: PendingCommit["expects"][number][] = [];
+    const stale: string[] = [];
+    for (const c of changes) {
+      if (!c.expect) continue;
+      const version = this.cache.expectedVersion(c.collection, c.key, c.expect.entry);
+      if (version === undefined) stale.push(`${c.collection}/${c.key}`);
+      else expects.push({ collection: c.collection, key: c.key, version });
+    }
+    // Decided on an entry this replica already knows was replaced: no need to ask the database.
+    if (stale.length > 0) return Promise.reject(new StaleState(stale));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ events, changes, expects, resolve, reject });
+      this.kick();
+    });
+  }
+
+  async append(type: AuditType, actor: string, fields: Record<string, unknown>): Promise<AuditRecord> {
+    return (await this.commit([{ type, actor, fields }]))[0]!;
+  }
+
+  cursor(afterSeq: number): AuditCursor {
+    let at = afterSeq;
+    return {
+      read: async (max = 500) => {
+        const records = await (this.audit as PostgresAuditQuery).after(at, max);
+        if (records.length > 0) at = records.at(-1)!.seq;
+        return records;
+      },
+    };
+  }
+
+  onCommit(listener: (records: readonly AuditRecord[]) => void): void {
+    this.commitListeners.push(listener);
+  }
+
+  onExternalChange(listener: (changed: readonly { collection: Collection; key: string }[]) => void): void {
+    this.changeListeners.push(listener);
+  }
+
+  /**
+   * Takes (or renews) the lease on (kind, key) until `ms` from now by the database's clock, so
+   * replicas' clocks need not agree; a lease whose holder let it lapse is taken over.
+   */
+  async claim(kind: string, key: string, ms: number): Promise<boolean> {
+    const r = await this.opts.db.query(
+      `INSERT INTO leases (kind, key, owner, until) VALUES ($1, $2, $3, now() + $4 * interval '1 millisecond')
+       ON CONFLICT (kind, key) DO UPDATE SET owner = EXCLUDED.owner, until = EXCLUDED.until
+       WHERE leases.owner = EXCLUDED.owner OR leases.until < now()
+       RETURNING owner`,
+      [kind, key, this.opts.replica, ms],
+    );
+    return r.rowCount === 1;
+  }
+
+  async release(kind: string, key: string): Promise<void> {
+    await this.opts.db.query("DELETE FROM leases WHERE kind = $1 AND key = $2 AND owner = $3", [
+      kind,
+      key,
+      this.opts.replica,
+    ]);
+  }
+
+  /** A token bucket in rate_buckets, refilled by the database's clock (replicas' clocks need not agree). */
+  async takeToken(scope: string, key: string, perMinute: number): Promise<boolean> {
+    const r = await this.opts.db.query(
+      `INSERT INTO rate_buckets (scope, key, tokens, at) VALUES ($1, $2, $3::double precision - 1, now())
+       ON CONFLICT (scope, key) DO UPDATE
+         SET tokens = LEAST($3, rate_buckets.tokens + extract(epoch FROM now() - rate_buckets.at) / 60 * $3) - 1,
+             at = now()
+         WHERE LEAST($3, rate_buckets.tokens + extract(epoch FROM now() - rate_buckets.at) / 60 * $3) >= 1
+       RETURNING tokens`,
+      [scope, key.slice(0, 200), perMinute],
+    );
+    return r.rowCount === 1;
+  }
+
+  /** Catches the cache up now (after a notification, on a timer, or before a stale commit is retried). */
+  refresh(): Promise<void> {
+    if (this.catching) {
+      this.catchAgain = true;
+      return this.catching;
+    }
+    this.catching = (async () => {
+      do {
+        this.catchAgain = false;
+        try {
+          let got = this.needReload ? undefined : await catchUp(this.opts.db, this.cache);
+          if (got === undefined || got.changed === "reload") {
+            this.needReload = false;
+            got = await reload(this.opts.db, this.cache);
+          }
+          this.advanceHead(got.head);
+          const changed = got.changed as EntryId[];
+          if (changed.length > 0) for (const l of this.changeListeners) l(changed);
+        } catch (err) {
+          this.opts.log.warn({ err: safeErr(err) }, "catching up with the database failed; retrying");
+        }
+      } while (this.catchAgain && !this.closed);
+    })().finally(() => (this.catching = undefined));
+    return this.catching;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    await this.flushing;
+    await this.catching;
+    await this.listener?.close();
+    await this.opts.db.close();
+  }
+
+  /** The head moves only once the cache includes every change up to it (the KRL's version relies on that). */
+  private advanceHead(head: { seq: number; hash: string }): void {
+    if (head.seq > this.headNow.seq) this.headNow = head;
+  }
+
+  private onNotify(_payload: string): void {
+    void this.refresh();
+  }
+
+  /** Starts flushing unless a flush runs; a commit queued as one ends starts the next. */
+  private kick(): void {
+    if (this.flushing || this.queue.length === 0) return;
+    this.flushing = this.flush().finally(() => {
+      this.flushing = undefined;
+      this.kick();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.opts.batchMax ?? 64);
+      await this.run(batch);
+    }
+  }
+
+  private async run(batch: Queued[]): Promise<void> {
+    let outcome;
+    try {
+      const time = this.opts.now().toISOString();
+      outcome = await this.opts.db.tx((c) => commitBatch(c, batch, time, this.opts.replica));
+    } catch (err) {
+      if (err instanceof SshcaError && err.code === "unavailable") this.error = err.message;
+      for (const b of batch) b.reject(err);
+      // A commit whose outcome is unknown may have landed: the feed tells, soon.
+      void this.refresh();
+      return;
+    }
+    this.error = undefined;
+    for (const w of outcome.written) this.cache.apply(w, true);
+    // The head moves to this commit's last record when the cache held everything before its
+    // first; otherwise other replicas' changes came between, and it moves once the feed has them.
+    const first = outcome.results.flatMap((r) => ("records" in r ? r.records : []))[0];
+    if (first && first.seq === this.headNow.seq + 1) this.headNow = outcome.head;
+    else void this.refresh();
+    const stale = outcome.results.some((r) => "stale" in r);
+    // A commit refused as stale is retried on fresh state: catch up before telling its caller.
+    if (stale) await this.refresh();
+    const records: AuditRecord[] = [];
+    outcome.results.forEach((r, i) => {
+      if ("stale" in r) batch[i]!.reject(new StaleState(r.stale));
+      else {
+        records.push(...r.records);
+        batch[i]!.resolve(r.records);
+      }
+    });
+    if (records.length > 0) {
+      for (const l of this.commitListeners) {
+        try {
+          l(records);
+        } catch (err) {
+          this.opts.log.error({ err: safeErr(err) }, "audit commit listener failed");
+        }
+      }
+    }
+  }
+
+  private async prune(): Promise<void> {
+    try {
+      if (!(await this.claim("prune", "tombstones", 60_000))) return;
+      await pruneTombstones(this.opts.db);
+    } catch (err) {
+      this.opts.log.warn({ err: safeErr(err) }, "pruning removed entries failed");
+    }
+  }
+}
