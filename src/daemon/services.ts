@@ -14,7 +14,6 @@ import { safeErr } from "../errors.js";
 import { findNmap } from "../scan/runner.js";
 import { ScanService } from "../scan/service.js";
 import { krlPaths } from "./admin-deps.js";
-import { safeErr } from "../errors.js";
 import type { Core } from "./core.js";
 import { consoleOrigin } from "../console/origin.js";
 import { BotService } from "../bots/service.js";
