@@ -38,6 +38,7 @@ import {
   recordBotAnswer,
 } from "./transitions.js";
 import { botActor } from "./stages.js";
+import { decideSingleUse, type SessionClosed } from "./single-use.js";
 import type { AccessRequest, Identity } from "../domain/request.js";
 import { decideGate } from "./gate.js";
 import type { ScanRef } from "../domain/scan.js";
@@ -449,6 +450,47 @@ export class AccessService {
         });
       }
     });
+  }
+
+  /**
+   * The first session of a single-use certificate closed (a session.closed record): the
+   * certificate is revoked (audited, kind single-use), the KRL rebuilt; the post-access scan
+   * follows from the revoked state. Anything else a close may be about is left as it is.
+   */
+  async sessionClosed(ev: SessionClosed): Promise<AccessRequest | undefined> {
+    if (ev.request === undefined) return undefined;
+    const id = ev.request;
+    const ended = await this.locked(id, async () => {
+      const req = this.get(id);
+      const decided = decideSingleUse(req, ev, this.deps.now());
+      if (!decided.ok || !req) return undefined;
+      await this.commit({
+        req: decided.value,
+        from: req,
+        type: "certificate.revoked",
+        actor: "sshcad",
+        fields: {
+          serial: req.cert?.serial,
+          keyId: req.cert?.keyId,
+          kind: "single-use",
+          reason: decided.value.revocation!.reason,
+          validBefore: req.cert?.validBefore,
+          approvers: req.approvals.map((a) => a.approver),
+          host: ev.host,
+          sessionRecord: ev.seq,
+        },
+      });
+      return decided.value;
+    });
+    // A KRL that cannot be written now is written by the minute's refresh.
+    if (ended)
+      await this.deps.publishRevocations?.().catch((err) => {
+        this.deps.log.error(
+          { err: safeErr(err), request: id },
+          "single use: KRL not written yet; retried every minute",
+        );
+      });
+    return ended;
   }
 
   async deny(identity: Identity, id: string, reason: string): Promise<AccessRequest> {

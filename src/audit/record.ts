@@ -38,6 +38,8 @@ export type AuditType =
   | "request.review_reminder"
   | "request.bot_answered"
   | "host.drift_resolved"
+  | "session.opened"
+  | "session.closed"
   | "certificate.issued"
   | "certificate.fetched"
   | "certificate.reused"

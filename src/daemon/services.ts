@@ -17,6 +17,8 @@ import { krlPaths } from "./admin-deps.js";
 import type { Core } from "./core.js";
 import { consoleOrigin } from "../console/origin.js";
 import { BotService } from "../bots/service.js";
+import { SessionFollower } from "../access/session-follower.js";
+import { commitSignal } from "../notify/journal.js";
 import { HostHealth } from "../scan/hosts.js";
 
 /** How often pending requests are expired and failed issuances retried. */
@@ -144,7 +146,13 @@ export async function buildServices(
     if (event === "request.created") bots.requestTick();
   });
 
-  const stopNotifications = await startNotifications({
+  // Single use: session.closed records (the host companion's reports) end single-use certificates.
+  const closes = commitSignal(1000);
+  storage.onCommit(closes.listener);
+  const follower = new SessionFollower({ storage, access, log, nextCommit: closes.next });
+  follower.start();
+
+  const stopWebhooks = await startNotifications({
     config,
     storage,
     env,
@@ -173,7 +181,10 @@ export async function buildServices(
     oidcProvider: provider,
     metrics,
     nmapPath: nmap?.path,
-    stopNotifications,
+    stopNotifications: async () => {
+      await follower.stop();
+      await stopWebhooks();
+    },
     hosts,
     bots,
   };

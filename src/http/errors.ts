@@ -62,7 +62,8 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       const message = status >= 500 && err.code !== "unavailable" ? "internal error; see the CA log" : err.message;
       // Unavailable is "try again shortly" (a lost database, a log that cannot be written, a
       // shutdown): clients and load balancers are told when, RFC 9110 section 10.2.3.
-      const retryAfter = err.details?.retryAfter ?? (err.code === "unavailable" ? RETRY_UNAVAILABLE_SECONDS : undefined);
+      const retryAfter =
+        err.details?.retryAfter ?? (err.code === "unavailable" ? RETRY_UNAVAILABLE_SECONDS : undefined);
       if (typeof retryAfter === "number") res.set("Retry-After", String(retryAfter));
       res.status(status).json(body(err.code, message, status < 500 ? err.details : undefined));
       return;

@@ -101,6 +101,8 @@ export interface StateDoc {
   revoked: Record<string, RevokedSerial>;
   /** Each inventory host's latest scan and unresolved drift, by host name (scan-aware approval). */
   hosts: Record<string, HostStatus>;
+  /** Followers of the audit log other than webhooks (single use): the sequence number each has read up to. */
+  cursors: Record<string, { cursor: number }>;
 }
 
 export function emptyState(now: Date): StateDoc {
@@ -116,6 +118,7 @@ export function emptyState(now: Date): StateDoc {
     factors: {},
     revoked: {},
     hosts: {},
+    cursors: {},
   };
 }
 
@@ -129,6 +132,7 @@ export const STATE_COLLECTIONS = [
   "factors",
   "revoked",
   "hosts",
+  "cursors",
 ] as const;
 export type Collection = (typeof STATE_COLLECTIONS)[number];
 export type EntryOf<C extends Collection> = StateDoc[C][string];
