@@ -11,6 +11,8 @@ import { auditBench } from "./audit.js";
 import { groupCommitBench, httpBench } from "./http.js";
 import { median, ROOT } from "./lib.js";
 import { peopleBench } from "./people.js";
+import type { Load } from "./http.js";
+import { type PostgresBench, postgresBench } from "./postgres.js";
 import { scaleBench } from "./scale.js";
 import { scansBench } from "./scans.js";
 import { signingBench } from "./signing.js";
@@ -185,6 +187,33 @@ rows.push([
   verdict(scanMean <= 1.2),
 ]);
 
+const pgRuns = await rounds_("postgresql", rounds, () => postgresBench(seconds));
+const pgRatio = (pick: (r: PostgresBench) => Load, what: "requestsPerSecond" | "p99") =>
+  median(pgRuns.map((r) => pick(r)[what] / r.embedded[what]));
+for (const [label, pick] of [
+  ["one replica", (r: PostgresBench) => r.one],
+  ["two replicas", (r: PostgresBench) => r.two],
+] as const) {
+  const tput = pgRatio(pick, "requestsPerSecond");
+  const p99 = pgRatio(pick, "p99");
+  rows.push([
+    `PostgreSQL, ${label}: issuance req/s vs embedded (64 clients)`,
+    `${median(pgRuns.map((r) => pick(r).requestsPerSecond)).toFixed(0)} req/s`,
+    `${median(pgRuns.map((r) => r.embedded.requestsPerSecond)).toFixed(0)} req/s`,
+    f2(tput),
+    "≥ 0.50",
+    verdict(tput >= 0.5),
+  ]);
+  rows.push([
+    `PostgreSQL, ${label}: issuance p99 vs embedded`,
+    `${median(pgRuns.map((r) => pick(r).p99))} ms`,
+    `${median(pgRuns.map((r) => r.embedded.p99))} ms`,
+    f2(p99),
+    "≤ 2×",
+    verdict(p99 <= 2),
+  ]);
+}
+
 notes.push(
   `Audit records per fdatasync during the HTTP issuance run: ${f1(perSync)} (group commit; each issuance writes four records).`,
 );
@@ -264,6 +293,10 @@ ${notes.map((n) => `- ${n}`).join("\n")}
 - **People** (\`bench/people.ts\`): the real \`sshca\` over pinned HTTPS, wall time from start to
   exit (certificate verified and written); approval to certificate is measured from bob's
   approval response to alice's CLI exiting.
+- **PostgreSQL** (\`bench/postgres.ts\`): a local PostgreSQL 15 cluster (fsync on) started for
+  the run; the HTTP issuance load (autocannon, 64 connections in all, ${seconds} s) against one
+  embedded daemon, one replica on the database, and two replicas sharing it (32 connections
+  each; their sum and the worse p99). Median of ${rounds} rounds of the per-round ratios.
 - **Scans** (\`bench/scans.ts\`): two daemons side by side (scanning off; \`scanOnIssue: record\`
   scanning 127.0.0.1), requests alternating at 10/s after a warm-up.
 `;

@@ -10,6 +10,11 @@ import type {
   CaView,
   CreateRequestBody,
   DenyBody,
+  HostReportBody,
+  HostReportView,
+  HostWhoamiView,
+  ReportSummaryView,
+  ReportView,
   OverrideBody,
   HostStatusView,
   ReviewBody,
@@ -172,6 +177,32 @@ export class ApiClient {
     return body;
   }
 
+  /** GET /v1/host/whoami: the host a host credential speaks for. */
+  hostWhoami(): Promise<HostWhoamiView> {
+    this.authed();
+    return this.call("GET", "/v1/host/whoami");
+  }
+
+  /** GET /v1/host/principals: the caller's own host's principals files. */
+  hostPrincipals(): Promise<PrincipalsView> {
+    this.authed();
+    return this.call("GET", "/v1/host/principals");
+  }
+
+  /** GET /v1/host/krl: the KRL, fetched with the host credential. */
+  async hostKrl(): Promise<Buffer> {
+    this.authed();
+    const answer = await callRaw(this.settings, { method: "GET", path: "/v1/host/krl", timeoutMs: TIMEOUT_MS });
+    if (answer.status !== 200) decodeAnswer(this.settings, answer);
+    return answer.body;
+  }
+
+  /** POST /v1/host/report: logins and logouts seen in sshd's log, or a heartbeat. */
+  hostReport(body: HostReportBody): Promise<HostReportView> {
+    this.authed();
+    return this.call("POST", "/v1/host/report", body);
+  }
+
   revoke(body: { serial?: string; request?: string; reason: string }): Promise<RequestView> {
     this.authed();
     return this.call("POST", "/v1/revocations", body);
@@ -257,6 +288,20 @@ export class ApiClient {
     for (const [k, v] of Object.entries(query)) if (v !== undefined) q.set(k, v);
     const qs = q.toString();
     return this.call("GET", `/v1/audit${qs ? `?${qs}` : ""}`, undefined, 120_000);
+  }
+
+  /** One request's access report (its requester, the role's approvers, auditors, admins). */
+  report(id: string): Promise<ReportView> {
+    this.authed();
+    return this.call("GET", `/v1/reports/requests/${encodeURIComponent(id)}`, undefined, 120_000);
+  }
+
+  /** Per user and host over a period (auditors, admins). */
+  reportSummary(query: { since: string; until?: string | undefined }): Promise<ReportSummaryView> {
+    this.authed();
+    const q = new URLSearchParams({ since: query.since });
+    if (query.until) q.set("until", query.until);
+    return this.call("GET", `/v1/reports?${q.toString()}`, undefined, 300_000);
   }
 
   auditVerify(): Promise<AuditVerifyView> {

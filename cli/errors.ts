@@ -7,6 +7,8 @@ export const EXIT = {
   ended: 3,
   /** Gave up waiting (--timeout). */
   timeout: 4,
+  /** sshca report: the report lists findings (for compliance jobs). */
+  findings: 5,
   /** Interrupted (Ctrl-C) while waiting; the request goes on (128 + SIGINT, as shells report it). */
   interrupted: 130,
 } as const;

@@ -108,7 +108,9 @@ export function describeRequest(r: RequestView): string {
       x
         ? `${label} ${x.id} ${x.outcome}${x.outcome === "ok" ? ` open ${x.open.map((p) => `${p.port}/${p.protocol}`).join(",") || "none"}` : ""}`
         : "";
-    lines.push(`Scans       ${host}: ${[part("issue", s.issue), part("after", s.after)].filter(Boolean).join("; ")}`);
+    lines.push(
+      `Scans       ${host}: ${[part("issue", s.issue), part("during", s.during), part("after", s.after)].filter(Boolean).join("; ")}`,
+    );
   }
   if (r.denial) lines.push(`Denied      by ${r.denial.by}: ${r.denial.reason}`);
   if (r.cancellation) lines.push(`Cancelled   by ${r.cancellation.by}`);

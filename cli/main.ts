@@ -7,6 +7,8 @@ import { decideCommands } from "./commands/decide.js";
 import { consoleCommand } from "./commands/console.js";
 import { doctorCommand } from "./commands/doctor.js";
 import { factorCommands } from "./commands/factors.js";
+import { hostCommand } from "./commands/host.js";
+import { reportCommand } from "./commands/report.js";
 import { infoCommands } from "./commands/info.js";
 import { keyCommands } from "./commands/keys.js";
 import { loginCommand } from "./commands/login.js";
@@ -60,6 +62,8 @@ keyCommands(program, ctx);
 factorCommands(program, ctx);
 doctorCommand(program, ctx);
 consoleCommand(program, ctx);
+hostCommand(program, ctx);
+reportCommand(program, ctx);
 for (const cmd of program.commands) {
   cmd.exitOverride();
   for (const sub of cmd.commands) sub.exitOverride();

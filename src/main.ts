@@ -13,6 +13,7 @@ import { offlineAdminDeps } from "./daemon/admin-deps.js";
 import { banner, invocation } from "./daemon/banner.js";
 import { createLogger } from "./daemon/logger.js";
 import { type Admin, userCommands } from "./daemon/user-commands.js";
+import { hostCommands } from "./daemon/host-commands.js";
 import { dataPaths } from "./daemon/paths.js";
 import { serve, subjectAltNames } from "./daemon/serve.js";
 import { JournaledJsonFile } from "./store/journaled-file.js";
@@ -143,6 +144,7 @@ const admin: Admin = async (viaSocket, offline) => {
 };
 
 userCommands(program, { admin, say });
+hostCommands(program, { admin, say });
 
 program
   .command("audit")
@@ -153,7 +155,8 @@ program
   .option("--json", "print JSON")
   .action(async (o: { expectHead?: string; json?: boolean }) => {
     const g = globals();
-    const paths = dataPaths(loadConfigFile(g.configPath), g.dataDirFlag, env);
+    const cfg = loadConfigFile(g.configPath);
+    const paths = dataPaths(cfg, g.dataDirFlag, env);
     let expectHead: { seq: number; hash: string } | undefined;
     if (o.expectHead) {
       const m = /^(\d+):([0-9a-f]{64})$/.exec(o.expectHead);
@@ -165,6 +168,24 @@ program
       expectHead === undefined
         ? await adminRequest<VerifyResult>(paths.adminSocket, "GET", "/audit/verify", undefined, 600_000)
         : undefined;
+    if (result === undefined && cfg.storage.backend === "postgres") {
+      // The chain lives in the database: walk it there, and hold it to --expect-head.
+      const core = await openCore({ ...g, env, log: createLogger(env), now, createCa: false });
+      try {
+        result = await core.storage.audit.verify();
+        const at = expectHead ? (await core.storage.cursor(expectHead.seq - 1).read(1))[0] : undefined;
+        if (result.ok && expectHead && at?.hash !== expectHead.hash) {
+          const message = `record ${expectHead.seq} ${at ? "does not have the expected hash" : "is missing"} (--expect-head)`;
+          result = {
+            ...result,
+            ok: false,
+            problem: { kind: "modified", segment: "database", line: expectHead.seq, message },
+          };
+        }
+      } finally {
+        await core.close();
+      }
+    }
     result ??= await verifyOffline(paths.auditDir, { stateSeq: await readStateSeq(paths.state), expectHead });
     if (o.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     if (!result.ok) {

@@ -31,6 +31,7 @@ import {
   decideRevocation,
   passGate,
   recordScan,
+  type ScanSlot,
   decideCancel,
   decideDenial,
   expireIfDue,
@@ -707,7 +708,7 @@ export class AccessService {
    * Records a finished scan in its request. For a role with scanOnIssue: gate, the issue-time
    * scans of all hosts decide: issue, or block until an approver overrides.
    */
-  async applyScan(id: string, host: string, slot: "issue" | "after", ref: ScanRef): Promise<void> {
+  async applyScan(id: string, host: string, slot: ScanSlot, ref: ScanRef): Promise<void> {
     await this.locked(id, async () => {
       const req = this.get(id);
       if (!req) return;

@@ -260,13 +260,10 @@ export function decideCancel(
 }
 
 /** A finished scan of one host, kept with its request (the full record is in the audit log). */
-export function recordScan(
-  req: AccessRequest,
-  host: string,
-  slot: "issue" | "after",
-  ref: ScanRef,
-  now: Date,
-): AccessRequest {
+/** Where a request keeps a scan: at issue, the latest during the window, after access. */
+export type ScanSlot = "issue" | "during" | "after";
+
+export function recordScan(req: AccessRequest, host: string, slot: ScanSlot, ref: ScanRef, now: Date): AccessRequest {
   return bump(req, now, { scans: { ...req.scans, [host]: { ...req.scans?.[host], [slot]: ref } } });
 }
 

@@ -2,9 +2,10 @@ import express, { type Express } from "express";
 import type { Logger } from "pino";
 import { z } from "zod";
 import type { AuditQuery } from "../audit/query.js";
-import { IDENT } from "../config/names.js";
+import { HOST_NAME, IDENT } from "../config/names.js";
 import { errorHandler, notFoundHandler } from "../http/errors.js";
 import { FINGERPRINT, jsonBody, parse } from "../http/schemas.js";
+import { createHostCredential, listHostCredentials, revokeHostCredential } from "./host-credentials.js";
 import { disableUser, enableUser, removeUser, removeUserKey } from "./offboarding.js";
 import { type AdminDeps, addUser, addUserKey, createToken, listTokens, listUsers, revokeToken } from "./users.js";
 
@@ -66,6 +67,21 @@ export function createAdminApp(deps: AdminDeps & { auditQuery: AuditQuery }, log
   app.post("/tokens/:id/revoke", async (req, res) => {
     const id = parse(z.string().regex(/^[a-z2-7]{16}$/, "malformed token id"), req.params.id, "token id");
     res.json(await revokeToken(deps, id, "admin"));
+  });
+
+  const hostCredentialBody = z.strictObject({ ttlSeconds: z.int() });
+  app.post("/hosts/:host/credentials", async (req, res) => {
+    const host = parse(z.string().regex(HOST_NAME), req.params.host, "host name");
+    const body = parse(hostCredentialBody, jsonBody(req), "host credential");
+    res.status(201).json(await createHostCredential(deps, host, body.ttlSeconds, "admin"));
+  });
+  app.get("/host-credentials", (req, res) => {
+    const host = typeof req.query.host === "string" ? req.query.host : undefined;
+    res.json({ credentials: listHostCredentials(deps, host) });
+  });
+  app.post("/host-credentials/:id/revoke", async (req, res) => {
+    const id = parse(z.string().regex(/^[a-z2-7]{16}$/, "malformed credential id"), req.params.id, "credential id");
+    res.json(await revokeHostCredential(deps, id, "admin"));
   });
 
   app.get("/audit/verify", async (_req, res) => {

@@ -23,6 +23,8 @@ export type AuditType =
   | "user.removed"
   | "token.created"
   | "token.revoked"
+  | "host.credential_created"
+  | "host.credential_revoked"
   | "request.created"
   | "request.approved"
   | "request.auto_approved"
@@ -47,7 +49,11 @@ export type AuditType =
   | "scan.started"
   | "scan.finished"
   | "scan.failed"
-  | "scan.drift";
+  | "scan.drift"
+  | "session.opened"
+  | "session.closed"
+  | "finding.raised"
+  | "host.reporting_resumed";
 
 /** One line of the audit log. `hash` covers every other field; `prev` links the chain. */
 export interface AuditRecord {

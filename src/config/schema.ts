@@ -4,6 +4,7 @@ import { authSchema } from "./auth-schema.js";
 import { duration, ident } from "./fields.js";
 import { HOST_NAME, isPrintable, isReservedName, isValidAddress, LOGIN } from "./names.js";
 import { approverBotSchema, breakGlassSchema, hoursSchema, scanAwareSchema, stageSchema } from "./policy-schema.js";
+import { evidenceSchema } from "./evidence-schema.js";
 import { storageSchema } from "./storage-schema.js";
 import type { StageRule } from "../domain/request.js";
 
@@ -85,6 +86,10 @@ const caSchema = z
   })
   .prefault({});
 
+/** How often to scan during an access window: at least every 10 seconds (each watch is an nmap scan), at most a day. */
+const watchInterval = () =>
+  duration().pipe(z.int().min(10, "watch must be at least 10s (each watch is an nmap scan)").max(86400));
+
 const hostSchema = z.strictObject({
   /** One IP address or DNS name, resolved and scanned by sshcad itself. */
   address: z.string().refine(isValidAddress, {
@@ -102,6 +107,12 @@ const hostSchema = z.strictObject({
       versionDetection: z.boolean().default(false),
     })
     .prefault({}),
+  /**
+   * Scan this host this often while a certificate for it is live (as well as at issue and after
+   * access); an unexpected change is drift raised at once. A role's `watch` applies too: the
+   * shorter one wins.
+   */
+  watch: watchInterval().optional(),
 });
 
 const roleSchema = z
@@ -171,6 +182,11 @@ const roleSchema = z
      * overrides it.
      */
     scanOnIssue: z.enum(["record", "gate"]).default("record"),
+    /**
+     * Scan the role's hosts this often while its certificate is live (e.g. "5m"); an unexpected
+     * change against the issue-time scan is drift raised at once, not at expiry.
+     */
+    watch: watchInterval().optional(),
     /**
      * Each approval must carry a fresh second factor bound to the request's digest: a signature by
      * a FIDO security key (sk) the approver enrolled, or (where allowed) a TOTP code (RFC 6238).
@@ -246,6 +262,7 @@ export const DEFAULT_WEBHOOK_EVENTS = [
   "certificate.issued",
   "certificate.revoked",
   "scan.drift",
+  "finding.raised",
   "request.approval_withdrawn",
   "request.break_glass",
   "request.review_reminder",
@@ -372,6 +389,8 @@ export const configSchema = z
     webhooks: z.array(webhookSchema).default([]),
     /** HTTP endpoints that roles' stages may ask to approve (see the README, "Approval policy"). */
     approverBots: z.record(ident("bot name"), approverBotSchema).default({}),
+    /** Logins reported by target hosts' companions (sshca host), and the findings they raise. */
+    evidence: evidenceSchema,
     console: consoleSchema,
     revocation: z
       .strictObject({
@@ -412,6 +431,8 @@ export const configSchema = z
         manualScansPerMinute: z.int().min(1).max(100_000).default(10),
         /** Hosts queued or being scanned on demand; more get 503 with Retry-After instead of a backlog. */
         manualScanQueue: z.int().min(1).max(100_000).default(32),
+        /** Reports (POST /v1/host/report, up to 25 logins each) one host's companion may send per minute. */
+        hostReportsPerMinute: z.int().min(1).max(100_000).default(120),
       })
       .refine((l) => l.headersTimeout <= l.requestTimeout, {
         message: "headersTimeout must not be longer than requestTimeout",
@@ -479,6 +500,14 @@ export const configSchema = z
           });
         }
       });
+      const watched = role.watch !== undefined || role.hosts.some((h) => cfg.hosts[h]?.watch !== undefined);
+      if (watched && !cfg.scanning.enabled) {
+        ctx.addIssue({
+          code: "custom",
+          path: [...at, "watch"],
+          message: "watching during the window (role or host watch) needs scanning.enabled: true",
+        });
+      }
       if (role.scanOnIssue === "gate" && !cfg.scanning.enabled) {
         ctx.addIssue({
           code: "custom",

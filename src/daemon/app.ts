@@ -32,10 +32,14 @@ import type { KeyRegistration } from "../auth/key-registration.js";
 import type { OidcSignIn } from "../auth/oidc/signin.js";
 import type { SshSignIn } from "../auth/ssh-signin.js";
 import { krlRoutes, revocationRoutes } from "../http/routes/revocations.js";
+import { authenticateHost } from "../http/host-auth.js";
+import { hostRoutes } from "../http/routes/host.js";
+import { reportRoutes } from "../http/routes/reports.js";
+import type { HostReports } from "../evidence/host-reports.js";
 import type { KrlService } from "../ca/krl-service.js";
 import type { ScanService } from "../scan/service.js";
 import type { HostHealth } from "../scan/hosts.js";
-import { hostRoutes } from "../http/routes/hosts.js";
+import { hostStatusRoutes } from "../http/routes/hosts.js";
 import { membersOf } from "../auth/identity.js";
 
 export interface AppDeps {
@@ -50,6 +54,8 @@ export interface AppDeps {
   /** Each host's latest scan and open drift (scan-aware roles). */
   hosts?: HostHealth | undefined;
   krl: KrlService;
+  /** Logins reported by target hosts' companions. */
+  hostReports: HostReports;
   signIn: SshSignIn;
   keyRegistration: KeyRegistration;
   factors: Factors;
@@ -135,6 +141,13 @@ export function createApp(deps: AppDeps): Express {
     },
   };
   const auth = authenticate(authDeps);
+  // A target host's companion, with its host credential (and only with that).
+  const hostReports = new RateLimiter(() => deps.config().limits.hostReportsPerMinute, clock, tracked);
+  app.use(
+    "/v1/host",
+    authenticateHost(authDeps),
+    hostRoutes({ config: deps.config, krl: deps.krl, reports: deps.hostReports, limiter: hostReports }),
+  );
   app.use(opsRoutes({ config: deps.config, metrics: deps.metrics, ready: deps.ready, auth }));
   const challenges = new RateLimiter(
     () => 3 * deps.config().limits.failedAuthPerMinute,
@@ -185,6 +198,11 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use("/v1/audit", auth, auditRoutes(deps.config, deps.auditQuery));
+  app.use(
+    "/v1/reports",
+    auth,
+    reportRoutes({ config: deps.config, access: deps.access, audit: deps.auditQuery, now: deps.now }),
+  );
   const manualScans = new RateLimiter(
     () => deps.config().limits.manualScansPerMinute,
     clock,
@@ -193,7 +211,7 @@ export function createApp(deps: AppDeps): Express {
   );
   app.use("/v1/scans", auth, scanRoutes(deps.config, deps.auditQuery, deps.scans, manualScans));
   app.use("/v1/revocations", auth, revocationRoutes(deps.access));
-  if (deps.hosts) app.use("/v1/hosts", auth, hostRoutes(deps.hosts));
+  if (deps.hosts) app.use("/v1/hosts", auth, hostStatusRoutes(deps.hosts));
   app.use("/v1", auth, infoRoutes(deps.config));
 
   app.use(

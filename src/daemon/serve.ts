@@ -16,7 +16,8 @@ import { type Core, openCore } from "./core.js";
 import { startAuditQueries } from "./storage.js";
 import { applyReload } from "./reload.js";
 import { consoleOrigin } from "../console/origin.js";
-import { buildServices, KRL_REFRESH_MS, SCAN_TICK_MS, SWEEP_MS } from "./services.js";
+import { buildServices, KRL_REFRESH_MS, SCAN_TICK_MS, SILENCE_CHECK_MS, SWEEP_MS } from "./services.js";
+import { checkSilence } from "../evidence/silence.js";
 
 export interface ServeOptions {
   configPath: string;
@@ -86,7 +87,8 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     if (tls?.created.ca) await storage.append("tls.ca_created", "sshcad", { fingerprint: tls.fingerprint });
     const site: { apiUrl?: string } = {};
     services = await buildServices(core, opts.env, now, log, tls?.fingerprint ?? "none", site);
-    const { access, krl, scans, signIn, keyRegistration, factors, oidc, oidcProvider, metrics, nmapPath } = services;
+    const { access, krl, scans, signIn, keyRegistration, factors, oidc, oidcProvider, metrics, nmapPath, hostReports } =
+      services;
     await auditConfig(core, log, false);
     const { indexLag } = startAuditQueries(core, paths.auditIndex, log);
     if (indexLag) metrics.watchAuditIndex(indexLag);
@@ -101,6 +103,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
       scans,
       hosts: services.hosts,
       krl,
+      hostReports,
       signIn,
       keyRegistration,
       factors,
@@ -147,6 +150,10 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     timers.push(every(SWEEP_MS, async () => services?.bots.tick(), log, "approver bots"));
     timers.push(() => services?.bots.stop());
     timers.push(every(KRL_REFRESH_MS, () => krl.rebuild(), log, "krl refresh"));
+    const silence = async () => {
+      await checkSilence({ storage: core.storage, config, now, log });
+    };
+    timers.push(every(SILENCE_CHECK_MS, silence, log, "silent hosts"));
     if (scans) {
       const scanner = scans;
       timers.push(every(SCAN_TICK_MS, async () => scanner.tick(), log, "scan schedule"));

@@ -20,6 +20,7 @@ import { BotService } from "../bots/service.js";
 import { SessionFollower } from "../access/session-follower.js";
 import { commitSignal } from "../notify/journal.js";
 import { HostHealth } from "../scan/hosts.js";
+import { HostReports } from "../evidence/host-reports.js";
 
 /** How often pending requests are expired and failed issuances retried. */
 export const SWEEP_MS = 1000;
@@ -28,8 +29,12 @@ export const SCAN_TICK_MS = 250;
 /** How often the KRL is rebuilt anyway (expired serials drop out; a failed write is retried). */
 export const KRL_REFRESH_MS = 60_000;
 
+/** How often hosts that stopped reporting are looked for (evidence.silentAfter is at least 1m). */
+export const SILENCE_CHECK_MS = 5000;
+
 /** The daemon's domain services, wired together over an opened Core. */
 export interface Services {
+  hostReports: HostReports;
   access: AccessService;
   krl: KrlService;
   scans: ScanService | undefined;
@@ -91,7 +96,12 @@ export async function buildServices(
   await access.adoptRevoked();
   const metrics = new Metrics(() => access.liveRequests(), now);
   core.embedded?.audit.onSync((s) => metrics.auditSync.observe(s));
-  storage.onCommit((records) => metrics.auditRecords.inc(records.length));
+  storage.onCommit((records) => {
+    metrics.auditRecords.inc(records.length);
+    for (const r of records)
+      if (r.type === "finding.raised")
+        metrics.findings.inc({ finding: String((r.fields as { finding?: unknown }).finding) });
+  });
   access.onChange((req, event) => {
     if (event === "request.approved" || event === "request.auto_approved") metrics.approvals.inc();
     const approved = req.approvals.at(-1)?.at;
@@ -170,7 +180,16 @@ export async function buildServices(
   const provider = core.config.auth.oidc ? await OidcProvider.create(core.config.auth.oidc, env) : undefined;
   const oidc = provider ? new OidcSignIn({ config, storage, now, random: randomBytes, provider, log }) : undefined;
   const keyRegistration = new KeyRegistration({ config, storage, now, random: randomBytes, tlsFingerprint });
+  // Logins reported by target hosts, judged against the certificates' audit records.
+  const hostReports = new HostReports({
+    storage,
+    audit: () => storage.audit,
+    caFingerprints: () => [ca.fingerprint],
+    now,
+    log,
+  });
   return {
+    hostReports,
     access,
     krl,
     scans,

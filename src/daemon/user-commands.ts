@@ -249,7 +249,7 @@ export async function readPublicKeyFile(file: string): Promise<string> {
  * A new file for a secret: mode 0600 from the first byte, never an existing file and never
  * through a symlink planted where it should go. Discarded again if the secret never comes.
  */
-async function createSecretFile(
+export async function createSecretFile(
   path: string,
 ): Promise<{ write: (text: string) => Promise<void>; close: () => Promise<void>; discard: () => Promise<void> }> {
   const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;

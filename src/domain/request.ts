@@ -152,8 +152,11 @@ export interface AccessRequest {
    * the first session of a single-use certificate.
    */
   revocation?: { by: string; at: string; reason: string; kind: RevocationKind };
-  /** Scans of each host: at issue, and after access (expiry, revocation). */
-  scans?: Record<string, { issue?: ScanRef; after?: ScanRef }>;
+  /**
+   * Scans of each host: at issue, the latest while the certificate is live (roles or hosts with
+   * `watch`; each one is in the audit log), and after access (expiry, revocation).
+   */
+  scans?: Record<string, { issue?: ScanRef; during?: ScanRef; after?: ScanRef }>;
   /** The pre-issue scan gate (roles with scanOnIssue: gate). */
   gate?: { status: "passed" | "blocked"; reason?: string; override?: { by: string; at: string; reason: string } };
   /** The approval stages (absent on requests made before stages existed: one stage of the role's approvers). */

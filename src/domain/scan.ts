@@ -1,6 +1,7 @@
 /** Scans of inventory hosts: what was found, and how it compares to before. */
 
-export type ScanTrigger = "issue" | "expiry" | "revoke" | "manual";
+/** issue, expiry, revoke: the window's edges; watch: during the window (role or host `watch`); manual: on demand. */
+export type ScanTrigger = "issue" | "watch" | "expiry" | "revoke" | "manual";
 export type ScanOutcome = "ok" | "failed" | "timeout";
 
 export interface PortResult {

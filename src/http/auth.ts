@@ -2,6 +2,7 @@ import type { Request, RequestHandler, Response } from "express";
 import { allow, type Decision, refuse, unwrap } from "../domain/decision.js";
 import type { Identity } from "../domain/request.js";
 import { credentialProblem, localSignInRefusal, tokenLapse, userStatus } from "../auth/credentials.js";
+import { isHostCredential } from "../auth/host-credential.js";
 import { resolveIdentity } from "../auth/identity.js";
 import { parseToken, secretMatches } from "../auth/tokens.js";
 import type { Config } from "../config/schema.js";
@@ -73,7 +74,7 @@ export function authenticate(deps: AuthDeps): RequestHandler {
       const parsed = parseToken(cookie);
       if (!parsed) throw failedSignIn(deps, client, "malformed console session cookie");
       const decision = checkCaller(deps, parsed);
-      if (!decision.ok) throw failedSignIn(deps, client, decision.reason);
+      if (!decision.ok) throw refusal(deps, client, decision);
       unwrap(deps.cookie.admit(req, parsed.id, parsed.secret));
       res.locals.identity = decision.value;
       res.locals.tokenId = parsed.id;
@@ -85,7 +86,7 @@ export function authenticate(deps: AuthDeps): RequestHandler {
     const parsed = parseToken(header.slice(7).trim());
     if (!parsed) throw failedSignIn(deps, client, "malformed API token");
     const decision = checkCaller(deps, parsed);
-    if (!decision.ok) throw failedSignIn(deps, client, decision.reason);
+    if (!decision.ok) throw refusal(deps, client, decision);
     // A console session lives in its cookie, under the console's idle limit and CSRF rule; the
     // same value as a Bearer token would skip both.
     if (deps.storage.state.tokens[parsed.id]?.method === "console")
@@ -95,6 +96,25 @@ export function authenticate(deps: AuthDeps): RequestHandler {
     next();
   };
 }
+
+/**
+ * Why a caller is turned away: a valid credential that may not be used here (a host credential
+ * outside /v1/host/) is a plain 403, neither counted nor audited as a failed sign-in; anything
+ * else is a failed sign-in.
+ */
+function refusal(
+  deps: Pick<AuthDeps, "failures" | "onFailure">,
+  client: { key: string; ip: string },
+  decision: { code: string; reason: string },
+): SshcaError {
+  return decision.code === "forbidden"
+    ? new SshcaError("forbidden", decision.reason)
+    : failedSignIn(deps, client, decision.reason);
+}
+
+/** What a host credential hears on any route but /v1/host/. */
+export const HOST_CREDENTIAL_ELSEWHERE =
+  "a host credential works only for its host's companion (/v1/host/ routes), never as a user";
 
 /**
  * Is this token (still) good, and who does it speak for? The secret matches, the token is
@@ -119,6 +139,8 @@ export function stillValid(deps: Pick<AuthDeps, "config" | "storage" | "now">, t
   const tokens = deps.storage.state.tokens;
   const record = Object.hasOwn(tokens, tokenId) ? tokens[tokenId] : undefined;
   if (!record) return refuse("unauthenticated", "this API token no longer exists");
+  // A host credential speaks for a host, never for a person: refused before anything else is asked.
+  if (isHostCredential(record)) return refuse("forbidden", HOST_CREDENTIAL_ELSEWHERE);
   const now = deps.now();
   const user = record.user;
   // A disabled user hears that first: it is the reason, whatever became of the token.

@@ -96,8 +96,8 @@ export interface RequestView {
   validBefore?: string;
   /** Pre-issue scan gate: why a request is blocked, and who overrode it. */
   gate?: { status: "passed" | "blocked"; reason?: string; override?: { by: string; at: string; reason: string } };
-  /** Scans per host: at issue and after access (see /v1/scans/:id for the ports). */
-  scans?: Record<string, { issue?: ScanSummary; after?: ScanSummary }>;
+  /** Scans per host: at issue, the latest during the window (watch), after access (see /v1/scans/:id for the ports). */
+  scans?: Record<string, { issue?: ScanSummary; during?: ScanSummary; after?: ScanSummary }>;
 }
 
 export interface ScanSummary {
@@ -186,6 +186,126 @@ export interface PrincipalsView {
   principals: Record<string, string[]>;
 }
 
+/** GET /v1/host/whoami: which host a host credential speaks for. */
+export interface HostWhoamiView {
+  host: string;
+  credentialId: string;
+}
+
+/** One login or logout made with an SSH certificate, as a target host's companion saw it in sshd's log. */
+export interface HostSessionEventBody {
+  /** Its number in the companion's stream (increasing; an event sent again is recorded once). */
+  seq: number;
+  kind: "opened" | "closed";
+  /** When sshd logged it (the host's clock). */
+  at: string;
+  /** The account logged in to on the host. */
+  login: string;
+  from: string;
+  port: number;
+  /** The certificate's serial (decimal) and key id, and the fingerprint of the CA key that signed it. */
+  serial: string;
+  keyId: string;
+  caFingerprint: string;
+}
+
+/** POST /v1/host/report: new events of the companion's stream (none: a heartbeat). */
+export interface HostReportBody {
+  stream: string;
+  events: HostSessionEventBody[];
+}
+
+/** The answer: events up to `through` are recorded (the companion drops them). */
+export interface HostReportView {
+  host: string;
+  through: number;
+}
+
+/** A login seen on a host (session.opened), and its logout when that was seen too. */
+export interface ReportSession {
+  host: string;
+  login: string;
+  from: string;
+  port: number;
+  serial: string;
+  openedAt?: string;
+  closedAt?: string;
+}
+
+/** A scan of the window: at issue, during (watch), after (expiry, revoke). `open` as "22/tcp (ssh)". */
+export interface ReportScan {
+  scan: string;
+  host: string;
+  trigger: string;
+  outcome: string;
+  at: string;
+  open: string[];
+  error?: string;
+  /** What changed, when the scan found drift. */
+  drift?: string;
+}
+
+/** Something that should not have happened: a finding.raised record, or drift found by a scan. */
+export interface ReportFinding {
+  /** revoked_certificate, expired_certificate, host_outside_request, foreign_certificate, host_silent, drift. */
+  finding: string;
+  at: string;
+  host: string;
+  detail: string;
+}
+
+/** GET /v1/reports/requests/:id: one access window on one timeline (sshca report ID). */
+export interface ReportView {
+  request: {
+    id: string;
+    requester: string;
+    role: string;
+    hosts: string[];
+    principals: string[];
+    reason: string;
+    ttlSeconds: number;
+    createdAt: string;
+  };
+  /** Where the request ended up (expired: a pending request that ran out, or a certificate past validBefore). */
+  state: "pending" | "approved" | "issued" | "revoked" | "denied" | "cancelled" | "expired";
+  approvals: {
+    approver: string;
+    at: string;
+    comment?: string;
+    factor?: string;
+    userVerified?: boolean;
+    auto?: boolean;
+  }[];
+  certificate?: {
+    serial: string;
+    keyId: string;
+    principals: string[];
+    validAfter: string;
+    validBefore: string;
+    issuedAt: string;
+  };
+  sessions: ReportSession[];
+  scans: ReportScan[];
+  ended?: {
+    kind: "revoked" | "relinquished" | "expired" | "denied" | "cancelled";
+    at: string;
+    by?: string;
+    reason?: string;
+  };
+  findings: ReportFinding[];
+  timeline: { seq: number; time: string; type: string; actor: string; summary: string }[];
+}
+
+/** GET /v1/reports?since=7d: per user and host, for auditors (sshca report --since 7d). */
+export interface ReportSummaryView {
+  since: string;
+  until: string;
+  rows: { user: string; host: string; windows: number; logins: number; findings: number }[];
+  findings: (ReportFinding & { request?: string; user?: string })[];
+  /** More records matched than one summary reads: narrow the period. */
+  truncated?: boolean;
+}
+
 export interface AuditRecordView {
   seq: number;
   time: string;
@@ -224,7 +344,7 @@ export interface ScanView {
   request?: string;
   host: string;
   address: string;
-  trigger: "issue" | "expiry" | "revoke" | "manual";
+  trigger: "issue" | "watch" | "expiry" | "revoke" | "manual";
   startedAt: string;
   durationMs: number;
   nmapVersion: string;

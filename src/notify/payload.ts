@@ -103,6 +103,10 @@ export function summarize(record: AuditRecord): string {
       return `the approval of ${str("approver")} on ${str("request")} (${str("role")} for ${str("requester")}) no longer counts: ${str("reason")}; ${String(f.approvals)}/${String(f.approvalsRequired)} approvals`;
     case "scan.drift":
       return `exposure of ${str("host")} changed during ${str("requester")}'s access (${str("request")}): ${str("summary")}`;
+    case "finding.raised":
+      return `FINDING ${str("finding")} on ${str("host")}: ${str("detail")}`;
+    case "session.opened":
+      return `${str("login")}@${str("host")} logged in from ${str("from")} with certificate serial ${str("serial")}${f.request ? ` (${str("request")}, ${str("requester")})` : ""}`;
     default:
       return `${record.type} by ${record.actor}`;
   }

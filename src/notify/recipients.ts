@@ -55,6 +55,13 @@ export function recipientsFor(
     const users = [...new Set([...(typeof person === "string" ? [person] : []), ...membersOf(admins)])];
     return { users, groups: [...admins] };
   }
+  // A finding (a login that should not have happened, a silent host) is for the admins and
+  // auditors, and for the person whose certificate it was.
+  if (record.type === "finding.raised") {
+    const groups = [...new Set([...config.rights.admin, ...config.rights.audit])];
+    const users = [...new Set([...(typeof f.requester === "string" ? [f.requester] : []), ...membersOf(groups)])];
+    return { users, groups };
+  }
   const waiting =
     record.type === "request.created" ||
     record.type === "request.approval_withdrawn" ||

@@ -46,6 +46,18 @@ export class Metrics {
     labelNames: ["reason"],
     registers: [this.registry],
   });
+  readonly findings = new Counter({
+    name: "sshca_findings_total",
+    help: "Findings raised from what target hosts reported (revoked, expired, foreign certificates, logins outside the request, silent hosts).",
+    labelNames: ["finding"],
+    registers: [this.registry],
+  });
+  readonly syslogFailures = new Counter({
+    name: "sshca_syslog_failures_total",
+    help: "Failed attempts to send audit events to a syslog destination.",
+    labelNames: ["destination"],
+    registers: [this.registry],
+  });
   readonly webhookFailures = new Counter({
     name: "sshca_webhook_failures_total",
     help: "Failed webhook delivery attempts.",

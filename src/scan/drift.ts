@@ -56,3 +56,16 @@ export function describeDrift(d: Drift): string {
   if (d.expectedClosed.length) parts.push(`expected but not open ${d.expectedClosed.join(", ")}`);
   return parts.join("; ") || "no change";
 }
+
+/** Do two scans show the same open ports (and services)? A watch that finds what the last one found raises nothing new. Pure. */
+export function sameOpen(before: readonly PortResult[], after: readonly PortResult[]): boolean {
+  const a = before
+    .filter((p) => p.state === "open")
+    .map((p) => `${key(p)}|${serviceOf(p)}`)
+    .sort();
+  const b = after
+    .filter((p) => p.state === "open")
+    .map((p) => `${key(p)}|${serviceOf(p)}`)
+    .sort();
+  return a.length === b.length && a.every((k, i) => k === b[i]);
+}

@@ -5,13 +5,14 @@ import type { Storage } from "../store/port.js";
 import { randomBase32 } from "../auth/tokens.js";
 import type { Config } from "../config/schema.js";
 import { fail, safeErr, SshcaError } from "../errors.js";
-import { computeDrift, describeDrift, hasDrift } from "./drift.js";
+import { computeDrift, describeDrift, hasDrift, sameOpen } from "./drift.js";
 import { Pool } from "./pool.js";
 import { portsToScan } from "./ports.js";
 import { resolveTarget, runNmap } from "./runner.js";
 import type { Deadlines } from "../access/deadlines.js";
-import { dueScans, nextScanAt, scansComplete } from "./schedule.js";
+import { dueScans, nextScanAt, scansComplete, watchOf } from "./schedule.js";
 import type { ScanRecord, ScanRef, ScanTrigger } from "../domain/scan.js";
+import type { DueScan } from "./schedule.js";
 
 export interface ScanDeps {
   config: () => Config;
@@ -64,7 +65,10 @@ export class ScanService {
     const concurrency = deps.config().scanning.concurrency;
     // Manual scans may use every slot but one, so a gate or expiry scan always finds one.
     this.pool = new Pool(concurrency, Math.max(1, concurrency - 1));
-    this.due = deps.access.deadlines((req, config, now) => nextScanAt(req, config.roles[req.role], now));
+    this.due = deps.access.deadlines((req, config, now) => {
+      const role = config.roles[req.role];
+      return nextScanAt(req, role, now, watchOf(config, role));
+    });
   }
 
   private tickQueued = false;
@@ -98,11 +102,13 @@ export class ScanService {
     // Until its scans are recorded (which tracks it anew), a request stays due: a scan that
     // fails to record, or waits for another, is retried at a later tick.
     this.due.track(req);
-    for (const due of dueScans(req, config.roles[req.role], now)) {
+    const role = config.roles[req.role];
+    for (const due of dueScans(req, role, now, watchOf(config, role))) {
       const key = `${req.id}|${due.host}|${due.slot}`;
       if (this.inFlight.has(key)) continue;
-      // The after-access scan compares with the issue-time scan: let that one finish first.
+      // The after-access scan compares with the issue-time scan: let that one (and a watch) finish first.
       if (due.slot === "after" && this.inFlight.has(`${req.id}|${due.host}|issue`)) continue;
+      if (due.slot === "after" && this.inFlight.has(`${req.id}|${due.host}|during`)) continue;
       this.inFlight.add(key);
       this.scanFor(req.id, due.host, due.slot, due.trigger)
         .catch((err) =>
@@ -117,16 +123,22 @@ export class ScanService {
     return scansComplete(req);
   }
 
-  private async scanFor(id: string, host: string, slot: "issue" | "after", trigger: ScanTrigger): Promise<void> {
-    if (!this.deps.access.get(id)) return;
+  private async scanFor(id: string, host: string, slot: DueScan["slot"], trigger: ScanTrigger): Promise<void> {
+    const due = this.deps.access.get(id);
+    if (!due) return;
     // One replica runs each scheduled scan. The lease is left to lapse rather than released:
     // until it does, every other replica has long seen the result and no longer finds it due.
+    // Each watch round is its own scan, named by the scan it counts from.
     const timeout = this.deps.config().hosts[host]?.scan.timeout ?? 300;
-    if (!(await this.deps.audit.claim("scan", `${id}|${host}|${slot}`, (timeout + 120) * 1000))) return;
+    const round = slot === "during" ? `@${(due.scans?.[host]?.during ?? due.scans?.[host]?.issue)?.at ?? ""}` : "";
+    if (!(await this.deps.audit.claim("scan", `${id}|${host}|${slot}${round}`, (timeout + 120) * 1000))) return;
     const req = this.deps.access.get(id);
     if (!req) return;
-    const baseline = slot === "after" ? req.scans?.[host]?.issue : undefined;
-    const record = await this.scan(host, trigger, req, baseline?.outcome === "ok" ? baseline : undefined);
+    const baseline = slot === "issue" ? undefined : req.scans?.[host]?.issue;
+    // A watch raises drift when what it finds changed since the previous watch (or it is the
+    // first): an unexpected port that stays open is raised once, not every few minutes.
+    const previous = slot === "during" ? req.scans?.[host]?.during : undefined;
+    const record = await this.scan(host, trigger, req, baseline?.outcome === "ok" ? baseline : undefined, previous);
     await this.deps.access.applyScan(id, host, slot, toRef(record));
   }
 
@@ -134,7 +146,13 @@ export class ScanService {
    * Scans one inventory host and records it in the audit log (scan.started, then scan.finished or
    * scan.failed, and scan.drift when an after-access scan differs). Returns the record.
    */
-  async scan(hostName: string, trigger: ScanTrigger, req?: AccessRequest, baseline?: ScanRef): Promise<ScanRecord> {
+  async scan(
+    hostName: string,
+    trigger: ScanTrigger,
+    req?: AccessRequest,
+    baseline?: ScanRef,
+    previous?: ScanRef,
+  ): Promise<ScanRecord> {
     const config = this.deps.config();
     const id = `sc_${randomBase32(this.deps.random, 16)}`;
     const about = req
@@ -213,7 +231,8 @@ export class ScanService {
         "scan failed",
       );
     }
-    const drifted = record.drift !== undefined && trigger !== "manual" && hasDrift(record.drift);
+    const repeated = previous?.outcome === "ok" && record.outcome === "ok" && sameOpen(previous.open, record.ports);
+    const drifted = record.drift !== undefined && trigger !== "manual" && hasDrift(record.drift) && !repeated;
     this.deps.onScan?.(record, drifted);
     const summary = record.drift && drifted ? describeDrift(record.drift) : undefined;
     if (record.drift && summary) {
@@ -226,8 +245,8 @@ export class ScanService {
         ...about,
       });
       this.deps.log.warn(
-        { scan: id, host: hostName, request: req?.id, summary },
-        "host exposure changed during access",
+        { scan: id, host: hostName, request: req?.id, trigger, summary },
+        trigger === "watch" ? "host exposure changed while access is live" : "host exposure changed during access",
       );
     }
     await this.deps.recordHost?.(record, summary);

@@ -43,8 +43,13 @@ export interface TokenRecord {
   createdAt: string;
   expiresAt: string;
   revokedAt?: string;
-  /** "api" tokens come from sshcad; "session" tokens from an SSH-key sign-in. */
-  kind?: "api" | "session";
+  /**
+   * "api" tokens come from sshcad; "session" tokens from an SSH-key sign-in; "host" tokens are a
+   * target host's credential (`sshcad host credential create`), usable only on /v1/host/ routes.
+   */
+  kind?: "api" | "session" | "host";
+  /** A host credential's inventory host: it speaks for that one host and nothing else. */
+  host?: string;
   /** What a session token was obtained through (the sign-in key). */
   parent?: CredentialRef;
   /**
@@ -80,6 +85,21 @@ export interface FactorRecord {
 }
 
 /**
+ * What the daemon knows of one target host's companion (sshca host): the stream of login reports
+ * it follows and how far it recorded it, when the host last reported, and whether it was found
+ * silent. One entry per inventory host that ever reported.
+ */
+export interface HostReportEntry {
+  /** The companion's stream id (made when its state was created); a new stream starts over at 0. */
+  stream: string;
+  /** The last event of that stream that is recorded (events up to it are ignored when sent again). */
+  through: number;
+  lastSeenAt: string;
+  /** When a host_silent finding was raised; cleared when the host reports again. */
+  silentSince?: string;
+}
+
+/**
  * The live state: what is true now, never history (history is the audit log). Finished
  * requests leave this document, so each write stays proportional to live work.
  */
@@ -103,6 +123,10 @@ export interface StateDoc {
   hosts: Record<string, HostStatus>;
   /** Followers of the audit log other than webhooks (single use): the sequence number each has read up to. */
   cursors: Record<string, { cursor: number }>;
+  /** Target hosts' companions: how far their login reports are recorded, by inventory host. */
+  hostReports: Record<string, HostReportEntry>;
+  /** Per syslog destination: the audit sequence number up to which events were sent (at-least-once). */
+  syslog: Record<string, { cursor: number }>;
 }
 
 export function emptyState(now: Date): StateDoc {
@@ -119,6 +143,8 @@ export function emptyState(now: Date): StateDoc {
     revoked: {},
     hosts: {},
     cursors: {},
+    hostReports: {},
+    syslog: {},
   };
 }
 
@@ -133,6 +159,8 @@ export const STATE_COLLECTIONS = [
   "revoked",
   "hosts",
   "cursors",
+  "hostReports",
+  "syslog",
 ] as const;
 export type Collection = (typeof STATE_COLLECTIONS)[number];
 export type EntryOf<C extends Collection> = StateDoc[C][string];

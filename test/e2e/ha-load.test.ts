@@ -7,7 +7,7 @@ import type { TestDaemon } from "../helpers/daemon.js";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
 import { run } from "../helpers/procs.js";
 import { type Receiver, startReceiver } from "../helpers/receiver.js";
-import { type Replicas, startReplicas } from "../helpers/replicas.js";
+import { startReplicas } from "../helpers/replicas.js";
 import { e2eConfig, LOGIN } from "../helpers/scenario.js";
 import { tempDir } from "../helpers/tmp.js";
 import { tool } from "../helpers/tools.js";

@@ -7,6 +7,7 @@ export interface Rec {
   actor: string;
   time: string;
   fields: Record<string, any>;
+  hash: string;
 }
 
 /** Every record of a data directory's audit log, read straight from the segment files. */

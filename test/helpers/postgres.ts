@@ -2,7 +2,6 @@ import { randomBytes } from "node:crypto";
 import { chownSync, existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { inject } from "vitest";
 import { postgresBin, type ServerUser, serverUser } from "./postgres-install.js";
 import { killServer, type ServerProcess, startServer, stopServer } from "./postgres-server.js";
 import { run } from "./procs.js";
@@ -124,6 +123,8 @@ export async function startPostgres(): Promise<TestPostgres> {
 async function prepareData(bin: string, dataDir: string, user: ServerUser | undefined): Promise<void> {
   let root: string | undefined;
   try {
+    // Loaded here, not at the top: the benchmarks start clusters outside vitest too.
+    const { inject } = await import("vitest");
     root = inject("postgresTemplateDir");
   } catch {
     root = undefined; // outside a vitest run

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { type Result, type Running, run, start } from "./procs.js";
@@ -37,6 +37,10 @@ export async function startSshd(opts: {
   trustedCaLine: string;
   principals: Record<string, string[]>;
   revokedKeys?: string;
+  /** AuthorizedPrincipalsFile's directory, when something else (the host companion) keeps it. */
+  principalsDir?: string;
+  /** Log to this file (sshd -E) instead of stderr, as sshd logs through syslog: one message per line. */
+  logFile?: string;
 }): Promise<TestSshd> {
   const dir = tempDir("sshd");
   mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
@@ -44,9 +48,10 @@ export async function startSshd(opts: {
   const kg = await run(tool("ssh-keygen"), ["-q", "-t", "ed25519", "-N", "", "-f", hostKey]);
   if (kg.code !== 0) throw new Error(`ssh-keygen: ${kg.stderr}`);
   writeFileSync(join(dir, "trusted_user_ca_keys"), `${opts.trustedCaLine}\n`);
-  mkdirSync(join(dir, "principals"));
+  const principalsDir = opts.principalsDir ?? join(dir, "principals");
+  mkdirSync(principalsDir, { recursive: true });
   const setPrincipals = (login: string, lines: string[]) =>
-    writeFileSync(join(dir, "principals", login), lines.length ? `${lines.join("\n")}\n` : "");
+    writeFileSync(join(principalsDir, login), lines.length ? `${lines.join("\n")}\n` : "");
   for (const [login, lines] of Object.entries(opts.principals)) setPrincipals(login, lines);
   const port = await freePort();
   const config = [
@@ -56,7 +61,7 @@ export async function startSshd(opts: {
     `PidFile ${join(dir, "sshd.pid")}`,
     "AuthorizedKeysFile none",
     `TrustedUserCAKeys ${join(dir, "trusted_user_ca_keys")}`,
-    `AuthorizedPrincipalsFile ${join(dir, "principals")}/%u`,
+    `AuthorizedPrincipalsFile ${principalsDir}/%u`,
     ...(opts.revokedKeys ? [`RevokedKeys ${opts.revokedKeys}`] : []),
     "PubkeyAuthentication yes",
     "PasswordAuthentication no",
@@ -68,13 +73,19 @@ export async function startSshd(opts: {
   ];
   const cfgPath = join(dir, "sshd_config");
   writeFileSync(cfgPath, `${config.join("\n")}\n`);
-  const proc = start(tool("sshd"), ["-D", "-e", "-f", cfgPath]);
-  await proc.waitFor(/Server listening on 127\.0\.0\.1 port/, 10_000);
+  const proc = start(tool("sshd"), ["-D", ...(opts.logFile ? ["-E", opts.logFile] : ["-e"]), "-f", cfgPath]);
+  const log = opts.logFile ? () => readFileSync(opts.logFile!, "utf8") : proc.stderr;
+  if (opts.logFile) {
+    for (let i = 0; !/Server listening on 127\.0\.0\.1 port/.test(existsSync(opts.logFile) ? log() : ""); i++) {
+      if (i > 200 || proc.proc.exitCode !== null) throw new Error(`sshd did not start: ${proc.stderr()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } else await proc.waitFor(/Server listening on 127\.0\.0\.1 port/, 10_000);
   return {
     port,
     dir,
     proc,
-    log: proc.stderr,
+    log,
     setPrincipals,
     stop: async () => {
       proc.proc.kill("SIGTERM");

@@ -1,10 +1,10 @@
 import { describe, expect, test } from "vitest";
 import type { AccessRequest } from "../../src/domain/request.js";
-import { computeDrift, describeDrift, hasDrift } from "../../src/scan/drift.js";
+import { computeDrift, describeDrift, hasDrift, sameOpen } from "../../src/scan/drift.js";
 import { decideGate } from "../../src/access/gate.js";
 import { nmapArgs } from "../../src/scan/runner.js";
 import { portSpec, portsToScan, TOP_100_TCP } from "../../src/scan/ports.js";
-import { dueScans, nextScanAt, scansComplete } from "../../src/scan/schedule.js";
+import { dueScans, nextScanAt, scansComplete, watchOf } from "../../src/scan/schedule.js";
 import type { PortResult, ScanRef } from "../../src/domain/scan.js";
 import { config } from "../helpers/config.js";
 import { run } from "../helpers/procs.js";
@@ -252,5 +252,103 @@ describe("nmap invocation", () => {
     const r = await run(tool("nmap"), ["-sT", "-Pn", "-n", "--top-ports", "100", "-oX", "-", "--", "127.0.0.1"]);
     const services = /\sservices="([^"]+)"/.exec(r.stdout)?.[1] ?? "";
     expect(portSpec(TOP_100_TCP)).toBe(services);
+  });
+});
+
+describe("watching during the window", () => {
+  const cfg = config((c: any) => {
+    c.roles.watched = { ...c.roles.debug, watch: "5m" };
+    c.hosts["web-2"].watch = "2m";
+  });
+  const t = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s));
+  const at = (s: number) => t(s).toISOString();
+  const scan = (id: string, s: number): ScanRef => ({ id, trigger: "issue", outcome: "ok", at: at(s), open: [] });
+  const req = (extra: Partial<AccessRequest> = {}): AccessRequest =>
+    ({
+      id: "rq_x",
+      state: "issued",
+      role: "debug",
+      hosts: ["web-1", "web-2"],
+      cert: { validBefore: t(10).toISOString() },
+      scans: { "web-1": { issue: scan("a", 0) }, "web-2": { issue: scan("b", 0) } },
+      ...extra,
+    }) as AccessRequest;
+  // Seconds stand in for minutes here: the schedule only compares instants.
+  const every = (w1?: number, w2?: number) => (h: string) => (h === "web-1" ? w1 : w2);
+  const due = (r: AccessRequest, s: number, w = every(3, 4)) =>
+    dueScans(r, cfg.roles[r.role], t(s), w).map((d) => `${d.host}/${d.slot}/${d.trigger}`);
+
+  test.each([
+    { name: "not before an interval after the issue scan", r: req(), s: 2, want: [] },
+    { name: "one host due", r: req(), s: 3, want: ["web-1/during/watch"] },
+    { name: "both due", r: req(), s: 4, want: ["web-1/during/watch", "web-2/during/watch"] },
+    {
+      name: "counted from the latest watch",
+      r: req({ scans: { "web-1": { issue: scan("a", 0), during: scan("c", 3) }, "web-2": { issue: scan("b", 0) } } }),
+      s: 5,
+      want: ["web-2/during/watch"],
+    },
+    {
+      name: "never without an issue-time scan to compare with",
+      r: req({ scans: {} }),
+      s: 5,
+      want: ["web-1/issue/issue", "web-2/issue/issue"],
+    },
+    {
+      name: "at expiry the after-access scan, no watch",
+      r: req(),
+      s: 10,
+      want: ["web-1/after/expiry", "web-2/after/expiry"],
+    },
+    {
+      name: "not after revocation",
+      r: req({ state: "revoked" }),
+      s: 5,
+      want: ["web-1/after/revoke", "web-2/after/revoke"],
+    },
+  ])("$name", ({ r, s, want }) => {
+    expect(due(r, s)).toEqual(want);
+  });
+
+  test("a watch that would fall at or after validBefore is left to the after-access scan", () => {
+    expect(due(req(), 9, every(10, undefined))).toEqual([]);
+    expect(nextScanAt(req(), cfg.roles.debug, t(1), every(10, undefined))).toBe(t(10).getTime());
+  });
+
+  test("nextScanAt is the first instant at which dueScans has something, watches included", () => {
+    const cases = [
+      req(),
+      req({ scans: { "web-1": { issue: scan("a", 0), during: scan("c", 3) }, "web-2": { issue: scan("b", 1) } } }),
+      req({ state: "revoked" }),
+    ];
+    for (const r of cases) {
+      const w = every(3, 4);
+      for (let from = 0; from <= 12; from++) {
+        const next = nextScanAt(r, cfg.roles.debug, t(from), w);
+        const first = [...Array(30).keys()].map((k) => from + k).find((s) => due(r, s, w).length > 0);
+        expect(next).toBe(first === undefined ? undefined : first === from ? 0 : t(first).getTime());
+      }
+    }
+  });
+
+  test("the role's and the host's watch: the shorter wins; neither means no watch", () => {
+    expect(watchOf(cfg, cfg.roles.watched)("web-1")).toBe(300);
+    expect(watchOf(cfg, cfg.roles.watched)("web-2")).toBe(120);
+    expect(watchOf(cfg, cfg.roles.debug)("web-1")).toBeUndefined();
+    expect(watchOf(cfg, cfg.roles.debug)("web-2")).toBe(120);
+  });
+
+  test("a watch that finds what the last one found raises nothing new", () => {
+    expect(sameOpen([open(22), open(8080)], [open(8080), open(22)])).toBe(true);
+    expect(sameOpen([open(22)], [open(22), open(8080)])).toBe(false);
+    expect(sameOpen([open(22, "ssh")], [{ ...open(22, "ssh"), version: "9.2" }])).toBe(false);
+  });
+
+  test("a watch shorter than 10 seconds is refused at load", () => {
+    expect(() =>
+      config((c: any) => {
+        c.roles.debug.watch = "5s";
+      }),
+    ).toThrow(/watch must be at least 10s/);
   });
 });

@@ -16,7 +16,7 @@ const hostView = (host: string, s: HostStatus | undefined): HostStatusView => ({
  * /v1/hosts: each inventory host's latest scan and unresolved drift (approvers of a role covering
  * it, auditors, admins), and an approver marking drift resolved.
  */
-export function hostRoutes(hosts: HostHealth): Router {
+export function hostStatusRoutes(hosts: HostHealth): Router {
   const r = Router();
   r.get("/", (req, res) => {
     parse(emptyBody, req.query, "query");

@@ -39,31 +39,45 @@ export async function appendRecords(
   locked?: { seq: number; hash: string },
 ): Promise<AuditRecord[]> {
   if (events.length === 0) return [];
-  for (const e of events) checkStorable(e);
-  const row = locked ?? (await lockHead(client));
-  let at = { seq: row.seq, hash: row.hash };
-  const records = events.map((e) => (at = chainRecord(at, e)));
-  const col = <T>(f: (r: AuditRecord) => T) => records.map(f);
-  await client.query(
-    `INSERT INTO audit (seq, time, actor, type, fields, prev, hash, keys)
-     SELECT seq, time, actor, type, fields, prev, hash, ARRAY(SELECT jsonb_array_elements_text(keys))
-     FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::jsonb[], $6::text[],
-                 $7::text[], $8::jsonb[]) AS r(seq, time, actor, type, fields, prev, hash, keys)`,
-    [
-      col((r) => r.seq),
-      col((r) => r.time),
-      col((r) => r.actor),
-      col((r) => r.type),
-      col((r) => JSON.stringify(r.fields)),
-      col((r) => r.prev),
-      col((r) => r.hash),
-      // A text[] per record cannot go through unnest of a 2-D array (rows must be equally
-      // long), so each record's keys travel as one JSON array.
-      col((r) => JSON.stringify(recordKeys(r))),
-    ],
-  );
-  await client.query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1", [at.seq, at.hash]);
+  const at = locked ?? (await lockHead(client));
+  const records = chainEvents(at, events);
+  await client.query(INSERT_RECORDS(1), recordColumns(records));
+  const last = records.at(-1)!;
+  await client.query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1", [last.seq, last.hash]);
   return records;
+}
+
+/** The records `events` become, chained onto `head` (each checked storable first). */
+export function chainEvents(head: { seq: number; hash: string }, events: readonly AuditEvent[]): AuditRecord[] {
+  for (const e of events) checkStorable(e);
+  let at = head;
+  return events.map((e) => (at = chainRecord(at, e)));
+}
+
+/** INSERT of records whose columns are the 8 parameters from $first on (recordColumns). */
+export const INSERT_RECORDS = (first: number): string => {
+  const p = (i: number) => `$${first + i}`;
+  return `INSERT INTO audit (seq, time, actor, type, fields, prev, hash, keys)
+     SELECT seq, time, actor, type, fields, prev, hash, ARRAY(SELECT jsonb_array_elements_text(keys))
+     FROM unnest(${p(0)}::bigint[], ${p(1)}::timestamptz[], ${p(2)}::text[], ${p(3)}::text[], ${p(4)}::jsonb[],
+                 ${p(5)}::text[], ${p(6)}::text[], ${p(7)}::jsonb[]) AS r(seq, time, actor, type, fields, prev, hash, keys)`;
+};
+
+/** The column arrays of INSERT_RECORDS. */
+export function recordColumns(records: readonly AuditRecord[]): unknown[] {
+  const col = <T>(f: (r: AuditRecord) => T) => records.map(f);
+  return [
+    col((r) => r.seq),
+    col((r) => r.time),
+    col((r) => r.actor),
+    col((r) => r.type),
+    col((r) => JSON.stringify(r.fields)),
+    col((r) => r.prev),
+    col((r) => r.hash),
+    // A text[] per record cannot go through unnest of a 2-D array (rows must be equally
+    // long), so each record's keys travel as one JSON array.
+    col((r) => JSON.stringify(recordKeys(r))),
+  ];
 }
 
 /**

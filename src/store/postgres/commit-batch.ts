@@ -1,6 +1,6 @@
 import type { AuditRecord } from "../../audit/record.js";
 import type { AuditEvent, Change } from "../port.js";
-import { appendRecords, lockHead } from "./chain.js";
+import { chainEvents, INSERT_RECORDS, lockHead, recordColumns } from "./chain.js";
 import type { Queryable } from "./pool.js";
 
 /**
@@ -12,9 +12,9 @@ import type { Queryable } from "./pool.js";
  * 2. check each commit's expected entries against the rows as they are now, and against what
  *    earlier commits of this batch write: a commit whose entries moved on is left out (stale),
  *    the others go ahead;
- * 3. append the records of the commits that go ahead, and write their changes, each with the
- *    next version of state_seq;
- * 4. NOTIFY the other replicas (delivered when the transaction commits).
+ * 3. in one statement: append the records of the commits that go ahead, move the head, write
+ *    their changes, each with the next version of state_seq, and NOTIFY the other replicas
+ *    (delivered when the transaction commits).
  *
  * Runs again from the start when PostgreSQL reports a serialization failure or deadlock (the
  * pool's tx does that), so it has no effect outside the database.
@@ -79,7 +79,7 @@ export async function commitBatch(
   }
 
   const events = goAhead.flatMap((b) => b.events.map((e) => ({ ...e, time })));
-  const records = await appendRecords(client, events, head);
+  const records = chainEvents(head, events);
   let next = 0;
   for (const [i, b] of batch.entries()) {
     if (!goAhead.includes(b)) continue;
@@ -91,35 +91,42 @@ export async function commitBatch(
   const last = new Map<string, Change>();
   for (const b of goAhead) for (const c of b.changes) last.set(id(c.collection, c.key), c);
   const changes = [...last.values()];
-  let written: BatchOutcome["written"] = [];
-  if (changes.length > 0) {
-    const v = await client.query<{ version: string }>(
-      "SELECT nextval('state_seq') AS version FROM generate_series(1, $1)",
-      [changes.length],
-    );
-    written = changes.map((c, i) => ({
-      collection: c.collection,
-      key: c.key,
-      value: c.value ?? null,
-      version: Number(v.rows[i]!.version),
-    }));
-    await client.query(
-      `INSERT INTO state_entries (collection, key, value, version)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::bigint[])
-       ON CONFLICT (collection, key) DO UPDATE
-         SET value = EXCLUDED.value, version = EXCLUDED.version, changed_at = now()`,
-      [
-        written.map((w) => w.collection),
-        written.map((w) => w.key),
-        written.map((w) => (w.value === null ? null : JSON.stringify(w.value))),
-        written.map((w) => w.version),
-      ],
-    );
-  }
   const newHead = records.at(-1) ?? head;
-  if (records.length > 0 || written.length > 0) {
-    const payload = { o: replica, v: Math.max(0, ...written.map((w) => w.version)), s: newHead.seq, h: newHead.hash };
-    await client.query("SELECT pg_notify($1, $2)", [CHANNEL, JSON.stringify(payload)]);
-  }
+  if (records.length === 0 && changes.length === 0) return { results, written: [], head };
+
+  // One statement for the rest (the lock is held from lockHead to COMMIT, so every round trip
+  // saved is time other writers do not wait): the records, the head, the entries with their
+  // versions, and the notification.
+  const r = await client.query<{ written: [string, string, string][] }>(
+    `WITH a AS (${INSERT_RECORDS(1)}),
+     h AS (UPDATE audit_head SET seq = $9, hash = $10 WHERE id = 1 AND $11::boolean),
+     s AS (INSERT INTO state_entries (collection, key, value, version)
+           SELECT collection, key, value, nextval('state_seq')
+           FROM unnest($12::text[], $13::text[], $14::jsonb[]) AS x(collection, key, value)
+           ON CONFLICT (collection, key) DO UPDATE
+             SET value = EXCLUDED.value, version = EXCLUDED.version, changed_at = now()
+           RETURNING collection, key, version)
+     SELECT coalesce((SELECT json_agg(json_build_array(collection, key, version::text)) FROM s), '[]') AS written,
+            pg_notify($15, json_build_object('o', $16::text, 'v', coalesce((SELECT max(version) FROM s), 0),
+                                             's', $9::bigint, 'h', $10::text)::text)`,
+    [
+      ...recordColumns(records),
+      newHead.seq,
+      newHead.hash,
+      records.length > 0,
+      changes.map((c) => c.collection),
+      changes.map((c) => c.key),
+      changes.map((c) => (c.value === undefined ? null : JSON.stringify(c.value))),
+      CHANNEL,
+      replica,
+    ],
+  );
+  const versions = new Map(r.rows[0]!.written.map(([c, k, v]) => [id(c, k), Number(v)]));
+  const written = changes.map((c) => ({
+    collection: c.collection,
+    key: c.key,
+    value: c.value ?? null,
+    version: versions.get(id(c.collection, c.key))!,
+  }));
   return { results, written, head: { seq: newHead.seq, hash: newHead.hash } };
 }

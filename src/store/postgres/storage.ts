@@ -225,7 +225,21 @@ export class PostgresStorage implements Storage {
     if (head.seq > this.headNow.seq) this.headNow = head;
   }
 
-  private onNotify(_payload: string): void {
+  private onNotify(payload: string): void {
+    try {
+      const p = JSON.parse(payload) as { o?: unknown; v?: unknown; s?: unknown };
+      // This replica's own commit, already in the cache: nothing to read back.
+      if (
+        p.o === this.opts.replica &&
+        typeof p.v === "number" &&
+        p.v <= this.cache.lastVersion &&
+        typeof p.s === "number" &&
+        p.s <= this.headNow.seq
+      )
+        return;
+    } catch {
+      // Not ours to understand: read what changed.
+    }
     void this.refresh();
   }
 
@@ -259,6 +273,12 @@ export class PostgresStorage implements Storage {
     }
     this.error = undefined;
     for (const w of outcome.written) this.cache.apply(w, true);
+    // Versions are handed out in commit order: when this commit's follow the last one applied
+    // without a gap, nothing of another replica's came between, and the feed need not read them back.
+    const versions = outcome.written.map((w) => w.version).sort((x, y) => x - y);
+    if (versions.length > 0 && versions.every((v, i) => v === this.cache.lastVersion + 1 + i)) {
+      this.cache.lastVersion = versions.at(-1)!;
+    }
     // The head moves to this commit's last record when the cache held everything before its
     // first; otherwise other replicas' changes came between, and it moves once the feed has them.
     const first = outcome.results.flatMap((r) => ("records" in r ? r.records : []))[0];
