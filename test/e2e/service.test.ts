@@ -122,6 +122,7 @@ describe("a running daemon", () => {
         "--reason",
         "before reload",
         "--no-wait",
+        "--new",
         "--json",
       ]),
     );
