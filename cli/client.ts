@@ -18,6 +18,8 @@ import type {
   ReportSummaryView,
   ReportView,
   OverrideBody,
+  HostStatusView,
+  ReviewBody,
   ScanView,
   PrincipalsView,
   RequestView,
@@ -266,11 +268,13 @@ export class ApiClient {
   listRequests(query: {
     state?: string | undefined;
     mine?: boolean | undefined;
+    review?: "open" | "done" | undefined;
   }): Promise<{ requests: RequestView[] }> {
     this.authed();
     const q = new URLSearchParams();
     if (query.state) q.set("state", query.state);
     if (query.mine) q.set("mine", "true");
+    if (query.review) q.set("review", query.review);
     const qs = q.toString();
     return this.call("GET", `/v1/requests${qs ? `?${qs}` : ""}`);
   }
@@ -349,6 +353,24 @@ export class ApiClient {
   scanHost(host: string): Promise<ScanView> {
     this.authed();
     return this.call("POST", "/v1/scans", { host }, 3_700_000);
+  }
+
+  /** An approver's review of a break-glass request. */
+  review(id: string, body: ReviewBody): Promise<RequestView> {
+    this.authed();
+    return this.call("POST", `/v1/requests/${encodeURIComponent(id)}/review`, body);
+  }
+
+  /** Inventory hosts with their latest scan and unresolved drift. */
+  hosts(): Promise<{ hosts: HostStatusView[] }> {
+    this.authed();
+    return this.call("GET", "/v1/hosts");
+  }
+
+  /** Marks a host's drift resolved (approvers of a role covering it). */
+  resolveDrift(host: string, comment: string): Promise<HostStatusView> {
+    this.authed();
+    return this.call("POST", `/v1/hosts/${encodeURIComponent(host)}/resolve`, { comment });
   }
 
   cancel(id: string): Promise<RequestView> {

@@ -15,6 +15,8 @@ import { knownHostsCommands } from "./commands/known-hosts.js";
 import { keyCommands } from "./commands/keys.js";
 import { loginCommand } from "./commands/login.js";
 import { requestCommand } from "./commands/request.js";
+import { reviewCommands } from "./commands/review.js";
+import { driftCommands } from "./commands/drift.js";
 import { revokeCommands } from "./commands/revoke.js";
 import { scanCommands } from "./commands/scans.js";
 import { setupCommands } from "./commands/setup.js";
@@ -50,6 +52,8 @@ const ctx = createCtx(process.env, () => program.opts<{ url?: string; tokenFile?
 loginCommand(program, ctx);
 requestCommand(program, ctx);
 decideCommands(program, ctx);
+reviewCommands(program, ctx);
+driftCommands(program, ctx);
 infoCommands(program, ctx);
 setupCommands(program, ctx);
 auditCommands(program, ctx);

@@ -3,6 +3,7 @@ import { isSignedBy, parseCertificate } from "./certificate.js";
 import type { ApiClient } from "./client.js";
 import type { Ctx } from "./context.js";
 import { CliError, EXIT } from "./errors.js";
+import { accessText, openStagesText } from "./format.js";
 import { addToAgent, readPublicKey, writeCertificate } from "./keys.js";
 
 /** Longest single long-poll; the server answers sooner on any change. */
@@ -55,9 +56,12 @@ async function follow(
   let req = first;
   const deadline = opts.timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + opts.timeoutMs;
   if (req.state === "pending") {
+    const open = openStagesText(req);
     ctx.err(
       `Waiting for approval of ${req.id} (${req.approvals.length}/${req.approvalsRequired}); an approver runs: sshca approve ${req.id}`,
     );
+    // Two different times: how long it may wait for approvals, and the access it asks for.
+    ctx.err(`Waits for approvals until ${req.expiresAt}; access: ${accessText(req)}${open ? `; open: ${open}` : ""}`);
   }
   let counted = req.approvals.length;
   let said = "";
@@ -80,8 +84,9 @@ async function follow(
     req = await client.getRequest(req.id, { version: req.version, seconds });
     seen(req);
     for (const a of req.approvals.slice(counted)) {
+      const open = req.state === "pending" ? openStagesText(req) : "";
       ctx.err(
-        `Approved by ${a.approver}${a.comment ? ` ("${a.comment}")` : ""} (${req.approvals.length}/${req.approvalsRequired})`,
+        `Approved by ${a.approver}${a.stage && (req.stages?.length ?? 0) > 1 ? ` for ${a.stage}` : ""}${a.comment ? ` ("${a.comment}")` : ""} (${req.approvals.length}/${req.approvalsRequired})${open ? `; still open: ${open}` : ""}`,
       );
     }
     counted = req.approvals.length;
@@ -94,7 +99,7 @@ async function follow(
         : req.state === "cancelled"
           ? `cancelled by ${req.cancellation?.by}`
           : req.state === "revoked"
-            ? `issued and then revoked by ${req.revocation?.by} (${req.revocation?.reason})`
+            ? `issued and then ${req.revocation?.kind === "single-use" ? "used up" : `revoked by ${req.revocation?.by}`} (${req.revocation?.reason})`
             : `expired at ${req.expiresAt} without enough approvals`;
     throw new CliError(`request ${req.id} was ${why}`, EXIT.ended);
   }
@@ -108,6 +113,9 @@ async function follow(
  */
 function announcement(r: RequestView): string {
   const auto = r.approvals.some((a) => a.auto);
+  if (r.breakGlass && r.reused !== true)
+    return `BREAK-GLASS: issued without approval (role ${r.role}); every approver and auditor has been told, and an approver must review it: sshca review ${r.id} --comment "..."`;
+  if (r.reused) return `Reusing the live certificate of ${r.id} (same role, hosts and key); no new request was made`;
   if (r.state === "blocked")
     return `Blocked by the pre-issue scan: ${r.gate?.reason}; an approver may override: sshca approve ${r.id} --override-scan --comment "why"`;
   if (auto && r.state === "approved" && r.gate === undefined)
@@ -155,9 +163,12 @@ async function install(ctx: Ctx, client: ApiClient, req: RequestView, opts: Wait
     return;
   }
   const logins = [...new Set(req.principals.map((p) => p.split("@")[0]))].join(", ");
+  const scheduled = cert.validAfter.getTime() > Date.now();
   ctx.out(
     [
-      `Certificate for ${req.id} issued: serial ${req.serial}, valid until ${req.validBefore} (${formatDuration(remaining)} left)`,
+      scheduled
+        ? `Certificate for ${req.id} issued for a scheduled window: serial ${req.serial}, valid from ${req.validAfter} until ${req.validBefore} (not before)`
+        : `Certificate for ${req.id} issued: serial ${req.serial}, valid until ${req.validBefore} (${formatDuration(remaining)} left)`,
       `Principals  ${req.principals.join(", ")}`,
       `Written to  ${certPath}${replaced ? " (replaced the certificate that was there)" : ""}${agentAdded ? " and added to ssh-agent" : ""}`,
       `Now:        ssh ${logins.split(", ")[0]}@${req.hosts[0]}   (logins: ${logins})`,

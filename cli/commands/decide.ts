@@ -3,7 +3,7 @@ import type { Ctx } from "../context.js";
 import { emit } from "../context.js";
 import type { RequestView } from "../../src/http/contract.js";
 import { CliError, EXIT } from "../errors.js";
-import { describeRequest } from "../format.js";
+import { describeRequest, openStagesText } from "../format.js";
 import { stepUpFactor } from "./factors.js";
 
 interface ApproveOpts {
@@ -51,7 +51,9 @@ export function decideCommands(program: Command, ctx: Ctx): void {
         if (after.state === "issued")
           return `Approved ${id}: certificate issued (serial ${after.serial}) to ${after.requester}`;
         if (after.state === "approved") return `Approved ${id}: scanning the hosts before issuing (scanOnIssue: gate)`;
-        return `Approved ${id} (${after.approvals.length}/${after.approvalsRequired} approvals)`;
+        const mine = after.approvals.at(-1)?.stage;
+        const open = openStagesText(after);
+        return `Approved ${id}${mine && (after.stages?.length ?? 0) > 1 ? ` for stage ${mine}` : ""} (${after.approvals.length}/${after.approvalsRequired} approvals)${open ? `; still open: ${open}` : ""}`;
       });
     });
 

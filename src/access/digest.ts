@@ -13,6 +13,8 @@ export interface DigestInput {
   ttlSeconds: number;
   keyFingerprint: string;
   reason: string;
+  /** A scheduled window's start (ISO time): it changes the certificate's validity. */
+  start?: string | undefined;
 }
 
 /**
@@ -33,6 +35,8 @@ export function requestDigest(input: DigestInput): string {
     ttlSeconds: input.ttlSeconds,
     keyFingerprint: input.keyFingerprint,
     reason: input.reason,
+    // Absent (and so not hashed) for requests without a scheduled start: their digests are unchanged.
+    start: input.start,
   });
   return `sha256:${createHash("sha256").update(body).digest("hex")}`;
 }

@@ -61,7 +61,8 @@ export async function prepareIssuance(req: AccessRequest, d: IssuanceDeps): Prom
     };
   }
   const serial = randomSerial(d.random);
-  const { validAfter, validBefore } = certValidity(d.now, req.ttlSeconds, d.config.ca.backdate);
+  const start = req.start === undefined ? undefined : new Date(req.start);
+  const { validAfter, validBefore } = certValidity(d.now, req.ttlSeconds, d.config.ca.backdate, start);
   const keyId = keyIdFor(req);
   const certificate = await signCertificate(
     {

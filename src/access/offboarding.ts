@@ -1,5 +1,6 @@
 import type { Step } from "./issuance.js";
 import type { AccessRequest } from "../domain/request.js";
+import { allMet, assignStages, stagesOf } from "./stages.js";
 
 /** What an operator chose when cutting a user off. */
 export interface CutOffOptions {
@@ -56,9 +57,12 @@ export function cutOffStep(req: AccessRequest, user: string, opts: CutOffOptions
     return undefined;
   }
   if (!WAITING.has(req.state) || !req.approvals.some((a) => a.approver === user)) return undefined;
-  const approvals = req.approvals.filter((a) => a.approver !== user);
+  const left = req.approvals.filter((a) => a.approver !== user);
   const { gate: _gate, ...rest } = req;
-  const state = approvals.length >= req.approvalsRequired ? req.state : "pending";
+  // Each stage must still be met by the approvals that are left (a person counts for one stage only).
+  const { status, assigned } = assignStages(stagesOf(req, undefined), left);
+  const approvals = left.map((a, i) => (assigned[i] ? { ...a, stage: assigned[i] } : a));
+  const state = allMet(status) ? req.state : "pending";
   return {
     req: { ...(state === "pending" ? rest : req), approvals, state, version: req.version + 1, updatedAt: at },
     type: "request.approval_withdrawn",

@@ -3,6 +3,7 @@ import { isPrintable } from "../config/names.js";
 import type { Config, RoleConfig } from "../config/schema.js";
 import { allow, type Decision, refuse } from "../domain/decision.js";
 import { hostScopedPrincipals } from "./principals.js";
+import { decideBreakGlass } from "./break-glass.js";
 import type { Grant, Identity } from "../domain/request.js";
 
 /** What a requester asks for, after the HTTP edge has checked its shape. */
@@ -12,6 +13,8 @@ export interface AccessAsk {
   /** Duration text ("30m") or seconds; the role's defaultTtl when absent. */
   ttl?: string | number | undefined;
   reason: string;
+  /** Emergency access without approval (roles with breakGlass), reviewed afterwards. */
+  breakGlass?: boolean | undefined;
 }
 
 /** Short certificates are legitimate (automation, tests); the role maximum is the real limit. */
@@ -69,7 +72,13 @@ export function decideAsk(config: Config, identity: Identity, ask: AccessAsk): D
     );
   }
 
-  let ttlSeconds = role.defaultTtl;
+  if (ask.breakGlass) {
+    const may = decideBreakGlass(ask.role, role, identity);
+    if (!may.ok) return may;
+  }
+  // Break-glass is not approved: its certificate is short (breakGlass.maxTtl).
+  const maxTtl = ask.breakGlass && role.breakGlass ? role.breakGlass.maxTtl : role.maxTtl;
+  let ttlSeconds = Math.min(role.defaultTtl, maxTtl);
   if (ask.ttl !== undefined) {
     const parsed = parseDuration(ask.ttl);
     if (parsed === undefined) return refuse("bad_request", `ttl "${String(ask.ttl)}" is not a duration (e.g. 30m, 1h)`);
@@ -77,10 +86,10 @@ export function decideAsk(config: Config, identity: Identity, ask: AccessAsk): D
   }
   if (ttlSeconds < MIN_TTL_SECONDS)
     return refuse("bad_request", `ttl must be at least ${formatDuration(MIN_TTL_SECONDS)}`);
-  if (ttlSeconds > role.maxTtl) {
+  if (ttlSeconds > maxTtl) {
     return refuse(
       "bad_request",
-      `ttl ${formatDuration(ttlSeconds)} exceeds the maximum of role ${ask.role} (${formatDuration(role.maxTtl)})`,
+      `ttl ${formatDuration(ttlSeconds)} exceeds the maximum of role ${ask.role}${ask.breakGlass ? " for break-glass (breakGlass.maxTtl " : " ("}${formatDuration(maxTtl)})`,
     );
   }
 
@@ -104,10 +113,13 @@ export function decideAsk(config: Config, identity: Identity, ask: AccessAsk): D
     extensions: [...role.extensions].sort(),
     criticalOptions,
     ttlSeconds,
-    approvalsRequired: role.approvalsRequired,
-    autoApprove: role.autoApprove,
+    approvalsRequired: ask.breakGlass ? 0 : role.approvalsRequired,
+    autoApprove: ask.breakGlass ? false : role.autoApprove,
     pendingTtlSeconds: role.pendingTtl,
     reason,
+    stages: ask.breakGlass ? [] : role.stages.map((s) => ({ ...s, groups: [...s.groups] })),
+    ...(ask.breakGlass ? { breakGlass: true } : {}),
+    ...(role.singleUse ? { singleUse: true } : {}),
     ...(role.stepUp
       ? { stepUp: { methods: [...role.stepUp.methods], userVerification: role.stepUp.userVerification } }
       : {}),

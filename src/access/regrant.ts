@@ -1,7 +1,8 @@
 import { canonicalJson } from "../canonical-json.js";
 import type { Config } from "../config/schema.js";
 import { allow, type Decision, refuse } from "../domain/decision.js";
-import { decideAsk, isApprover } from "./policy.js";
+import { decideAsk } from "./policy.js";
+import { allMet, assignStages, describeOpen, stagesOf } from "./stages.js";
 import { decideStepUp } from "./step-up.js";
 import type { AccessRequest, Identity } from "../domain/request.js";
 
@@ -23,6 +24,7 @@ export function decideStillGranted(
     hosts: req.hosts,
     ttl: req.ttlSeconds,
     reason: req.reason,
+    breakGlass: req.breakGlass !== undefined,
   });
   if (!now.ok) return refuse("conflict", `policy changed since the request was made: ${now.reason}`);
   const g = now.value;
@@ -31,23 +33,26 @@ export function decideStillGranted(
     canonicalJson([req.principals, req.extensions, req.criticalOptions, req.ttlSeconds]);
   if (!same) return refuse("conflict", `role ${req.role} changed since the request was made; request again`);
   const role = config.roles[req.role]!;
-  if (role.autoApprove) return allow(undefined);
-  // Separation of duties, again, with today's groups: distinct approvers, none the requester.
-  const valid = new Set(
-    req.approvals
-      .filter((a) => !a.auto && a.approver !== req.requester)
-      .filter((a) => {
-        const who = identityOf(a.approver);
-        return who !== undefined && isApprover(role, who);
-      })
-      // A role that asks for a second factor now counts only approvals that carried one it accepts.
-      .filter((a) => decideStepUp(req.role, role, a.factor).ok)
-      .map((a) => a.approver),
-  );
-  if (valid.size < role.approvalsRequired) {
+  // decideAsk checked above that the requester may still break glass, within its shorter TTL.
+  if (req.breakGlass) return allow(undefined);
+  if (role.autoApprove && req.approvals.some((a) => a.auto)) return allow(undefined);
+  // Separation of duties, again, with today's groups and stages: distinct approvers, none the
+  // requester, each counted for one stage. The stage a host's scan added stays, with today's approvers.
+  const scanStage = stagesOf(req, role)
+    .filter((s) => s.name === "scan" && s.because !== undefined)
+    .map((s) => ({ ...s, groups: [...role.approvers] }));
+  const stages = [...role.stages, ...scanStage];
+  const counted = req.approvals
+    .filter((a) => !a.auto && a.approver !== req.requester)
+    // A role that asks for a second factor now counts only people's approvals that carried one it accepts.
+    .filter((a) => a.bot !== undefined || decideStepUp(req.role, role, a.factor).ok);
+  const { status } = assignStages(stages, counted, (a) => (a.bot !== undefined ? [] : identityOf(a.approver)?.groups));
+  if (!allMet(status)) {
+    const have = status.reduce((n, st) => n + st.approvedBy.length, 0);
+    const need = stages.reduce((n, st) => n + st.count, 0);
     return refuse(
       "conflict",
-      `role ${req.role} now needs ${role.approvalsRequired} approval${role.approvalsRequired > 1 ? "s" : ""} from current approvers; ${valid.size} of the approvals still count`,
+      `role ${req.role} now needs ${need} approval${need > 1 ? "s" : ""} from current approvers; ${have} of the approvals still count (open: ${describeOpen(status)})`,
     );
   }
   return allow(undefined);

@@ -4,10 +4,12 @@ import type { AccessRequest } from "../domain/request.js";
  * When a request will have finished all its work, so that it may leave the live state (its
  * history stays in the audit log): ended requests `keepSeconds` after their last change,
  * issued ones `keepSeconds` after their certificate expired. Undefined while it is still
- * waiting for people or for its certificate. Pure.
+ * waiting for people, for its certificate, or (break-glass) for its review. Pure.
  */
 export function finishesAt(req: AccessRequest, keepSeconds: number): number | undefined {
   const keepMs = keepSeconds * 1000;
+  // A break-glass request stays until an approver has reviewed it.
+  if (req.breakGlass?.review.status === "open") return undefined;
   switch (req.state) {
     case "denied":
     case "cancelled":

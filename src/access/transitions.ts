@@ -2,8 +2,10 @@ import type { RoleConfig } from "../config/schema.js";
 import { allow, type Decision, refuse } from "../domain/decision.js";
 import { requestDigest } from "./digest.js";
 import { isApprover } from "./policy.js";
+import { allMet, assignStages, botActor, describeOpen, stagesOf } from "./stages.js";
+import { pendingUntil } from "./start.js";
 import type { ScanRef } from "../domain/scan.js";
-import type { AccessRequest, Grant, Identity, IssuedCert } from "../domain/request.js";
+import type { AccessRequest, Approval, BotAnswer, Grant, Identity, IssuedCert } from "../domain/request.js";
 
 /**
  * The request state machine, as pure functions over plain data. Each returns a new request
@@ -27,6 +29,8 @@ export function newRequest(p: {
   publicKey: string;
   keyFingerprint: string;
   now: Date;
+  /** People the requester suggests as approvers (checked by the caller). */
+  reviewers?: string[];
 }): AccessRequest {
   const { grant, now } = p;
   const digest = requestDigest({
@@ -35,6 +39,7 @@ export function newRequest(p: {
     requester: p.requester,
     keyFingerprint: p.keyFingerprint,
   });
+  const start = grant.start === undefined ? undefined : new Date(grant.start);
   return {
     id: p.id,
     version: 1,
@@ -52,10 +57,16 @@ export function newRequest(p: {
     approvalsRequired: grant.approvalsRequired,
     autoApprove: grant.autoApprove,
     ...(grant.stepUp ? { stepUp: grant.stepUp } : {}),
+    stages: grant.stages,
+    ...(grant.start ? { start: grant.start } : {}),
+    ...(grant.breakGlass ? { breakGlass: { review: { status: "open" as const } } } : {}),
+    ...(grant.singleUse ? { singleUse: true } : {}),
+    ...(p.reviewers?.length ? { reviewers: p.reviewers } : {}),
     digest,
     createdAt: now.toISOString(),
     updatedAt: now.toISOString(),
-    expiresAt: new Date(now.getTime() + grant.pendingTtlSeconds * 1000).toISOString(),
+    // How long it may wait for approvals: not how long access lasts (ttlSeconds, from start).
+    expiresAt: pendingUntil(now, grant.pendingTtlSeconds, start, grant.ttlSeconds).toISOString(),
     approvals: [],
   };
 }
@@ -97,9 +108,10 @@ const endableReason = (req: AccessRequest, now: Date) =>
   req.state === "blocked" && !isPendingExpired(req, now) ? undefined : notPendingReason(req, now);
 
 /**
- * One approval. Separation of duties: the requester never counts, each approver counts once,
- * the approver must be in one of the role's approver groups, and the approval is bound to the
- * digest the approver reviewed.
+ * One approval. Separation of duties: the requester never counts, each approver counts once and
+ * for one stage only, the approver must be in one of the role's approver groups, and the approval
+ * is bound to the digest the approver reviewed. An approval that would fill no open stage is
+ * refused with what is still open and who can close it (`membersOf`: people of some groups).
  */
 export function decideApproval(
   req: AccessRequest,
@@ -108,7 +120,8 @@ export function decideApproval(
   digest: string,
   comment: string | undefined,
   now: Date,
-): Decision<{ request: AccessRequest; complete: boolean }> {
+  membersOf?: (groups: readonly string[]) => readonly string[],
+): Decision<{ request: AccessRequest; complete: boolean; stage: string }> {
   const stale = notPendingReason(req, now);
   if (stale) return refuse("conflict", stale);
   if (approver.user === req.requester) return refuse("forbidden", "you cannot approve your own request");
@@ -125,15 +138,80 @@ export function decideApproval(
   if (req.approvals.some((a) => a.approver === approver.user)) {
     return refuse("conflict", `${approver.user} already approved request ${req.id}; another approver is needed`);
   }
-  const approvals = [
-    ...req.approvals,
-    { approver: approver.user, at: now.toISOString(), digest, ...(comment ? { comment } : {}) },
-  ];
-  const complete = approvals.length >= req.approvalsRequired;
+  const approval = {
+    approver: approver.user,
+    at: now.toISOString(),
+    digest,
+    groups: [...approver.groups],
+    ...(comment ? { comment } : {}),
+  };
+  return withApproval(req, role, approval, now, approver.user, membersOf);
+}
+
+/**
+ * Adds an approval (a person's or a bot's) when it fills an open stage; refuses, saying what is
+ * open and who can close it, when it would count for nothing.
+ */
+function withApproval(
+  req: AccessRequest,
+  role: RoleConfig | undefined,
+  approval: Approval,
+  now: Date,
+  who: string,
+  membersOf: ((groups: readonly string[]) => readonly string[]) | undefined,
+): Decision<{ request: AccessRequest; complete: boolean; stage: string }> {
+  const stages = stagesOf(req, role);
+  const approvals = [...req.approvals, approval];
+  const { status, assigned } = assignStages(stages, approvals);
+  const stage = assigned.at(-1);
+  if (stage === undefined) {
+    const before = assignStages(stages, req.approvals).status;
+    const others = (groups: readonly string[]) =>
+      (membersOf?.(groups) ?? []).filter((u) => u !== req.requester && !req.approvals.some((a) => a.approver === u));
+    const open = describeOpen(before, others);
+    return refuse(
+      "conflict",
+      `${who}'s approval would not count: ${open ? `it can close none of the open stages; still open: ${open}` : "every stage it could count for is met"}`,
+    );
+  }
+  const complete = allMet(status);
+  const stamped = approvals.map((a, i) => (assigned[i] ? { ...a, stage: assigned[i] } : a));
   return allow({
-    request: bump(req, now, { approvals, state: complete ? "approved" : "pending" }),
+    request: bump(req, now, { approvals: stamped, state: complete ? "approved" : "pending" }),
     complete,
+    stage,
   });
+}
+
+/**
+ * An approver bot said yes. It counts as one approval by bot:NAME in a stage that names the bot,
+ * never as the only approval of a stage unless the stage allows it (see stages.ts).
+ */
+export function decideBotApproval(
+  req: AccessRequest,
+  bot: string,
+  comment: string | undefined,
+  now: Date,
+): Decision<{ request: AccessRequest; complete: boolean; stage: string }> {
+  const stale = notPendingReason(req, now);
+  if (stale) return refuse("conflict", stale);
+  const actor = botActor(bot);
+  if (!stagesOf(req, undefined).some((s) => (s.bots ?? []).includes(bot)))
+    return refuse("forbidden", `bot ${bot} approves no stage of request ${req.id}`);
+  if (req.approvals.some((a) => a.approver === actor)) return refuse("conflict", `${actor} already approved ${req.id}`);
+  const approval = {
+    approver: actor,
+    at: now.toISOString(),
+    digest: req.digest,
+    bot,
+    ...(comment ? { comment } : {}),
+  };
+  return withApproval(req, undefined, approval, now, actor, undefined);
+}
+
+/** An approver bot's answer, kept with the request whatever it was. */
+export function recordBotAnswer(req: AccessRequest, bot: string, answer: BotAnswer, now: Date): AccessRequest {
+  return bump(req, now, { bots: { ...req.bots, [bot]: answer } });
 }
 
 /** The role's autoApprove switch standing in for approvers (always audited by the caller). */

@@ -6,6 +6,6 @@ import type { AccessRequest } from "../domain/request.js";
  * join the audit log; printable ASCII, no spaces, no newlines.
  */
 export function keyIdFor(req: AccessRequest): string {
-  const approvers = req.approvals.map((a) => a.approver).join("+") || "none";
+  const approvers = req.approvals.map((a) => a.approver).join("+") || (req.breakGlass ? "break-glass" : "none");
   return `req=${req.id};user=${req.requester};role=${req.role};approvers=${approvers}`;
 }

@@ -3,8 +3,10 @@ import { z } from "zod";
 import { authSchema } from "./auth-schema.js";
 import { duration, ident } from "./fields.js";
 import { HOST_NAME, isPrintable, isReservedName, isValidAddress, LOGIN } from "./names.js";
+import { approverBotSchema, breakGlassSchema, hoursSchema, scanAwareSchema, stageSchema } from "./policy-schema.js";
 import { evidenceSchema } from "./evidence-schema.js";
 import { storageSchema } from "./storage-schema.js";
+import type { StageRule } from "../domain/request.js";
 
 /**
  * The sshcad configuration: one YAML file, validated here once, with every default in
@@ -160,10 +162,20 @@ const roleSchema = z
     hosts: z.array(z.string()).min(1, "a role needs at least one host"),
     /** Groups whose members may request this role. */
     requesters: z.array(ident("group")).min(1),
-    /** Groups whose members may approve requests for this role. */
-    approvers: z.array(ident("group")).default([]),
-    /** Distinct approvers needed, the requester never counting. */
-    approvalsRequired: z.int().min(1).max(10).default(1),
+    /** Groups whose members may approve requests for this role (default none; with stages: theirs). */
+    approvers: z.array(ident("group")).optional(),
+    /** Distinct approvers needed, the requester never counting (default 1; with stages: their sum). */
+    approvalsRequired: z.int().min(1).max(10).optional(),
+    /** Approval stages that must all be met, each from its own groups (instead of approvers). */
+    stages: z.array(stageSchema).min(1).max(5).optional(),
+    /** Emergency access without approval, reviewed afterwards. */
+    breakGlass: breakGlassSchema.optional(),
+    /** Approval that depends on the hosts' latest scans and unresolved drift. */
+    scanAware: scanAwareSchema.optional(),
+    /** Requestable only in these hours (break-glass excepted). */
+    hours: hoursSchema.optional(),
+    /** Access lasts one session: the certificate is revoked when its first session closes. */
+    singleUse: z.boolean().default(false),
     /** Default: 15m, or maxTtl when that is shorter. */
     defaultTtl: duration().pipe(z.int().min(1)).optional(),
     maxTtl: duration()
@@ -229,10 +241,41 @@ const roleSchema = z
       })
       .optional(),
   })
-  .transform((role) => ({
-    ...role,
-    defaultTtl: role.defaultTtl ?? Math.min(15 * 60, role.maxTtl),
-  }));
+  .transform((role, ctx) => {
+    const { stages: stageList, approvers, approvalsRequired, ...rest } = role;
+    if (stageList !== undefined && (approvers !== undefined || approvalsRequired !== undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["stages"],
+        message: "give either approvers/approvalsRequired (one stage) or stages, not both",
+      });
+    }
+    if (stageList !== undefined && role.autoApprove) {
+      ctx.addIssue({ code: "custom", path: ["stages"], message: "a role with autoApprove has no approval stages" });
+    }
+    const names = (stageList ?? []).map((s) => s.name);
+    if (new Set(names).size !== names.length)
+      ctx.addIssue({ code: "custom", path: ["stages"], message: "stage names must be distinct" });
+    // The current "N approvers from these groups" is the one-stage policy; roles written that way stay as they were.
+    const stages: StageRule[] = stageList
+      ? stageList.map((s) => ({
+          name: s.name,
+          groups: s.approvers,
+          count: s.count,
+          bots: s.bots,
+          botAlone: s.botAlone,
+        }))
+      : role.autoApprove
+        ? []
+        : [{ name: "approvers", groups: approvers ?? [], count: approvalsRequired ?? 1 }];
+    return {
+      ...rest,
+      approvers: stageList ? [...new Set(stageList.flatMap((s) => s.approvers))] : (approvers ?? []),
+      approvalsRequired: stageList ? stageList.reduce((n, s) => n + s.count, 0) : (approvalsRequired ?? 1),
+      stages,
+      defaultTtl: role.defaultTtl ?? Math.min(15 * 60, role.maxTtl),
+    };
+  });
 
 const SIZE_UNITS: Record<string, number> = { "": 1, b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
 
@@ -257,6 +300,9 @@ export const DEFAULT_WEBHOOK_EVENTS = [
   "scan.drift",
   "finding.raised",
   "request.approval_withdrawn",
+  "request.break_glass",
+  "request.review_reminder",
+  "request.reviewed",
   "auth.key_registered",
   "user.disabled",
   "user.removed",
@@ -365,9 +411,20 @@ export const configSchema = z
       .strictObject({
         /** Denied, cancelled and expired requests (and issued ones past validBefore) stay this long, then only the audit log has them. */
         keepFinished: duration().prefault("15m"),
+        /** How far ahead a scheduled window (`sshca login --start`) may begin. */
+        scheduleAhead: duration()
+          .pipe(
+            z
+              .int()
+              .min(60)
+              .max(90 * 86400),
+          )
+          .prefault("7d"),
       })
       .prefault({}),
     webhooks: z.array(webhookSchema).default([]),
+    /** HTTP endpoints that roles' stages may ask to approve (see the README, "Approval policy"). */
+    approverBots: z.record(ident("bot name"), approverBotSchema).default({}),
     /** Logins reported by target hosts' companions (sshca host), and the findings they raise. */
     evidence: evidenceSchema,
     console: consoleSchema,
@@ -462,7 +519,14 @@ export const configSchema = z
     for (const [name, role] of Object.entries(cfg.roles)) {
       const at = ["roles", name];
       checkGroups(role.requesters, [...at, "requesters"]);
-      checkGroups(role.approvers, [...at, "approvers"]);
+      // A role that failed its own checks was not transformed: only what it was given is there.
+      const transformed = Array.isArray(role.stages) && role.stages.every((s) => Array.isArray(s?.groups));
+      const stages = transformed ? role.stages : [];
+      // Stages written in the config carry a bots list; the implicit one-stage policy does not.
+      if (stages.some((s) => s.bots !== undefined))
+        stages.forEach((s, i) => checkGroups(s.groups, [...at, "stages", i, "approvers"]));
+      else checkGroups(role.approvers ?? [], [...at, "approvers"]);
+      if (transformed) checkPolicy(cfg, name, role, ctx);
       role.hosts.forEach((h, i) => {
         if (!Object.hasOwn(cfg.hosts, h)) {
           ctx.addIssue({
@@ -494,7 +558,7 @@ export const configSchema = z
           message: "defaultTtl is longer than maxTtl",
         });
       }
-      if (!role.autoApprove && role.approvers.length === 0) {
+      if (!role.autoApprove && (role.approvers ?? []).length === 0) {
         ctx.addIssue({
           code: "custom",
           path: [...at, "approvers"],
@@ -516,6 +580,50 @@ export const configSchema = z
       }
     }
   });
+
+/** Cross-references of a role's approval policy: bots, break-glass groups, scanning. */
+function checkPolicy(
+  cfg: { groups: Record<string, unknown>; scanning: { enabled: boolean }; approverBots: Record<string, unknown> },
+  name: string,
+  role: z.output<typeof roleSchema>,
+  ctx: z.core.$RefinementCtx,
+): void {
+  const at = ["roles", name];
+  role.stages.forEach((s, i) =>
+    (s.bots ?? []).forEach((b, j) => {
+      if (!Object.hasOwn(cfg.approverBots, b))
+        ctx.addIssue({
+          code: "custom",
+          path: [...at, "stages", i, "bots", j],
+          message: `unknown approver bot "${b}" (not in approverBots:)`,
+        });
+    }),
+  );
+  (role.breakGlass?.requesters ?? []).forEach((g, i) => {
+    if (!Object.hasOwn(cfg.groups, g))
+      ctx.addIssue({ code: "custom", path: [...at, "breakGlass", "requesters", i], message: `unknown group "${g}"` });
+  });
+  if (role.breakGlass && role.breakGlass.maxTtl > role.maxTtl)
+    ctx.addIssue({
+      code: "custom",
+      path: [...at, "breakGlass", "maxTtl"],
+      message: "breakGlass.maxTtl is longer than maxTtl",
+    });
+  if (role.breakGlass && role.approvers.length === 0)
+    ctx.addIssue({
+      code: "custom",
+      path: [...at, "breakGlass"],
+      message: "break-glass needs approver groups: an approver reviews each use afterwards",
+    });
+  if (role.scanAware && !cfg.scanning.enabled)
+    ctx.addIssue({ code: "custom", path: [...at, "scanAware"], message: "scanAware needs scanning.enabled: true" });
+  if (role.scanAware && role.autoApprove && role.approvers.length === 0)
+    ctx.addIssue({
+      code: "custom",
+      path: [...at, "approvers"],
+      message: "scanAware with autoApprove needs approver groups: a host whose scan is not clean needs an approval",
+    });
+}
 
 export type Config = z.output<typeof configSchema>;
 export type RoleConfig = Config["roles"][string];

@@ -41,6 +41,9 @@ import { reportRoutes } from "../http/routes/reports.js";
 import type { HostReports } from "../evidence/host-reports.js";
 import type { KrlService } from "../ca/krl-service.js";
 import type { ScanService } from "../scan/service.js";
+import type { HostHealth } from "../scan/hosts.js";
+import { hostStatusRoutes } from "../http/routes/hosts.js";
+import { membersOf } from "../auth/identity.js";
 
 export interface AppDeps {
   config: () => Config;
@@ -52,6 +55,8 @@ export interface AppDeps {
   access: AccessService;
   /** Absent when scanning is turned off. */
   scans?: ScanService | undefined;
+  /** Each host's latest scan and open drift (scan-aware roles). */
+  hosts?: HostHealth | undefined;
   krl: KrlService;
   /** Host certificates and their KRL (absent without a host CA). */
   hostCerts?: HostCertService | undefined;
@@ -198,6 +203,7 @@ export function createApp(deps: AppDeps): Express {
       now: deps.now,
       creations,
       recheck,
+      members: (groups) => membersOf(deps.config(), deps.storage.state, groups),
     }),
   );
   app.use("/v1/audit", auth, auditRoutes(deps.config, deps.auditQuery));
@@ -215,6 +221,7 @@ export function createApp(deps: AppDeps): Express {
   app.use("/v1/scans", auth, scanRoutes(deps.config, deps.auditQuery, deps.scans, manualScans));
   app.use("/v1/revocations", auth, revocationRoutes(deps.access));
   mountHostCerts(app, deps, auth);
+  if (deps.hosts) app.use("/v1/hosts", auth, hostStatusRoutes(deps.hosts));
   app.use("/v1", auth, infoRoutes(deps.config));
 
   app.use(

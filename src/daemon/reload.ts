@@ -2,7 +2,16 @@ import { canonicalJson } from "../canonical-json.js";
 import type { Config } from "../config/schema.js";
 
 /** Parts of the config that only a restart applies (sockets, keys, files, background workers). */
-export const RESTART_ONLY = ["listen", "dataDir", "ca", "audit", "webhooks", "scanning", "revocation"] as const;
+export const RESTART_ONLY = [
+  "listen",
+  "dataDir",
+  "ca",
+  "audit",
+  "webhooks",
+  "approverBots",
+  "scanning",
+  "revocation",
+] as const;
 
 /**
  * What a reload (SIGHUP) applies: users, groups, rights, hosts, roles, auth, limits and

@@ -105,6 +105,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
       cas,
       access,
       scans,
+      hosts: services.hosts,
       krl,
       hostCerts,
       hostKrl,
@@ -155,6 +156,8 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     servers.push({ server: adminServer, after: () => unlink(paths.adminSocket).catch(() => undefined) });
 
     timers.push(every(SWEEP_MS, () => access.sweep(), log, "sweep"));
+    timers.push(every(SWEEP_MS, async () => services?.bots.tick(), log, "approver bots"));
+    timers.push(() => services?.bots.stop());
     timers.push(every(KRL_REFRESH_MS, () => krl.rebuild(), log, "krl refresh"));
     if (hostCerts && hostKrl) {
       // Expired host certificates leave the live state (and the host KRL) after the skew margin.

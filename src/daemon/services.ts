@@ -19,6 +19,10 @@ import type { Core } from "./core.js";
 import { consoleOrigin } from "../console/origin.js";
 import { signingKey } from "../ca/keyset.js";
 import { HostCertService } from "../hostcerts/service.js";
+import { BotService } from "../bots/service.js";
+import { SessionFollower } from "../access/session-follower.js";
+import { commitSignal } from "../notify/journal.js";
+import { HostHealth } from "../scan/hosts.js";
 import { HostReports } from "../evidence/host-reports.js";
 
 /** How often pending requests are expired and failed issuances retried. */
@@ -49,6 +53,10 @@ export interface Services {
   metrics: Metrics;
   nmapPath: string | undefined;
   stopNotifications: () => Promise<void>;
+  /** Each host's latest scan and open drift (scan-aware roles). */
+  hosts: HostHealth;
+  /** Approver bots (approverBots:). */
+  bots: BotService;
 }
 
 export async function buildServices(
@@ -76,7 +84,10 @@ export async function buildServices(
     consoleOrigin: () => consoleOrigin(core.config, site.apiUrl),
   });
   let scans: ScanService | undefined;
+  const hosts = new HostHealth({ config, storage, now });
+  const botSecrets = await BotService.secrets(core.config, env);
   const access: AccessService = new AccessService({
+    hostStatus: (host) => hosts.status(host),
     factors,
     config,
     storage,
@@ -139,6 +150,10 @@ export async function buildServices(
         metrics.scans.inc({ outcome: record.outcome, trigger: record.trigger });
         if (drift) metrics.drift.inc();
       },
+      recordHost: (record, summary) =>
+        hosts.record(record, summary).catch((err) => {
+          log.error({ err: safeErr(err), host: record.host }, "host status not recorded");
+        }),
     });
     const scanner = scans;
     access.onChange(() => scanner.requestTick());
@@ -147,7 +162,18 @@ export async function buildServices(
     log.warn("scanning is turned off (scanning.enabled: false)");
   }
 
-  const stopNotifications = await startNotifications({
+  const bots = new BotService({ config, access, storage, now, random: randomBytes, log, secrets: botSecrets });
+  access.onChange((_req, event) => {
+    if (event === "request.created") bots.requestTick();
+  });
+
+  // Single use: session.closed records (the host companion's reports) end single-use certificates.
+  const closes = commitSignal(1000);
+  storage.onCommit(closes.listener);
+  const follower = new SessionFollower({ storage, access, log, nextCommit: closes.next });
+  follower.start();
+
+  const stopWebhooks = await startNotifications({
     config,
     storage,
     env,
@@ -188,7 +214,12 @@ export async function buildServices(
     oidcProvider: provider,
     metrics,
     nmapPath: nmap?.path,
-    stopNotifications,
+    stopNotifications: async () => {
+      await follower.stop();
+      await stopWebhooks();
+    },
+    hosts,
+    bots,
   };
 }
 

@@ -24,6 +24,7 @@ export type RequestState =
   "pending" | "approved" | "blocked" | "issued" | "revoked" | "denied" | "cancelled" | "expired";
 
 export interface Approval {
+  /** A user name, or "bot:NAME" for an approver bot's yes. */
   approver: string;
   at: string;
   /** The request digest the approver saw and approved. */
@@ -33,7 +34,39 @@ export interface Approval {
   auto?: boolean;
   /** The second factor the approval carried (roles with stepUp), checked against this digest. */
   factor?: { kind: FactorKind; factor: string; userVerified?: boolean };
+  /** The approver's groups when they approved: which stages they could count for (see stages.ts). */
+  groups?: string[];
+  /** The stage this approval counts for (recomputed on every approval; see stages.ts). */
+  stage?: string;
+  /** An approver bot's name, when its yes is this approval. */
+  bot?: string;
 }
+
+/**
+ * One approval stage: `count` distinct approvers from `groups` (a person counts for one stage
+ * only, the requester for none). Bots named here may approve too, but never as the only approval
+ * of the stage unless `botAlone` says so. A role without stages has one, named "approvers".
+ */
+export interface StageRule {
+  name: string;
+  groups: string[];
+  count: number;
+  bots?: string[];
+  botAlone?: boolean;
+  /** Why sshcad added this stage to the request (a host's scan: see scan-aware.ts). */
+  because?: string;
+}
+
+/** An approver bot's answer, kept with the request (the full exchange is in the audit log). */
+export interface BotAnswer {
+  at: string;
+  answer: "approve" | "decline" | "error";
+  comment?: string;
+  error?: string;
+}
+
+/** A break-glass request is issued at once and waits for an approver's review afterwards. */
+export type BreakGlassReview = { status: "open" } | { status: "done"; by: string; at: string; comment: string };
 
 /** What was signed, once issued. */
 export interface IssuedCert {
@@ -61,6 +94,14 @@ export interface Grant {
   reason: string;
   /** The role asks each approval for a second factor (see step-up.ts); not part of the digest. */
   stepUp?: { methods: FactorKind[]; userVerification: boolean };
+  /** The approval stages this request must pass (empty: auto-approved or break-glass). */
+  stages: StageRule[];
+  /** Issued at once without approval, reviewed afterwards (the role's breakGlass). */
+  breakGlass?: boolean;
+  /** The certificate is revoked when the first session with it closes (the role's singleUse). */
+  singleUse?: boolean;
+  /** A scheduled window: the certificate is valid from here (ISO time); part of the digest. */
+  start?: string;
 }
 
 /**
@@ -74,6 +115,9 @@ export interface RevokedSerial {
   validBefore: string;
   caFingerprint: string;
 }
+
+/** How a certificate ended early. */
+export type RevocationKind = "revoke" | "relinquish" | "single-use";
 
 export interface AccessRequest {
   id: string;
@@ -103,8 +147,11 @@ export interface AccessRequest {
   denial?: { by: string; at: string; reason: string };
   cancellation?: { by: string; at: string; reason?: string };
   cert?: IssuedCert;
-  /** Revoked by an approver or admin, or relinquished early by the requester. */
-  revocation?: { by: string; at: string; reason: string; kind: "revoke" | "relinquish" };
+  /**
+   * Revoked by an approver or admin, relinquished early by the requester, or ended by the close of
+   * the first session of a single-use certificate.
+   */
+  revocation?: { by: string; at: string; reason: string; kind: RevocationKind };
   /**
    * Scans of each host: at issue, the latest while the certificate is live (roles or hosts with
    * `watch`; each one is in the audit log), and after access (expiry, revocation).
@@ -112,6 +159,18 @@ export interface AccessRequest {
   scans?: Record<string, { issue?: ScanRef; during?: ScanRef; after?: ScanRef }>;
   /** The pre-issue scan gate (roles with scanOnIssue: gate). */
   gate?: { status: "passed" | "blocked"; reason?: string; override?: { by: string; at: string; reason: string } };
+  /** The approval stages (absent on requests made before stages existed: one stage of the role's approvers). */
+  stages?: StageRule[];
+  /** A scheduled window: the certificate is valid from this time (approvals may come before). */
+  start?: string;
+  /** Break-glass: issued without approval; open until an approver reviews it. */
+  breakGlass?: { review: BreakGlassReview; remindedAt?: string };
+  /** People the requester suggested as approvers (told first). */
+  reviewers?: string[];
+  /** Access lasts one session: revoked when the first session with the certificate closes. */
+  singleUse?: boolean;
+  /** Approver bots' answers, by bot name. */
+  bots?: Record<string, BotAnswer>;
 }
 
 /** What an approver's second factor proved, after its signature or code was checked. */

@@ -58,3 +58,24 @@ export interface ScanRef {
   open: PortResult[];
   error?: string;
 }
+
+/**
+ * What sshcad knows about one inventory host's exposure now: its latest scan, and drift that
+ * nobody has looked at yet. Kept in the live state (collection `hosts`); the scans themselves are
+ * in the audit log. Scan-aware roles decide on it (see access/scan-aware.ts).
+ */
+export interface HostStatus {
+  latest?: {
+    scan: string;
+    at: string;
+    trigger: ScanTrigger;
+    outcome: ScanOutcome;
+    /** Open ports outside the host's expectedPorts. */
+    unexpectedOpen: PortResult[];
+    error?: string;
+  };
+  /** Unresolved drift: a scan found a change or an unexpected open port; open until an approver resolves it. */
+  drift?: { since: string; scan: string; summary: string };
+  /** The last time an approver marked drift resolved. */
+  resolved?: { by: string; at: string; comment: string; scan: string; summary: string };
+}

@@ -3,16 +3,43 @@
  * this file from src/. Field names are stable; add fields, never rename them.
  */
 
+/** How a certificate ended early: revoked, given back by its owner, or its one session closed (single use). */
+export type RevocationKindName = "revoke" | "relinquish" | "single-use";
+
 export type RequestStateName =
   "pending" | "approved" | "blocked" | "issued" | "revoked" | "denied" | "cancelled" | "expired";
 
 export interface ApprovalView {
+  /** A user, or "bot:NAME" for an approver bot's yes. */
   approver: string;
   at: string;
   comment?: string;
   auto?: boolean;
   /** The second factor the approval carried (roles with stepUp). */
   factor?: { kind: "sk" | "totp" | "webauthn"; factor: string; userVerified?: boolean };
+  /** The stage this approval counts for. */
+  stage?: string;
+  /** The approver bot whose yes this is. */
+  bot?: string;
+}
+
+/** One approval stage and how it stands: who counted, what is missing, and who can close it. */
+export interface StageView {
+  name: string;
+  /** Approvals this stage needs. */
+  count: number;
+  /** Groups whose members may approve for it. */
+  groups: string[];
+  /** Approver bots asked for it. */
+  bots: string[];
+  /** Why sshcad added the stage (a host's scan), when it did. */
+  because?: string;
+  approvedBy: string[];
+  /** Approvals still missing (0: met). */
+  missing: number;
+  met: boolean;
+  /** People who could close it now (members of its groups, not the requester, not yet approving). */
+  canClose: string[];
 }
 
 export interface RequestView {
@@ -33,12 +60,34 @@ export interface RequestView {
   /** Each approval must carry a second factor bound to the digest: which kinds the role accepts. */
   stepUp?: { methods: ("sk" | "totp" | "webauthn")[]; userVerification: boolean };
   approvals: ApprovalView[];
+  /** The approval stages, each with what is missing and who can close it. */
+  stages?: StageView[];
   createdAt: string;
   updatedAt: string;
+  /**
+   * The pending lifetime: until when the request waits for approvals. Not the access: that is
+   * ttlSeconds, from issuance (or from `start`).
+   */
   expiresAt: string;
+  /** Access duration in seconds (the certificate's lifetime), the same as ttlSeconds. */
+  accessSeconds?: number;
+  /** A scheduled window: the certificate is valid from this time. */
+  start?: string;
+  /** Break-glass: issued at once; `review` stays open until an approver reviews it. */
+  breakGlass?: {
+    review: { status: "open" } | { status: "done"; by: string; at: string; comment: string };
+  };
+  /** People the requester suggested as approvers. */
+  reviewers?: string[];
+  /** Access lasts one session: the certificate is revoked when its first session closes. */
+  singleUse?: boolean;
+  /** Approver bots' answers. */
+  bots?: Record<string, { at: string; answer: "approve" | "decline" | "error"; comment?: string; error?: string }>;
+  /** Set on the answer to a login that reused this live certificate instead of making a request. */
+  reused?: boolean;
   denial?: { by: string; at: string; reason: string };
   cancellation?: { by: string; at: string; reason?: string };
-  revocation?: { by: string; at: string; reason: string; kind: "revoke" | "relinquish" };
+  revocation?: { by: string; at: string; reason: string; kind: RevocationKindName };
   /** Present once issued. The certificate itself only for the requester. */
   certificate?: string;
   serial?: string;
@@ -66,6 +115,34 @@ export interface CreateRequestBody {
   ttl?: string | number;
   reason: string;
   publicKey: string;
+  /** Emergency access without approval (roles with breakGlass), reviewed afterwards. */
+  breakGlass?: boolean;
+  /** A scheduled window: the certificate is valid from this time (ISO 8601 with a zone). */
+  start?: string;
+  /** Approvers to tell first. */
+  reviewers?: string[];
+  /** false: a new request even when a live certificate of the same role, hosts and key exists. */
+  reuse?: boolean;
+}
+
+/** POST /v1/requests/:id/review: an approver's review of a break-glass request. */
+export interface ReviewBody {
+  comment: string;
+}
+
+/** GET /v1/hosts: a host's exposure as scan-aware roles see it. */
+export interface HostStatusView {
+  host: string;
+  latest?: {
+    scan: string;
+    at: string;
+    trigger: string;
+    outcome: string;
+    unexpectedOpen: { port: number; protocol: string; service?: string }[];
+    error?: string;
+  };
+  drift?: { since: string; scan: string; summary: string };
+  resolved?: { by: string; at: string; comment: string; scan: string; summary: string };
 }
 
 /**
@@ -257,7 +334,7 @@ export interface WindowView {
   validAfter: string;
   validBefore: string;
   approvers: string[];
-  ended?: { kind: "revoke" | "relinquish"; by: string; at: string; reason: string };
+  ended?: { kind: RevocationKindName; by: string; at: string; reason: string };
   /** A scan after the window found the host's exposure changed. */
   drift: boolean;
 }

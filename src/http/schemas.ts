@@ -23,6 +23,11 @@ export const createRequestBody = z.strictObject({
     .optional(),
   reason: text(2000),
   publicKey: text(16 * 1024),
+  breakGlass: z.boolean().optional(),
+  /** false: make a new request even when a live certificate covers this one. */
+  reuse: z.boolean().optional(),
+  start: text(64).optional(),
+  reviewers: z.array(text(64)).max(5, "at most 5 suggested reviewers").optional(),
 });
 
 const b64url = (max: number) =>
@@ -88,6 +93,17 @@ export const denyBody = z.strictObject({
 
 export const emptyBody = z.strictObject({});
 
+export const reviewBody = z.strictObject({
+  comment: text(500).refine((r) => r.trim().length > 0, "a review needs a comment saying what you found"),
+});
+
+export const resolveBody = z.strictObject({
+  comment: text(500).refine((r) => r.trim().length > 0, "resolving drift needs a comment saying what you found"),
+});
+
+/** An inventory host name in a path. */
+export const hostParam = z.string().regex(/^[a-z0-9](?:[a-z0-9.-]{0,61}[a-z0-9])?$/, "malformed host name");
+
 export const requestIdParam = z.string().regex(/^rq_[a-z2-7]{16}$/, "malformed request id");
 
 export const waitQuery = z.strictObject({
@@ -98,6 +114,8 @@ export const waitQuery = z.strictObject({
 export const listQuery = z.strictObject({
   state: z.enum(["pending", "approved", "blocked", "issued", "revoked", "denied", "cancelled", "expired"]).optional(),
   mine: z.enum(["true", "false"]).optional(),
+  /** Break-glass requests by review state ("open": still waiting for an approver's review). */
+  review: z.enum(["open", "done"]).optional(),
 });
 
 export const principalsQuery = z.strictObject({ host: text(253) });

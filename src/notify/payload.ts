@@ -1,4 +1,5 @@
 import type { AuditRecord } from "../audit/record.js";
+import { formatDuration } from "../config/duration.js";
 import type { Recipients } from "./recipients.js";
 
 /** The JSON body sshcad POSTs to a webhook. `id` is the idempotency key: stable across retries and restarts. */
@@ -48,16 +49,44 @@ export function buildPayload(
   };
 }
 
+interface OpenStageField {
+  stage?: string;
+  missing?: number;
+  groups?: string[];
+  bots?: string[];
+  canClose?: string[];
+}
+
+/** "; still open: leads (1 more: dave, erin), security (1 more: frank)" from a record's openStages. */
+function openText(f: Record<string, unknown>): string {
+  if (!Array.isArray(f.openStages) || f.openStages.length === 0) return "";
+  const parts = (f.openStages as OpenStageField[]).map((o) => {
+    const who = [...(o.canClose ?? []), ...(o.bots ?? []).map((b) => `bot:${b}`)];
+    return `${o.stage} (${o.missing} more${who.length ? `: ${who.join(", ")}` : ` from ${(o.groups ?? []).join(" or ")}`})`;
+  });
+  return `; still open: ${parts.join(", ")}`;
+}
+
 /** One human sentence per event, used as the Slack text and in the JSON payload. */
 export function summarize(record: AuditRecord): string {
   const f = record.fields as Record<string, unknown>;
   const str = (k: string) =>
     typeof f[k] === "string" ? (f[k] as string) : Array.isArray(f[k]) ? (f[k] as string[]).join(", ") : "?";
+  const access = formatDuration(Number(f.ttlSeconds ?? 0));
   switch (record.type) {
     case "request.created":
-      return `${record.actor} requests ${str("role")} on ${str("hosts")} for ${Number(f.ttlSeconds ?? 0) / 60} min: "${str("reason")}". Approve with: sshca approve ${str("request")}`;
+      // The access asked for and the time it waits for approval are two things: both are said.
+      return `${record.actor} requests ${str("role")} on ${str("hosts")} for ${access} of access${f.start ? ` from ${str("start")}` : ""}; waits for approval until ${str("expiresAt")}: "${str("reason")}"${openText(f)}${f.reviewers ? `; suggested reviewers: ${str("reviewers")}` : ""}. Approve with: sshca approve ${str("request")}`;
     case "request.approved":
-      return `${record.actor} approved ${str("request")} (${str("role")} for ${str("requester")}), ${String(f.approvals)}/${String(f.approvalsRequired)} approvals`;
+      return `${record.actor} approved ${str("request")} (${str("role")} for ${str("requester")})${f.stage ? ` for stage ${str("stage")}` : ""}, ${String(f.approvals)}/${String(f.approvalsRequired)} approvals${openText(f)}`;
+    case "request.break_glass":
+      return `BREAK-GLASS: ${record.actor} took ${str("role")} on ${str("hosts")} for ${access} without approval: "${str("reason")}". An approver must review it: sshca review ${str("request")} --comment "..."`;
+    case "request.review_reminder":
+      return `break-glass ${str("request")} (${str("role")} for ${str("requester")}: "${str("reason")}") still waits for its review: sshca review ${str("request")} --comment "..."`;
+    case "request.reviewed":
+      return `${record.actor} reviewed break-glass ${str("request")} (${str("role")} for ${str("requester")}): ${str("comment")}`;
+    case "host.drift_resolved":
+      return `${record.actor} marked the drift on ${str("host")} resolved (${str("summary")}): ${str("comment")}`;
     case "request.denied":
       return `${record.actor} denied ${str("request")} (${str("role")} for ${str("requester")}): ${str("reason")}`;
     case "certificate.issued":

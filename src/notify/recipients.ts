@@ -6,6 +6,8 @@ import type { Config } from "../config/schema.js";
 export interface Recipients {
   users: string[];
   groups: string[];
+  /** Approvers the requester suggested: told first (they lead `users`). */
+  suggested?: string[];
 }
 
 interface RequestFields {
@@ -14,6 +16,9 @@ interface RequestFields {
   approvers?: string[];
   approvals?: number;
   approvalsRequired?: number;
+  /** The stages still open and who can close each (request.created, request.approved). */
+  openStages?: { groups?: string[]; canClose?: string[] }[];
+  reviewers?: string[];
 }
 
 /** Actors that are the daemon itself, not a person to tell. */
@@ -61,10 +66,31 @@ export function recipientsFor(
     record.type === "request.created" ||
     record.type === "request.approval_withdrawn" ||
     (record.type === "request.approved" && (f.approvals ?? 0) < (f.approvalsRequired ?? 1));
+  // A withdrawn approver (cut off) is not told; the requester and those who approved already neither.
+  const skip = new Set([f.requester, ...approvedBy, (record.fields as { approver?: string }).approver]);
+  if (waiting && Array.isArray(f.openStages)) {
+    // Those who can close a stage still open, the suggested reviewers first.
+    const open = f.openStages;
+    const people = [...new Set(open.flatMap((o) => o.canClose ?? []))].filter((u) => !skip.has(u)).sort();
+    const suggested = (f.reviewers ?? []).filter((u) => people.includes(u));
+    const users = [...suggested, ...people.filter((u) => !suggested.includes(u))];
+    const groups = [...new Set(open.flatMap((o) => o.groups ?? []))];
+    return { users, groups, ...(suggested.length ? { suggested } : {}) };
+  }
   if (waiting && role && !role.autoApprove) {
-    // A withdrawn approver (cut off) is not told; the requester and those who approved already neither.
-    const skip = new Set([f.requester, ...approvedBy, (record.fields as { approver?: string }).approver]);
     return { users: membersOf(role.approvers).filter((u) => !skip.has(u)), groups: [...role.approvers] };
+  }
+  // Break-glass: everyone who could have approved and every auditor, at once; reminders while
+  // its review is open go to those who may review it.
+  if (record.type === "request.break_glass" || record.type === "request.review_reminder") {
+    const groups = [
+      ...new Set([...(role?.approvers ?? []), ...(record.type === "request.break_glass" ? config.rights.audit : [])]),
+    ];
+    return { users: membersOf(groups).filter((u) => u !== f.requester), groups };
+  }
+  if (record.type === "request.reviewed") {
+    const users = [...new Set([f.requester, ...membersOf(config.rights.audit)].filter((u): u is string => !!u))];
+    return { users, groups: [...config.rights.audit] };
   }
   if (["certificate.issued", "request.denied", "certificate.revoked", "scan.drift"].includes(record.type)) {
     const by =

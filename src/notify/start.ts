@@ -9,21 +9,30 @@ import { recipientsFor } from "./recipients.js";
 import { WebhookWorker } from "./webhook-worker.js";
 
 /** A webhook's shared secret, from its file or environment variable; refused if empty. */
-export async function webhookSecret(hook: WebhookConfig, env: NodeJS.ProcessEnv): Promise<string> {
+export function webhookSecret(hook: WebhookConfig, env: NodeJS.ProcessEnv): Promise<string> {
+  return readSecret(`webhook ${hook.name}`, hook, env);
+}
+
+/** A shared secret named by secretFile or secretEnv (webhooks, approver bots); refused if empty. */
+export async function readSecret(
+  what: string,
+  ref: { secretFile?: string | undefined; secretEnv?: string | undefined },
+  env: NodeJS.ProcessEnv,
+): Promise<string> {
   let secret: string | undefined;
-  if (hook.secretFile) {
+  if (ref.secretFile) {
     try {
-      secret = (await readFile(hook.secretFile, "utf8")).trim();
+      secret = (await readFile(ref.secretFile, "utf8")).trim();
     } catch (err) {
       throw new SshcaError(
         "config_invalid",
-        `webhook ${hook.name}: cannot read secretFile ${hook.secretFile}: ${(err as Error).message}`,
+        `${what}: cannot read secretFile ${ref.secretFile}: ${(err as Error).message}`,
       );
     }
-  } else if (hook.secretEnv) {
-    secret = env[hook.secretEnv]?.trim();
+  } else if (ref.secretEnv) {
+    secret = env[ref.secretEnv]?.trim();
   }
-  if (!secret) throw new SshcaError("config_invalid", `webhook ${hook.name}: its secret is empty or missing`);
+  if (!secret) throw new SshcaError("config_invalid", `${what}: its secret is empty or missing`);
   return secret;
 }
 

@@ -47,15 +47,19 @@ export function dueScans(
 ): DueScan[] {
   const out: DueScan[] = [];
   const done = (host: string, slot: "issue" | "after") => req.scans?.[host]?.[slot] !== undefined;
-  const gate = role?.scanOnIssue === "gate";
+  // Break-glass issues at once: its hosts are scanned at issue, as with scanOnIssue: record.
+  const gate = role?.scanOnIssue === "gate" && req.breakGlass === undefined;
   if (req.state === "approved" && gate && req.gate?.status !== "passed" && !req.gate?.override) {
     for (const host of req.hosts) if (!done(host, "issue")) out.push({ host, slot: "issue", trigger: "issue" });
   }
   if (req.state === "issued" && req.cert) {
     const expired = now.getTime() >= Date.parse(req.cert.validBefore);
+    // A scheduled window's hosts are scanned when it begins, not when it was approved.
+    const begun = req.start === undefined || now.getTime() >= Date.parse(req.start);
     for (const host of req.hosts) {
       // An issue-time scan that did not happen before expiry would describe the wrong moment.
-      if (!expired && !gate && !done(host, "issue")) out.push({ host, slot: "issue", trigger: "issue" });
+      if (!expired && begun && !gate && !done(host, "issue")) out.push({ host, slot: "issue", trigger: "issue" });
+      // Watching counts from the issue-time scan, so a scheduled window is watched once it begins.
       const next = expired ? undefined : nextWatch(req, host, watch);
       if (next !== undefined && now.getTime() >= next) out.push({ host, slot: "during", trigger: "watch" });
       if (expired && !done(host, "after")) out.push({ host, slot: "after", trigger: "expiry" });
@@ -77,8 +81,9 @@ export function scansComplete(req: AccessRequest): boolean {
 /**
  * When dueScans next has something for this request, so the scheduler can wait for it rather
  * than look at every live request each tick: 0 when something is due now (not the clock's
- * value, which may step back), else the earliest of the next watch scans and the end of the
- * certificate (when the after-access scan is left), undefined when nothing will be due. Pure.
+ * value, which may step back), else the earliest of the start of a scheduled window (when its
+ * issue-time scans wait for it), the next watch scans and the end of the certificate (when the
+ * after-access scan is left), undefined when nothing will be due. Pure.
  */
 export function nextScanAt(
   req: AccessRequest,
@@ -88,6 +93,10 @@ export function nextScanAt(
 ): number | undefined {
   if (dueScans(req, role, now, watch).length > 0) return 0;
   if (!req.cert) return undefined;
+  // Before a scheduled window begins there is no issue-time scan, so no watch either: its start
+  // is the next time. Afterwards time enters dueScans through the watches and the certificate's end.
+  const start = req.start === undefined ? undefined : Date.parse(req.start);
+  if (start !== undefined && start > now.getTime() && dueScans(req, role, new Date(start)).length > 0) return start;
   const end = Date.parse(req.cert.validBefore);
   if (end <= now.getTime()) return undefined;
   const times: number[] = [];

@@ -26,6 +26,8 @@ export interface ScanDeps {
   nmapVersion: string;
   /** Told about every finished scan (metrics). */
   onScan?: (record: ScanRecord, drift: boolean) => void;
+  /** Keeps each host's latest scan and open drift (scan-aware roles), after the scan is audited. */
+  recordHost?: (record: ScanRecord, driftSummary: string | undefined) => Promise<void>;
 }
 
 /** Turns a full scan record into what a request keeps: outcome and open ports. */
@@ -232,8 +234,8 @@ export class ScanService {
     const repeated = previous?.outcome === "ok" && record.outcome === "ok" && sameOpen(previous.open, record.ports);
     const drifted = record.drift !== undefined && trigger !== "manual" && hasDrift(record.drift) && !repeated;
     this.deps.onScan?.(record, drifted);
-    if (record.drift && drifted) {
-      const summary = describeDrift(record.drift);
+    const summary = record.drift && drifted ? describeDrift(record.drift) : undefined;
+    if (record.drift && summary) {
       await this.deps.audit.append("scan.drift", "sshcad", {
         scan: id,
         host: hostName,
@@ -247,6 +249,7 @@ export class ScanService {
         trigger === "watch" ? "host exposure changed while access is live" : "host exposure changed during access",
       );
     }
+    await this.deps.recordHost?.(record, summary);
     return record;
   }
 

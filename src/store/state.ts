@@ -2,6 +2,7 @@ import { Low } from "lowdb";
 import type { CaKeySet } from "../domain/ca.js";
 import type { HostCertRecord } from "../domain/host-cert.js";
 import type { AccessRequest, RevokedSerial } from "../domain/request.js";
+import type { HostStatus } from "../domain/scan.js";
 import { SshcaError } from "../errors.js";
 import { JournaledJsonFile } from "./journaled-file.js";
 
@@ -124,6 +125,10 @@ export interface StateDoc {
   caKeys: Record<string, CaKeySet>;
   /** Host certificates until validBefore plus the clock-skew margin, by serial (revoked ones for the host KRL). */
   hostCerts: Record<string, HostCertRecord>;
+  /** Each inventory host's latest scan and unresolved drift, by host name (scan-aware approval). */
+  hosts: Record<string, HostStatus>;
+  /** Followers of the audit log other than webhooks (single use): the sequence number each has read up to. */
+  cursors: Record<string, { cursor: number }>;
   /** Target hosts' companions: how far their login reports are recorded, by inventory host. */
   hostReports: Record<string, HostReportEntry>;
   /** Per syslog destination: the audit sequence number up to which events were sent (at-least-once). */
@@ -144,6 +149,8 @@ export function emptyState(now: Date): StateDoc {
     revoked: {},
     caKeys: {},
     hostCerts: {},
+    hosts: {},
+    cursors: {},
     hostReports: {},
     syslog: {},
   };
@@ -160,6 +167,8 @@ export const STATE_COLLECTIONS = [
   "revoked",
   "caKeys",
   "hostCerts",
+  "hosts",
+  "cursors",
   "hostReports",
   "syslog",
 ] as const;

@@ -219,7 +219,18 @@ describe("an approver in the console", () => {
 
   test("a request changed after the page loaded cannot be approved with the digest on the screen", async () => {
     const { id, digest } = json<{ id: string; digest: string }>(
-      await alice.sshca(["login", "--role", "guarded", "--host", "web-1", "--reason", "INC-10", "--no-wait", "--json"]),
+      await alice.sshca([
+        "login",
+        "--role",
+        "guarded",
+        "--host",
+        "web-1",
+        "--reason",
+        "INC-10",
+        "--no-wait",
+        "--new",
+        "--json",
+      ]),
     );
     // What the page loaded earlier: the same request before it changed (another digest).
     const old = `sha256:${"ab".repeat(32)}`;

@@ -179,7 +179,8 @@ test("PostgreSQL restarted mid-load: clients get 503 with Retry-After meanwhile,
         const d = r.daemons[(n + i) % 2]!;
         const res = await api(d, "POST", "/v1/requests", {
           token,
-          body: { role: "selfserve", hosts: ["web-1"], reason: `c${n}-${i}`, ttl: 60, publicKey },
+          // reuse: false: each call asks anew (the same key would otherwise get the live certificate again).
+          body: { role: "selfserve", hosts: ["web-1"], reason: `c${n}-${i}`, ttl: 60, publicKey, reuse: false },
         }).catch(() => undefined);
         if (!res) continue;
         statuses.push(res.status);

@@ -69,7 +69,18 @@ describe("replicas on PostgreSQL", () => {
   test("a revocation on replica A is in replica B's KRL within a second, and a real sshd using it refuses the certificate", async () => {
     const [, b] = r.daemons;
     const req = json<{ id: string }>(
-      await alice.sshca(["login", "--role", "debug", "--host", "web-1", "--reason", "x", "--no-wait", "--json"]),
+      await alice.sshca([
+        "login",
+        "--role",
+        "debug",
+        "--host",
+        "web-1",
+        "--reason",
+        "x",
+        "--no-wait",
+        "--new",
+        "--json",
+      ]),
     );
     expect((await bob.sshca(["approve", req.id])).code).toBe(0);
     const done = json<{ serial: string }>(await alice.sshca(["request", "wait", req.id, "--no-agent", "--json"]));

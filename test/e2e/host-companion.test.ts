@@ -30,7 +30,18 @@ const findings = () => auditRecords(w.daemon.dataDir).filter((r) => r.type === "
 
 async function issue(host: string): Promise<{ id: string; serial: string }> {
   const req = json<{ id: string }>(
-    await w.alice.sshca(["login", "--role", "debug", "--host", host, "--reason", "INC-7", "--no-wait", "--json"]),
+    await w.alice.sshca([
+      "login",
+      "--role",
+      "debug",
+      "--host",
+      host,
+      "--reason",
+      "INC-7",
+      "--no-wait",
+      "--new",
+      "--json",
+    ]),
   );
   expect((await w.bob.sshca(["approve", req.id, "--comment", "ok"])).code).toBe(0);
   return json<{ id: string; serial: string }>(await w.alice.sshca(["request", "wait", req.id, "--no-agent", "--json"]));

@@ -126,6 +126,7 @@ describe("a running daemon", () => {
         "--reason",
         "before reload",
         "--no-wait",
+        "--new",
         "--json",
       ]),
     );

@@ -56,7 +56,18 @@ async function signedIn(p: Person & { token: string }, user: string): Promise<st
 
 const ask = async (reason: string) =>
   json<{ id: string; digest: string }>(
-    await alice.sshca(["login", "--role", "guarded", "--host", "web-1", "--reason", reason, "--no-wait", "--json"]),
+    await alice.sshca([
+      "login",
+      "--role",
+      "guarded",
+      "--host",
+      "web-1",
+      "--reason",
+      reason,
+      "--no-wait",
+      "--json",
+      "--new",
+    ]),
   );
 
 beforeAll(async () => {
@@ -196,7 +207,7 @@ describe("security keys (signatures laid out as an authenticator makes them)", (
     { name: "ok/presence and verification", role: "verified", flags: 0x05, status: 200 },
   ])("$name", async ({ role, flags, other, status, message }) => {
     const req = json<{ id: string; digest: string }>(
-      await alice.sshca(["login", "--role", role, "--host", "web-1", "--reason", "sk", "--no-wait", "--json"]),
+      await alice.sshca(["login", "--role", role, "--host", "web-1", "--reason", "sk", "--no-wait", "--json", "--new"]),
     );
     const signed = other ? { id: req.id, digest: `sha256:${"0".repeat(64)}` } : req;
     const r = await api(daemon, "POST", `/v1/requests/${req.id}/approve`, {
@@ -242,7 +253,18 @@ describe("a security key through the real CLI (software FIDO key behind ssh-keyg
     });
 
     const v = json<{ id: string }>(
-      await alice.sshca(["login", "--role", "verified", "--host", "web-1", "--reason", "uv", "--no-wait", "--json"]),
+      await alice.sshca([
+        "login",
+        "--role",
+        "verified",
+        "--host",
+        "web-1",
+        "--reason",
+        "uv",
+        "--no-wait",
+        "--json",
+        "--new",
+      ]),
     );
     const unverified = await approve(v.id, plain);
     expect(unverified.code).toBe(1);

@@ -4,7 +4,7 @@ import type { AuditQuery } from "../../audit/query.js";
 import type { AuditRecord } from "../../audit/record.js";
 import { fail } from "../../errors.js";
 import { identityOf } from "../auth.js";
-import type { WindowView } from "../contract.js";
+import type { RevocationKindName, WindowView } from "../contract.js";
 import { parse, requestIdParam } from "../schemas.js";
 
 const WINDOW_TYPES = ["certificate.issued", "certificate.revoked", "scan.drift"];
@@ -34,7 +34,7 @@ export function windowsOf(records: AuditRecord[]): WindowView[] {
     const w = byRequest.get(id);
     if (!w) continue;
     if (r.type === "certificate.revoked")
-      w.ended = { kind: f.kind as "revoke" | "relinquish", by: r.actor, at: r.time, reason: f.reason as string };
+      w.ended = { kind: f.kind as RevocationKindName, by: r.actor, at: r.time, reason: f.reason as string };
     if (r.type === "scan.drift") w.drift = true;
   }
   return [...byRequest.values()].reverse();

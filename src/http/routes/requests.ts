@@ -19,9 +19,10 @@ import {
   overrideBody,
   parse,
   requestIdParam,
+  reviewBody,
   waitQuery,
 } from "../schemas.js";
-import { requestView } from "../views.js";
+import { requestView, type ViewContext } from "../views.js";
 
 export interface RequestRouteDeps {
   access: AccessService;
@@ -34,35 +35,43 @@ export interface RequestRouteDeps {
   recheck: (tokenId: string) => Decision<Identity>;
   /** Waiting long-polls per user (shared with the console's event streams). */
   longPolls?: LongPolls;
+  /** People in some groups (who can close an open stage). */
+  members?: (groups: readonly string[]) => readonly string[];
 }
 
-/** /v1/requests: ask, list, show (with long-poll), approve, deny, cancel. */
+/** /v1/requests: ask (or reuse), list, show (with long-poll), approve, deny, cancel, review. */
 export function requestRoutes(deps: RequestRouteDeps): Router {
   const { access, audit, creations, recheck } = deps;
   const r = Router();
   const longPolls = deps.longPolls ?? new LongPolls();
   const deliveries = new Deliveries();
+  const ctx: ViewContext = {
+    role: (name) => (Object.hasOwn(deps.config().roles, name) ? deps.config().roles[name] : undefined),
+    ...(deps.members ? { membersOf: deps.members } : {}),
+  };
+  const view = (req: AccessRequest, identity: Identity, opts?: { certificate: boolean }) =>
+    requestView(req, identity, opts, ctx);
 
   /**
    * The requester's view. Handing out the certificate is itself an audited event: the first
    * time each token (API token or sign-in session) gets it, not on every fetch.
    */
   const deliver = async (req: AccessRequest, identity: Identity, token: string): Promise<RequestView> => {
-    const view = requestView(req, identity);
-    if (view.certificate !== undefined && deliveries.first(req.id, token)) {
+    const shown = view(req, identity);
+    if (shown.certificate !== undefined && deliveries.first(req.id, token)) {
       try {
         await audit.append("certificate.fetched", identity.user, {
           request: req.id,
           requester: req.requester,
           role: req.role,
-          serial: view.serial,
+          serial: shown.serial,
         });
       } catch (err) {
         deliveries.forget(req.id, token);
         throw err;
       }
     }
-    return view;
+    return shown;
   };
 
   r.post("/", async (req, res) => {
@@ -71,10 +80,15 @@ export function requestRoutes(deps: RequestRouteDeps): Router {
       throw throttled(creations.waitFor(identity.user), "too many new requests from you (limits.requestsPerMinute)");
     }
     const body = parse(createRequestBody, jsonBody(req), "request");
-    // When create issued at once (auto-approve), it audited this delivery with the issuance.
-    const created = await access.create(identity, body);
+    const { req: created, reused } = await access.login(identity, body);
+    if (reused) {
+      // A live certificate covers this already: handed out again (its delivery audited once per token).
+      res.status(200).json({ ...(await deliver(created, identity, tokenIdOf(res))), reused: true });
+      return;
+    }
+    // When it issued at once (auto-approve, break-glass), it audited this delivery with the issuance.
     if (created.cert) deliveries.first(created.id, tokenIdOf(res));
-    res.status(201).json(requestView(created, identity));
+    res.status(201).json(view(created, identity));
   });
 
   r.get("/", (req, res) => {
@@ -83,9 +97,10 @@ export function requestRoutes(deps: RequestRouteDeps): Router {
     const list = access
       .list(identity)
       .filter((x) => (q.state ? x.state === q.state : true))
-      .filter((x) => (q.mine === "true" ? x.requester === identity.user : true));
+      .filter((x) => (q.mine === "true" ? x.requester === identity.user : true))
+      .filter((x) => (q.review ? x.breakGlass?.review.status === q.review : true));
     // Lists never carry certificates: a certificate is delivered (and audited) one request at a time.
-    res.json({ requests: list.map((x) => requestView(x, identity, { certificate: false })) });
+    res.json({ requests: list.map((x) => view(x, identity, { certificate: false })) });
   });
 
   // Long-poll: with ?version=N&wait=S the answer waits up to S seconds for the version to move.
@@ -124,7 +139,7 @@ export function requestRoutes(deps: RequestRouteDeps): Router {
     const identity = identityOf(res);
     const id = parse(requestIdParam, req.params.id, "request id");
     const body = parse(approveBody, jsonBody(req), "approval");
-    res.json(requestView(await access.approve(identity, id, body.digest, body.comment, body.factor), identity));
+    res.json(view(await access.approve(identity, id, body.digest, body.comment, body.factor), identity));
   });
 
   // The WebAuthn challenge for approving this request as shown (bound to its id, digest and approver).
@@ -140,7 +155,7 @@ export function requestRoutes(deps: RequestRouteDeps): Router {
     const identity = identityOf(res);
     const id = parse(requestIdParam, req.params.id, "request id");
     const body = parse(overrideBody, jsonBody(req), "override");
-    res.json(requestView(await access.override(identity, id, body.digest, body.reason.trim(), body.factor), identity));
+    res.json(view(await access.override(identity, id, body.digest, body.reason.trim(), body.factor), identity));
   });
 
   // The requester ends their own access early; the serial goes into the KRL.
@@ -148,21 +163,29 @@ export function requestRoutes(deps: RequestRouteDeps): Router {
     const identity = identityOf(res);
     const id = parse(requestIdParam, req.params.id, "request id");
     parse(emptyBody, jsonBody(req), "relinquish");
-    res.json(requestView(await access.relinquish(identity, id), identity));
+    res.json(view(await access.relinquish(identity, id), identity));
   });
 
   r.post("/:id/deny", async (req, res) => {
     const identity = identityOf(res);
     const id = parse(requestIdParam, req.params.id, "request id");
     const body = parse(denyBody, jsonBody(req), "denial");
-    res.json(requestView(await access.deny(identity, id, body.reason.trim()), identity));
+    res.json(view(await access.deny(identity, id, body.reason.trim()), identity));
   });
 
   r.post("/:id/cancel", async (req, res) => {
     const identity = identityOf(res);
     const id = parse(requestIdParam, req.params.id, "request id");
     parse(emptyBody, jsonBody(req), "cancellation");
-    res.json(requestView(await access.cancel(identity, id), identity));
+    res.json(view(await access.cancel(identity, id), identity));
+  });
+
+  // An approver reviews a break-glass request afterwards.
+  r.post("/:id/review", async (req, res) => {
+    const identity = identityOf(res);
+    const id = parse(requestIdParam, req.params.id, "request id");
+    const body = parse(reviewBody, jsonBody(req), "review");
+    res.json(view(await access.review(identity, id, body.comment), identity));
   });
 
   return r;

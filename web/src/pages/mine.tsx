@@ -80,7 +80,8 @@ export function MinePage({ tick }: PageProps) {
               <strong>{r.role}</strong> on {r.hosts.join(", ")}
             </a>
             <span class={`state state-${r.state}`}>
-              {r.state} · {r.approvals.length}/{r.approvalsRequired} approvals
+              {r.state} · {r.approvals.length}/{r.approvalsRequired} approvals · waits until {when(r.expiresAt)} ·{" "}
+              {duration(r.ttlSeconds)} of access{r.start ? ` from ${when(r.start)}` : ""}
             </span>
           </li>
         ))}

@@ -3,7 +3,7 @@ import { ApiError, get } from "../api.ts";
 import { when } from "../format.ts";
 import { useLoad } from "../hooks.ts";
 import type { PageProps } from "../main.tsx";
-import { RequestCard } from "./waiting.tsx";
+import { mayApprove, RequestCard } from "./waiting.tsx";
 import { RequestDetails } from "../parts/request-details.tsx";
 import { NoticeLine, useNotice } from "../parts/notice.tsx";
 
@@ -29,12 +29,7 @@ export function RequestPage({ id, me, tick }: PageProps & { id: string }) {
   const timeline = useLoad(() => get<{ records: AuditRecordView[] }>(`/v1/requests/${id}/timeline`), [id, tick]);
   const req = live.data;
   const [notice, setNotice] = useNotice();
-  const mayDecide =
-    req &&
-    req.state === "pending" &&
-    me.approvableRoles.includes(req.role) &&
-    req.requester !== me.user &&
-    !req.approvals.some((a) => a.approver === me.user);
+  const mayDecide = req && req.state === "pending" && mayApprove(req, me);
   return (
     <section>
       <h1>Request {id}</h1>

@@ -1,5 +1,6 @@
 import type { RequestView } from "../../../src/http/contract.ts";
-import { get } from "../api.ts";
+import { useState } from "preact/hooks";
+import { get, message, post } from "../api.ts";
 import { useLoad } from "../hooks.ts";
 import type { PageProps } from "../main.tsx";
 import { Decide } from "../parts/decide.tsx";
@@ -29,19 +30,67 @@ export function RequestCard({ req, tick, onDone }: { req: RequestView; tick: num
   );
 }
 
+/** Whether this user's approval could still count: they can close an open stage (the server decides again). */
+export function mayApprove(r: RequestView, me: PageProps["me"]): boolean {
+  if (r.requester === me.user || r.approvals.some((a) => a.approver === me.user)) return false;
+  if (!me.approvableRoles.includes(r.role)) return false;
+  return r.stages === undefined || r.stages.some((s) => !s.met && s.canClose.includes(me.user));
+}
+
+/** A break-glass request issued without approval: the approver reviews it afterwards. */
+function ReviewCard({ req, onDone }: { req: RequestView; onDone: (text: string) => void }) {
+  const [comment, setComment] = useState("");
+  const [status, setStatus] = useState<string | null>(null);
+  const submit = (e: Event) => {
+    e.preventDefault();
+    post(`/v1/requests/${req.id}/review`, { comment: comment.trim() }).then(
+      () => onDone(`Reviewed the break-glass access of ${req.requester}.`),
+      (err: unknown) => setStatus(message(err)),
+    );
+  };
+  return (
+    <article class="card break-glass" aria-labelledby={`review-${req.id}`}>
+      <h2 id={`review-${req.id}`}>
+        <a href={`/console/requests/${req.id}`}>
+          Break-glass: {req.requester} took {req.role} on {req.hosts.join(", ")}
+        </a>
+      </h2>
+      <RequestDetails req={req} />
+      <form onSubmit={submit} aria-label={`Review ${req.id}`}>
+        <label for={`review-comment-${req.id}`}>What you found</label>
+        <textarea
+          id={`review-comment-${req.id}`}
+          rows={2}
+          maxLength={500}
+          required
+          value={comment}
+          onInput={(e) => setComment(e.currentTarget.value)}
+        />
+        <button type="submit" class="primary" disabled={!comment.trim()}>
+          Review
+        </button>
+      </form>
+      {status ? (
+        <p role="alert" class="error">
+          {status}
+        </p>
+      ) : null}
+    </article>
+  );
+}
+
 /** Waiting for me: pending requests this user may approve (not their own, not approved by them yet). */
 export function WaitingPage({ me, tick }: PageProps) {
   const { data, error, reload } = useLoad(() => get<{ requests: RequestView[] }>("/v1/requests?state=pending"), [tick]);
+  const reviews = useLoad(() => get<{ requests: RequestView[] }>("/v1/requests?review=open"), [tick]);
   const [notice, setNotice] = useNotice();
   const done = (text: string) => {
     setNotice({ ok: true, text });
     reload();
   };
-  const mine = (data?.requests ?? []).filter(
-    (r) =>
-      me.approvableRoles.includes(r.role) &&
-      r.requester !== me.user &&
-      !r.approvals.some((a) => a.approver === me.user),
+  const mine = (data?.requests ?? []).filter((r) => mayApprove(r, me));
+  const toReview = (reviews.data?.requests ?? []).filter(
+    (r) => me.approvableRoles.includes(r.role) && r.requester !== me.user,
   );
   return (
     <section>
@@ -58,6 +107,21 @@ export function WaitingPage({ me, tick }: PageProps) {
       ) : (
         mine.map((r) => <RequestCard key={r.id} req={r} tick={tick} onDone={done} />)
       )}
+      {toReview.length ? (
+        <>
+          <h1>Break-glass awaiting your review</h1>
+          {toReview.map((r) => (
+            <ReviewCard
+              key={r.id}
+              req={r}
+              onDone={(text) => {
+                done(text);
+                reviews.reload();
+              }}
+            />
+          ))}
+        </>
+      ) : null}
     </section>
   );
 }

@@ -1,3 +1,4 @@
+import { Fragment } from "preact";
 import type { RequestView } from "../../../src/http/contract.ts";
 import { duration, when } from "../format.ts";
 
@@ -13,8 +14,12 @@ export function RequestDetails({ req }: { req: RequestView }) {
       <dd>{req.hosts.join(", ")}</dd>
       <dt>Principals</dt>
       <dd>{req.principals.join(", ")}</dd>
-      <dt>TTL</dt>
-      <dd>{duration(req.ttlSeconds)}</dd>
+      <dt>Access</dt>
+      <dd>
+        {duration(req.ttlSeconds)}
+        {req.start ? ` from ${when(req.start)}` : " once issued"}
+        {req.singleUse ? ", one session (single use)" : ""}
+      </dd>
       <dt>Reason</dt>
       <dd class="reason">{req.reason}</dd>
       <dt>Approvals</dt>
@@ -22,6 +27,40 @@ export function RequestDetails({ req }: { req: RequestView }) {
         {req.approvals.length} of {req.approvalsRequired}
         {req.approvals.length ? ` (${req.approvals.map((a) => a.approver).join(", ")})` : ""}
       </dd>
+      {req.stages && (req.stages.length > 1 || req.stages.some((s) => s.because || s.bots.length)) ? (
+        <>
+          <dt>Stages</dt>
+          <dd>
+            <ul class="stages">
+              {req.stages.map((s) => (
+                <li key={s.name} class={s.met ? "stage met" : "stage open"}>
+                  <strong>{s.name}</strong> {s.count - s.missing}/{s.count} from {s.groups.join(" or ")}
+                  {s.bots.length ? ` or bot ${s.bots.join(", ")}` : ""}
+                  {s.approvedBy.length ? ` · ${s.approvedBy.join(", ")}` : ""}
+                  {!s.met && s.canClose.length ? ` · can close it: ${s.canClose.join(", ")}` : ""}
+                  {s.because ? <div class="muted">because {s.because}</div> : null}
+                </li>
+              ))}
+            </ul>
+          </dd>
+        </>
+      ) : null}
+      {req.reviewers?.length ? (
+        <>
+          <dt>Suggested reviewers</dt>
+          <dd>{req.reviewers.join(", ")}</dd>
+        </>
+      ) : null}
+      {Object.entries(req.bots ?? {}).map(([bot, b]) => (
+        <Fragment key={bot}>
+          <dt>Bot {bot}</dt>
+          <dd>
+            {b.answer}
+            {b.comment ? ` (“${b.comment}”)` : ""}
+            {b.error ? ` (${b.error})` : ""}
+          </dd>
+        </Fragment>
+      ))}
       <dt>Key</dt>
       <dd class="mono">{req.keyFingerprint}</dd>
       <dt>Digest</dt>
@@ -40,9 +79,19 @@ export function RequestDetails({ req }: { req: RequestView }) {
       <dt>State</dt>
       <dd>
         <span class={`state state-${req.state}`}>{req.state}</span>
-        {req.state === "pending" ? ` until ${when(req.expiresAt)}` : ""}
+        {req.state === "pending" ? ` · waits for approvals until ${when(req.expiresAt)}` : ""}
         {req.validBefore ? ` · valid until ${when(req.validBefore)}` : ""}
       </dd>
+      {req.breakGlass ? (
+        <>
+          <dt>Break-glass</dt>
+          <dd class="break-glass">
+            {req.breakGlass.review.status === "open"
+              ? "issued without approval; awaiting an approver's review"
+              : `reviewed by ${req.breakGlass.review.by} (${when(req.breakGlass.review.at)}): ${req.breakGlass.review.comment}`}
+          </dd>
+        </>
+      ) : null}
       {req.denial ? (
         <>
           <dt>Denied</dt>

@@ -1,0 +1,99 @@
+import type { Logger } from "pino";
+import { safeErr } from "../errors.js";
+import { put, StaleState, type Storage } from "../store/port.js";
+import type { AccessService } from "./service.js";
+import { sessionClosedOf } from "./single-use.js";
+
+export interface FollowerDeps {
+  storage: Pick<Storage, "state" | "head" | "commit" | "cursor" | "claim" | "release">;
+  access: Pick<AccessService, "sessionClosed">;
+  log: Logger;
+  /** Resolves on the next audit commit (or soon after, as a fallback: other replicas' commits). */
+  nextCommit: () => Promise<void>;
+}
+
+/** The key of this follower's position in the `cursors` collection, and of its lease. */
+const NAME = "single-use";
+const LEASE_MS = 30_000;
+
+/**
+ * Follows the audit log for session.closed records (the host companion's reports, whichever
+ * replica took them) and hands each to AccessService.sessionClosed, which ends single-use
+ * certificates. Like a webhook: one replica follows at a time (a lease), from a durable cursor
+ * moved only past records it handled, so a close reported while sshcad was down is handled once
+ * it is back.
+ */
+export class SessionFollower {
+  private stopped = false;
+  private wake: (() => void) | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(private readonly deps: FollowerDeps) {}
+
+  start(): void {
+    this.running = this.loop().catch((err) =>
+      this.deps.log.error({ err: safeErr(err) }, "single-use follower stopped"),
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.running;
+  }
+
+  private async loop(): Promise<void> {
+    const { storage } = this.deps;
+    while (!this.stopped) {
+      if (!(await storage.claim("follower", NAME, LEASE_MS))) {
+        await this.sleep(new Promise((r) => setTimeout(r, LEASE_MS / 3)));
+        continue;
+      }
+      let entry: { cursor: number } | undefined = storage.state.cursors[NAME];
+      try {
+        if (!entry) {
+          // The first start follows from the head: sessions before single use existed end nothing.
+          entry = { cursor: storage.head.seq };
+          await storage.commit([], [put("cursors", NAME, entry, { entry: undefined })]);
+        }
+        let current: { cursor: number } = entry;
+        const reader = storage.cursor(current.cursor);
+        while (!this.stopped) {
+          const records = await reader.read(256);
+          if (records.length === 0) {
+            await this.sleep(this.deps.nextCommit());
+            if (!(await storage.claim("follower", NAME, LEASE_MS))) break;
+            continue;
+          }
+          let cursor: number = current.cursor;
+          for (const record of records) {
+            if (this.stopped) break;
+            if (record.type === "session.closed") {
+              const ev = sessionClosedOf(record.seq, record.fields);
+              // A failure (the audit log unwritable) leaves the cursor here: tried again next round.
+              if (ev) await this.deps.access.sessionClosed(ev);
+            }
+            cursor = record.seq;
+          }
+          const next: { cursor: number } = { cursor };
+          await storage.commit([], [put("cursors", NAME, next, { entry: current })]);
+          current = next;
+          if (!(await storage.claim("follower", NAME, LEASE_MS))) break;
+        }
+      } catch (err) {
+        if (!(err instanceof StaleState)) {
+          this.deps.log.warn({ err: safeErr(err) }, "single use: a closed session was not handled yet; will retry");
+          await this.sleep(new Promise((r) => setTimeout(r, 1000)));
+        }
+      }
+    }
+    await storage.release("follower", NAME).catch(() => undefined);
+  }
+
+  private sleep(what: Promise<unknown>): Promise<void> {
+    return new Promise((resolve) => {
+      this.wake = resolve;
+      void what.then(() => resolve());
+    });
+  }
+}

@@ -1,0 +1,91 @@
+import pino from "pino";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { SessionFollower } from "../../src/access/session-follower.js";
+import type { SessionClosed } from "../../src/access/single-use.js";
+import { migrate } from "../../src/store/postgres/migrations.js";
+import { openPostgres } from "../../src/store/postgres/pool.js";
+import { PostgresStorage } from "../../src/store/postgres/storage.js";
+import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
+
+/**
+ * The single-use follower on two replicas of one PostgreSQL database: only the replica holding
+ * the lease hands session.closed records on, each exactly once, and when it stops the other
+ * takes over from the durable cursor without handing any on again. What it hands them to (the
+ * access service's sessionClosed, tested end to end with sshd) is recorded here.
+ */
+
+const log = pino({ level: "silent" });
+let pg: TestPostgres;
+beforeAll(async () => {
+  pg = await startPostgres();
+}, 60_000);
+afterAll(() => pg?.destroy());
+
+async function until(cond: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+it("one replica follows the closes at a time, each handed on once, and the other takes over from the cursor", async () => {
+  const url = await pg.createDatabase();
+  await migrate(openPostgres({ url, log, applicationName: "migrate" }));
+  const open = (replica: string) =>
+    PostgresStorage.open({
+      db: openPostgres({ url, log, applicationName: replica }),
+      log,
+      now: () => new Date(),
+      replica,
+    });
+  const [a, b] = [await open("a"), await open("b")];
+  const handled: { by: string; seq: number }[] = [];
+  const follower = (by: string, storage: PostgresStorage) =>
+    new SessionFollower({
+      storage,
+      log,
+      access: {
+        sessionClosed: async (ev: SessionClosed) => {
+          handled.push({ by, seq: ev.seq });
+          return undefined;
+        },
+      },
+      // Other replicas' commits are not seen as local commits: look again soon.
+      nextCommit: () => new Promise((r) => setTimeout(r, 50)),
+    });
+  const fa = follower("a", a);
+  const fb = follower("b", b);
+  try {
+    fa.start();
+    fb.start();
+    // Both have started from the head (the cursor exists) before closes are reported.
+    await until(() => a.state.cursors["single-use"] !== undefined);
+    const close = (storage: PostgresStorage, i: number) =>
+      storage.append("session.closed", "host:web-1", {
+        host: "web-1",
+        serial: String(i),
+        request: `rq_${i}`,
+        at: new Date().toISOString(),
+      });
+    const first: number[] = [];
+    for (let i = 0; i < 10; i++) first.push((await close(i % 2 ? a : b, i)).seq);
+    await until(() => handled.length >= 10);
+    expect(handled.map((h) => h.seq)).toEqual(first);
+    const holder = handled[0]!.by;
+    expect(new Set(handled.map((h) => h.by))).toEqual(new Set([holder]));
+
+    // The holder stops (releasing its lease); the other goes on from the durable cursor.
+    await (holder === "a" ? fa : fb).stop();
+    const later: number[] = [];
+    for (let i = 10; i < 15; i++) later.push((await close(holder === "a" ? a : b, i)).seq);
+    await until(() => handled.length >= 15);
+    expect(handled.slice(10)).toEqual(later.map((seq) => ({ by: holder === "a" ? "b" : "a", seq })));
+    expect(handled).toHaveLength(15);
+  } finally {
+    await fa.stop();
+    await fb.stop();
+    await a.close();
+    await b.close();
+  }
+});
