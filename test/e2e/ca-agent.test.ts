@@ -54,7 +54,18 @@ const filesUnder = (dir: string): string[] =>
 
 async function issue(): Promise<string> {
   const req = json<{ id: string }>(
-    await w.alice.sshca(["login", "--role", "debug", "--host", "web-1", "--reason", "INC-7", "--no-wait", "--json"]),
+    await w.alice.sshca([
+      "login",
+      "--role",
+      "debug",
+      "--host",
+      "web-1",
+      "--reason",
+      "INC-7",
+      "--new",
+      "--no-wait",
+      "--json",
+    ]),
   );
   expect((await w.bob.sshca(["approve", req.id])).code).toBe(0);
   return req.id;
@@ -91,7 +102,18 @@ describe("the CA key in an ssh-agent", () => {
     expect(ready.body.checks.caKey).toMatchObject({ ok: false, detail: expect.stringContaining("ssh-agent") });
 
     const req = json<{ id: string }>(
-      await w.alice.sshca(["login", "--role", "debug", "--host", "web-1", "--reason", "INC-8", "--no-wait", "--json"]),
+      await w.alice.sshca([
+        "login",
+        "--role",
+        "debug",
+        "--host",
+        "web-1",
+        "--reason",
+        "INC-8",
+        "--new",
+        "--no-wait",
+        "--json",
+      ]),
     );
     const approved = await w.bob.sshca(["approve", req.id]);
     expect(approved.code).toBe(1);

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { api } from "../helpers/api.js";
-import { startDaemon } from "../helpers/daemon.js";
+import { startDaemon, type TestDaemon } from "../helpers/daemon.js";
 import { json, makePerson, type Person } from "../helpers/people.js";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
 import { run } from "../helpers/procs.js";
@@ -52,16 +52,25 @@ async function recordTime(type: string, request: string): Promise<number> {
 
 describe("replicas on PostgreSQL", () => {
   test("an approval on replica B answers a CLI long-poll waiting on replica A within a second", async () => {
+    const [a] = r.daemons as [TestDaemon];
     const login = alice.spawn(["login", "--role", "debug", "--host", "web-1", "--reason", "INC-1", "--no-agent"]);
     const m = await login.waitFor(/Waiting for approval of (rq_[a-z2-7]{16})/);
     const id = m[1]!;
+    // The same long-poll the CLI is in, timed where it is answered (the CLI's own exit also
+    // includes fetching and writing the certificate, which a loaded machine slows down).
+    const seen = await api(a, "GET", `/v1/requests/${id}`, { token: alice.env.SSHCA_TOKEN! });
+    const poll = api(a, "GET", `/v1/requests/${id}?version=${seen.body.version}&wait=30`, {
+      token: alice.env.SSHCA_TOKEN!,
+    }).then((res) => ({ res, at: Date.now() }));
     expect((await bob.sshca(["approve", id])).code).toBe(0);
-    const done = await login.done;
-    const answeredAt = Date.now();
-    expect(done.code, done.stderr).toBe(0);
+    const woken = await poll;
+    expect(woken.res.status).toBe(200);
+    expect(woken.res.body.version).toBeGreaterThan(seen.body.version);
     const approvedAt = await recordTime("request.approved", id);
-    // The CLI on A was woken, fetched the certificate and exited within a second of the approval on B.
-    expect(answeredAt - approvedAt).toBeLessThan(1000);
+    expect(woken.at - approvedAt).toBeLessThan(1000);
+    // And the CLI waiting on A got its certificate.
+    const done = await login.done;
+    expect(done.code, done.stderr).toBe(0);
     const s = await ssh({ port: web1.port, user: LOGIN, key: alice.key, command: "echo in" });
     expect(s.code, s.stderr).toBe(0);
   });
