@@ -4,6 +4,7 @@ import { authSchema } from "./auth-schema.js";
 import { duration, ident } from "./fields.js";
 import { HOST_NAME, isPrintable, isReservedName, isValidAddress, LOGIN } from "./names.js";
 import { evidenceSchema } from "./evidence-schema.js";
+import { syslogListSchema } from "./syslog-schema.js";
 import { storageSchema } from "./storage-schema.js";
 
 /**
@@ -334,6 +335,8 @@ export const configSchema = z
     webhooks: z.array(webhookSchema).default([]),
     /** Logins reported by target hosts' companions (sshca host), and the findings they raise. */
     evidence: evidenceSchema,
+    /** Audit events to syslog receivers (a SIEM): RFC 5424 over TCP or TLS. */
+    syslog: syslogListSchema,
     console: consoleSchema,
     revocation: z
       .strictObject({
@@ -398,6 +401,11 @@ export const configSchema = z
   })
   .superRefine((cfg, ctx) => {
     const groups = new Set(Object.keys(cfg.groups));
+    const syslogNames = cfg.syslog.map((s) => s.name);
+    syslogNames.forEach((n, i) => {
+      if (syslogNames.indexOf(n) !== i)
+        ctx.addIssue({ code: "custom", path: ["syslog", i, "name"], message: `duplicate syslog destination "${n}"` });
+    });
     const hookNames = cfg.webhooks.map((w) => w.name);
     hookNames.forEach((n, i) => {
       if (hookNames.indexOf(n) !== i)
