@@ -8,7 +8,9 @@ import { OidcProvider } from "../auth/oidc/provider.js";
 import { OidcSignIn } from "../auth/oidc/signin.js";
 import { SshSignIn } from "../auth/ssh-signin.js";
 import { KrlService } from "../ca/krl-service.js";
+import { commitSignal } from "../notify/journal.js";
 import { startNotifications } from "../notify/start.js";
+import { SyslogExporters } from "../notify/syslog-exporters.js";
 import { Metrics } from "../ops/metrics.js";
 import { safeErr } from "../errors.js";
 import { findNmap } from "../scan/runner.js";
@@ -42,6 +44,8 @@ export interface Services {
   oidcProvider: OidcProvider | undefined;
   metrics: Metrics;
   nmapPath: string | undefined;
+  /** Audit events to syslog receivers; `apply` on reload. */
+  syslog: SyslogExporters;
   stopNotifications: () => Promise<void>;
 }
 
@@ -136,13 +140,27 @@ export async function buildServices(
     log.warn("scanning is turned off (scanning.enabled: false)");
   }
 
-  const stopNotifications = await startNotifications({
+  const stopWebhooks = await startNotifications({
     config,
     storage,
     env,
     log,
     onWebhookFailure: (hook) => metrics.webhookFailures.inc({ webhook: hook }),
   });
+  const syslogCommits = commitSignal(1000);
+  storage.onCommit(syslogCommits.listener);
+  const syslog = new SyslogExporters({
+    storage,
+    log,
+    nextCommit: syslogCommits.next,
+    onFailure: (destination) => metrics.syslogFailures.inc({ destination }),
+    onSent: (destination, n) => metrics.syslogSent.inc({ destination }, n),
+  });
+  await syslog.apply(config().syslog);
+  metrics.watchSyslogLag(() => syslog.lag(storage));
+  const stopNotifications = async () => {
+    await Promise.all([stopWebhooks(), syslog.stop()]);
+  };
   const signIn = new SshSignIn({
     config,
     storage,
@@ -174,6 +192,7 @@ export async function buildServices(
     oidcProvider: provider,
     metrics,
     nmapPath: nmap?.path,
+    syslog,
     stopNotifications,
   };
 }
