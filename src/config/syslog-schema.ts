@@ -33,7 +33,7 @@ const syslogSchema = z
       .regex(/^(tcp|tls):\/\/[A-Za-z0-9.:[\]-]{1,255}:\d{1,5}$/, "expected tcp://HOST:PORT or tls://HOST:PORT"),
     /** PEM file of the CA that signed the receiver's certificate (tls://); default: the system's CAs. */
     caFile: z.string().min(1).optional(),
-    /** A client certificate (PEM, tls://) for receivers that authenticate senders (RFC 5425 5.2), with its key. */
+    /** A client certificate (PEM, tls://) for receivers that authenticate senders (RFC 5425 mutual authentication), with its key. */
     certFile: z.string().min(1).optional(),
     keyFile: z.string().min(1).optional(),
     /** Event types sent ("*" for all). */

@@ -46,7 +46,7 @@ const CONNECT_TIMEOUT_MS = 10_000;
 /**
  * Opens a connection to a syslog receiver: plain TCP (RFC 6587), or TLS 1.2+ (RFC 5425) with the
  * receiver's certificate checked against `material.ca` (or the system's CAs) and its name (or IP
- * address), showing `material.cert` when given (RFC 5425 5.1, 5.2). Resolves once
+ * address), showing `material.cert` when given (RFC 5425). Resolves once
  * it is connected (and the handshake done), rejects on failure or after 10 s.
  */
 export function connectSyslog(url: string, material: SyslogTls, signal: AbortSignal): Promise<Socket> {

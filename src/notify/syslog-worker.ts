@@ -32,6 +32,12 @@ const LEASE_MS = 30_000;
  */
 const SETTLE_MS = 2000;
 const READ_BATCH = 256;
+/**
+ * A write the receiver does not take within this long (it stopped reading and the buffers are
+ * full) drops the connection; what was not settled is sent again on the next one. Shorter than a
+ * third of the lease, so the lease is renewed in time.
+ */
+const WRITE_TIMEOUT_MS = 10_000;
 /** How long a clean stop waits for the receiver to close its side after ours. */
 const CLOSE_WAIT_MS = 5000;
 
@@ -194,10 +200,15 @@ export class SyslogWorker {
     if (lost && !this.stopped) throw lost;
   }
 
-  /** Writes with the socket's backpressure; a failure surfaces through the socket's error event. */
+  /** Writes with the socket's backpressure; a failure (or a stall) surfaces through the socket's error event. */
   private write(socket: Socket, data: Buffer): Promise<void> {
     return new Promise((resolve) => {
+      const stalled = setTimeout(
+        () => socket.destroy(new Error(`the receiver took nothing for ${WRITE_TIMEOUT_MS / 1000}s`)),
+        WRITE_TIMEOUT_MS,
+      );
       const done = () => {
+        clearTimeout(stalled);
         this.stopping.signal.removeEventListener("abort", done);
         socket.off("close", done);
         resolve();
