@@ -9,6 +9,9 @@ import { e2eConfig, startWorld } from "../helpers/scenario.js";
 import { type SyslogReceiver, startSyslogReceiver } from "../helpers/syslog-receiver.js";
 import { writeSyslogTls } from "../helpers/syslog-tls.js";
 import { freePortOn } from "../helpers/listeners.js";
+import { startPostgres } from "../helpers/postgres.js";
+import { startReplicas } from "../helpers/replicas.js";
+import { makePerson } from "../helpers/people.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const cleanup: (() => Promise<unknown>)[] = [];
@@ -29,13 +32,19 @@ function records(dataDir: string): Rec[] {
 }
 
 /** Waits until the receiver holds the newest audit record (every one before it is checked by the caller). */
-async function caughtUp(receiver: SyslogReceiver, daemon: TestDaemon, appName = "sshcad"): Promise<number> {
-  let head = 0;
-  await receiver.waitFor((all) => {
-    head = records(daemon.dataDir).at(-1)?.seq ?? -1;
-    return all.some((m) => m.message.appName === appName && seqOf(m) === head);
-  }, "the newest audit record");
-  return head;
+async function caughtUp(
+  receiver: SyslogReceiver,
+  daemon: TestDaemon,
+  newest: () => Promise<number> = async () => records(daemon.dataDir).at(-1)?.seq ?? -1,
+): Promise<number> {
+  const until = Date.now() + 30_000;
+  for (;;) {
+    const head = await newest();
+    if (receiver.received.some((m) => m.message.appName === "sshcad" && seqOf(m) === head)) return head;
+    if (Date.now() > until)
+      throw new Error(`syslog receiver: record ${head} not seen; got ${receiver.received.length}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 async function metric(daemon: TestDaemon, line: RegExp): Promise<number | undefined> {
@@ -211,4 +220,42 @@ test("syslog over TLS: the receiver's certificate is checked against caFile, ssh
   head = await caughtUp(receiver, daemon);
   expect(receiver.received.map(seqOf)).toEqual(range(1, head));
   expect(receiver.received.some((m) => m.message.appName === "sshcad-wrong")).toBe(false);
+});
+
+test("syslog with two replicas on PostgreSQL: one sends at a time (the lease), each record once; when it stops the other takes over from the cursor", async () => {
+  const pg = await startPostgres();
+  cleanup.push(() => pg.destroy());
+  const receiver = await startSyslogReceiver();
+  cleanup.push(() => receiver.close());
+  const r = await startReplicas(
+    pg,
+    2,
+    e2eConfig({
+      extra: {
+        scanning: { enabled: false },
+        syslog: [
+          { name: "siem", url: `tcp://127.0.0.1:${receiver.port}`, from: "start", retry: { initial: "1s", max: "1s" } },
+        ],
+      },
+    }),
+  );
+  cleanup.push(() => r.stop());
+  const [a, b] = r.daemons as [TestDaemon, TestDaemon];
+  const newest = async () => (await r.records()).at(-1)?.seq ?? -1;
+  const alice = await makePerson("alice", b, await a.addUser("alice", ["dev"]));
+  await ask(alice, "web-1", "on replica B");
+  let head = await caughtUp(receiver, a, newest);
+  expect(receiver.received.map(seqOf)).toEqual(range(1, head));
+  expect(receiver.connections).toHaveLength(1); // one replica holds the destination
+  const sender = receiver.received[0]!.message.procId;
+  const [holder, other] = String(a.proc.proc.pid) === sender ? [a, b] : [b, a];
+
+  // The holder stops cleanly (releasing the lease); the other replica carries on from the cursor.
+  expect((await holder.stop()).code).toBe(0);
+  const carol = await makePerson("carol", other, await other.addUser("carol", ["dev"]));
+  await ask(carol, "web-2", "after the handover");
+  head = await caughtUp(receiver, other, newest);
+  expect(receiver.received.map(seqOf)).toEqual(range(1, head));
+  expect(receiver.received.at(-1)!.message.procId).toBe(String(other.proc.proc.pid));
+  expect((await r.records()).map((x) => x.seq)).toEqual(range(1, head));
 });
