@@ -17,7 +17,7 @@ import { tempDir } from "../helpers/tmp.js";
 const cleanup: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
   for (const c of cleanup.reverse()) await c().catch(() => undefined);
-});
+}, 120_000);
 
 const SD = "sshca@32473";
 const seqOf = (m: SyslogReceiver["received"][number]) => Number(m.message.sd[SD]!.seq);
@@ -164,7 +164,7 @@ test("syslog over TCP: every audit event in order, no duplicates across a daemon
     .map((m) => (JSON.parse(m.message.msg) as Rec).fields.request as string);
   expect(down.every((id) => created.includes(id))).toBe(true);
   expectFaithful(receiver, daemon, (type) => 19 * 8 + sev(type));
-});
+}, 120_000);
 
 test("syslog over TLS: the receiver's certificate is checked against caFile, sshcad shows its client certificate; a reload applies new settings without a gap", async () => {
   const good = writeSyslogTls(tempDir("syslog-tls"));
@@ -220,7 +220,7 @@ test("syslog over TLS: the receiver's certificate is checked against caFile, ssh
   head = await caughtUp(receiver, daemon);
   expect(receiver.received.map(seqOf)).toEqual(range(1, head));
   expect(receiver.received.some((m) => m.message.appName === "sshcad-wrong")).toBe(false);
-});
+}, 120_000);
 
 test("syslog with two replicas on PostgreSQL: one sends at a time (the lease), each record once; when it stops the other takes over from the cursor", async () => {
   const pg = await startPostgres();
@@ -258,4 +258,4 @@ test("syslog with two replicas on PostgreSQL: one sends at a time (the lease), e
   expect(receiver.received.map(seqOf)).toEqual(range(1, head));
   expect(receiver.received.at(-1)!.message.procId).toBe(String(other.proc.proc.pid));
   expect((await r.records()).map((x) => x.seq)).toEqual(range(1, head));
-});
+}, 120_000);
