@@ -25,7 +25,16 @@ export class SyslogExporters {
     }));
   }
 
-  async apply(destinations: readonly SyslogConfig[]): Promise<void> {
+  /** One apply at a time (two quick reloads must not both start a destination's worker). */
+  private applying: Promise<void> = Promise.resolve();
+
+  apply(destinations: readonly SyslogConfig[]): Promise<void> {
+    const next = this.applying.then(() => this.applyNow(destinations));
+    this.applying = next.catch(() => undefined);
+    return next;
+  }
+
+  private async applyNow(destinations: readonly SyslogConfig[]): Promise<void> {
     const wanted = new Map<string, { dest: SyslogConfig; key: string }>();
     const material = new Map<string, Awaited<ReturnType<typeof syslogTls>>>();
     for (const dest of destinations) {
@@ -55,6 +64,7 @@ export class SyslogExporters {
   }
 
   async stop(): Promise<void> {
+    await this.applying;
     const all = [...this.running.values()];
     this.running.clear();
     await Promise.all(all.map((r) => r.worker.stop()));
