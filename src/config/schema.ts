@@ -5,6 +5,7 @@ import { duration, ident } from "./fields.js";
 import { HOST_NAME, isPrintable, isReservedName, isValidAddress, LOGIN } from "./names.js";
 import { approverBotSchema, breakGlassSchema, hoursSchema, scanAwareSchema, stageSchema } from "./policy-schema.js";
 import { evidenceSchema } from "./evidence-schema.js";
+import { syslogListSchema } from "./syslog-schema.js";
 import { storageSchema } from "./storage-schema.js";
 import type { StageRule } from "../domain/request.js";
 
@@ -427,6 +428,8 @@ export const configSchema = z
     approverBots: z.record(ident("bot name"), approverBotSchema).default({}),
     /** Logins reported by target hosts' companions (sshca host), and the findings they raise. */
     evidence: evidenceSchema,
+    /** Audit events to syslog receivers (a SIEM): RFC 5424 over TCP or TLS. */
+    syslog: syslogListSchema,
     console: consoleSchema,
     revocation: z
       .strictObject({
@@ -491,6 +494,11 @@ export const configSchema = z
   })
   .superRefine((cfg, ctx) => {
     const groups = new Set(Object.keys(cfg.groups));
+    const syslogNames = cfg.syslog.map((s) => s.name);
+    syslogNames.forEach((n, i) => {
+      if (syslogNames.indexOf(n) !== i)
+        ctx.addIssue({ code: "custom", path: ["syslog", i, "name"], message: `duplicate syslog destination "${n}"` });
+    });
     const hookNames = cfg.webhooks.map((w) => w.name);
     hookNames.forEach((n, i) => {
       if (hookNames.indexOf(n) !== i)

@@ -14,8 +14,8 @@ export const RESTART_ONLY = [
 ] as const;
 
 /**
- * What a reload (SIGHUP) applies: users, groups, rights, hosts, roles, auth, limits and
- * request retention from the new file; everything else stays as it was, and is named so the
+ * What a reload (SIGHUP) applies: users, groups, rights, hosts, roles, auth, limits, syslog
+ * destinations (the caller restarts their exporters) and request retention from the new file; everything else stays as it was, and is named so the
  * operator knows a restart is needed. Pure.
  */
 export function applyReload(current: Config, next: Config): { config: Config; needsRestart: string[] } {

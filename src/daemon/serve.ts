@@ -204,6 +204,14 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
         return { ok: false, message };
       }
       const { config: merged, needsRestart } = applyReload(core.config, next);
+      // Syslog destinations first: a TLS file that cannot be read refuses the whole reload.
+      try {
+        await services?.syslog.apply(merged.syslog);
+      } catch (err) {
+        const message = `config reload failed; keeping the running config: ${(err as Error).message}`;
+        log.error({ problems: [(err as Error).message] }, message);
+        return { ok: false, message };
+      }
       core.config = merged;
       applyConnectionLimits(server, merged.limits);
       if (needsRestart.length) log.warn({ needsRestart }, "some config changes take effect only after a restart");

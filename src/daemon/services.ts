@@ -9,7 +9,9 @@ import { OidcSignIn } from "../auth/oidc/signin.js";
 import { SshSignIn } from "../auth/ssh-signin.js";
 import { krlContent } from "../ca/krl.js";
 import { KrlService } from "../ca/krl-service.js";
+import { commitSignal } from "../notify/journal.js";
 import { startNotifications } from "../notify/start.js";
+import { SyslogExporters } from "../notify/syslog-exporters.js";
 import { Metrics } from "../ops/metrics.js";
 import { safeErr } from "../errors.js";
 import { findNmap } from "../scan/runner.js";
@@ -21,7 +23,6 @@ import { signingKey } from "../ca/keyset.js";
 import { HostCertService } from "../hostcerts/service.js";
 import { BotService } from "../bots/service.js";
 import { SessionFollower } from "../access/session-follower.js";
-import { commitSignal } from "../notify/journal.js";
 import { HostHealth } from "../scan/hosts.js";
 import { HostReports } from "../evidence/host-reports.js";
 
@@ -52,6 +53,8 @@ export interface Services {
   oidcProvider: OidcProvider | undefined;
   metrics: Metrics;
   nmapPath: string | undefined;
+  /** Audit events to syslog receivers; `apply` on reload. */
+  syslog: SyslogExporters;
   stopNotifications: () => Promise<void>;
   /** Each host's latest scan and open drift (scan-aware roles). */
   hosts: HostHealth;
@@ -180,6 +183,20 @@ export async function buildServices(
     log,
     onWebhookFailure: (hook) => metrics.webhookFailures.inc({ webhook: hook }),
   });
+  const syslogCommits = commitSignal(1000);
+  storage.onCommit(syslogCommits.listener);
+  const syslog = new SyslogExporters({
+    storage,
+    log,
+    nextCommit: syslogCommits.next,
+    onFailure: (destination) => metrics.syslogFailures.inc({ destination }),
+    onSent: (destination, n) => metrics.syslogSent.inc({ destination }, n),
+  });
+  await syslog.apply(config().syslog);
+  metrics.watchSyslogLag(() => syslog.lag(storage));
+  const stopNotifications = async () => {
+    await Promise.all([stopWebhooks(), syslog.stop()]);
+  };
   const signIn = new SshSignIn({
     config,
     storage,
@@ -214,9 +231,10 @@ export async function buildServices(
     oidcProvider: provider,
     metrics,
     nmapPath: nmap?.path,
+    syslog,
     stopNotifications: async () => {
       await follower.stop();
-      await stopWebhooks();
+      await stopNotifications();
     },
     hosts,
     bots,

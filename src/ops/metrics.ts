@@ -58,6 +58,12 @@ export class Metrics {
     labelNames: ["destination"],
     registers: [this.registry],
   });
+  readonly syslogSent = new Counter({
+    name: "sshca_syslog_sent_total",
+    help: "Audit events written to a syslog destination (an event resent after an outage counts again).",
+    labelNames: ["destination"],
+    registers: [this.registry],
+  });
   readonly webhookFailures = new Counter({
     name: "sshca_webhook_failures_total",
     help: "Failed webhook delivery attempts.",
@@ -73,6 +79,20 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         this.set(lag());
+      },
+    });
+  }
+
+  /** Exposes how many audit records each syslog destination's durable cursor is behind the head. */
+  watchSyslogLag(lag: () => { destination: string; records: number }[]): void {
+    new Gauge({
+      name: "sshca_syslog_lag_records",
+      help: "Audit records after a syslog destination's durable cursor (not yet confirmed sent).",
+      labelNames: ["destination"],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const l of lag()) this.set({ destination: l.destination }, l.records);
       },
     });
   }

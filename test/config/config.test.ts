@@ -129,6 +129,45 @@ describe("config", () => {
       patch: (c: any) => (c.users = { eve: { groups: ["root"] } }),
       want: 'users.eve.groups.0: unknown group "root"',
     },
+    {
+      name: "syslog over UDP (no order, no delivery)",
+      patch: (c: any) => (c.syslog = [{ name: "siem", url: "udp://127.0.0.1:514" }]),
+      want: "syslog.0.url: expected tcp://HOST:PORT or tls://HOST:PORT",
+    },
+    {
+      name: "syslog caFile on plain TCP",
+      patch: (c: any) => (c.syslog = [{ name: "siem", url: "tcp://127.0.0.1:514", caFile: "/ca.pem" }]),
+      want: "syslog.0.url: caFile and certFile apply only to tls:// destinations",
+    },
+    {
+      name: "syslog client certificate without its key",
+      patch: (c: any) => (c.syslog = [{ name: "siem", url: "tls://127.0.0.1:6514", certFile: "/c.pem" }]),
+      want: "syslog.0.certFile: give certFile and keyFile together",
+    },
+    {
+      name: "two syslog destinations of one name (one cursor)",
+      patch: (c: any) =>
+        (c.syslog = [
+          { name: "siem", url: "tcp://127.0.0.1:514" },
+          { name: "siem", url: "tcp://127.0.0.1:515" },
+        ]),
+      want: 'syslog.1.name: duplicate syslog destination "siem"',
+    },
+    {
+      name: "syslog SD-ID without an enterprise number",
+      patch: (c: any) => (c.syslog = [{ name: "siem", url: "tcp://127.0.0.1:514", sdId: "sshca" }]),
+      want: "syslog.0.sdId: an SD-ID is NAME@NUMBER",
+    },
+    {
+      name: "syslog maxMessage under the 480 octets every receiver takes",
+      patch: (c: any) => (c.syslog = [{ name: "siem", url: "tcp://127.0.0.1:514", maxMessage: 100 }]),
+      want: "syslog.0.maxMessage",
+    },
+    {
+      name: "syslog facility unknown",
+      patch: (c: any) => (c.syslog = [{ name: "siem", url: "tcp://127.0.0.1:514", facility: "mail2" }]),
+      want: "syslog.0.facility",
+    },
   ])("fail/$name", ({ patch, want }) => {
     expect(problems(patch).join("\n")).toContain(want);
   });

@@ -24,14 +24,10 @@ export function auditRecords(dataDir: string): Rec[] {
 /** The live state as the daemon loads it: the snapshot plus its journal. */
 export async function liveState(dataDir: string): Promise<{ requests: Record<string, unknown>; [k: string]: unknown }> {
   const { JournaledJsonFile } = await import("../../src/store/journaled-file.js");
-  const f = new JournaledJsonFile<{ requests: Record<string, unknown> }>(join(dataDir, "state.json"), [
-    "users",
-    "tokens",
-    "requests",
-    "webhooks",
-    "sshKeys",
-    "revoked",
-    "factors",
-  ]);
+  const { STATE_COLLECTIONS } = await import("../../src/store/state.js");
+  const f = new JournaledJsonFile<{ requests: Record<string, unknown> }>(
+    join(dataDir, "state.json"),
+    STATE_COLLECTIONS,
+  );
   return (await f.read()) ?? { requests: {} };
 }
