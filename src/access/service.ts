@@ -18,7 +18,7 @@ import { type CutOffOptions, cutOffStep } from "./offboarding.js";
 import type { FactorEvidence } from "../domain/request.js";
 import { decideStepUp } from "./step-up.js";
 import { isFinished, sweepAt } from "./retention.js";
-import { revokedEntry, stillRevocable } from "./revoked.js";
+import { prunableRevoked, revokedEntry, stillRevocable } from "./revoked.js";
 import {
   autoApprove,
   blockRequest,
@@ -575,9 +575,12 @@ export class AccessService {
     await this.pruneRevoked(now);
   }
 
-  /** Revoked serials leave the live state (and the KRL) once past validBefore plus the skew margin. */
+  /**
+   * Revoked serials leave the live state an hour past validBefore (REVOKED_KEEP_MS), not at the
+   * KRL's 5-minute margin: this replica's clock decides for every replica, and may run fast.
+   */
   private async pruneRevoked(now: Date): Promise<void> {
-    const done = Object.values(this.deps.storage.state.revoked).filter((r) => !stillRevocable(r, now));
+    const done = Object.values(this.deps.storage.state.revoked).filter((r) => prunableRevoked(r, now));
     if (done.length === 0) return;
     await this.deps.storage.commit(
       [],
