@@ -38,7 +38,7 @@ const notes: string[] = [];
 const verdict = (ok: boolean) => (ok ? "met" : "**missed**");
 
 log("signing");
-const sign = signingBench(quick ? 3 : 7, quick ? 800 : 1500);
+const sign = await signingBench(quick ? 3 : 7, quick ? 800 : 1500);
 rows.push([
   "Signing: certificates/s vs raw Ed25519 signatures/s",
   `${sign.certsPerSecond.toFixed(0)}/s`,

@@ -8,6 +8,8 @@ import type {
   OidcSessionView,
   AuditVerifyView,
   CaView,
+  HostCertView,
+  KnownHostsView,
   CreateRequestBody,
   DenyBody,
   HostReportBody,
@@ -165,13 +167,15 @@ export class ApiClient {
   }
 
   /** The current KRL (public; binary). */
-  async krl(): Promise<Buffer> {
+  /** GET /v1/krl (the user CA's, for sshd's RevokedKeys) or /v1/krl/host (host certificates, for ssh's RevokedHostKeys). */
+  async krl(which: "user" | "host" = "user"): Promise<Buffer> {
     const { status, body } = await callRaw(this.settings, {
       method: "GET",
-      path: "/v1/krl",
+      path: which === "host" ? "/v1/krl/host" : "/v1/krl",
       timeoutMs: TIMEOUT_MS,
     });
-    if (status !== 200) throw new CliError(`the server answered ${status} for the KRL`);
+    if (status !== 200)
+      throw new CliError(`the server answered ${status} for the ${which === "host" ? "host " : ""}KRL`);
     return body;
   }
 
@@ -219,6 +223,23 @@ export class ApiClient {
 
   ca(): Promise<CaView> {
     return this.call("GET", "/v1/ca");
+  }
+
+  /** GET /v1/ca/host: the host CA's keys (public). */
+  hostCa(): Promise<CaView> {
+    return this.call("GET", "/v1/ca/host");
+  }
+
+  /** GET /v1/known-hosts: host CA keys and the inventory names they vouch for. */
+  knownHosts(): Promise<KnownHostsView> {
+    this.authed();
+    return this.call("GET", "/v1/known-hosts");
+  }
+
+  /** POST /v1/host/certificate with the host credential: a certificate for one of this host's keys. */
+  hostCertificate(publicKey: string): Promise<HostCertView> {
+    this.authed();
+    return this.call("POST", "/v1/host/certificate", { publicKey });
   }
 
   /** POST /v1/console/links: a one-time link that signs this user in to the web console. */

@@ -10,6 +10,8 @@ import { factorCommands } from "./commands/factors.js";
 import { hostCommand } from "./commands/host.js";
 import { reportCommand } from "./commands/report.js";
 import { infoCommands } from "./commands/info.js";
+import { hostCertCommand } from "./commands/host-cert.js";
+import { knownHostsCommands } from "./commands/known-hosts.js";
 import { keyCommands } from "./commands/keys.js";
 import { loginCommand } from "./commands/login.js";
 import { requestCommand } from "./commands/request.js";
@@ -58,7 +60,10 @@ keyCommands(program, ctx);
 factorCommands(program, ctx);
 doctorCommand(program, ctx);
 consoleCommand(program, ctx);
+knownHostsCommands(program, ctx);
+// `sshca host` (the companion) first: `sshca host cert` is its subcommand.
 hostCommand(program, ctx);
+hostCertCommand(program, ctx);
 reportCommand(program, ctx);
 for (const cmd of program.commands) {
   cmd.exitOverride();

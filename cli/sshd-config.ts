@@ -1,4 +1,5 @@
-import { isKrl } from "../src/http/contract.js";
+import { createHash } from "node:crypto";
+import { type CaKeyView, type CaView, isKrl } from "../src/http/contract.js";
 
 /** One finding of `sshca doctor`. */
 export interface Finding {
@@ -53,6 +54,57 @@ export interface ExpectedPrincipals {
   principals: Record<string, string[]>;
 }
 
+/** What the daemon says a target host must trust now (GET /v1/ca): the keys of the rotation phase. */
+export type TrustedCa = Pick<CaView, "keys" | "retired">;
+
+const WHY_MISSING: Record<CaKeyView["status"], string> = {
+  current: "this CA's key",
+  next: "the next CA key staged for rotation (once signing switches to it, certificates would be refused here)",
+  previous: "the previous CA key (certificates it signed that are still valid would be refused here)",
+};
+
+/** SHA256:... of the key on a public key line ("type base64 [comment]"). */
+function lineFingerprint(line: string): string | undefined {
+  const b64 = line.trim().split(/\s+/)[1];
+  if (!b64) return undefined;
+  return `SHA256:${createHash("sha256").update(Buffer.from(b64, "base64")).digest("base64").replace(/=+$/, "")}`;
+}
+
+/**
+ * Does the TrustedUserCAKeys file hold every key the rotation phase needs (the signing key, a
+ * staged next key, previous keys with live certificates), and no retired one?
+ */
+function trustedKeyFindings(path: string, text: string, ca: TrustedCa): Finding[] {
+  const out: Finding[] = [];
+  const lines = text.split("\n").map((l) => l.replace(/#.*$/, "").trim());
+  const held = new Set(lines.map((l) => l.split(/\s+/).slice(0, 2).join(" ")));
+  const fingerprints = new Set(lines.map(lineFingerprint));
+  const missing = ca.keys.filter((k) => !held.has(k.publicKey));
+  for (const k of missing)
+    out.push({
+      level: "fail",
+      check: "TrustedUserCAKeys",
+      message: `${path} does not hold ${WHY_MISSING[k.status]} ${k.fingerprint} (write it from: sshca ca pubkey)`,
+    });
+  if (missing.length === 0) {
+    const extra = ca.keys.filter((k) => k.status !== "current").map((k) => `${k.status} ${k.fingerprint}`);
+    out.push({
+      level: "ok",
+      check: "TrustedUserCAKeys",
+      message: extra.length
+        ? `${path} holds the CA key and the rotation's ${extra.join(", ")}`
+        : `${path} holds the CA key`,
+    });
+  }
+  for (const fp of ca.retired.filter((r) => fingerprints.has(r)))
+    out.push({
+      level: "warn",
+      check: "TrustedUserCAKeys",
+      message: `${path} still trusts the retired CA key ${fp} (the KRL revokes it; remove its line: sshca ca pubkey)`,
+    });
+  return out;
+}
+
 /**
  * Checks a target host's sshd settings against what sshca needs. With `expected`, each login's
  * AuthorizedPrincipalsFile must list that login's principals. Pure apart from `files`.
@@ -60,7 +112,7 @@ export interface ExpectedPrincipals {
 export function checkSshd(
   config: Map<string, string>,
   files: HostFiles,
-  caPublicKey: string | undefined,
+  ca: TrustedCa | undefined,
   expected?: ExpectedPrincipals,
 ): Finding[] {
   const findings: Finding[] = [];
@@ -80,16 +132,9 @@ export function checkSshd(
   else {
     const text = files.read(trusted)?.toString("utf8");
     if (text === undefined) add("fail", "TrustedUserCAKeys", `${trusted} cannot be read`);
-    else if (caPublicKey && !text.split("\n").some((l) => l.split(/\s+/).slice(0, 2).join(" ") === caPublicKey)) {
-      add("fail", "TrustedUserCAKeys", `${trusted} does not hold this CA's key (sshca ca pubkey)`);
-    } else
-      add(
-        caPublicKey ? "ok" : "warn",
-        "TrustedUserCAKeys",
-        caPublicKey
-          ? `${trusted} holds the CA key`
-          : `${trusted} is readable (CA key not compared: no daemon configured)`,
-      );
+    else if (!ca)
+      add("warn", "TrustedUserCAKeys", `${trusted} is readable (CA key not compared: no daemon configured)`);
+    else for (const f of trustedKeyFindings(trusted, text, ca)) findings.push(f);
   }
 
   const principals = setting("AuthorizedPrincipalsFile");

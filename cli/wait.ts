@@ -129,8 +129,9 @@ async function install(ctx: Ctx, client: ApiClient, req: RequestView, opts: Wait
     throw new CliError(`the certificate from the server is malformed: ${(err as Error).message}`);
   }
   const problems: string[] = [];
-  if (!isSignedBy(cert, ca.publicKey))
-    problems.push(`its signature does not verify against the CA key ${ca.fingerprint}`);
+  // Any key the CA publishes now: a rotation may switch signing keys while the request waits.
+  if (!ca.keys.some((k) => isSignedBy(cert, k.publicKey)))
+    problems.push(`its signature does not verify against the CA keys ${ca.keys.map((k) => k.fingerprint).join(", ")}`);
   if (cert.type !== 1) problems.push("it is not a user certificate");
   if (cert.subjectFingerprint !== pub.fingerprint)
     problems.push(`it certifies ${cert.subjectFingerprint}, not your key ${pub.fingerprint}`);

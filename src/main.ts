@@ -9,7 +9,14 @@ import { adminRequest } from "./admin/client.js";
 import { OidcProvider } from "./auth/oidc/provider.js";
 import { embeddedConfigPath, loadConfigFile, packageVersion } from "./config/load.js";
 import { caPassphrase, openCore } from "./daemon/core.js";
-import { offlineAdminDeps } from "./daemon/admin-deps.js";
+import { signingKey } from "./ca/keyset.js";
+import { caView } from "./http/routes/info.js";
+import { trustedUserCaKeys } from "./http/trust-lines.js";
+import { offlineAdminDeps, offlineCa, offlineHostCerts } from "./daemon/admin-deps.js";
+import type { Core } from "./daemon/core.js";
+import { type HostCertAdmin, hostCertCommands } from "./daemon/host-cert-commands.js";
+import type { Logger } from "pino";
+import { type CaAdmin, caCommands } from "./daemon/ca-commands.js";
 import { banner, invocation } from "./daemon/banner.js";
 import { createLogger } from "./daemon/logger.js";
 import { type Admin, userCommands } from "./daemon/user-commands.js";
@@ -55,14 +62,15 @@ program
   .action(async () => {
     const core = await openCore({ ...globals(), env, log: createLogger(env), now, createCa: true });
     say(core.caCreated ? `Created CA key ${core.paths.caKey}` : `CA key ${core.paths.caKey} exists; left untouched`);
-    say(`CA fingerprint ${core.ca.fingerprint}`);
+    const user = core.cas.user.set;
+    say(`CA fingerprint ${signingKey(user).fingerprint}`);
     if (core.config.listen.tls.enabled) {
       const tls = await ensureTlsMaterial(core.paths.tlsDir, subjectAltNames(core.config.listen), now());
       if (tls.created.ca) await core.storage.append("tls.ca_created", "sshcad", { fingerprint: tls.fingerprint });
       say(`${tls.created.ca ? "Created" : "Kept"} TLS CA ${core.paths.tlsDir}/ca.crt, fingerprint ${tls.fingerprint}`);
     }
-    say("TrustedUserCAKeys line for target hosts:");
-    process.stdout.write(`${core.ca.publicKeyLine} sshca-user-ca\n`);
+    say("TrustedUserCAKeys line(s) for target hosts:");
+    process.stdout.write(trustedUserCaKeys(caView(user)));
     await core.close();
   });
 
@@ -82,8 +90,8 @@ program
     say(
       banner({
         url: daemon.url,
-        caFingerprint: core.ca.fingerprint,
-        caAlgorithm: core.ca.signatureAlgorithm,
+        caFingerprint: caView(core.cas.user.set).fingerprint,
+        caAlgorithm: caView(core.cas.user.set).signatureAlgorithm,
         caCreated: core.caCreated,
         tlsFingerprint: daemon.tlsFingerprint,
         configPath: core.configPath,
@@ -120,8 +128,14 @@ program
     });
   });
 
-/** Runs an admin operation through the daemon's socket, or on the data directory when it is not running. */
-const admin: Admin = async (viaSocket, offline) => {
+/**
+ * Runs an admin operation through the daemon's socket, or on the data directory (under its lock)
+ * when no daemon runs there.
+ */
+async function onDataDir<T>(
+  viaSocket: (socket: string) => Promise<T | undefined>,
+  offline: (core: Core, log: Logger) => Promise<T> | T,
+): Promise<T> {
   const g = globals();
   const paths = dataPaths(loadConfigFile(g.configPath), g.dataDirFlag, env);
   const answer = await viaSocket(paths.adminSocket);
@@ -137,14 +151,24 @@ const admin: Admin = async (viaSocket, offline) => {
   const log = createLogger(env);
   const core = await openCore({ ...g, env, log, now, createCa: false });
   try {
-    return await offline(offlineAdminDeps(core, log, now));
+    return await offline(core, log);
   } finally {
     await core.close();
   }
-};
+}
+
+const admin: Admin = (viaSocket, offline) =>
+  onDataDir(viaSocket, (core, log) => offline(offlineAdminDeps(core, log, now)));
+const caAdmin: CaAdmin = (viaSocket, offline) =>
+  onDataDir(viaSocket, (core, log) => offlineCa(core, log, now, offline));
+const hostCertAdmin: HostCertAdmin = (viaSocket, offline) =>
+  onDataDir(viaSocket, (core, log) => offline(offlineHostCerts(core, log, now)));
 
 userCommands(program, { admin, say });
+caCommands(program, { caAdmin, say });
+// `sshcad host credential …` first: `sshcad host cert …` joins the same `host` command.
 hostCommands(program, { admin, say });
+hostCertCommands(program, { hostCertAdmin, say });
 
 program
   .command("audit")

@@ -3,7 +3,7 @@ import { basename, dirname, join } from "node:path";
 import type { Command } from "commander";
 import type { Ctx } from "../context.js";
 import { CliError } from "../errors.js";
-import { checkSshd, type ExpectedPrincipals, type HostFiles, parseSshdConfig } from "../sshd-config.js";
+import { checkSshd, type ExpectedPrincipals, type HostFiles, parseSshdConfig, type TrustedCa } from "../sshd-config.js";
 
 const files: HostFiles = {
   read: (path) => {
@@ -37,19 +37,21 @@ const files: HostFiles = {
 export function doctorCommand(program: Command, ctx: Ctx): void {
   program
     .command("doctor")
-    .description("check a target host's sshd config for what sshca needs (CA key, principals, KRL, logging)")
+    .description(
+      "check a target host's sshd config for what sshca needs (the CA keys of the rotation phase, principals, KRL, logging)",
+    )
     .option("--sshd-config <file>", "the sshd config to check", "/etc/ssh/sshd_config")
     .option("-H, --host <name>", "this host's inventory name: check each login's principals file (needs a token)")
     .option("--json", "print JSON")
     .action(async (o: { sshdConfig: string; host?: string; json?: boolean }) => {
       const text = files.read(o.sshdConfig);
       if (!text) throw new CliError(`cannot read ${o.sshdConfig}`);
-      // Compare with the CA key when a daemon is configured; the rest works offline.
-      let caKey: string | undefined;
+      // Compare with the CA keys the rotation phase needs when a daemon is configured; the rest works offline.
+      let ca: TrustedCa | undefined;
       try {
-        caKey = (await (await ctx.client()).ca()).publicKey;
+        ca = await (await ctx.client()).ca();
       } catch {
-        caKey = undefined;
+        ca = undefined;
       }
       // The principals files this host needs, from the daemon (an authenticated read).
       let expected: ExpectedPrincipals | undefined;
@@ -60,7 +62,7 @@ export function doctorCommand(program: Command, ctx: Ctx): void {
           throw new CliError(`cannot get the principals of ${o.host} from the daemon: ${(err as Error).message}`);
         }
       }
-      const findings = checkSshd(parseSshdConfig(text.toString("utf8"), files), files, caKey, expected);
+      const findings = checkSshd(parseSshdConfig(text.toString("utf8"), files), files, ca, expected);
       if (o.json) ctx.out(JSON.stringify({ findings }, null, 2));
       else for (const f of findings) ctx.out(`${f.level.padEnd(4)}  ${f.check.padEnd(24)} ${f.message}`);
       const failed = findings.filter((f) => f.level === "fail").length;

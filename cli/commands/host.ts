@@ -11,6 +11,7 @@ import { SSHD_PROGRAMS } from "../host/sshd-log.js";
 interface HostOptions {
   krl: string;
   principalsDir: string;
+  trustedCaKeys?: string;
   sshdLog: string;
   journalNamespace?: string;
   journalctl: string;
@@ -32,6 +33,10 @@ export function hostCommand(program: Command, ctx: Ctx): void {
     )
     .option("--krl <file>", "sshd's RevokedKeys file", "/etc/ssh/sshca_revoked.krl")
     .option("--principals-dir <dir>", "the directory of AuthorizedPrincipalsFile %u", "/etc/ssh/auth_principals")
+    .option(
+      "--trusted-ca-keys <file>",
+      "also keep sshd's TrustedUserCAKeys file (every user CA key the rotation phase needs, as sshca ca pubkey prints)",
+    )
     .option("--sshd-log <source>", "journald, or a file sshd logs to (sshd -E FILE, a syslog file)", "journald")
     .option("--journal-namespace <ns>", "the journal namespace sshd logs to (its unit's LogNamespace=)")
     .option("--journalctl <path>", "the journalctl to run", "journalctl")
@@ -50,6 +55,7 @@ export function hostCommand(program: Command, ctx: Ctx): void {
         principals: () => client.hostPrincipals(),
         krl: () => client.hostKrl(),
         report: (body) => client.hostReport(body),
+        ca: () => client.ca(),
       };
       const log = (line: string) => ctx.err(line);
       const journald = o.sshdLog === "journald";
@@ -58,6 +64,7 @@ export function hostCommand(program: Command, ctx: Ctx): void {
         api,
         krlPath: resolve(o.krl),
         principalsDir: resolve(o.principalsDir),
+        trustedCaKeysPath: o.trustedCaKeys === undefined ? undefined : resolve(o.trustedCaKeys),
         statePath: join(resolve(stateDir), "state.json"),
         intervalMs: seconds * 1000,
         log,

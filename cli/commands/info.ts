@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import type { Ctx } from "../context.js";
 import { emit } from "../context.js";
 import { CliError } from "../errors.js";
+import { trustedUserCaKeys } from "../../src/http/contract.js";
 
 /** sshca ca pubkey, sshca principals, sshca whoami */
 export function infoCommands(program: Command, ctx: Ctx): void {
@@ -9,11 +10,13 @@ export function infoCommands(program: Command, ctx: Ctx): void {
     .command("ca")
     .description("the certificate authority")
     .command("pubkey")
-    .description("print the CA public key as a TrustedUserCAKeys line for target hosts")
+    .description(
+      "print the TrustedUserCAKeys lines for target hosts: every user CA key the rotation phase needs, the signing key first",
+    )
     .option("--json", "print JSON")
     .action(async (o: { json?: boolean }) => {
       const ca = await (await ctx.client()).ca();
-      emit(ctx, o.json, ca, () => `${ca.publicKey} sshca-user-ca`);
+      emit(ctx, o.json, ca, () => trustedUserCaKeys(ca).trimEnd());
     });
 
   program

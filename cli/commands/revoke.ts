@@ -4,6 +4,7 @@ import { isKrl } from "../../src/http/contract.js";
 import type { Ctx } from "../context.js";
 import { emit } from "../context.js";
 import { CliError, EXIT } from "../errors.js";
+import { expandHome } from "../keys.js";
 import { writeFileSafely } from "../safe-write.js";
 
 /** sshca revoke, sshca request relinquish (added to `request`), sshca krl fetch */
@@ -31,12 +32,15 @@ export function revokeCommands(program: Command, ctx: Ctx): void {
     .command("krl")
     .description("the key revocation list")
     .command("fetch")
-    .description("download the current KRL and replace FILE atomically (for sshd's RevokedKeys)")
+    .description(
+      "download the current KRL and replace FILE atomically (for sshd's RevokedKeys; with --hosts for ssh's RevokedHostKeys)",
+    )
     .requiredOption("-o, --out <file>", "where sshd reads it, e.g. /etc/ssh/sshca_revoked.krl")
-    .action(async (o: { out: string }) => {
-      const bytes = await (await ctx.client()).krl();
+    .option("--hosts", "the host certificates' KRL (users: RevokedHostKeys) instead of the user certificates'")
+    .action(async (o: { out: string; hosts?: boolean }) => {
+      const bytes = await (await ctx.client()).krl(o.hosts ? "host" : "user");
       if (!isKrl(bytes)) throw new CliError("the server did not send a KRL; the existing file was left as it was");
-      const out = resolve(o.out);
+      const out = resolve(expandHome(o.out));
       // sshd reads RevokedKeys on every login: replaced atomically, never written through a symlink.
       await writeFileSafely(out, bytes, 0o644).catch((err: NodeJS.ErrnoException) => {
         throw new CliError(`cannot write ${out}: ${err.code ?? err.message}; the existing file was left as it was`);

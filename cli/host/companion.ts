@@ -1,9 +1,15 @@
-import type { HostReportBody, HostReportView, HostWhoamiView, PrincipalsView } from "../../src/http/contract.js";
+import type {
+  CaView,
+  HostReportBody,
+  HostReportView,
+  HostWhoamiView,
+  PrincipalsView,
+} from "../../src/http/contract.js";
 import { CliError } from "../errors.js";
 import { parseSshdLine, parseSshdMessage } from "./sshd-log.js";
 import type { LogEntry, LogSource } from "./source.js";
 import { loadState, saveState } from "./state-file.js";
-import { syncKrl, syncPrincipals } from "./sync.js";
+import { syncKrl, syncPrincipals, syncTrustedCaKeys } from "./sync.js";
 import { type CompanionState, type LogPosition, track } from "./tracker.js";
 
 /** The daemon's /v1/host/ routes, as the companion uses them. */
@@ -12,12 +18,16 @@ export interface HostApi {
   principals(): Promise<PrincipalsView>;
   krl(): Promise<Buffer>;
   report(body: HostReportBody): Promise<HostReportView>;
+  /** GET /v1/ca: the user CA keys the rotation phase needs. */
+  ca(): Promise<CaView>;
 }
 
 export interface CompanionOptions {
   api: HostApi;
   krlPath: string;
   principalsDir: string;
+  /** sshd's TrustedUserCAKeys file, kept by the companion when given (--trusted-ca-keys). */
+  trustedCaKeysPath?: string | undefined;
   statePath: string;
   /** sshd's log from where the companion was; absent with --once. */
   source?: (from: LogPosition | undefined) => LogSource;
@@ -93,13 +103,16 @@ export class Companion {
     }
   }
 
-  /** KRL first (it is what stops a revoked certificate), then the principals files. */
+  /** KRL first (it is what stops a revoked certificate), then the CA keys and the principals files. */
   private async sync(): Promise<void> {
     if (!this.host) {
       this.host = (await this.o.api.whoami()).host;
       this.o.log(`sshca host: reporting for ${this.host}, stream ${this.state.stream}`);
     }
     if (await syncKrl(this.o.krlPath, await this.o.api.krl())) this.o.log(`KRL updated: ${this.o.krlPath}`);
+    const caPath = this.o.trustedCaKeysPath;
+    if (caPath && (await syncTrustedCaKeys(caPath, await this.o.api.ca())))
+      this.o.log(`TrustedUserCAKeys updated: ${caPath}`);
     const view = await this.o.api.principals();
     if (view.host !== this.host) throw new Error(`the daemon answered for ${view.host}, not ${this.host}`);
     const { managed, changed } = await syncPrincipals(this.o.principalsDir, view, this.state.managed);

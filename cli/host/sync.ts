@@ -1,6 +1,7 @@
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { isKrl, type PrincipalsView } from "../../src/http/contract.js";
+import sshpk from "sshpk";
+import { type CaView, isKrl, type PrincipalsView, trustedUserCaKeys } from "../../src/http/contract.js";
 import { writeFileSafely } from "../safe-write.js";
 
 /** Login names the companion writes a principals file for (a file name on the host: strict). */
@@ -55,4 +56,29 @@ export async function syncPrincipals(
   for (const login of logins) await write(login, view.principals[login]!);
   for (const login of managedBefore) if (!logins.includes(login) && LOGIN.test(login)) await write(login, []);
   return { managed: [...new Set([...logins, ...managedBefore.filter((l) => LOGIN.test(l))])].sort(), changed };
+}
+
+/**
+ * Replaces sshd's TrustedUserCAKeys file with every user CA key the rotation phase needs (what
+ * `sshca ca pubkey` prints), so a staged key reaches the host before certificates signed by it
+ * do. sshd re-reads the file at every login (sshd_config(5)), and a file without the signing key
+ * refuses every certificate: the answer must hold a current key and only parseable public keys,
+ * else the old file stays.
+ */
+export async function syncTrustedCaKeys(path: string, view: Pick<CaView, "keys">): Promise<boolean> {
+  if (!view.keys.some((k) => k.status === "current"))
+    throw new Error("the daemon named no signing CA key; TrustedUserCAKeys was left as it was");
+  for (const k of view.keys) {
+    let ok = /^[a-z0-9@.-]+ [A-Za-z0-9+/=]+$/.test(k.publicKey);
+    try {
+      if (ok) sshpk.parseKey(k.publicKey, "ssh");
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw new Error("the daemon sent a CA key that is not a public key; TrustedUserCAKeys was left as it was");
+  }
+  const content = trustedUserCaKeys(view);
+  if ((await current(path))?.toString("utf8") === content) return false;
+  await writeFileSafely(path, content, 0o644);
+  return true;
 }

@@ -1,9 +1,9 @@
 import type { AuditType } from "../audit/record.js";
 import type { Change } from "../store/port.js";
-import type { CaKey } from "../ca/ca-key.js";
 import { keyIdFor } from "../ca/key-id.js";
 import { randomSerial } from "../ca/serial.js";
-import { signUserCertificate } from "../ca/sign.js";
+import { signCertificate } from "../ca/sign.js";
+import type { CaSigner } from "../ca/signer.js";
 import { parseSubjectKey, type SubjectKey } from "../ca/subject-key.js";
 import { certValidity } from "../ca/validity.js";
 import type { Config } from "../config/schema.js";
@@ -28,7 +28,8 @@ export interface Step {
 
 export interface IssuanceDeps {
   config: Config;
-  ca: CaKey;
+  /** The user CA's signing key (the key file, or an ssh-agent). */
+  signer: CaSigner;
   now: Date;
   random: (n: number) => Buffer;
   /** A user as the current config sees them (undefined: gone). */
@@ -42,7 +43,7 @@ export interface IssuanceDeps {
  * a denial when the current policy would no longer grant exactly this (a role tightened, the
  * requester removed from its groups). Signs, but changes nothing; the caller commits the step.
  */
-export function prepareIssuance(req: AccessRequest, d: IssuanceDeps): Step {
+export async function prepareIssuance(req: AccessRequest, d: IssuanceDeps): Promise<Step> {
   const still = decideStillGranted(d.config, d.identityOf(req.requester), req, d.identityOf);
   if (!still.ok) {
     const at = d.now.toISOString();
@@ -62,7 +63,7 @@ export function prepareIssuance(req: AccessRequest, d: IssuanceDeps): Step {
   const serial = randomSerial(d.random);
   const { validAfter, validBefore } = certValidity(d.now, req.ttlSeconds, d.config.ca.backdate);
   const keyId = keyIdFor(req);
-  const certificate = signUserCertificate(
+  const certificate = await signCertificate(
     {
       subjectKey: (d.subject ?? parseSubjectKey(req.publicKey)).key,
       serial: serial.bytes,
@@ -73,7 +74,7 @@ export function prepareIssuance(req: AccessRequest, d: IssuanceDeps): Step {
       criticalOptions: req.criticalOptions,
       extensions: req.extensions,
     },
-    d.ca,
+    d.signer,
   );
   const cert: IssuedCert = {
     certificate,
@@ -81,7 +82,7 @@ export function prepareIssuance(req: AccessRequest, d: IssuanceDeps): Step {
     keyId,
     validAfter: validAfter.toISOString(),
     validBefore: validBefore.toISOString(),
-    caFingerprint: d.ca.fingerprint,
+    caFingerprint: d.signer.fingerprint,
   };
   return {
     req: markIssued(req, cert, d.now),

@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { AuditType } from "../audit/record.js";
 import { resolveIdentity } from "../auth/identity.js";
 import { randomBase32 } from "../auth/tokens.js";
-import type { CaKey } from "../ca/ca-key.js";
+import type { CaSigner } from "../ca/signer.js";
 import { parseSubjectKey, type SubjectKey } from "../ca/subject-key.js";
 import type { Config } from "../config/schema.js";
 import { fail, isSshcaError, SshcaError, safeErr } from "../errors.js";
@@ -15,7 +15,7 @@ import { type AccessAsk, decideAsk, isAdmin, isApprover, isAuditor } from "./pol
 import { Deadlines, type DueAt } from "./deadlines.js";
 import type { FactorInput, Factors } from "../auth/factors/factors.js";
 import { type CutOffOptions, cutOffStep } from "./offboarding.js";
-import type { FactorEvidence } from "../domain/request.js";
+import type { FactorEvidence, RevokedSerial } from "../domain/request.js";
 import { decideStepUp } from "./step-up.js";
 import { isFinished, sweepAt } from "./retention.js";
 import { prunableRevoked, revokedEntry, stillRevocable } from "./revoked.js";
@@ -41,7 +41,8 @@ import { RequestWatch } from "./watch.js";
 export interface AccessDeps {
   config: () => Config;
   storage: Storage;
-  ca: CaKey;
+  /** The user CA: its signing key at the moment of each signature (rotation switches it). */
+  ca: { signer(): Promise<CaSigner> };
   now: () => Date;
   random: (n: number) => Buffer;
   log: Logger;
@@ -178,6 +179,14 @@ export class AccessService {
     );
   }
 
+  /**
+   * Catches up with the database when `id` is not in this replica's state: a request made on
+   * another replica a moment ago is found rather than refused (nothing to do on embedded).
+   */
+  async seen(id: string): Promise<void> {
+    if (!Object.hasOwn(this.deps.storage.state.requests, id)) await this.deps.storage.sync();
+  }
+
   /** The request if this identity may see it; otherwise not_found (existence is not leaked). */
   visible(identity: Identity, id: string): AccessRequest {
     const req = this.get(id);
@@ -251,6 +260,7 @@ export class AccessService {
     comment?: string,
     factor?: FactorInput,
   ): Promise<AccessRequest> {
+    await this.seen(id);
     return this.locked(id, async () => {
       const req = this.visible(identity, id);
       const now = this.deps.now();
@@ -286,6 +296,7 @@ export class AccessService {
   }
 
   async deny(identity: Identity, id: string, reason: string): Promise<AccessRequest> {
+    await this.seen(id);
     return this.locked(id, async () => {
       const req = this.visible(identity, id);
       const now = this.deps.now();
@@ -312,6 +323,7 @@ export class AccessService {
     reason: string,
     factor?: FactorInput,
   ): Promise<AccessRequest> {
+    await this.seen(id);
     return this.locked(id, async () => {
       const req = this.visible(identity, id);
       const now = this.deps.now();
@@ -358,6 +370,7 @@ export class AccessService {
    * for someone who could approve it now, with exactly this digest, for a role that takes WebAuthn.
    */
   async webauthnChallenge(identity: Identity, id: string, digest: string) {
+    await this.seen(id);
     const req = this.visible(identity, id);
     const role = this.deps.config().roles[req.role];
     unwrap(decideApproval(req, role, identity, digest, undefined, this.deps.now()));
@@ -408,6 +421,7 @@ export class AccessService {
     kind: "revoke" | "relinquish",
     reason: string,
   ): Promise<AccessRequest> {
+    await this.seen(id);
     return this.locked(id, async () => {
       const req = this.visible(identity, id);
       const may = this.mayRevoke(identity, req);
@@ -481,13 +495,12 @@ export class AccessService {
   }
 
   /**
-   * Serials to put in the KRL: revoked certificates until their validBefore plus the clock-skew
-   * margin, from the revoked collection (its requests may have left the live state already).
+   * What to put in the KRL: revoked certificates (serial and the CA key that signed each) until
+   * their validBefore plus the clock-skew margin, from the revoked collection (its requests may
+   * have left the live state already).
    */
-  revokedSerials(now: Date): bigint[] {
-    return Object.values(this.deps.storage.state.revoked)
-      .filter((r) => stillRevocable(r, now))
-      .map((r) => BigInt(r.serial));
+  revokedEntries(now: Date): RevokedSerial[] {
+    return Object.values(this.deps.storage.state.revoked).filter((r) => stillRevocable(r, now));
   }
 
   /** Live requests, for the scan scheduler. */
@@ -539,6 +552,7 @@ export class AccessService {
   }
 
   async cancel(identity: Identity, id: string): Promise<AccessRequest> {
+    await this.seen(id);
     return this.locked(id, async () => {
       const req = this.visible(identity, id);
       const now = this.deps.now();
@@ -668,9 +682,9 @@ export class AccessService {
       if (before.length) await this.commit(...before);
       return req;
     }
-    const step = prepareIssuance(req, {
+    const step = await prepareIssuance(req, {
       config,
-      ca: this.deps.ca,
+      signer: await this.deps.ca.signer(),
       now: this.deps.now(),
       random: this.deps.random,
       identityOf: (user) => resolveIdentity(config, this.deps.storage.state, user),

@@ -2,6 +2,10 @@ import express, { type Express } from "express";
 import type { Logger } from "pino";
 import { z } from "zod";
 import type { AuditQuery } from "../audit/query.js";
+import type { CaKeys } from "../ca/keyring.js";
+import { caAdminRoutes } from "./ca-routes.js";
+import type { HostCertService } from "../hostcerts/service.js";
+import { hostCertAdminRoutes } from "./host-cert-routes.js";
 import { HOST_NAME, IDENT } from "../config/names.js";
 import { errorHandler, notFoundHandler } from "../http/errors.js";
 import { FINGERPRINT, jsonBody, parse } from "../http/schemas.js";
@@ -14,7 +18,10 @@ import { type AdminDeps, addUser, addUserKey, createToken, listTokens, listUsers
  * connect already owns the daemon's files. `sshcad user add` and friends use it while the
  * daemon runs, so there is one writer of the state file.
  */
-export function createAdminApp(deps: AdminDeps & { auditQuery: AuditQuery }, log: Logger): Express {
+export function createAdminApp(
+  deps: AdminDeps & { auditQuery: AuditQuery; cas: CaKeys; hostCerts?: HostCertService | undefined },
+  log: Logger,
+): Express {
   const app = express();
   app.disable("x-powered-by");
   app.use(express.json({ limit: "4kb", type: "application/json" }));
@@ -87,6 +94,9 @@ export function createAdminApp(deps: AdminDeps & { auditQuery: AuditQuery }, log
   app.get("/audit/verify", async (_req, res) => {
     res.json(await deps.auditQuery.verify());
   });
+
+  app.use("/ca", caAdminRoutes(deps.cas));
+  app.use("/host-certs", hostCertAdminRoutes(deps.hostCerts));
 
   app.use(notFoundHandler);
   app.use(errorHandler(log));

@@ -4,6 +4,14 @@ import { canonicalJson } from "../canonical-json.js";
 /** Event types written to the audit log. */
 export type AuditType =
   | "ca.key_created"
+  | "ca.keys_recorded"
+  | "ca.key_replaced"
+  | "ca.rotation_staged"
+  | "ca.rotation_switched"
+  | "ca.rotation_retired"
+  | "ca.rotation_cancelled"
+  | "host.certificate_issued"
+  | "host.certificate_revoked"
   | "tls.ca_created"
   | "config.loaded"
   | "daemon.started"

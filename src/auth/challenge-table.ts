@@ -37,23 +37,28 @@ export class ChallengeTable<T> {
     entry: Open<T>,
     now: number,
     caps: ChallengeCaps,
-  ): { ok: true } | { ok: false; retryAfterSeconds: number } {
+  ): { ok: true; evicted: string[] } | { ok: false; retryAfterSeconds: number } {
     this.dropExpired(now);
     const mine = this.live(this.byAddress, entry.address, now);
     if (mine.length >= caps.perAddress) {
       const first = this.open.get(mine[0]!)!;
       return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((first.expiresAt - now) / 1000)) };
     }
+    const evicted: string[] = [];
     const theirs = this.live(this.byUser, entry.user, now);
-    while (theirs.length >= caps.perUser) this.remove(theirs[0]!);
+    while (theirs.length >= caps.perUser) {
+      evicted.push(theirs[0]!);
+      this.remove(theirs[0]!);
+    }
     for (const oldest of this.open.keys()) {
       if (this.open.size < caps.total) break;
+      evicted.push(oldest);
       this.remove(oldest);
     }
     this.open.set(id, entry);
     push(this.byUser, entry.user, id);
     push(this.byAddress, entry.address, id);
-    return { ok: true };
+    return { ok: true, evicted };
   }
 
   /** Looks at a challenge without taking it (a device sign-in is polled several times). */

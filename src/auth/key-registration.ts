@@ -5,6 +5,7 @@ import type { CredentialRef } from "../store/state.js";
 import { parseSignInKey, registerSshKey } from "./ssh-signin.js";
 import { blobFingerprint, verifySshSignature } from "./sshsig.js";
 import { randomBase32 } from "./tokens.js";
+import { HandshakeTable } from "./handshake-table.js";
 
 /** The ssh-keygen -Y namespace of key-registration proofs: no sign-in signature can be replayed here. */
 export const KEY_ADD_NAMESPACE = "sshca-key-add";
@@ -38,26 +39,21 @@ const TOTAL = 10_000;
  * dies with the token or session it was registered through.
  */
 export class KeyRegistration {
-  private readonly pending = new Map<string, Pending>();
+  private readonly pending: HandshakeTable<Pending>;
 
-  constructor(private readonly deps: KeyRegistrationDeps) {}
+  constructor(private readonly deps: KeyRegistrationDeps) {
+    this.pending = new HandshakeTable(deps.storage.handshakes, "key-registration");
+  }
 
-  challenge(
+  async challenge(
     user: string,
     publicKey: string,
-  ): { challenge: string; message: string; namespace: string; expiresAt: string } {
+  ): Promise<{ challenge: string; message: string; namespace: string; expiresAt: string }> {
     const key = parseSignInKey(publicKey);
     const keys = this.deps.storage.state.sshKeys;
     if (Object.hasOwn(keys, key.fingerprint) && keys[key.fingerprint]!.user !== user)
       throw fail.conflict(`key ${key.fingerprint} is already registered to another user`);
     const now = this.deps.now().getTime();
-    let mine = 0;
-    for (const [id, p] of this.pending) {
-      if (p.expiresAt <= now) this.pending.delete(id);
-      else if (p.user === user) mine++;
-    }
-    if (mine >= PER_USER || this.pending.size >= TOTAL)
-      throw fail.rateLimited("too many open key registrations; finish or let them expire first", 60);
     const id = `kc_${randomBase32(this.deps.random, 20)}`;
     const expiresAt = now + this.deps.config().auth.challengeTtl * 1000;
     const message = [
@@ -70,7 +66,19 @@ export class KeyRegistration {
       `expires=${new Date(expiresAt).toISOString()}`,
       "",
     ].join("\n");
-    this.pending.set(id, { user, line: key.line, fingerprint: key.fingerprint, message, expiresAt });
+    // Kept under the user and the id: only this user's answer can find (and use up) it.
+    await this.pending.open(
+      `${user}\n${id}`,
+      {
+        user,
+        address: user,
+        expiresAt,
+        value: { user, line: key.line, fingerprint: key.fingerprint, message, expiresAt },
+      },
+      now,
+      { perAddress: PER_USER, perUser: PER_USER + 1, total: TOTAL },
+      "too many open key registrations; finish or let them expire first (retry in {retryAfter}s)",
+    );
     return { challenge: id, message, namespace: KEY_ADD_NAMESPACE, expiresAt: new Date(expiresAt).toISOString() };
   }
 
@@ -81,9 +89,8 @@ export class KeyRegistration {
     challengeId: string,
     signature: string,
   ): Promise<{ user: string; fingerprint: string }> {
-    const p = this.pending.get(challengeId);
-    if (p?.user === user) this.pending.delete(challengeId);
-    if (!p || p.user !== user || p.expiresAt <= this.deps.now().getTime())
+    const p = await this.pending.take(`${user}\n${challengeId}`, this.deps.now().getTime());
+    if (!p || p.user !== user)
       throw fail.badRequest("unknown or expired key-registration challenge; ask for a new one");
     let blob: Buffer;
     try {

@@ -3,7 +3,7 @@ import type { Config } from "../config/schema.js";
 import { fail, SshcaError } from "../errors.js";
 import { put, remove, type Storage } from "../store/port.js";
 import type { CredentialRef } from "../store/state.js";
-import { ChallengeTable } from "./challenge-table.js";
+import { HandshakeTable } from "./handshake-table.js";
 import { credentialProblem, localSignInRefusal, userStatus } from "./credentials.js";
 import { parseSecurityKey, SK_ECDSA, SK_ED25519 } from "./sk-key.js";
 import { resolveIdentity } from "./identity.js";
@@ -24,7 +24,8 @@ export interface SignInDeps {
   storage: Storage;
   now: () => Date;
   random: (n: number) => Buffer;
-  caFingerprint: string;
+  /** The user CA's signing key now (named in each challenge). */
+  caFingerprint: () => string;
   /**
    * The fingerprint of the TLS CA this daemon serves under ("SHA256:..."), or "none" when it
    * serves plain HTTP (loopback or a unix socket only). It goes into every challenge, so a
@@ -40,19 +41,21 @@ export interface SignInDeps {
  * user's registered keys and answers a short-lived session token.
  */
 export class SshSignIn {
-  private readonly challenges = new ChallengeTable<Challenge>();
+  private readonly challenges: HandshakeTable<Challenge>;
 
-  constructor(private readonly deps: SignInDeps) {}
+  constructor(private readonly deps: SignInDeps) {
+    this.challenges = new HandshakeTable(deps.storage.handshakes, "ssh-signin");
+  }
 
   /**
    * A challenge for `user`, asked for by the client `address` (its rate-limit key). Unknown users
    * get one too, so this does not reveal who exists. Open challenges are capped per address, per
    * user and in all (ChallengeTable), never by one global count a flood could fill.
    */
-  challenge(
+  async challenge(
     user: string,
     address: string,
-  ): { challenge: string; message: string; namespace: string; expiresAt: string } {
+  ): Promise<{ challenge: string; message: string; namespace: string; expiresAt: string }> {
     const now = this.deps.now().getTime();
     const id = `ch_${randomBase32(this.deps.random, 20)}`;
     const expiresAt = now + this.deps.config().auth.challengeTtl * 1000;
@@ -61,25 +64,19 @@ export class SshSignIn {
       `user=${user}`,
       `challenge=${id}`,
       `nonce=${this.deps.random(32).toString("base64url")}`,
-      `ca=${this.deps.caFingerprint}`,
+      `ca=${this.deps.caFingerprint()}`,
       `tls=${this.deps.tlsFingerprint}`,
       `expires=${new Date(expiresAt).toISOString()}`,
       "",
     ].join("\n");
     const limits = this.deps.config().limits;
-    const opened = this.challenges.add(id, { user, address, expiresAt, value: { user, message, expiresAt } }, now, {
-      perAddress: limits.challengesPerAddress,
-      perUser: limits.challengesPerUser,
-      total: limits.openChallenges,
-    });
-    if (!opened.ok) {
-      const retryAfter = opened.retryAfterSeconds;
-      throw new SshcaError(
-        "rate_limited",
-        `too many open sign-in challenges from this address; retry in ${retryAfter}s`,
-        { details: { retryAfter } },
-      );
-    }
+    await this.challenges.open(
+      id,
+      { user, address, expiresAt, value: { user, message, expiresAt } },
+      now,
+      { perAddress: limits.challengesPerAddress, perUser: limits.challengesPerUser, total: limits.openChallenges },
+      "too many open sign-in challenges from this address; retry in {retryAfter}s",
+    );
     return { challenge: id, message, namespace: SIGNIN_NAMESPACE, expiresAt: new Date(expiresAt).toISOString() };
   }
 
@@ -89,7 +86,7 @@ export class SshSignIn {
     signature: string,
   ): Promise<{ user: string; token: string; expiresAt: string; keyFingerprint: string }> {
     const now = this.deps.now();
-    const c = this.challenges.take(id, now.getTime());
+    const c = await this.challenges.take(id, now.getTime());
     if (!c) throw new SshcaError("unauthenticated", "unknown or expired sign-in challenge; ask for a new one");
     let blob: Buffer;
     try {
@@ -98,6 +95,8 @@ export class SshSignIn {
       throw new SshcaError("unauthenticated", `SSH sign-in failed: ${(err as Error).message}`);
     }
     const fingerprint = blobFingerprint(blob);
+    // A key registered on another replica a moment ago: catch up before refusing it.
+    if (!Object.hasOwn(this.deps.storage.state.sshKeys, fingerprint)) await this.deps.storage.sync();
     const state = this.deps.storage.state;
     const registered = Object.hasOwn(state.sshKeys, fingerprint) ? state.sshKeys[fingerprint] : undefined;
     const config = this.deps.config();

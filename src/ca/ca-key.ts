@@ -1,23 +1,8 @@
 import { createPrivateKey, type KeyObject, sign } from "node:crypto";
 import sshpk from "sshpk";
 import { SshcaError } from "../errors.js";
+import { type CaSigner, describeKey, signatureAlgorithmFor } from "./signer.js";
 import { sshMpint, sshString } from "./ssh-wire.js";
-
-/**
- * A loaded CA key: its public half (for certificates and TrustedUserCAKeys) and a native
- * signer that returns the SSH signature blob over the to-be-signed certificate bytes.
- */
-export interface CaKey {
-  readonly publicKey: sshpk.Key;
-  /** "ssh-ed25519 AAAA..." without comment. */
-  readonly publicKeyLine: string;
-  /** SHA256:... as ssh-keygen -l prints it. */
-  readonly fingerprint: string;
-  /** The SSH signature algorithm name this CA signs with. */
-  readonly signatureAlgorithm: string;
-  /** Signs `data` with node:crypto; returns the RFC 4253 / RFC 5656 / RFC 8332 signature blob. */
-  readonly sign: (data: Buffer) => Buffer;
-}
 
 const ECDSA_HASH: Record<string, string> = {
   nistp256: "sha256",
@@ -25,8 +10,11 @@ const ECDSA_HASH: Record<string, string> = {
   nistp521: "sha512",
 };
 
-/** Parses an OpenSSH private key and prepares native signing. Refuses DSA and small RSA. */
-export function loadCaKey(pem: string | Buffer, passphrase?: string): CaKey {
+/**
+ * The key-file signer: parses an OpenSSH private key and signs natively with node:crypto.
+ * Refuses DSA and small RSA; RSA signs with rsa-sha2-512.
+ */
+export function loadCaKey(pem: string | Buffer, passphrase?: string): CaSigner {
   let priv: sshpk.PrivateKey;
   try {
     priv = sshpk.parsePrivateKey(pem, "auto", passphrase === undefined ? {} : { passphrase });
@@ -40,19 +28,16 @@ export function loadCaKey(pem: string | Buffer, passphrase?: string): CaKey {
     );
   }
   const publicKey = priv.toPublic();
+  const signatureAlgorithm = signatureAlgorithmFor(publicKey);
   const keyObject = toKeyObject(priv);
-  let signatureAlgorithm: string;
   let signFn: (data: Buffer) => Buffer;
   switch (priv.type) {
     case "ed25519":
-      signatureAlgorithm = "ssh-ed25519";
       signFn = (data) => Buffer.concat([sshString(signatureAlgorithm), sshString(sign(null, data, keyObject))]);
       break;
     case "ecdsa": {
       const curve = priv.curve ?? "";
-      const hash = ECDSA_HASH[curve];
-      if (hash === undefined) throw new SshcaError("config_invalid", `unsupported ECDSA curve ${curve}`);
-      signatureAlgorithm = `ecdsa-sha2-${curve}`;
+      const hash = ECDSA_HASH[curve]!;
       const half = curve === "nistp521" ? 66 : curve === "nistp384" ? 48 : 32;
       // RFC 5656 3.1.2: the blob holds r and s as mpints. sshpk derives the curve name from
       // the length of r, which is wrong whenever r has leading zero bytes, so encode it here.
@@ -63,27 +48,15 @@ export function loadCaKey(pem: string | Buffer, passphrase?: string): CaKey {
       };
       break;
     }
-    case "rsa":
-      if (priv.size < 3072) {
-        throw new SshcaError("config_invalid", `an RSA CA key needs at least 3072 bits (this one has ${priv.size})`);
-      }
-      // sshpk would sign with SHA-1 ("ssh-rsa"), which OpenSSH >= 8.2 rejects. RFC 8332:
-      // rsa-sha2-512 is a signature algorithm for the same ssh-rsa key.
-      signatureAlgorithm = "rsa-sha2-512";
-      signFn = (data) => Buffer.concat([sshString(signatureAlgorithm), sshString(sign("sha512", data, keyObject))]);
-      break;
     default:
-      throw new SshcaError(
-        "config_invalid",
-        `a ${priv.type.toUpperCase()} CA key is not supported; use Ed25519 or ECDSA`,
-      );
+      // RFC 8332: rsa-sha2-512 is a signature algorithm for the same ssh-rsa key.
+      signFn = (data) => Buffer.concat([sshString(signatureAlgorithm), sshString(sign("sha512", data, keyObject))]);
   }
   return {
-    publicKey,
-    publicKeyLine: publicKey.toString("ssh").split(" ").slice(0, 2).join(" "),
-    fingerprint: publicKey.fingerprint("sha256").toString(),
+    ...describeKey(publicKey),
     signatureAlgorithm,
-    sign: signFn,
+    custody: "file",
+    sign: async (data) => signFn(data),
   };
 }
 

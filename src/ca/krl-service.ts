@@ -1,21 +1,19 @@
 import type { Logger } from "pino";
-import type { CaKey } from "./ca-key.js";
-import { buildKrl } from "./krl.js";
+import { buildKrl, type KrlContent } from "./krl.js";
 import { writeKrlFile } from "./krl-file.js";
 
 /**
- * Keeps the KRL: rebuilt from the revoked serials of the live state (each stays until its
- * certificate's validBefore plus the clock-skew margin), written atomically to every configured
- * path, and kept in memory for GET /v1/krl.
+ * Keeps one KRL: rebuilt from the live state (revoked serials under the CA key that signed each,
+ * retired CA keys revoked whole; see krlContent), written atomically to every configured path,
+ * and kept in memory for GET /v1/krl.
  */
 export class KrlService {
   private bytes: Buffer;
 
   constructor(
     private readonly deps: {
-      ca: CaKey;
+      content: () => KrlContent & { unknown?: string[] };
       paths: string[];
-      serials: () => bigint[];
       now: () => Date;
       log: Logger;
       /**
@@ -34,12 +32,13 @@ export class KrlService {
 
   private build(): Buffer {
     const now = this.deps.now();
-    return buildKrl({
-      caKeyBlob: this.deps.ca.publicKey.toBuffer("rfc4253"),
-      serials: this.deps.serials(),
-      version: this.deps.version?.() ?? BigInt(now.getTime()),
-      generatedAt: now,
-    });
+    const { unknown, ...content } = this.deps.content();
+    if (unknown && unknown.length > 0)
+      this.deps.log.error(
+        { serials: unknown },
+        "revoked serials signed by a CA key this CA does not know cannot be listed in the KRL",
+      );
+    return buildKrl({ ...content, version: this.deps.version?.() ?? BigInt(now.getTime()), generatedAt: now });
   }
 
   private chain: Promise<void> = Promise.resolve();

@@ -81,6 +81,33 @@ const caSchema = z
      * CA and target hosts (sshd checks validity on its own clock). At most 2 minutes.
      */
     backdate: duration().pipe(z.int().min(0).max(120, "may be at most 2m")).prefault("1m"),
+    /**
+     * Who holds the CA keys: "file" (sshcad reads keyFile, 0600 in a 0700 directory) or "agent"
+     * (an ssh-agent holds them, perhaps in a PKCS#11 token behind it; sshcad never reads them).
+     */
+    signer: z.enum(["file", "agent"]).default("file"),
+    /** The ssh-agent's socket (ca.signer: agent); default $SSH_AUTH_SOCK. */
+    agentSocket: z.string().min(1).optional(),
+    /** ca.signer: agent: the user CA's public key file; default <keyFile>.pub. */
+    publicKeyFile: z.string().min(1).optional(),
+    /** The host CA, which signs inventory hosts' host keys (a key of its own). */
+    host: z
+      .strictObject({
+        /** Path of the host CA private key; default <dataDir>/ca/host_ca_key. */
+        keyFile: z.string().min(1).optional(),
+        /** ca.signer: agent: the host CA's public key file; default <host.keyFile>.pub (none: no host CA). */
+        publicKeyFile: z.string().min(1).optional(),
+        /** Lifetime of a host certificate (hosts renew it before it ends: sshca host cert). */
+        validity: duration()
+          .pipe(
+            z
+              .int()
+              .min(3600, "must be at least 1h")
+              .max(365 * 86400, "may be at most 365d"),
+          )
+          .prefault("30d"),
+      })
+      .prefault({}),
   })
   .prefault({});
 
@@ -93,6 +120,15 @@ const hostSchema = z.strictObject({
   address: z.string().refine(isValidAddress, {
     message: "expected one IP address or DNS host name (no ranges, spaces or options)",
   }),
+  /** Other names and addresses of the host: principals of its host certificate beside its name and address. */
+  aliases: z
+    .array(
+      z.string().refine(isValidAddress, {
+        message: "expected an IP address or DNS host name (no wildcards, ranges or spaces)",
+      }),
+    )
+    .max(32)
+    .default([]),
   /** TCP ports expected to be open; anything else found open is drift. */
   expectedPorts: z.array(port).default([22]),
   scan: z

@@ -136,10 +136,10 @@ export function consoleApiRoutes(sessions: ConsoleSessions): Router {
     if (!secret) throw fail.badRequest("this is the console's session; call it from the console");
     res.json(sessions.describe(tokenIdOf(res), secret));
   });
-  r.post("/links", (req, res) => {
+  r.post("/links", async (req, res) => {
     parse(z.strictObject({}), jsonBody(req), "link request");
     if (cookieSecretOf(res)) throw fail.forbidden("sign-in links are made from the CLI (sshca console)");
-    res.status(201).json(sessions.link(identityOf(res).user, tokenIdOf(res)));
+    res.status(201).json(await sessions.link(identityOf(res).user, tokenIdOf(res)));
   });
   return r;
 }

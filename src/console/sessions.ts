@@ -3,6 +3,7 @@ import type { Request } from "express";
 import { type Decision, allow, refuse } from "../domain/decision.js";
 import { interactiveSignInAt, signedInWithin } from "../auth/credentials.js";
 import { FRESH_SIGN_IN_SECONDS } from "../auth/factors/factors.js";
+import { HandshakeTable } from "../auth/handshake-table.js";
 import { mintToken } from "../auth/tokens.js";
 import type { Config } from "../config/schema.js";
 import { fail } from "../errors.js";
@@ -45,22 +46,27 @@ const hash = (code: string) => createHash("sha256").update(code, "utf8").digest(
  * than its sessionMax.
  */
 export class ConsoleSessions {
-  private readonly links = new Map<string, Link>();
+  /** Open links, by the hash of their code (the code itself is kept nowhere). */
+  private readonly links: HandshakeTable<Link>;
   private readonly lastUse = new Map<string, number>();
 
-  constructor(private readonly deps: ConsoleSessionDeps) {}
+  constructor(private readonly deps: ConsoleSessionDeps) {
+    this.links = new HandshakeTable(deps.storage.handshakes, "console-link");
+  }
 
   /** A one-time link for `user`, who called with `parent` (their CLI token or session). */
-  link(user: string, parent: string): { url: string; expiresAt: string } {
+  async link(user: string, parent: string): Promise<{ url: string; expiresAt: string }> {
     const now = this.deps.now().getTime();
-    for (const [k, l] of this.links) if (l.expiresAt <= now) this.links.delete(k);
-    const mine = [...this.links.entries()].filter(([, l]) => l.user === user);
-    // Asking again replaces the oldest open link rather than failing (nothing to wait for).
-    if (mine.length >= LINKS_PER_USER) this.links.delete(mine[0]![0]);
-    if (this.links.size >= LINKS_TOTAL) throw fail.rateLimited("too many sign-in links open; try again shortly", 60);
     const code = this.deps.random(32).toString("base64url");
     const expiresAt = now + LINK_SECONDS * 1000;
-    this.links.set(hash(code), { user, parent, expiresAt });
+    // Asking again replaces the oldest open link rather than failing (nothing to wait for).
+    await this.links.open(
+      hash(code),
+      { user, address: user, expiresAt, value: { user, parent, expiresAt } },
+      now,
+      { perAddress: LINKS_PER_USER + 1, perUser: LINKS_PER_USER, total: LINKS_TOTAL },
+      "too many sign-in links open; try again in {retryAfter}s",
+    );
     return {
       url: `${this.deps.origin()}/console/link?code=${code}`,
       expiresAt: new Date(expiresAt).toISOString(),
@@ -75,12 +81,11 @@ export class ConsoleSessions {
     code: string,
     parentStillValid: (tokenId: string) => Decision<unknown>,
   ): Promise<{ token: string; maxAge: number }> {
-    const key = hash(code);
-    const link = this.links.get(key);
-    this.links.delete(key);
     const now = this.deps.now();
-    if (!link || link.expiresAt <= now.getTime())
-      throw fail.unauthenticated("this sign-in link is used up or expired; run sshca console again");
+    const link = await this.links.take(hash(code), now.getTime());
+    if (!link) throw fail.unauthenticated("this sign-in link is used up or expired; run sshca console again");
+    // The link may come from another replica, its CLI sign-in too: catch up before judging it.
+    if (!Object.hasOwn(this.deps.storage.state.tokens, link.parent)) await this.deps.storage.sync();
     const ok = parentStillValid(link.parent);
     if (!ok.ok) throw fail.unauthenticated(`the CLI sign-in behind this link no longer works: ${ok.reason}`);
     const parent = this.deps.storage.state.tokens[link.parent]!;

@@ -2,8 +2,11 @@ import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { AccessService } from "../access/service.js";
 import type { AdminDeps } from "../admin/users.js";
+import { krlContent } from "../ca/krl.js";
 import { KrlService } from "../ca/krl-service.js";
 import type { Core } from "./core.js";
+import { fail } from "../errors.js";
+import { HostCertService } from "../hostcerts/service.js";
 
 /** Every file the KRL is written to: the daemon's own, and revocation.krlFile when configured. */
 export function krlPaths(core: Core): string[] {
@@ -20,18 +23,63 @@ export function offlineAdminDeps(core: Core, log: Logger, now: () => Date): Admi
   const access: AccessService = new AccessService({
     config,
     storage: core.storage,
-    ca: core.ca,
+    ca: core.cas.user,
     now,
     random: randomBytes,
     log,
     publishRevocations: () => krl.rebuild(),
   });
-  const krl = new KrlService({
-    ca: core.ca,
+  const krl = userKrl(core, access, log, now);
+  return { config, storage: core.storage, now, random: randomBytes, access };
+}
+
+/** The user CA's KRL as the daemon keeps it (also written to revocation.krlFile). */
+export function userKrl(core: Core, access: AccessService, log: Logger, now: () => Date): KrlService {
+  return new KrlService({
+    content: () => krlContent(core.cas.user.set, access.revokedEntries(now())),
     paths: krlPaths(core),
-    serials: () => access.revokedSerials(now()),
     now,
     log,
   });
-  return { config, storage: core.storage, now, random: randomBytes, access };
+}
+
+/**
+ * `sshcad ca ...` with no daemon running: the rotation works on the data directory under its
+ * lock, then the KRL files are rewritten, since a retired or cancelled key is revoked there.
+ */
+export async function offlineCa<T>(
+  core: Core,
+  log: Logger,
+  now: () => Date,
+  run: (cas: Core["cas"]) => Promise<T>,
+): Promise<T> {
+  const access = new AccessService({
+    config: () => core.config,
+    storage: core.storage,
+    ca: core.cas.user,
+    now,
+    random: randomBytes,
+    log,
+  });
+  const result = await run(core.cas);
+  await userKrl(core, access, log, now).rebuild();
+  return result;
+}
+
+/**
+ * `sshcad host cert ...` with no daemon running: the host certificates of the data directory.
+ * The host KRL lives in the daemon's memory (rebuilt from the state when it starts), so there is
+ * no file to rewrite here.
+ */
+export function offlineHostCerts(core: Core, log: Logger, now: () => Date): HostCertService {
+  if (!core.cas.host) throw fail.notFound("there is no host CA (with ca.signer: agent, set ca.host.publicKeyFile)");
+  return new HostCertService({
+    config: () => core.config,
+    storage: core.storage,
+    ca: core.cas.host,
+    now,
+    random: randomBytes,
+    log,
+    publishRevocations: async () => undefined,
+  });
 }

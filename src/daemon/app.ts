@@ -10,7 +10,7 @@ import { historyRoutes } from "../http/routes/history.js";
 import type { Logger } from "pino";
 import type { AccessService } from "../access/service.js";
 import type { AuditQuery } from "../audit/query.js";
-import type { CaKey } from "../ca/ca-key.js";
+import type { CaKeys } from "./ca-keys.js";
 import type { Config } from "../config/schema.js";
 import type { Storage } from "../store/port.js";
 import { authenticate, stillValid } from "../http/auth.js";
@@ -32,6 +32,9 @@ import type { KeyRegistration } from "../auth/key-registration.js";
 import type { OidcSignIn } from "../auth/oidc/signin.js";
 import type { SshSignIn } from "../auth/ssh-signin.js";
 import { krlRoutes, revocationRoutes } from "../http/routes/revocations.js";
+import { hostCertRoutes, knownHostsRoutes } from "../http/routes/host-certs.js";
+import type { HostCertService } from "../hostcerts/service.js";
+import type { RequestHandler } from "express";
 import { authenticateHost } from "../http/host-auth.js";
 import { hostRoutes } from "../http/routes/host.js";
 import { reportRoutes } from "../http/routes/reports.js";
@@ -44,11 +47,15 @@ export interface AppDeps {
   storage: Storage;
   /** Look-ups and verification of the audit log (never on this event loop). */
   auditQuery: AuditQuery;
-  ca: CaKey;
+  /** The user and host CAs' keys. */
+  cas: CaKeys;
   access: AccessService;
   /** Absent when scanning is turned off. */
   scans?: ScanService | undefined;
   krl: KrlService;
+  /** Host certificates and their KRL (absent without a host CA). */
+  hostCerts?: HostCertService | undefined;
+  hostKrl?: KrlService | undefined;
   /** Logins reported by target hosts' companions. */
   hostReports: HostReports;
   signIn: SshSignIn;
@@ -103,7 +110,7 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use(express.json({ limit: BODY_LIMIT, strict: true, type: "application/json" }));
 
-  app.use("/v1/ca", caRoutes(deps.ca));
+  app.use("/v1/ca", caRoutes(deps.cas));
   app.use("/v1/krl", krlRoutes(deps.krl));
 
   const clock = () => deps.now().getTime();
@@ -136,12 +143,14 @@ export function createApp(deps: AppDeps): Express {
     },
   };
   const auth = authenticate(authDeps);
-  // A target host's companion, with its host credential (and only with that).
+  // A target host, with its host credential (and only with that): the companion's routes and
+  // host certificate signing share the one host authentication.
   const hostReports = new RateLimiter(() => deps.config().limits.hostReportsPerMinute, clock, tracked);
   app.use(
     "/v1/host",
     authenticateHost(authDeps),
     hostRoutes({ config: deps.config, krl: deps.krl, reports: deps.hostReports, limiter: hostReports }),
+    hostCertRoutes({ certs: deps.hostCerts }),
   );
   app.use(opsRoutes({ config: deps.config, metrics: deps.metrics, ready: deps.ready, auth }));
   const challenges = new RateLimiter(
@@ -205,6 +214,7 @@ export function createApp(deps: AppDeps): Express {
   );
   app.use("/v1/scans", auth, scanRoutes(deps.config, deps.auditQuery, deps.scans, manualScans));
   app.use("/v1/revocations", auth, revocationRoutes(deps.access));
+  mountHostCerts(app, deps, auth);
   app.use("/v1", auth, infoRoutes(deps.config));
 
   app.use(
@@ -215,4 +225,16 @@ export function createApp(deps: AppDeps): Express {
   app.use(notFoundHandler);
   app.use(errorHandler(deps.log));
   return app;
+}
+
+/**
+ * Host certificates for users: the host KRL (public, like the user KRL) and the known_hosts
+ * material (/v1/known-hosts). Signing is under /v1/host/, with the host credential.
+ */
+function mountHostCerts(app: Express, deps: AppDeps, auth: RequestHandler): void {
+  const none = () => {
+    throw new SshcaError("not_found", "this CA signs no host certificates (no host CA key)");
+  };
+  app.use("/v1/krl/host", deps.hostKrl ? krlRoutes(deps.hostKrl) : none);
+  app.use("/v1/known-hosts", auth, knownHostsRoutes({ config: deps.config, hostCa: () => deps.cas.host?.set }));
 }

@@ -1,14 +1,12 @@
-import { chmod, mkdir, readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { chmod, mkdir } from "node:fs/promises";
 import type { Logger } from "pino";
-import type { CaKey } from "../ca/ca-key.js";
 import { createCaKeyIfMissing, readCaKey } from "../ca/custody.js";
 import { type ConfigOverrides, loadConfigFile } from "../config/load.js";
 import type { Config } from "../config/schema.js";
-import { SshcaError } from "../errors.js";
 import { journalSink } from "../notify/journal.js";
 import type { Check } from "../ops/readiness.js";
 import type { Storage } from "../store/port.js";
+import { type CaKeys, caPassphrase, openCaKeys } from "./ca-keys.js";
 import {
   type OpenedStorage,
   openEmbedded,
@@ -42,7 +40,9 @@ export interface Core {
   configPath: string;
   overrides: ConfigOverrides;
   paths: DataPaths;
-  ca: CaKey;
+  /** The user and host CAs' keys (their sets live in the storage; see src/ca/keyset.ts). */
+  cas: CaKeys;
+  /** True when this run created the user CA key. */
   caCreated: boolean;
   /** Live state and audit chain, as the rest of the daemon uses them (the storage port). */
   storage: Storage;
@@ -54,10 +54,11 @@ export interface Core {
 }
 
 /**
- * Opens config, data directory (0700), lock, CA key and storage. The embedded storage checks
+ * Opens config, data directory (0700), lock, storage and CA keys. The embedded storage checks
  * that state and audit log belong together (a missing state file next to an audit history, or
  * an audit log shorter than the state remembers, stops the daemon instead of starting from a
- * reset); PostgreSQL checks that the CA key is the one the database belongs to.
+ * reset); PostgreSQL checks that the CA key file is the one the database belongs to. The CA key
+ * sets then come from the storage (see src/ca/keyset.ts); a new CA's are started here.
  */
 export async function openCore(opts: CoreOptions): Promise<Core> {
   const config = loadConfigFile(opts.configPath, opts.overrides);
@@ -75,28 +76,47 @@ export async function openCore(opts: CoreOptions): Promise<Core> {
     ...(opts.journal ? { onCommit: journalSink(opts.log) } : {}),
   };
   try {
-    const db = config.storage.backend === "postgres" ? await preparePostgres(so) : undefined;
-    const caCreated = opts.createCa ? await createCaKeyIfMissing(paths.caKey, config.ca.keyType) : false;
+    // PostgreSQL with key files: no replica makes a new CA for a database that has one, and the
+    // first key file is bound to the database (an agent's keys are checked through the key set).
+    const files = config.ca.signer === "file";
+    const db = config.storage.backend === "postgres" ? await preparePostgres(so, { caKeyFile: files }) : undefined;
+    const passphrase = await caPassphrase(opts.env);
+    const fileCreated =
+      db && files && opts.createCa
+        ? await createCaKeyIfMissing(paths.caKey, config.ca.keyType, "sshca user CA", passphrase)
+        : false;
     let opened: OpenedStorage;
     try {
-      const ca = await readCaKey(paths.caKey, await caPassphrase(opts.env));
+      const bound = db && files ? await readCaKey(paths.caKey, passphrase) : undefined;
       opened = db
-        ? await openPostgresStorage(so, db, { fingerprint: ca.fingerprint, created: caCreated })
+        ? await openPostgresStorage(
+            so,
+            db,
+            bound ? { fingerprint: bound.fingerprint, created: fileCreated } : undefined,
+          )
         : await openEmbedded(so);
-      if (caCreated) {
-        await opened.storage.append("ca.key_created", "sshcad", {
-          fingerprint: ca.fingerprint,
-          keyType: config.ca.keyType,
-          path: paths.caKey,
-        });
-      }
+    } catch (err) {
+      await db?.close().catch(() => undefined);
+      throw err;
+    }
+    try {
+      const cas = await openCaKeys({
+        config,
+        paths,
+        storage: opened.storage,
+        env: opts.env,
+        now: opts.now,
+        log: opts.log,
+        create: opts.createCa,
+        userCreated: fileCreated,
+      });
       return {
         config,
         configPath: opts.configPath,
         overrides: opts.overrides ?? {},
         paths,
-        ca,
-        caCreated,
+        cas,
+        caCreated: cas.user.created,
         storage: opened.storage,
         ...(opened.embedded ? { embedded: opened.embedded } : {}),
         storageChecks: () => opened.checks(),
@@ -106,7 +126,7 @@ export async function openCore(opts: CoreOptions): Promise<Core> {
         },
       };
     } catch (err) {
-      await db?.close().catch(() => undefined);
+      await opened.close().catch(() => undefined);
       throw err;
     }
   } catch (err) {
@@ -115,19 +135,4 @@ export async function openCore(opts: CoreOptions): Promise<Core> {
   }
 }
 
-/**
- * An encrypted CA key's passphrase: from systemd credentials (LoadCredential=ca-passphrase:...)
- * or a file named by SSHCAD_CA_PASSPHRASE_FILE. Never from argv or a plain variable.
- */
-export async function caPassphrase(env: NodeJS.ProcessEnv): Promise<string | undefined> {
-  const file =
-    env.SSHCAD_CA_PASSPHRASE_FILE ??
-    (env.CREDENTIALS_DIRECTORY ? join(env.CREDENTIALS_DIRECTORY, "ca-passphrase") : undefined);
-  if (!file) return undefined;
-  try {
-    return (await readFile(file, "utf8")).replace(/\r?\n$/, "");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT" && !env.SSHCAD_CA_PASSPHRASE_FILE) return undefined;
-    throw new SshcaError("config_invalid", `cannot read the CA passphrase file ${file}: ${(err as Error).message}`);
-  }
-}
+export { caPassphrase } from "./ca-keys.js";

@@ -16,7 +16,9 @@ const enc = encodeURIComponent;
 /** `sshcad host credential create|revoke|list`: the credentials target hosts' companions use. */
 export function hostCommands(program: Command, { admin, say }: { admin: Admin; say: (line: string) => void }): void {
   const out = (text: string) => process.stdout.write(`${text}\n`);
-  const host = program.command("host").description("target hosts: the credentials their companion (sshca host) uses");
+  const host = program
+    .command("host")
+    .description("target hosts: their credentials (for sshca host and sshca host cert) and host certificates");
   const credential = host.command("credential").description("host credentials (work only on /v1/host/ routes)");
 
   credential
@@ -47,7 +49,7 @@ export function hostCommands(program: Command, { admin, say }: { admin: Admin; s
         return;
       }
       say(
-        `Host credential ${c.credentialId} for ${c.host}, expires ${c.expiresAt}. It works only for sshca host on ${c.host} (KRL, principals, session reports).`,
+        `Host credential ${c.credentialId} for ${c.host}, expires ${c.expiresAt}. It works only for sshca host on ${c.host} (KRL, principals, session reports, host certificates).`,
       );
       if (o.tokenFile) {
         say(

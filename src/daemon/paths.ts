@@ -5,6 +5,8 @@ import type { Config } from "../config/schema.js";
 export interface DataPaths {
   dataDir: string;
   caKey: string;
+  /** The host CA key (ca.host.keyFile, default beside the user CA key). */
+  hostCaKey: string;
   state: string;
   auditDir: string;
   /** The audit index, derived from the log (rebuilt from it when missing or stale). */
@@ -26,14 +28,13 @@ export interface DataPaths {
 export function dataPaths(config: Config, flag: string | undefined, env: NodeJS.ProcessEnv): DataPaths {
   const stateDirectory = env.STATE_DIRECTORY?.split(":")[0];
   const dataDir = resolve(flag ?? config.dataDir ?? stateDirectory ?? "data");
-  const caKey = config.ca.keyFile
-    ? isAbsolute(config.ca.keyFile)
-      ? config.ca.keyFile
-      : resolve(config.ca.keyFile)
-    : join(dataDir, "ca", "ca_key");
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(p));
+  const caKey = config.ca.keyFile ? abs(config.ca.keyFile) : join(dataDir, "ca", "ca_key");
+  const hostCaKey = config.ca.host.keyFile ? abs(config.ca.host.keyFile) : join(dataDir, "ca", "host_ca_key");
   return {
     dataDir,
     caKey,
+    hostCaKey,
     state: join(dataDir, "state.json"),
     auditDir: join(dataDir, "audit"),
     auditIndex: join(dataDir, "audit", "index.sqlite"),

@@ -16,6 +16,9 @@ import { type Core, openCore } from "./core.js";
 import { startAuditQueries } from "./storage.js";
 import { applyReload } from "./reload.js";
 import { consoleOrigin } from "../console/origin.js";
+import { keysNeedingPrivateHalf, signingKey } from "../ca/keyset.js";
+import type { CaKeys } from "./ca-keys.js";
+import type { Check } from "../ops/readiness.js";
 import { buildServices, KRL_REFRESH_MS, SCAN_TICK_MS, SILENCE_CHECK_MS, SWEEP_MS } from "./services.js";
 import { checkSilence } from "../evidence/silence.js";
 
@@ -49,7 +52,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
   const now = opts.now ?? (() => new Date());
   const log = opts.log;
   const core = await openCore({ ...opts, now, createCa: true, journal: true });
-  const { storage, ca, paths } = core;
+  const { storage, cas, paths } = core;
   const config = () => core.config;
   const timers: (() => void)[] = [];
   const servers: { server: Server; after?: () => Promise<void> }[] = [];
@@ -89,6 +92,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     services = await buildServices(core, opts.env, now, log, tls?.fingerprint ?? "none", site);
     const { access, krl, scans, signIn, keyRegistration, factors, oidc, oidcProvider, metrics, nmapPath, hostReports } =
       services;
+    const { hostCerts, hostKrl } = services;
     await auditConfig(core, log, false);
     const { indexLag } = startAuditQueries(core, paths.auditIndex, log);
     if (indexLag) metrics.watchAuditIndex(indexLag);
@@ -98,10 +102,12 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
       config,
       storage: core.storage,
       auditQuery: query,
-      ca,
+      cas,
       access,
       scans,
       krl,
+      hostCerts,
+      hostKrl,
       hostReports,
       signIn,
       keyRegistration,
@@ -115,7 +121,7 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
       ready: () =>
         readiness({
           storage: () => core.storageChecks(),
-          caKeyPath: paths.caKey,
+          caKey: () => caKeyCheck(cas),
           nmapPath,
           ...(oidcProvider ? { oidc: () => oidcProvider.check() } : {}),
         }),
@@ -138,7 +144,10 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     servers.push({ server });
 
     const adminServer = createServer(
-      createAdminApp({ config, storage: core.storage, auditQuery: query, now, random: randomBytes, access }, log),
+      createAdminApp(
+        { config, storage: core.storage, auditQuery: query, now, random: randomBytes, access, cas, hostCerts },
+        log,
+      ),
     );
     await unlink(paths.adminSocket).catch(() => undefined);
     await listenOn(adminServer, paths.adminSocket);
@@ -147,6 +156,14 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
 
     timers.push(every(SWEEP_MS, () => access.sweep(), log, "sweep"));
     timers.push(every(KRL_REFRESH_MS, () => krl.rebuild(), log, "krl refresh"));
+    if (hostCerts && hostKrl) {
+      // Expired host certificates leave the live state (and the host KRL) after the skew margin.
+      const refresh = async () => {
+        await hostCerts.prune(now());
+        await hostKrl.rebuild();
+      };
+      timers.push(every(KRL_REFRESH_MS, refresh, log, "host krl refresh"));
+    }
     const silence = async () => {
       await checkSilence({ storage: core.storage, config, now, log });
     };
@@ -160,9 +177,10 @@ export async function serve(opts: ServeOptions): Promise<RunningDaemon> {
     const logHead = async () => log.info({ audit: storage.head }, "audit chain head");
     timers.push(every(core.config.audit.headLogInterval * 1000, logHead, log, "audit head"));
 
-    await storage.append("daemon.started", "sshcad", { url, pid: process.pid, caFingerprint: ca.fingerprint });
+    const caFingerprint = signingKey(cas.user.set).fingerprint;
+    await storage.append("daemon.started", "sshcad", { url, pid: process.pid, caFingerprint });
     log.info(
-      { url, caFingerprint: ca.fingerprint, dataDir: paths.dataDir, storage: storage.backend, audit: storage.head },
+      { url, caFingerprint, dataDir: paths.dataDir, storage: storage.backend, audit: storage.head },
       "sshcad listening",
     );
     await logHead();
@@ -276,4 +294,17 @@ function closeServer(server: Server): Promise<void> {
     }
     server.close(() => resolve());
   });
+}
+
+/** /readyz: can this replica sign with every key the rotation phase needs (key files, or the agent)? */
+async function caKeyCheck(cas: CaKeys): Promise<Check> {
+  const problems: string[] = [];
+  for (const ring of [cas.user, cas.host]) {
+    if (!ring) continue;
+    for (const key of keysNeedingPrivateHalf(ring.set)) {
+      const problem = await ring.problem(key);
+      if (problem) problems.push(`${ring.kind} CA ${key.status} key: ${problem}`);
+    }
+  }
+  return problems.length ? { ok: false, detail: problems.join("; ") } : { ok: true };
 }

@@ -7,6 +7,7 @@ import { KeyRegistration } from "../auth/key-registration.js";
 import { OidcProvider } from "../auth/oidc/provider.js";
 import { OidcSignIn } from "../auth/oidc/signin.js";
 import { SshSignIn } from "../auth/ssh-signin.js";
+import { krlContent } from "../ca/krl.js";
 import { KrlService } from "../ca/krl-service.js";
 import { startNotifications } from "../notify/start.js";
 import { Metrics } from "../ops/metrics.js";
@@ -16,6 +17,8 @@ import { ScanService } from "../scan/service.js";
 import { krlPaths } from "./admin-deps.js";
 import type { Core } from "./core.js";
 import { consoleOrigin } from "../console/origin.js";
+import { signingKey } from "../ca/keyset.js";
+import { HostCertService } from "../hostcerts/service.js";
 import { HostReports } from "../evidence/host-reports.js";
 
 /** How often pending requests are expired and failed issuances retried. */
@@ -33,6 +36,9 @@ export interface Services {
   hostReports: HostReports;
   access: AccessService;
   krl: KrlService;
+  /** Host certificates and their KRL (absent without a host CA). */
+  hostCerts: HostCertService | undefined;
+  hostKrl: KrlService | undefined;
   scans: ScanService | undefined;
   signIn: SshSignIn;
   keyRegistration: KeyRegistration;
@@ -55,7 +61,7 @@ export async function buildServices(
   /** Where the API listens, once it does (the console's default origin takes its port). */
   site: { apiUrl?: string } = {},
 ): Promise<Services> {
-  const { storage, ca } = core;
+  const { storage, cas } = core;
   const config = () => core.config;
   // Scanning is on unless the config turns it off; then nmap must be there.
   const nmap = core.config.scanning.enabled ? await findNmap(core.config.scanning.nmap) : undefined;
@@ -74,7 +80,7 @@ export async function buildServices(
     factors,
     config,
     storage,
-    ca,
+    ca: cas.user,
     now,
     random: randomBytes,
     log,
@@ -100,14 +106,19 @@ export async function buildServices(
 
   // The KRL exists from the first start on (a missing RevokedKeys file locks everyone out).
   const krl: KrlService = new KrlService({
-    ca,
+    content: () => krlContent(cas.user.set, access.revokedEntries(now())),
     paths: krlPaths(core),
-    serials: () => access.revokedSerials(now()),
     now,
     log,
     version: () => BigInt(storage.head.seq),
   });
   await krl.rebuild();
+  // A rotation phase (here or on another replica) changes what the KRL lists and revokes: publish it at once.
+  cas.user.onChange(() => {
+    krl.rebuild().catch((err) => log.error({ err: safeErr(err) }, "KRL rebuild after a CA key change failed"));
+  });
+  const host = buildHostCerts(core, now, log);
+  if (host) await host.hostKrl.rebuild();
   // Another replica's changes (PostgreSQL): long-polls wake, deadlines follow, revocations reach the KRL.
   storage.onExternalChange((changed) => {
     access
@@ -148,7 +159,7 @@ export async function buildServices(
     storage,
     now,
     random: randomBytes,
-    caFingerprint: ca.fingerprint,
+    caFingerprint: () => signingKey(cas.user.set).fingerprint,
     tlsFingerprint,
   });
   const provider = core.config.auth.oidc ? await OidcProvider.create(core.config.auth.oidc, env) : undefined;
@@ -158,7 +169,8 @@ export async function buildServices(
   const hostReports = new HostReports({
     storage,
     audit: () => storage.audit,
-    caFingerprints: () => [ca.fingerprint],
+    // Every key the user CA has had (a rotation's old and next keys too): a login with one of them is no stranger's.
+    caFingerprints: () => cas.user.set.keys.map((k) => k.fingerprint),
     now,
     log,
   });
@@ -166,6 +178,8 @@ export async function buildServices(
     hostReports,
     access,
     krl,
+    hostCerts: host?.hostCerts,
+    hostKrl: host?.hostKrl,
     scans,
     signIn,
     keyRegistration,
@@ -176,4 +190,43 @@ export async function buildServices(
     nmapPath: nmap?.path,
     stopNotifications,
   };
+}
+
+/**
+ * Host certificates over the host CA, with their own KRL (for users' RevokedHostKeys), rebuilt
+ * on a revocation, on a host CA rotation phase and on another replica's change.
+ */
+function buildHostCerts(
+  core: Core,
+  now: () => Date,
+  log: Logger,
+): { hostCerts: HostCertService; hostKrl: KrlService } | undefined {
+  const hostCa = core.cas.host;
+  if (!hostCa) return undefined;
+  const { storage } = core;
+  // The service publishes through the KRL, which is built from the service's revocations.
+  const hostCerts: HostCertService = new HostCertService({
+    config: () => core.config,
+    storage,
+    ca: hostCa,
+    now,
+    random: randomBytes,
+    log,
+    publishRevocations: () => hostKrl.rebuild(),
+  });
+  const hostKrl: KrlService = new KrlService({
+    content: () => krlContent(hostCa.set, hostCerts.revokedEntries(now())),
+    paths: [],
+    now,
+    log,
+    version: () => BigInt(storage.head.seq),
+  });
+  const rebuild = () => {
+    hostKrl.rebuild().catch((err) => log.error({ err: safeErr(err) }, "host KRL rebuild failed"));
+  };
+  hostCa.onChange(rebuild);
+  storage.onExternalChange((changed) => {
+    if (changed.some((c) => c.collection === "hostCerts")) rebuild();
+  });
+  return { hostCerts, hostKrl };
 }

@@ -96,13 +96,13 @@ export async function openEmbedded(o: StorageOptions): Promise<OpenedStorage> {
  * PostgreSQL, before the CA key is read: the schema brought up to date (or checked), and no new
  * CA or sealing key made for a database that belongs to existing ones.
  */
-export async function preparePostgres(o: StorageOptions): Promise<Postgres> {
+export async function preparePostgres(o: StorageOptions, ca: { caKeyFile: boolean }): Promise<Postgres> {
   const url = await readPostgresUrl(o.config.storage, o.env);
   const db = openPostgres({ url, log: o.log, applicationName: `sshcad ${hostname()} ${process.pid}` });
   try {
     if (o.migrate) await migrate(db);
     else await requireSchema(db);
-    if (!existsSync(o.paths.caKey)) await refuseNewKey(db, "ca_fingerprint", o.paths.caKey);
+    if (ca.caKeyFile && !existsSync(o.paths.caKey)) await refuseNewKey(db, "ca_fingerprint", o.paths.caKey);
     if (!existsSync(o.paths.sealKey)) await refuseNewKey(db, "seal_key_fingerprint", o.paths.sealKey);
     return db;
   } catch (err) {
@@ -118,15 +118,18 @@ export async function preparePostgres(o: StorageOptions): Promise<Postgres> {
 export async function openPostgresStorage(
   o: StorageOptions,
   db: Postgres,
-  ca: { fingerprint: string; created: boolean },
+  /** The configured CA key file (ca.signer: file); an agent's keys are checked through the key set. */
+  ca: { fingerprint: string; created: boolean } | undefined,
 ): Promise<OpenedStorage> {
   try {
-    try {
-      await bindKey(db, "ca_fingerprint", ca.fingerprint, o.paths.caKey);
-    } catch (err) {
-      // Two first replicas raced and this one's new key lost: it must not stay to confuse the next start.
-      if (ca.created) await unlink(o.paths.caKey).catch(() => undefined);
-      throw err;
+    if (ca) {
+      try {
+        await bindKey(db, "ca_fingerprint", ca.fingerprint, o.paths.caKey);
+      } catch (err) {
+        // Two first replicas raced and this one's new key lost: it must not stay to confuse the next start.
+        if (ca.created) await unlink(o.paths.caKey).catch(() => undefined);
+        throw err;
+      }
     }
     if (o.migrate || existsSync(o.paths.sealKey)) {
       const sealer = await Sealer.open(o.paths.sealKey);

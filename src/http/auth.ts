@@ -14,7 +14,7 @@ import type { RateLimiter } from "./rate-limit.js";
 
 export interface AuthDeps {
   config: () => Config;
-  storage: Pick<Storage, "state">;
+  storage: Pick<Storage, "state" | "sync">;
   now: () => Date;
   /** Failed sign-ins per client (clientKey: an IPv4 address, an IPv6 /64, the unix socket). */
   failures: RateLimiter;
@@ -66,13 +66,19 @@ export function failedSignIn(
  * address has too many.
  */
 export function authenticate(deps: AuthDeps): RequestHandler {
-  return (req, res, next) => {
+  // A token this replica has not seen may have been minted on another one a moment ago: catch up
+  // once before refusing it (coalesced: a flood of unknown ids costs one read at a time).
+  const seen = async (id: string) => {
+    if (!Object.hasOwn(deps.storage.state.tokens, id)) await deps.storage.sync();
+  };
+  return async (req, res, next) => {
     const client = clientOf(req);
     const header = req.get("authorization") ?? "";
     const cookie = header === "" ? deps.cookie?.cookieToken(req) : undefined;
     if (cookie !== undefined && deps.cookie) {
       const parsed = parseToken(cookie);
       if (!parsed) throw failedSignIn(deps, client, "malformed console session cookie");
+      await seen(parsed.id);
       const decision = checkCaller(deps, parsed);
       if (!decision.ok) throw refusal(deps, client, decision);
       unwrap(deps.cookie.admit(req, parsed.id, parsed.secret));
@@ -85,6 +91,7 @@ export function authenticate(deps: AuthDeps): RequestHandler {
       throw failedSignIn(deps, client, "missing API token (Authorization: Bearer <token>)");
     const parsed = parseToken(header.slice(7).trim());
     if (!parsed) throw failedSignIn(deps, client, "malformed API token");
+    await seen(parsed.id);
     const decision = checkCaller(deps, parsed);
     if (!decision.ok) throw refusal(deps, client, decision);
     // A console session lives in its cookie, under the console's idle limit and CSRF rule; the

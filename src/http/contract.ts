@@ -87,11 +87,27 @@ export interface DenyBody {
   reason: string;
 }
 
+/** One CA key to trust now. */
+export interface CaKeyView {
+  /** "ssh-ed25519 AAAA..." without comment. */
+  publicKey: string;
+  fingerprint: string;
+  /** current: signs; next: staged for a rotation; previous: signed certificates that may still be live. */
+  status: "current" | "next" | "previous";
+}
+
+/** GET /v1/ca (the user CA) and GET /v1/ca/host (the host CA). */
 export interface CaView {
-  /** The TrustedUserCAKeys line, "ssh-ed25519 AAAA...". */
+  /** The signing key: "ssh-ed25519 AAAA..." (a TrustedUserCAKeys line). */
   publicKey: string;
   fingerprint: string;
   signatureAlgorithm: string;
+  /** Where its rotation stands: steady, staged, switched, staged-with-previous. */
+  phase: string;
+  /** Every key to trust now (TrustedUserCAKeys lines, @cert-authority keys), the signing key first. */
+  keys: CaKeyView[];
+  /** Fingerprints of retired keys: trust them no longer (the KRL revokes them). */
+  retired: string[];
 }
 
 export interface WhoamiView {
@@ -375,3 +391,27 @@ export interface DeviceStartView {
 /** POST /v1/auth/oidc/device/poll. */
 export type DevicePollView =
   { status: "pending" | "slow_down"; interval: number } | ({ status: "done" } & OidcSessionView);
+
+/** GET /v1/known-hosts: the host CA's keys and the inventory names they vouch for. */
+export interface KnownHostsView {
+  /** Names and addresses of the inventory hosts (host certificate principals). */
+  hosts: string[];
+  /** The host CA keys to trust now (current first). */
+  keys: CaKeyView[];
+  retired: string[];
+}
+
+/** POST /v1/host/certificate: the certificate of one host key, and what is in it. */
+export interface HostCertView {
+  host: string;
+  /** "ssh-ed25519-cert-v01@openssh.com AAAA..." (HostCertificate in sshd_config). */
+  certificate: string;
+  serial: string;
+  principals: string[];
+  validAfter: string;
+  validBefore: string;
+  caFingerprint: string;
+}
+
+/** Formatting of TrustedUserCAKeys and known_hosts lines (shared with the daemon). */
+export { certAuthorityLines, knownHostsPatterns, trustedUserCaKeys } from "./trust-lines.js";

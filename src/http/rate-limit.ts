@@ -7,6 +7,12 @@ interface Bucket {
 const IDLE_CHECKS = 2;
 
 /**
+ * Shared-bucket checks in flight at most per limiter: a flood of requests from many addresses
+ * must not take the database connections that commits need. Beyond it the local limit decides.
+ */
+const SHARED_IN_FLIGHT = 4;
+
+/**
  * Token buckets per key (client address, user): `perMinute` tokens, refilled continuously.
  * Time comes from `now` so tests control it.
  *
@@ -19,6 +25,7 @@ const IDLE_CHECKS = 2;
  */
 export class RateLimiter {
   private readonly buckets = new Map<string, Bucket>();
+  private sharedInFlight = 0;
 
   constructor(
     private readonly perMinute: () => number,
@@ -73,13 +80,16 @@ export class RateLimiter {
     const b = this.bucket(key);
     if (b.tokens < 1) return false;
     b.tokens -= 1;
-    if (this.shared) {
-      this.shared(key, this.perMinute()).then(
-        (left) => {
-          if (!left) b.tokens = Math.min(b.tokens, 0);
-        },
-        () => undefined, // the database unreachable: the local limit still holds
-      );
+    if (this.shared && this.sharedInFlight < SHARED_IN_FLIGHT) {
+      this.sharedInFlight++;
+      this.shared(key, this.perMinute())
+        .then(
+          (left) => {
+            if (!left) b.tokens = Math.min(b.tokens, 0);
+          },
+          () => undefined, // the database unreachable: the local limit still holds
+        )
+        .finally(() => this.sharedInFlight--);
     }
     return true;
   }

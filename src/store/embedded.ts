@@ -3,7 +3,8 @@ import type { AuditLog } from "../audit/log.js";
 import type { AuditQuery } from "../audit/query.js";
 import type { AuditRecord, AuditType } from "../audit/record.js";
 import { AuditTail } from "../audit/tail.js";
-import type { AuditCursor, AuditEvent, Change, Storage } from "./port.js";
+import { MemoryHandshakes } from "./memory-handshakes.js";
+import type { AuditCursor, AuditEvent, Change, Handshakes, Storage } from "./port.js";
 import { StaleState } from "./port.js";
 import type { StateStore, StateView } from "./state.js";
 
@@ -19,6 +20,7 @@ import type { StateStore, StateView } from "./state.js";
  */
 export class EmbeddedStorage implements Storage {
   readonly backend = "embedded" as const;
+  readonly handshakes: Handshakes = new MemoryHandshakes();
   private readonly locks = new KeyedMutex();
   private query: AuditQuery | undefined;
 
@@ -81,6 +83,9 @@ export class EmbeddedStorage implements Storage {
   onCommit(listener: (records: readonly AuditRecord[]) => void): void {
     this.log.onCommit(listener);
   }
+
+  /** One process owns the data directory: its state is always current. */
+  async sync(): Promise<void> {}
 
   /** One process owns the data directory: nobody else changes it. */
   onExternalChange(): void {}

@@ -72,6 +72,23 @@ export async function retryStale<T>(fn: () => Promise<T>, attempts = 3): Promise
   }
 }
 
+/**
+ * Short-lived values keyed by (kind, id), shared by all replicas. `take` is atomic: of two
+ * replicas taking one id at once, only one gets the value, which is what makes a challenge
+ * single-use. Expiry is by `expiresAt` (ms since the epoch) against the `now` the caller passes;
+ * callers bound how many each client may open (handshake-table.ts).
+ */
+export interface Handshakes {
+  /** Keeps (or replaces) the value under (kind, id) until expiresAt. */
+  put(kind: string, id: string, value: unknown, expiresAt: number): Promise<void>;
+  /** The value, unless absent or expired; it stays. */
+  get(kind: string, id: string, now: number): Promise<unknown>;
+  /** Removes the value and answers it, unless absent or expired (then undefined). */
+  take(kind: string, id: string, now: number): Promise<unknown>;
+  /** Forgets expired values (each process asks now and then; see handshake-table.ts). */
+  prune(now: number): Promise<number>;
+}
+
 /** Reads records after a position, in order, up to the durable head (webhooks, syslog). */
 export interface AuditCursor {
   read(max?: number): Promise<AuditRecord[]>;
@@ -85,13 +102,21 @@ export interface Storage {
    * `commit` with `expect` makes sure they were not made on something that changed meanwhile.
    */
   readonly state: StateView;
+  /**
+   * Brings `state` up to what is committed now, other replicas' writes included (PostgreSQL:
+   * reads the change feed; embedded: nothing to do). For a look-up that missed: a token or a
+   * request made on another replica a moment ago is found, not refused.
+   */
+  sync(): Promise<void>;
   /** The newest durable audit record (sequence number and hash). */
   readonly head: { seq: number; hash: string };
   /**
    * Appends `events` to the audit chain and applies `changes`, as one: no change without its
    * durable records, no record without its change (PostgreSQL: one transaction; embedded: the
    * records fdatasync'd first, then the state written). Resolves with the records, in order.
-   * Rejects with StaleState (nothing written) or `unavailable` (nothing written).
+   * Rejects with StaleState (nothing written) or `unavailable`: nothing written, except when
+   * the connection was lost during COMMIT itself, whose outcome is then unknown (the change
+   * feed shows it soon; decisions carry expected entries, so a retry cannot apply twice).
    */
   commit(events: readonly AuditEvent[], changes?: readonly Change[]): Promise<AuditRecord[]>;
   /** One audit event that changes no state (certificate.fetched, scan.*, auth.failed, ...). */
@@ -116,6 +141,12 @@ export interface Storage {
    * limiters are the whole count).
    */
   takeToken(scope: string, key: string, perMinute: number): Promise<boolean>;
+  /**
+   * Sign-in handshakes in progress (challenges, single sign-on flows, one-time links, WebAuthn
+   * ceremonies): short-lived and not audited, but every replica must see them, since the step
+   * that opens one and the step that finishes it may reach different replicas.
+   */
+  readonly handshakes: Handshakes;
   /** Why the last write failed, until one succeeds (for /readyz). */
   readonly lastError: string | undefined;
   /** Waits for what is queued, then lets go of files, connections and locks. */

@@ -1,4 +1,6 @@
 import { Low } from "lowdb";
+import type { CaKeySet } from "../domain/ca.js";
+import type { HostCertRecord } from "../domain/host-cert.js";
 import type { AccessRequest, RevokedSerial } from "../domain/request.js";
 import { SshcaError } from "../errors.js";
 import { JournaledJsonFile } from "./journaled-file.js";
@@ -118,6 +120,10 @@ export interface StateDoc {
   factors: Record<string, FactorRecord>;
   /** Revoked certificates still to be listed in the KRL, by serial (until validBefore + skew). */
   revoked: Record<string, RevokedSerial>;
+  /** The CA key sets and where their rotation stands ("user", "host"; see src/ca/keyset.ts). */
+  caKeys: Record<string, CaKeySet>;
+  /** Host certificates until validBefore plus the clock-skew margin, by serial (revoked ones for the host KRL). */
+  hostCerts: Record<string, HostCertRecord>;
   /** Target hosts' companions: how far their login reports are recorded, by inventory host. */
   hostReports: Record<string, HostReportEntry>;
   /** Per syslog destination: the audit sequence number up to which events were sent (at-least-once). */
@@ -136,6 +142,8 @@ export function emptyState(now: Date): StateDoc {
     sshKeys: {},
     factors: {},
     revoked: {},
+    caKeys: {},
+    hostCerts: {},
     hostReports: {},
     syslog: {},
   };
@@ -150,6 +158,8 @@ export const STATE_COLLECTIONS = [
   "sshKeys",
   "factors",
   "revoked",
+  "caKeys",
+  "hostCerts",
   "hostReports",
   "syslog",
 ] as const;

@@ -17,10 +17,10 @@ test("concurrent KRL rebuilds never leave an older list on disk than the last on
   const path = join(tempDir("krl"), "revoked.krl");
   let serials: bigint[] = [];
   const now = new Date();
+  const caKeyBlob = ca.publicKey.toBuffer("rfc4253");
   const krl = new KrlService({
-    ca,
+    content: () => ({ sections: [{ caKeyBlob, serials }], revokedKeys: [] }),
     paths: [path],
-    serials: () => serials,
     now: () => now,
     log: pino({ level: "silent" }),
   });
@@ -31,8 +31,8 @@ test("concurrent KRL rebuilds never leave an older list on disk than the last on
   }
   await Promise.all(runs);
   const want = buildKrl({
-    caKeyBlob: ca.publicKey.toBuffer("rfc4253"),
-    serials,
+    sections: [{ caKeyBlob, serials }],
+    revokedKeys: [],
     version: BigInt(now.getTime()),
     generatedAt: now,
   });

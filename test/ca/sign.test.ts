@@ -6,7 +6,7 @@ import { describe, expect, test } from "vitest";
 import { isSignedBy, parseCertificate } from "../../cli/certificate.js";
 import { loadCaKey } from "../../src/ca/ca-key.js";
 import { randomSerial } from "../../src/ca/serial.js";
-import { type CertSpec, signUserCertificate } from "../../src/ca/sign.js";
+import { type CertSpec, signCertificate } from "../../src/ca/sign.js";
 import { run } from "../helpers/procs.js";
 import { tempDir } from "../helpers/tmp.js";
 import { tool } from "../helpers/tools.js";
@@ -70,7 +70,7 @@ describe("signing", () => {
   ])("ok/$name CA: ssh-keygen reads it and the signature verifies", async ({ key, alg }) => {
     const ca = loadCaKey(key());
     expect(ca.signatureAlgorithm).toBe(alg);
-    const cert = signUserCertificate(
+    const cert = await signCertificate(
       spec({
         criticalOptions: { "source-address": "10.0.0.0/8", "force-command": "/bin/true" },
         extensions: ["permit-pty", "permit-agent-forwarding"],
@@ -85,19 +85,19 @@ describe("signing", () => {
     expect(isSignedBy(parseCertificate(cert), ca.publicKeyLine)).toBe(true);
   });
 
-  test("ECDSA signatures stay valid when r or s has leading zero bytes (1 in 256 signatures)", () => {
+  test("ECDSA signatures stay valid when r or s has leading zero bytes (1 in 256 signatures)", async () => {
     const ca = loadCaKey(opensshKey("ec", { namedCurve: "P-256" }));
     const s = spec();
     for (let i = 0; i < 1500; i++) {
-      const parsed = parseCertificate(signUserCertificate(s, ca));
+      const parsed = parseCertificate(await signCertificate(s, ca));
       expect(isSignedBy(parsed, ca.publicKeyLine)).toBe(true);
     }
   });
 
-  test("a certificate signed by another CA does not verify", () => {
+  test("a certificate signed by another CA does not verify", async () => {
     const ca = loadCaKey(opensshKey("ed25519"));
     const other = loadCaKey(opensshKey("ed25519"));
-    expect(isSignedBy(parseCertificate(signUserCertificate(spec(), ca)), other.publicKeyLine)).toBe(false);
+    expect(isSignedBy(parseCertificate(await signCertificate(spec(), ca)), other.publicKeyLine)).toBe(false);
   });
 
   test.each([
@@ -126,9 +126,9 @@ describe("signing", () => {
       msg: /empty validity/,
     },
     { name: "newline in key id", over: { keyId: "a\nb" }, msg: /printable/ },
-  ])("fail/refuses to sign with $name", ({ over, msg }) => {
+  ])("fail/refuses to sign with $name", async ({ over, msg }) => {
     const ca = loadCaKey(opensshKey("ed25519"));
-    expect(() => signUserCertificate(spec(over as Partial<CertSpec>), ca)).toThrow(msg);
+    await expect(signCertificate(spec(over as Partial<CertSpec>), ca)).rejects.toThrow(msg);
   });
 
   test("serials are random 64-bit and never zero", () => {

@@ -1,9 +1,14 @@
 import { describe, expect, test } from "vitest";
-import { checkSshd, type HostFiles, parseSshdConfig } from "../../cli/sshd-config.js";
+import { checkSshd, type HostFiles, parseSshdConfig, type TrustedCa } from "../../cli/sshd-config.js";
 import { buildKrl } from "../../src/ca/krl.js";
 
-const CA = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEAVn6OtcQU2ijBIK+y4ID4zCwHyNAzj+Qkv8UtrEu+X";
-const krl = buildKrl({ caKeyBlob: Buffer.from("x"), serials: [], version: 1n, generatedAt: new Date() });
+const CA_LINE = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEAVn6OtcQU2ijBIK+y4ID4zCwHyNAzj+Qkv8UtrEu+X";
+/** What GET /v1/ca says in the steady phase: one key. */
+const CA: TrustedCa = {
+  keys: [{ publicKey: CA_LINE, fingerprint: "SHA256:current", status: "current" }],
+  retired: [],
+};
+const krl = buildKrl({ sections: [], revokedKeys: [], version: 1n, generatedAt: new Date() });
 const fs = (files: Record<string, string | Buffer>): HostFiles => ({
   read: (p) => (p in files ? Buffer.from(files[p]!) : undefined),
   isDir: (p) => Object.keys(files).some((f) => f.startsWith(`${p}/`)),
@@ -13,7 +18,7 @@ const fs = (files: Record<string, string | Buffer>): HostFiles => ({
       .sort(),
 });
 const good = {
-  "/etc/ssh/sshca_user_ca.pub": `${CA} sshca-user-ca\n`,
+  "/etc/ssh/sshca_user_ca.pub": `${CA_LINE} sshca-user-ca\n`,
   "/etc/ssh/sshca_revoked.krl": krl,
   "/etc/ssh/auth_principals/debug": "debug@web-1\n",
 };
@@ -28,13 +33,13 @@ const base = [
 const run = (
   lines: string[],
   files: Record<string, string | Buffer> = good,
-  ca: string | undefined = CA,
+  ca: TrustedCa | undefined = CA,
   expected: typeof web1 | undefined = web1,
 ) => {
   const f = fs(files);
   return checkSshd(parseSshdConfig(lines.join("\n"), f), f, ca, expected);
 };
-const fails = (lines: string[], files?: Record<string, string | Buffer>, ca?: string) =>
+const fails = (lines: string[], files?: Record<string, string | Buffer>, ca?: TrustedCa) =>
   run(lines, files, ca)
     .filter((x) => x.level === "fail")
     .map((x) => `${x.check}: ${x.message}`);

@@ -18,19 +18,23 @@ const logLines = (d: TestDaemon) =>
     .map((l) => JSON.parse(l) as Record<string, any>);
 
 describe("systemd units (checked by systemd-analyze)", () => {
-  test.each(["sshcad.service", "sshca-krl-sync.service"])("%s: exposure 2.0 or below, verify clean", async (unit) => {
-    const sec = await systemdAnalyze(["security", "--offline=true", `systemd/${unit}`]);
-    const score = Number(/Overall exposure level for \S+: ([\d.]+)/.exec(sec.stdout)?.[1]);
-    expect(score).toBeGreaterThan(0);
-    expect(score).toBeLessThanOrEqual(2.0);
-    const verify = await systemdAnalyze([
-      "verify",
-      `systemd/${unit}`,
-      ...(unit.startsWith("sshca-krl") ? ["systemd/sshca-krl-sync.timer"] : []),
-    ]);
-    expect(verify.code, verify.stderr).toBe(0);
-    expect(verify.stderr.trim()).toBe("");
-  });
+  test.each(["sshcad.service", "sshca-krl-sync.service", "sshca-host.service", "sshca-host-cert.service"])(
+    "%s: exposure 2.0 or below, verify clean",
+    async (unit) => {
+      const sec = await systemdAnalyze(["security", "--offline=true", `systemd/${unit}`]);
+      const score = Number(/Overall exposure level for \S+: ([\d.]+)/.exec(sec.stdout)?.[1]);
+      expect(score).toBeGreaterThan(0);
+      expect(score).toBeLessThanOrEqual(2.0);
+      const verify = await systemdAnalyze([
+        "verify",
+        `systemd/${unit}`,
+        ...(unit.startsWith("sshca-krl") ? ["systemd/sshca-krl-sync.timer"] : []),
+        ...(unit.startsWith("sshca-host-cert") ? ["systemd/sshca-host-cert.timer"] : []),
+      ]);
+      expect(verify.code, verify.stderr).toBe(0);
+      expect(verify.stderr.trim()).toBe("");
+    },
+  );
 
   test("sshcad.service: dedicated user, state and config directories, umask, open-file limit, no capabilities, no MemoryDenyWriteExecute", () => {
     const unit = readFileSync(join(ROOT, "systemd", "sshcad.service"), "utf8");

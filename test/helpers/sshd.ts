@@ -22,6 +22,8 @@ export interface TestSshd {
   port: number;
   dir: string;
   proc: Running;
+  /** sshd's PidFile (SIGHUP it to reload). */
+  pidFile: string;
   log: () => string;
   /** Replaces the AuthorizedPrincipalsFile of a login user. */
   setPrincipals(login: string, lines: string[]): void;
@@ -37,6 +39,10 @@ export async function startSshd(opts: {
   trustedCaLine: string;
   principals: Record<string, string[]>;
   revokedKeys?: string;
+  /** This host key instead of a new one (its certificate, if any, in `hostCertificate`). */
+  hostKey?: string;
+  /** sshd_config HostCertificate: the host certificate sshd presents. */
+  hostCertificate?: string;
   /** AuthorizedPrincipalsFile's directory, when something else (the host companion) keeps it. */
   principalsDir?: string;
   /** Log to this file (sshd -E) instead of stderr, as sshd logs through syslog: one message per line. */
@@ -44,9 +50,11 @@ export async function startSshd(opts: {
 }): Promise<TestSshd> {
   const dir = tempDir("sshd");
   mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
-  const hostKey = join(dir, "ssh_host_ed25519_key");
-  const kg = await run(tool("ssh-keygen"), ["-q", "-t", "ed25519", "-N", "", "-f", hostKey]);
-  if (kg.code !== 0) throw new Error(`ssh-keygen: ${kg.stderr}`);
+  const hostKey = opts.hostKey ?? join(dir, "ssh_host_ed25519_key");
+  if (!opts.hostKey) {
+    const kg = await run(tool("ssh-keygen"), ["-q", "-t", "ed25519", "-N", "", "-f", hostKey]);
+    if (kg.code !== 0) throw new Error(`ssh-keygen: ${kg.stderr}`);
+  }
   writeFileSync(join(dir, "trusted_user_ca_keys"), `${opts.trustedCaLine}\n`);
   const principalsDir = opts.principalsDir ?? join(dir, "principals");
   mkdirSync(principalsDir, { recursive: true });
@@ -58,6 +66,7 @@ export async function startSshd(opts: {
     `Port ${port}`,
     "ListenAddress 127.0.0.1",
     `HostKey ${hostKey}`,
+    ...(opts.hostCertificate ? [`HostCertificate ${opts.hostCertificate}`] : []),
     `PidFile ${join(dir, "sshd.pid")}`,
     "AuthorizedKeysFile none",
     `TrustedUserCAKeys ${join(dir, "trusted_user_ca_keys")}`,
@@ -85,6 +94,7 @@ export async function startSshd(opts: {
     port,
     dir,
     proc,
+    pidFile: join(dir, "sshd.pid"),
     log,
     setPrincipals,
     stop: async () => {

@@ -3,6 +3,7 @@ import pino from "pino";
 import sshpk from "sshpk";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createHostCredential, revokeHostCredential } from "../../src/admin/host-credentials.js";
+import { signingKey } from "../../src/ca/keyset.js";
 import type { AdminDeps } from "../../src/admin/users.js";
 import { parseConfig } from "../../src/config/load.js";
 import { checkSilence, silentHosts } from "../../src/evidence/silence.js";
@@ -49,7 +50,7 @@ beforeAll(async () => {
   api = await startInProc(e2eConfig({ extra }), { now });
   const { core } = api.daemon;
   deps = { config: () => core.config, storage: core.storage, now, random: randomBytes, access: api.daemon.access };
-  caFingerprint = core.ca.fingerprint;
+  caFingerprint = signingKey(core.cas.user.set).fingerprint;
   const alice = await api.token("alice", ["dev"]);
   const bob = await api.token("bob", ["sre"]);
   web1 = (await createHostCredential(deps, "web-1", 86400 * 30, "test")).token;

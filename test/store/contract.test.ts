@@ -196,6 +196,30 @@ describe.each(backends)("storage contract: $name", (backend) => {
     }
   });
 
+  it("keeps handshakes until they expire; of 20 concurrent takes of one, exactly one gets it", async () => {
+    const s = await backend.open();
+    try {
+      const t = 1_000_000;
+      await s.handshakes.put("signin", "a", { user: "ann", n: 1 }, t + 1000);
+      await s.handshakes.put("other", "a", { user: "bob" }, t + 1000);
+      expect(await s.handshakes.get("signin", "a", t)).toEqual({ user: "ann", n: 1 });
+      expect(await s.handshakes.get("signin", "a", t + 1000)).toBeUndefined(); // expired
+      await s.handshakes.put("signin", "a", { user: "ann", n: 2 }, t + 1000); // replaced
+      expect(await s.handshakes.get("signin", "a", t)).toEqual({ user: "ann", n: 2 });
+      const takes = await Promise.all(Array.from({ length: 20 }, () => s.handshakes.take("signin", "a", t)));
+      expect(takes.filter((x) => x !== undefined)).toEqual([{ user: "ann", n: 2 }]);
+      expect(await s.handshakes.get("signin", "a", t)).toBeUndefined();
+      expect(await s.handshakes.get("other", "a", t)).toEqual({ user: "bob" }); // kinds apart
+      await s.handshakes.put("signin", "old", {}, t + 10);
+      expect(await s.handshakes.take("signin", "old", t + 10)).toBeUndefined(); // an expired one is not handed out
+      await s.handshakes.put("signin", "old", {}, t + 10);
+      expect(await s.handshakes.prune(t + 500)).toBe(1);
+      expect(await s.handshakes.get("other", "a", t)).toEqual({ user: "bob" });
+    } finally {
+      await s.close();
+    }
+  });
+
   it("tells commit listeners about each batch of records, in order", async () => {
     const s = await backend.open();
     try {
@@ -311,6 +335,24 @@ describe("PostgreSQL replicas", () => {
       await pg.psql(`UPDATE rate_buckets SET at = at - interval '13 seconds' WHERE key = 'k'`, dbName);
       expect(await b.takeToken("t", "k", 5)).toBe(true); // 13 s at 5/min refilled one
       expect(await b.takeToken("t", "k", 5)).toBe(false);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it("shares handshakes: one opened on A is seen on B and used up on both when B takes it", async () => {
+    const [a, b] = await twoReplicas();
+    try {
+      const t = Date.now();
+      await a.handshakes.put("ssh-signin", "ch_1", { user: "ann" }, t + 60_000);
+      expect(await b.handshakes.get("ssh-signin", "ch_1", t)).toEqual({ user: "ann" });
+      const [fromA, fromB] = await Promise.all([
+        a.handshakes.take("ssh-signin", "ch_1", t),
+        b.handshakes.take("ssh-signin", "ch_1", t),
+      ]);
+      expect([fromA, fromB].filter((x) => x !== undefined)).toEqual([{ user: "ann" }]);
+      expect(await a.handshakes.get("ssh-signin", "ch_1", t)).toBeUndefined();
     } finally {
       await a.close();
       await b.close();

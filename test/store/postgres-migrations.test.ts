@@ -65,9 +65,19 @@ describe("PostgreSQL schema migrations", () => {
       "SELECT c.relname AS name, c.relkind::text AS kind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind IN ('r', 'S', 'i') ORDER BY 1",
     );
     const byKind = (k: string) => rels.rows.filter((r) => r.kind === k).map((r) => r.name);
-    expect(byKind("r")).toEqual(["audit", "audit_head", "leases", "rate_buckets", "sshca_meta", "state_entries"]);
+    expect(byKind("r")).toEqual([
+      "audit",
+      "audit_head",
+      "handshakes",
+      "leases",
+      "rate_buckets",
+      "sshca_meta",
+      "state_entries",
+    ]);
     expect(byKind("S")).toEqual(["state_seq"]);
-    expect(byKind("i")).toEqual(expect.arrayContaining(["audit_keys", "audit_time", "state_entries_version"]));
+    expect(byKind("i")).toEqual(
+      expect.arrayContaining(["audit_keys", "audit_time", "state_entries_version", "handshakes_expires_at"]),
+    );
     // The head row cannot be duplicated: the chain has one head.
     await expect(db.query("INSERT INTO audit_head (id, seq, hash) VALUES (2, 0, 'x')")).rejects.toMatchObject({
       code: "23514",

@@ -193,7 +193,9 @@ describe("PostgreSQL pool", () => {
         await c.query("UPDATE t SET v = v || '+' WHERE id = $1", [second]);
       });
     await Promise.all([run(1, 2), run(2, 1)]);
-    expect(attempts).toBe(3);
+    // At least one run again; a rerun can meet the other's lock order and deadlock once more
+    // (it starts after a random wait), so not exactly one. Each transaction's effect lands once.
+    expect(attempts).toBeGreaterThanOrEqual(3);
     expect((await db.query("SELECT v FROM t ORDER BY id")).rows).toEqual([{ v: "a++" }, { v: "b++" }]);
   });
 });

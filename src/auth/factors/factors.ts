@@ -7,6 +7,7 @@ import { parseSignInKey } from "../ssh-signin.js";
 import { blobFingerprint, verifySshSignature, verifySshSignatureDetails } from "../sshsig.js";
 import { signedInWithin } from "../credentials.js";
 import { randomBase32 } from "../tokens.js";
+import { HandshakeTable } from "../handshake-table.js";
 import type { Sealer } from "./sealed.js";
 import { newTotpSecret, totpBase32, totpStep, totpUri } from "./totp.js";
 import { approvalMessage } from "./approval-message.js";
@@ -72,14 +73,15 @@ interface SkChallenge {
  * and the admins. A TOTP seed is sealed at rest and shown once; a code works once.
  */
 export class Factors {
-  private readonly challenges = new Map<string, SkChallenge>();
+  private readonly challenges: HandshakeTable<SkChallenge>;
   readonly webauthn: WebAuthnCeremonies;
 
   /** Failed factor checks per approver (a code guessed at leisure is no second factor). */
   private readonly failed = new FailureWindow();
 
   constructor(private readonly deps: FactorDeps) {
-    this.webauthn = new WebAuthnCeremonies(deps.now, deps.random);
+    this.webauthn = new WebAuthnCeremonies(deps.now, deps.random, deps.storage.handshakes);
+    this.challenges = new HandshakeTable(deps.storage.handshakes, "factor-sk");
   }
 
   list(user: string): FactorView[] {
@@ -189,15 +191,12 @@ export class Factors {
   }
 
   /** A challenge the new security key signs to prove it is held (and present). */
-  skChallenge(user: string, token: TokenRecord, publicKey: string) {
+  async skChallenge(user: string, token: TokenRecord, publicKey: string) {
     this.mayEnrol(token);
     const key = parseSignInKey(publicKey);
     if (!key.line.startsWith("sk-"))
       throw fail.badRequest("a step-up factor must be a FIDO security key (sk-ssh-ed25519 or sk-ecdsa-sha2-nistp256)");
     const now = this.deps.now().getTime();
-    for (const [cid, c] of this.challenges) if (c.expiresAt <= now) this.challenges.delete(cid);
-    if ([...this.challenges.values()].filter((c) => c.user === user).length >= 8 || this.challenges.size >= 10_000)
-      throw fail.rateLimited("too many open factor enrolments; finish or let them expire first", 60);
     const id = `fc_${randomBase32(this.deps.random, 20)}`;
     const expiresAt = now + this.deps.config().auth.challengeTtl * 1000;
     const message = [
@@ -210,17 +209,27 @@ export class Factors {
       `expires=${new Date(expiresAt).toISOString()}`,
       "",
     ].join("\n");
-    this.challenges.set(id, { user, line: key.line, fingerprint: key.fingerprint, message, expiresAt });
+    // Kept under the user and the id: only this user's answer can find (and use up) it.
+    await this.challenges.open(
+      `${user}\n${id}`,
+      {
+        user,
+        address: user,
+        expiresAt,
+        value: { user, line: key.line, fingerprint: key.fingerprint, message, expiresAt },
+      },
+      now,
+      { perAddress: 8, perUser: 9, total: 10_000 },
+      "too many open factor enrolments; finish or let them expire first (retry in {retryAfter}s)",
+    );
     return { challenge: id, message, namespace: FACTOR_ADD_NAMESPACE, expiresAt: new Date(expiresAt).toISOString() };
   }
 
   /** Enrols the challenged security key if `signature` is its (user-present) signature of the challenge. */
   async addSk(user: string, token: TokenRecord, challengeId: string, signature: string): Promise<FactorView> {
     this.mayEnrol(token);
-    const c = this.challenges.get(challengeId);
-    if (c?.user === user) this.challenges.delete(challengeId);
-    if (!c || c.user !== user || c.expiresAt <= this.deps.now().getTime())
-      throw fail.badRequest("unknown or expired enrolment challenge; ask for a new one");
+    const c = await this.challenges.take(`${user}\n${challengeId}`, this.deps.now().getTime());
+    if (!c || c.user !== user) throw fail.badRequest("unknown or expired enrolment challenge; ask for a new one");
     let blob: Buffer;
     try {
       blob = verifySshSignature(signature, Buffer.from(c.message, "utf8"), FACTOR_ADD_NAMESPACE);

@@ -10,7 +10,9 @@ import {
   verifyRegistrationResponse,
 } from "@simplewebauthn/server";
 import { fail } from "../../errors.js";
+import type { Handshakes } from "../../store/port.js";
 import type { FactorRecord } from "../../store/state.js";
+import { HandshakeTable } from "../handshake-table.js";
 import { approvalMessage } from "./approval-message.js";
 
 /** The relying party: the console's origin and its host name (WebAuthn's RP ID). */
@@ -54,12 +56,15 @@ const TIMEOUT_MS = 120_000;
  * records (see factors.ts).
  */
 export class WebAuthnCeremonies {
-  private readonly pending = new Map<string, Pending>();
+  private readonly pending: HandshakeTable<Pending>;
 
   constructor(
     private readonly now: () => Date,
     private readonly random: (n: number) => Buffer,
-  ) {}
+    handshakes: Handshakes,
+  ) {
+    this.pending = new HandshakeTable(handshakes, "webauthn");
+  }
 
   /** Options for navigator.credentials.create(): a new credential for `user`, none already theirs. */
   async registrationOptions(
@@ -81,7 +86,7 @@ export class WebAuthnCeremonies {
       // EdDSA, ES256, RS256 (COSE, RFC 9053): what security keys and platform authenticators sign with.
       supportedAlgorithmIDs: [-8, -7, -257],
     });
-    this.hold(options.challenge, { user, purpose: { kind: "register", name } });
+    await this.hold(options.challenge, { user, purpose: { kind: "register", name } });
     return options;
   }
 
@@ -92,7 +97,7 @@ export class WebAuthnCeremonies {
     response: RegistrationResponseJSON,
   ): Promise<{ name: string; credential: NonNullable<FactorRecord["webauthn"]> }> {
     const challenge = clientChallenge(response.response.clientDataJSON);
-    const p = this.take(challenge, user);
+    const p = await this.take(challenge, user);
     if (p?.purpose.kind !== "register")
       throw fail.badRequest("unknown or expired registration; start adding the authenticator again");
     let verified: Awaited<ReturnType<typeof verifyRegistrationResponse>>;
@@ -148,7 +153,7 @@ export class WebAuthnCeremonies {
       ),
       userVerification: userVerification ? "required" : "preferred",
     });
-    this.hold(options.challenge, { user: approver, purpose: { kind: "approve", request: request.id, nonce } });
+    await this.hold(options.challenge, { user: approver, purpose: { kind: "approve", request: request.id, nonce } });
     return options;
   }
 
@@ -166,7 +171,7 @@ export class WebAuthnCeremonies {
     userVerification: boolean,
   ): Promise<{ factor: string; counter: number; userVerified: boolean }> {
     const given = clientChallenge(response.response?.clientDataJSON);
-    const p = this.take(given, approver);
+    const p = await this.take(given, approver);
     if (p?.purpose.kind !== "approve" || p.purpose.request !== request.id)
       throw fail.forbidden("unknown or expired WebAuthn challenge for this request; approve again");
     const expected = approvalChallenge({
@@ -202,21 +207,25 @@ export class WebAuthnCeremonies {
     return { factor: found[0], counter: info.newCounter, userVerified: info.userVerified };
   }
 
-  private hold(challenge: string, p: Omit<Pending, "expiresAt">): void {
+  /**
+   * Keeps a ceremony under its user and challenge, so only that user's response can use it up
+   * (another user's cannot even find it).
+   */
+  private async hold(challenge: string, p: Omit<Pending, "expiresAt">): Promise<void> {
     const now = this.now().getTime();
-    for (const [c, x] of this.pending) if (x.expiresAt <= now) this.pending.delete(c);
-    const mine = [...this.pending.values()].filter((x) => x.user === p.user).length;
-    if (mine >= PER_USER || this.pending.size >= TOTAL)
-      throw fail.rateLimited("too many WebAuthn ceremonies open; finish or let them expire first", 60);
-    this.pending.set(challenge, { ...p, expiresAt: now + TIMEOUT_MS });
+    const expiresAt = now + TIMEOUT_MS;
+    await this.pending.open(
+      `${p.user}\n${challenge}`,
+      { user: p.user, address: p.user, expiresAt, value: { ...p, expiresAt } },
+      now,
+      { perAddress: PER_USER, perUser: PER_USER + 1, total: TOTAL },
+      "too many WebAuthn ceremonies open; finish or let them expire first (retry in {retryAfter}s)",
+    );
   }
 
   /** The pending ceremony of this challenge, if it is this user's and not expired; it is used up. */
-  private take(challenge: string, user: string): Pending | undefined {
-    const p = this.pending.get(challenge);
-    if (!p || p.user !== user) return undefined;
-    this.pending.delete(challenge);
-    return p.expiresAt > this.now().getTime() ? p : undefined;
+  private take(challenge: string, user: string): Promise<Pending | undefined> {
+    return this.pending.take(`${user}\n${challenge}`, this.now().getTime());
   }
 }
 

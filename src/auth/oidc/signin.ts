@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import type { Config } from "../../config/schema.js";
 import { type ErrorCode, fail, SshcaError } from "../../errors.js";
 import { put, retryStale, StaleState, type Storage } from "../../store/port.js";
-import { ChallengeTable } from "../challenge-table.js";
+import { HandshakeTable } from "../handshake-table.js";
 import { userStatus } from "../credentials.js";
 import { mintToken, randomBase32 } from "../tokens.js";
 import { mapClaims, type MappedIdentity, sessionEnd } from "./claims.js";
@@ -84,9 +84,11 @@ export class OidcSignIn {
    * over its cap is refused, and past the total the oldest is dropped, so a flood from many
    * addresses cannot lock everyone out of single sign-on.
    */
-  private readonly flows = new ChallengeTable<Flow>();
+  private readonly flows: HandshakeTable<Flow>;
 
-  constructor(private readonly deps: OidcSignInDeps) {}
+  constructor(private readonly deps: OidcSignInDeps) {
+    this.flows = new HandshakeTable(deps.storage.handshakes, "oidc-flow");
+  }
 
   /** Starts a browser sign-in; answers the URL to open. */
   async startBrowser(
@@ -102,7 +104,7 @@ export class OidcSignIn {
     const url = await this.deps.provider.authorizationUrl({ redirectUri, state, nonce, codeChallenge });
     const id = `of_${randomBase32(this.deps.random, 20)}`;
     const expiresAt = now + BROWSER_FLOW_SECONDS * 1000;
-    this.keep(id, { kind: "browser", ip, redirectUri, state, nonce, expiresAt }, now);
+    await this.keep(id, { kind: "browser", ip, redirectUri, state, nonce, expiresAt }, now);
     return { flow: id, authorizationUrl: url.toString(), expiresAt: new Date(expiresAt).toISOString() };
   }
 
@@ -112,7 +114,7 @@ export class OidcSignIn {
     callback: { code: string; state: string; iss?: string | undefined },
     codeVerifier: string,
   ): Promise<OidcSession> {
-    const flow = this.take(id, "browser");
+    const flow = await this.take(id, "browser");
     if (callback.state !== flow.state)
       throw await this.refused("the state does not match this sign-in (a forged or mixed-up callback)");
     const params: Record<string, string> = { code: callback.code, state: callback.state };
@@ -145,7 +147,7 @@ export class OidcSignIn {
     const codeChallenge = createHash("sha256").update(codeVerifier).digest("base64url");
     const url = await this.deps.provider.authorizationUrl({ redirectUri, state, nonce, codeChallenge });
     const id = `of_${randomBase32(this.deps.random, 20)}`;
-    this.keep(
+    await this.keep(
       id,
       { kind: "console", ip, redirectUri, state, nonce, codeVerifier, expiresAt: now + BROWSER_FLOW_SECONDS * 1000 },
       now,
@@ -158,7 +160,7 @@ export class OidcSignIn {
     id: string,
     callback: { code: string; state: string; iss?: string | undefined },
   ): Promise<OidcSession & { maxAge: number }> {
-    const flow = this.take(id, "console");
+    const flow = await this.take(id, "console");
     if (callback.state !== flow.state)
       throw await this.refused("the state does not match this sign-in (a forged or mixed-up callback)");
     const params: Record<string, string> = { code: callback.code, state: callback.state };
@@ -193,7 +195,7 @@ export class OidcSignIn {
     const id = `of_${randomBase32(this.deps.random, 20)}`;
     const interval = Math.max(1, Math.min(60, d.interval ?? 5));
     const expiresAt = now + Math.max(30, Math.min(1800, d.expires_in)) * 1000;
-    this.keep(id, { kind: "device", ip, deviceCode: d.device_code, interval, nextPollAt: now, expiresAt }, now);
+    await this.keep(id, { kind: "device", ip, deviceCode: d.device_code, interval, nextPollAt: now, expiresAt }, now);
     return {
       flow: id,
       userCode: d.user_code,
@@ -215,17 +217,21 @@ export class OidcSignIn {
     id: string,
   ): Promise<{ status: "pending" | "slow_down"; interval: number } | { status: "done"; session: OidcSession }> {
     const now = this.deps.now().getTime();
-    const flow = this.peek(id, "device");
+    const flow = await this.peek(id, "device");
     if (now >= flow.expiresAt) {
-      this.flows.take(id, this.deps.now().getTime());
+      await this.flows.take(id, this.deps.now().getTime());
       throw await this.refused("the device code expired before the sign-in was confirmed; start again");
     }
+    // The flow is kept in the store that every replica reads, so the poll interval holds
+    // whichever replica a poll reaches.
     if (now < flow.nextPollAt) {
       flow.interval += 5;
       flow.nextPollAt = now + flow.interval * 1000;
+      await this.flows.update(id, flow, flow.expiresAt);
       return { status: "slow_down", interval: flow.interval };
     }
     flow.nextPollAt = now + flow.interval * 1000;
+    await this.flows.update(id, flow, flow.expiresAt);
     let tokens: VerifiedTokens;
     try {
       tokens = await this.deps.provider.pollDevice(flow.deviceCode);
@@ -235,16 +241,19 @@ export class OidcSignIn {
       if (err instanceof ProviderError && err.error === "slow_down") {
         flow.interval += 5;
         flow.nextPollAt = now + flow.interval * 1000;
+        await this.flows.update(id, flow, flow.expiresAt);
         return { status: "slow_down", interval: flow.interval };
       }
-      this.flows.take(id, this.deps.now().getTime());
+      await this.flows.take(id, this.deps.now().getTime());
       if (err instanceof ProviderError && err.error === "access_denied")
         throw await this.refused("the sign-in was denied at the identity provider");
       if (err instanceof ProviderError && err.error === "expired_token")
         throw await this.refused("the device code expired before the sign-in was confirmed; start again");
       throw await this.refused(providerReason(err));
     }
-    this.flows.take(id, this.deps.now().getTime());
+    // Taken before the session is minted: of two polls that both got tokens, one finishes.
+    if (!(await this.flows.take(id, this.deps.now().getTime())))
+      throw new SshcaError("unauthenticated", "unknown or expired sign-in; start again");
     return { status: "done", session: await this.complete(tokens, "device") };
   }
 
@@ -372,29 +381,27 @@ export class OidcSignIn {
   }
 
   /** Keeps a new flow, or refuses (429) a client address that has too many open. */
-  private keep(id: string, flow: Flow, now: number): void {
-    const added = this.flows.add(id, { user: id, address: flow.ip, expiresAt: flow.expiresAt, value: flow }, now, {
-      perAddress: PER_ADDRESS,
-      perUser: 1,
-      total: TOTAL,
-    });
-    if (!added.ok)
-      throw fail.rateLimited(
-        "too many sign-ins in progress from this address; finish or let them expire first",
-        added.retryAfterSeconds,
-      );
+  private async keep(id: string, flow: Flow, now: number): Promise<void> {
+    await this.flows.open(
+      id,
+      { user: id, address: flow.ip, expiresAt: flow.expiresAt, value: flow },
+      now,
+      { perAddress: PER_ADDRESS, perUser: 1, total: TOTAL },
+      "too many sign-ins in progress from this address; finish or let them expire first",
+    );
   }
 
-  private peek<K extends Flow["kind"]>(id: string, kind: K): Extract<Flow, { kind: K }> {
-    const flow = this.flows.get(id, this.deps.now().getTime());
+  private async peek<K extends Flow["kind"]>(id: string, kind: K): Promise<Extract<Flow, { kind: K }>> {
+    const flow = await this.flows.get(id, this.deps.now().getTime());
     if (!flow || flow.kind !== kind) throw new SshcaError("unauthenticated", "unknown or expired sign-in; start again");
     return flow as Extract<Flow, { kind: K }>;
   }
 
-  private take<K extends Flow["kind"]>(id: string, kind: K): Extract<Flow, { kind: K }> {
-    const flow = this.peek(id, kind);
-    this.flows.take(id, this.deps.now().getTime());
-    return flow;
+  /** Takes the flow (single-use on every replica); a flow of another kind is used up too. */
+  private async take<K extends Flow["kind"]>(id: string, kind: K): Promise<Extract<Flow, { kind: K }>> {
+    const flow = await this.flows.take(id, this.deps.now().getTime());
+    if (!flow || flow.kind !== kind) throw new SshcaError("unauthenticated", "unknown or expired sign-in; start again");
+    return flow as Extract<Flow, { kind: K }>;
   }
 }
 

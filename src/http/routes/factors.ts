@@ -24,9 +24,9 @@ export function factorRoutes(storage: Pick<Storage, "state">, factors: Factors):
     parse(z.strictObject({}), jsonBody(req), "factor");
     res.status(201).json(await factors.addTotp(identityOf(res).user, session(res)));
   });
-  r.post("/sk/challenge", (req, res) => {
+  r.post("/sk/challenge", async (req, res) => {
     const { publicKey } = parse(z.strictObject({ publicKey: z.string().max(16 * 1024) }), jsonBody(req), "factor");
-    res.status(201).json(factors.skChallenge(identityOf(res).user, session(res), publicKey));
+    res.status(201).json(await factors.skChallenge(identityOf(res).user, session(res), publicKey));
   });
   r.post("/sk", async (req, res) => {
     const b = parse(

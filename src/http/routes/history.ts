@@ -63,6 +63,7 @@ export function historyRoutes(access: AccessService, audit: AuditQuery): Router 
   r.get("/:id/windows", async (req, res) => {
     const identity = identityOf(res);
     const id = parse(requestIdParam, req.params.id, "request id");
+    await access.seen(id);
     const current = access.visible(identity, id);
     const page = await audit.query({ user: current.requester, types: WINDOW_TYPES }, { limit: 500 });
     const records = page.records.filter((x) => {

@@ -1,23 +1,45 @@
 import { Router } from "express";
 import { approvableRoles, isAdmin, isAuditor, requestableRoles } from "../../access/policy.js";
 import { principalsFileFor } from "../../access/principals.js";
-import type { CaKey } from "../../ca/ca-key.js";
+import sshpk from "sshpk";
+import { phaseOf, publishedKeys, retiredKeys, signingKey } from "../../ca/keyset.js";
+import { signatureAlgorithmFor } from "../../ca/signer.js";
+import type { CaKeySet } from "../../domain/ca.js";
 import type { Config } from "../../config/schema.js";
 import { fail } from "../../errors.js";
 import { identityOf } from "../auth.js";
-import type { CaView, PrincipalsView, WhoamiView } from "../contract.js";
+import type { CaKeyView, CaView, PrincipalsView, WhoamiView } from "../contract.js";
 import { parse, principalsQuery } from "../schemas.js";
 
-/** GET /v1/ca: the CA public key (public; target hosts fetch it for TrustedUserCAKeys). */
-export function caRoutes(ca: CaKey): Router {
+/** What anyone may know about a CA's keys: which to trust now, which signs, which are retired. Pure. */
+export function caView(set: CaKeySet): CaView {
+  const signing = signingKey(set);
+  return {
+    publicKey: signing.publicKey,
+    fingerprint: signing.fingerprint,
+    signatureAlgorithm: signatureAlgorithmFor(sshpk.parseKey(signing.publicKey, "ssh")),
+    phase: phaseOf(set).phase,
+    keys: publishedKeys(set).map((k) => ({
+      publicKey: k.publicKey,
+      fingerprint: k.fingerprint,
+      status: k.status as CaKeyView["status"],
+    })),
+    retired: retiredKeys(set).map((k) => k.fingerprint),
+  };
+}
+
+/**
+ * GET /v1/ca: the user CA's keys (public; target hosts fetch them for TrustedUserCAKeys), and
+ * GET /v1/ca/host: the host CA's (users' @cert-authority lines).
+ */
+export function caRoutes(cas: { user: { set: CaKeySet }; host: { set: CaKeySet } | undefined }): Router {
   const r = Router();
   r.get("/", (_req, res) => {
-    const view: CaView = {
-      publicKey: ca.publicKeyLine,
-      fingerprint: ca.fingerprint,
-      signatureAlgorithm: ca.signatureAlgorithm,
-    };
-    res.json(view);
+    res.json(caView(cas.user.set));
+  });
+  r.get("/host", (_req, res) => {
+    if (!cas.host) throw fail.notFound("this CA signs no host certificates (no host CA key)");
+    res.json(caView(cas.host.set));
   });
   return r;
 }

@@ -93,6 +93,7 @@ export function requestRoutes(deps: RequestRouteDeps): Router {
     const identity = identityOf(res);
     const id = parse(requestIdParam, req.params.id, "request id");
     const q = parse(waitQuery, req.query, "query");
+    await access.seen(id);
     let current = access.visible(identity, id);
     if (q.version !== undefined && q.wait && current.version === q.version) {
       const waitMs = Math.min(q.wait, MAX_WAIT_SECONDS) * 1000;

@@ -34,12 +34,12 @@ export function signInRoutes(
   challenges: RateLimiter,
 ): Router {
   const r = Router();
-  r.post("/challenge", (req, res) => {
+  r.post("/challenge", async (req, res) => {
     const { key } = clientOf(req);
     if (!challenges.take(key))
       throw throttled(challenges.waitFor(key), "too many sign-in challenges from this address");
     const { user } = parse(challengeBody, jsonBody(req), "challenge request");
-    res.status(201).json(signIn.challenge(user, key));
+    res.status(201).json(await signIn.challenge(user, key));
   });
   r.post("/ssh", async (req, res) => {
     const body = parse(signInBody, jsonBody(req), "sign-in");
@@ -106,10 +106,10 @@ export function keyRoutes(
       .map(([fingerprint, k]) => ({ fingerprint, publicKey: k.publicKey, addedAt: k.addedAt, addedBy: k.addedBy }));
     res.json({ keys });
   });
-  r.post("/challenge", (req, res) => {
+  r.post("/challenge", async (req, res) => {
     const { user } = identityOf(res);
     const { publicKey } = parse(keyChallengeBody, jsonBody(req), "key");
-    res.status(201).json(registration.challenge(user, publicKey));
+    res.status(201).json(await registration.challenge(user, publicKey));
   });
   r.post("/", async (req, res) => {
     const { user } = identityOf(res);

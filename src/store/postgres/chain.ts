@@ -98,6 +98,13 @@ export function checkStorable(e: AuditEvent): void {
   }
 }
 
+/** Refuses a state value PostgreSQL's jsonb cannot hold, before it joins (and fails) a batch of others. */
+export function checkStorableValue(collection: string, key: string, value: unknown): void {
+  if (!storable(key) || !storable(value)) {
+    throw new SshcaError("bad_request", `${collection} entry: a text field holds a NUL or an unpaired surrogate`);
+  }
+}
+
 function storable(v: unknown): boolean {
   if (typeof v === "string") return !v.includes("\0") && v.isWellFormed();
   if (Array.isArray(v)) return v.every(storable);

@@ -52,7 +52,13 @@ export async function reload(db: Postgres, cache: StateCache): Promise<{ changed
   const { rows, upTo, head } = await db.tx(
     async (c) => {
       const h = await c.query<{ seq: string; hash: string }>("SELECT seq, hash FROM audit_head WHERE id = 1");
-      const max = await c.query<{ v: string | null }>("SELECT max(version) AS v FROM state_entries");
+      // Up to the newest version written, or the newest pruned tombstone if that is newer (the
+      // last change was a removal whose tombstone is gone): otherwise every catch-up after this
+      // would find itself behind the pruned mark and reload again.
+      const max = await c.query<{ v: string | null }>(
+        `SELECT GREATEST((SELECT max(version) FROM state_entries),
+                         (SELECT value FROM sshca_meta WHERE key = 'tombstones_pruned_below')::bigint) AS v`,
+      );
       const all = await c.query<{ collection: string; key: string; value: unknown; version: string }>(
         "SELECT collection, key, value, version FROM state_entries WHERE value IS NOT NULL",
       );

@@ -93,6 +93,24 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 2,
+    name: "sign-in handshakes shared by replicas",
+    statements: [
+      // Sign-in challenges, single sign-on flows, one-time console links and WebAuthn ceremonies
+      // in progress: opened on one replica, finished on any. Minutes long, never audited;
+      // expires_at is milliseconds since the epoch by the replicas' clocks. Values hold no
+      // secret that works alone (a link's code is kept only as its hash, the key).
+      `CREATE TABLE handshakes (
+        kind text NOT NULL,
+        id text NOT NULL,
+        value jsonb NOT NULL,
+        expires_at bigint NOT NULL,
+        PRIMARY KEY (kind, id)
+      )`,
+      `CREATE INDEX handshakes_expires_at ON handshakes (expires_at)`,
+    ],
+  },
 ];
 
 /** The newest schema version this sshcad knows. */

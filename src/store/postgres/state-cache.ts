@@ -77,19 +77,24 @@ export class StateCache {
   }
 
   /**
-   * Replaces the whole cache with `rows` (every live entry, as a full reload reads them): for a
-   * replica that may have missed changes (the change feed was down, or tombstones it had not
-   * read were pruned). Returns the entries that differ from what was cached.
+   * Replaces the cache with `rows` (every live entry, as a full reload reads them in one
+   * snapshot at `upToVersion`): for a replica that may have missed changes (the change feed was
+   * down, or tombstones it had not read were pruned). An entry cached with a version above the
+   * snapshot's stays: it is this replica's own commit that landed while the snapshot was read,
+   * which the feed will not read back, so the snapshot's older row must not undo it. Returns
+   * the entries that differ from what was cached.
    */
   replaceAll(rows: readonly EntryRow[], upToVersion: number): EntryId[] {
     const changed: EntryId[] = [];
     const seen = new Set<string>();
     for (const row of rows) {
       if (!known.has(row.collection)) continue;
-      seen.add(id(row.collection, row.key));
-      const before = this.versions.get(id(row.collection, row.key));
+      const k = id(row.collection, row.key);
+      seen.add(k);
+      const before = this.versions.get(k);
+      if (before !== undefined && before > row.version) continue; // newer than the snapshot: keep
       if (before !== row.version || this.get(row.collection as Collection, row.key) === undefined) {
-        this.versions.delete(id(row.collection, row.key));
+        this.versions.delete(k);
         this.apply(row);
         changed.push({ collection: row.collection as Collection, key: row.key });
       }
@@ -97,12 +102,13 @@ export class StateCache {
     for (const collection of STATE_COLLECTIONS) {
       const coll = this.doc[collection] as Record<string, unknown>;
       for (const key of Object.keys(coll)) {
-        if (seen.has(id(collection, key))) continue;
+        const k = id(collection, key);
+        if (seen.has(k) || (this.versions.get(k) ?? 0) > upToVersion) continue;
         delete coll[key];
         changed.push({ collection, key });
       }
     }
-    for (const k of this.versions.keys()) if (!seen.has(k)) this.versions.delete(k);
+    for (const [k, v] of this.versions) if (!seen.has(k) && v <= upToVersion) this.versions.delete(k);
     this.lastVersion = Math.max(this.lastVersion, upToVersion);
     return changed;
   }

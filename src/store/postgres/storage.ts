@@ -2,11 +2,13 @@ import type { Logger } from "pino";
 import type { AuditQuery } from "../../audit/query.js";
 import type { AuditRecord, AuditType } from "../../audit/record.js";
 import { SshcaError, safeErr } from "../../errors.js";
-import type { AuditCursor, AuditEvent, Change, Storage } from "../port.js";
+import type { AuditCursor, AuditEvent, Change, Handshakes, Storage } from "../port.js";
 import { StaleState } from "../port.js";
 import type { Collection, StateView } from "../state.js";
 import { PostgresAuditQuery } from "./audit-query.js";
-import { checkStorable } from "./chain.js";
+import { checkStorable, checkStorableValue } from "./chain.js";
+import { unavailable } from "./errors.js";
+import { PostgresHandshakes } from "./handshakes.js";
 import { CHANNEL, commitBatch, type PendingCommit } from "./commit-batch.js";
 import { catchUp, pruneTombstones, reload } from "./feed.js";
 import type { Listener } from "./listen.js";
@@ -31,9 +33,15 @@ export interface PostgresStorageOptions {
   batchMax?: number;
   /** How often the cache is caught up even without a notification (default 5 s). */
   pollMs?: number;
+  /** Commits waiting at most (default 4096); more are refused at once with 503. */
+  queueMax?: number;
+  /** A commit not begun within this long is refused, nothing written (default 10 s). */
+  queueWaitMs?: number;
 }
 
 interface Queued extends PendingCommit {
+  /** When it was queued (monotonic ms), for queueWaitMs. */
+  queuedAt: number;
   resolve: (records: AuditRecord[]) => void;
   reject: (err: unknown) => void;
 }
@@ -44,6 +52,7 @@ const PRUNE_MS = 10 * 60_000;
 export class PostgresStorage implements Storage {
   readonly backend = "postgres" as const;
   readonly audit: AuditQuery;
+  readonly handshakes: Handshakes;
   private readonly cache: StateCache;
   private headNow = { seq: 0, hash: "" };
   private error: string | undefined;
@@ -61,6 +70,7 @@ export class PostgresStorage implements Storage {
   private constructor(private readonly opts: PostgresStorageOptions) {
     this.cache = new StateCache(opts.now());
     this.audit = new PostgresAuditQuery(opts.db);
+    this.handshakes = new PostgresHandshakes(opts.db);
   }
 
   /** Listens first, then loads: a change made while loading is announced and read after. */
@@ -108,7 +118,13 @@ export class PostgresStorage implements Storage {
   commit(events: readonly AuditEvent[], changes: readonly Change[] = []): Promise<AuditRecord[]> {
     if (this.closed) return Promise.reject(new SshcaError("unavailable", "sshcad is shutting down"));
     const time = this.opts.now().toISOString();
-    for (const e of events) checkStorable({ ...e, time });
+    try {
+      for (const e of events) checkStorable({ ...e, time });
+      // A value the database cannot store would fail the whole batch it joins, not just its commit.
+      for (const c of changes) if (c.value !== undefined) checkStorableValue(c.collection, c.key, c.value);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const expects: PendingCommit["expects"][number][] = [];
     const stale: string[] = [];
     for (const c of changes) {
@@ -119,8 +135,12 @@ export class PostgresStorage implements Storage {
     }
     // Decided on an entry this replica already knows was replaced: no need to ask the database.
     if (stale.length > 0) return Promise.reject(new StaleState(stale));
+    // While the database is slow or gone, waiting commits are bounded: a caller hears 503 at
+    // once rather than joining a queue it would wait minutes in.
+    if (this.queue.length >= (this.opts.queueMax ?? 4096) || (this.error && this.queue.length >= this.batchMax))
+      return Promise.reject(unavailable(this.error ?? "too many writes waiting; try again shortly"));
     return new Promise((resolve, reject) => {
-      this.queue.push({ events, changes, expects, resolve, reject });
+      this.queue.push({ events, changes, expects, queuedAt: performance.now(), resolve, reject });
       this.kick();
     });
   }
@@ -183,6 +203,10 @@ export class PostgresStorage implements Storage {
       [scope, key.slice(0, 200), perMinute],
     );
     return r.rowCount === 1;
+  }
+
+  sync(): Promise<void> {
+    return this.refresh();
   }
 
   /** Catches the cache up now (after a notification, on a timer, or before a stale commit is retried). */
@@ -252,10 +276,22 @@ export class PostgresStorage implements Storage {
     });
   }
 
+  private get batchMax(): number {
+    return this.opts.batchMax ?? 64;
+  }
+
   private async flush(): Promise<void> {
     while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.opts.batchMax ?? 64);
-      await this.run(batch);
+      const batch = this.queue.splice(0, this.batchMax);
+      // A commit that waited too long (the database was slow or down) is refused unwritten: its
+      // caller has likely given up, and the ones behind it should not wait for it too.
+      const oldest = performance.now() - (this.opts.queueWaitMs ?? 10_000);
+      const live = batch.filter((b) => {
+        if (b.queuedAt >= oldest) return true;
+        b.reject(unavailable(this.error ?? "the write waited too long for the database; nothing was written"));
+        return false;
+      });
+      if (live.length > 0) await this.run(live);
     }
   }
 
@@ -265,8 +301,13 @@ export class PostgresStorage implements Storage {
       const time = this.opts.now().toISOString();
       outcome = await this.opts.db.tx((c) => commitBatch(c, batch, time, this.opts.replica));
     } catch (err) {
-      if (err instanceof SshcaError && err.code === "unavailable") this.error = err.message;
       for (const b of batch) b.reject(err);
+      if (err instanceof SshcaError && err.code === "unavailable") {
+        this.error = err.message;
+        // The commits queued behind it would meet the same database: they hear 503 now, not
+        // one statement timeout per batch later (nothing of theirs was written).
+        for (const b of this.queue.splice(0)) b.reject(err);
+      }
       // A commit whose outcome is unknown may have landed: the feed tells, soon.
       void this.refresh();
       return;

@@ -1,0 +1,42 @@
+import type { Handshakes } from "../port.js";
+import type { Queryable } from "./pool.js";
+
+/**
+ * Handshakes in the handshakes table, so that a sign-in opened on one replica can be finished
+ * on another. `take` is one DELETE ... RETURNING: of two replicas taking one id at once, the
+ * row goes to exactly one. Expiry compares the callers' clock (`now`, ms), like the in-memory
+ * store, so a test's clock governs both; replicas' clocks are expected to agree within seconds.
+ */
+export class PostgresHandshakes implements Handshakes {
+  constructor(private readonly db: Queryable) {}
+
+  async put(kind: string, id: string, value: unknown, expiresAt: number): Promise<void> {
+    await this.db.query(
+      `INSERT INTO handshakes (kind, id, value, expires_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (kind, id) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at`,
+      [kind, id, JSON.stringify(value), expiresAt],
+    );
+  }
+
+  async get(kind: string, id: string, now: number): Promise<unknown> {
+    const r = await this.db.query<{ value: unknown }>(
+      "SELECT value FROM handshakes WHERE kind = $1 AND id = $2 AND expires_at > $3",
+      [kind, id, now],
+    );
+    return r.rows[0]?.value;
+  }
+
+  async take(kind: string, id: string, now: number): Promise<unknown> {
+    const r = await this.db.query<{ value: unknown; live: boolean }>(
+      "DELETE FROM handshakes WHERE kind = $1 AND id = $2 RETURNING value, expires_at > $3 AS live",
+      [kind, id, now],
+    );
+    const row = r.rows[0];
+    return row?.live ? row.value : undefined;
+  }
+
+  async prune(now: number): Promise<number> {
+    const r = await this.db.query("DELETE FROM handshakes WHERE expires_at <= $1", [now]);
+    return r.rowCount ?? 0;
+  }
+}
