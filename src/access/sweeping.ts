@@ -7,7 +7,7 @@ import { settleGate } from "./gating.js";
 import { issue } from "./issuing.js";
 import type { RequestLedger } from "./ledger.js";
 import { isFinished, sweepAt } from "./retention.js";
-import { stillRevocable } from "./revoked.js";
+import { prunableRevoked } from "./revoked.js";
 import { remind, remindEvery } from "./reviewing.js";
 import { expireIfDue } from "./transitions.js";
 
@@ -53,10 +53,13 @@ export class Sweeper {
     await this.pruneRevoked(now);
   }
 
-  /** Revoked serials leave the live state (and the KRL) once past validBefore plus the skew margin. */
+  /**
+   * Revoked serials leave the live state an hour past validBefore (REVOKED_KEEP_MS), not at the
+   * KRL's 5-minute margin: this replica's clock decides for every replica, and may run fast.
+   */
   private async pruneRevoked(now: Date): Promise<void> {
     const { storage } = this.ledger.deps;
-    const done = Object.values(storage.state.revoked).filter((r) => !stillRevocable(r, now));
+    const done = Object.values(storage.state.revoked).filter((r) => prunableRevoked(r, now));
     if (done.length === 0) return;
     await storage.commit(
       [],

@@ -4,6 +4,7 @@ import type { AuditRecord } from "../audit/record.js";
 import type { WebhookConfig } from "../config/schema.js";
 import { safeErr } from "../errors.js";
 import { put, StaleState, type Storage } from "../store/port.js";
+import { backoffMs, leaseMs } from "./webhook-lease.js";
 import { buildPayload, slackMessage } from "./payload.js";
 import type { Recipients } from "./recipients.js";
 
@@ -17,10 +18,15 @@ export interface WebhookDeps {
   onFailure?: (hook: string) => void;
   /** The console's public URL (console.url), for each payload's link. */
   consoleUrl?: () => string | undefined;
+  /** In [0, 1), for the jitter of every backoff (Math.random when not given). */
+  random?: () => number;
 }
 
-/** How long a replica holds a webhook's deliveries before another may take over (renewed as it goes). */
-const LEASE_MS = 30_000;
+/** How often a replica that does not hold a webhook's lease looks whether it is free. */
+const IDLE_CLAIM_MS = 10_000;
+
+/** What became of one event: accepted, the worker stopped, or another replica holds the lease now. */
+type Delivery = "delivered" | "stopped" | "lost";
 
 /** HMAC-SHA256 of the exact body bytes, hex, as "sha256=<hex>" (the GitHub webhook convention). */
 export function signBody(secret: string, body: string): string {
@@ -64,20 +70,25 @@ export class WebhookWorker {
   }
 
   /**
-   * One replica delivers to a webhook at a time (it holds the lease, renewed as it goes; another
-   * takes over if it dies), from the cursor in the live state, which moves only as its holder
-   * wrote it: a cursor another replica moved meanwhile (StaleState) sends this one back to read it.
+   * One replica delivers to a webhook at a time: it holds the lease, renewed between batches and
+   * before every delivery attempt, and stops the moment a renewal fails (another replica took
+   * over). It reads from the cursor in the live state, which moves only as its holder wrote it: a
+   * cursor another replica moved meanwhile (StaleState) sends this one back to read it. Any other
+   * failure (the database restarting, a connection lost) is logged and retried after a bounded
+   * backoff: nothing but stop() ends the loop, and stop() gives the lease back.
    */
   private async loop(): Promise<void> {
     const { storage } = this.deps;
     const name = this.hook.name;
+    const lease = leaseMs(this.hook);
+    let failures = 0;
     while (!this.stopped) {
-      if (!(await storage.claim("webhook", name, LEASE_MS))) {
-        await this.sleep(new Promise((r) => setTimeout(r, LEASE_MS / 3)));
-        continue;
-      }
-      let entry: { cursor: number } | undefined = storage.state.webhooks[name];
       try {
+        if (!(await storage.claim("webhook", name, lease))) {
+          await this.pause(IDLE_CLAIM_MS);
+          continue;
+        }
+        let entry: { cursor: number } | undefined = storage.state.webhooks[name];
         if (!entry) {
           // A webhook seen for the first time starts at the head, not at the beginning of history.
           entry = { cursor: storage.head.seq };
@@ -86,32 +97,51 @@ export class WebhookWorker {
         const reader = storage.cursor(entry.cursor);
         while (!this.stopped) {
           const records = await reader.read(64);
+          failures = 0;
           if (records.length === 0) {
             await this.sleep(this.deps.nextCommit());
-            if (!(await storage.claim("webhook", name, LEASE_MS))) break;
+            if (!(await storage.claim("webhook", name, lease))) break;
             continue;
           }
           let cursor: number = entry.cursor;
+          let outcome: Delivery = "delivered";
           for (const record of records) {
             if (this.stopped) break;
-            if (this.matches(record) && !(await this.deliver(record))) break;
+            if (this.matches(record)) outcome = await this.deliver(record, entry, lease);
+            if (outcome !== "delivered") break;
             cursor = record.seq;
           }
+          // A worker that lost the lease writes nothing: the new holder owns the cursor.
+          if (outcome === "lost") break;
           // State entries are replaced, never mutated: the state journals changed entries only.
+          // Expecting the entry read makes a cursor moved meanwhile by another holder a StaleState.
           const next: { cursor: number } = { cursor };
           await storage.commit([], [put("webhooks", name, next, { entry })]);
           entry = next;
-          if (!(await storage.claim("webhook", name, LEASE_MS))) break;
+          if (!(await storage.claim("webhook", name, lease))) break;
         }
       } catch (err) {
-        if (!(err instanceof StaleState)) throw err;
+        if (this.stopped) break;
+        if (err instanceof StaleState) continue; // another holder moved the cursor: read it again
+        const delay = backoffMs(failures++, 500, 15_000, this.random());
+        this.deps.log.warn(
+          { webhook: name, err: safeErr(err), retryInMs: delay },
+          "webhook worker could not reach its storage; will retry",
+        );
+        await this.pause(delay);
       }
     }
     await storage.release("webhook", name).catch(() => undefined);
   }
 
-  /** Sends one event until it is accepted; false if the worker was stopped first. */
-  private async deliver(record: AuditRecord): Promise<boolean> {
+  /**
+   * Sends one event until it is accepted. Before every attempt (and before every backoff) the
+   * lease is renewed for the attempt's timeout, or the backoff, with room: a replica that can no
+   * longer renew it, or finds the cursor moved, stops ("lost") rather than send what the new
+   * holder sends too. "stopped" if stop() came first.
+   */
+  private async deliver(record: AuditRecord, entry: { cursor: number }, lease: number): Promise<Delivery> {
+    const { storage } = this.deps;
     const payload = buildPayload(this.hook.name, record, this.deps.recipients(record), this.deps.consoleUrl?.());
     const body = JSON.stringify(this.hook.format === "slack" ? { ...slackMessage(payload) } : payload);
     const headers = {
@@ -122,7 +152,16 @@ export class WebhookWorker {
       "idempotency-key": payload.id,
       "x-sshca-signature": signBody(this.secret, body),
     };
+    const stillOurs = async (ms: number): Promise<boolean> => {
+      const cursor = storage.state.webhooks[this.hook.name]?.cursor;
+      if ((await storage.claim("webhook", this.hook.name, ms)) && cursor === entry.cursor) {
+        return true;
+      }
+      this.deps.log.info({ webhook: this.hook.name, event: payload.id }, "webhook lease taken over by another replica");
+      return false;
+    };
     for (let attempt = 0; !this.stopped; attempt++) {
+      if (!(await stillOurs(lease))) return "lost";
       try {
         const res = await fetch(this.hook.url, {
           method: "POST",
@@ -132,20 +171,33 @@ export class WebhookWorker {
           redirect: "manual",
         });
         await res.arrayBuffer().catch(() => undefined);
-        if (res.status >= 200 && res.status < 300) return true;
+        if (res.status >= 200 && res.status < 300) return "delivered";
         throw new Error(`receiver answered ${res.status}`);
       } catch (err) {
-        if (this.stopped) return false;
+        if (this.stopped) return "stopped";
         this.deps.onFailure?.(this.hook.name);
-        const delay = Math.min(this.hook.retry.max, this.hook.retry.initial * 2 ** Math.min(attempt, 20)) * 1000;
+        const delay = backoffMs(attempt, this.hook.retry.initial * 1000, this.hook.retry.max * 1000, this.random());
         this.deps.log.warn(
           { webhook: this.hook.name, event: payload.id, attempt: attempt + 1, retryInMs: delay, err: safeErr(err) },
           "webhook delivery failed; will retry",
         );
-        await this.sleep(new Promise((r) => setTimeout(r, delay * (0.75 + Math.random() * 0.5))));
+        // Held through the backoff too, so no other replica starts on this event meanwhile.
+        if (!(await stillOurs(delay + lease))) return "lost";
+        await this.pause(delay);
       }
     }
-    return false;
+    return "stopped";
+  }
+
+  private random(): number {
+    return (this.deps.random ?? Math.random)();
+  }
+
+  /** Waits `ms` or for stop(); the timer does not outlive the wait. */
+  private async pause(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await this.sleep(new Promise((r) => (timer = setTimeout(r, ms))));
+    clearTimeout(timer);
   }
 
   /** Waits for `what` or for stop(), whichever comes first. */

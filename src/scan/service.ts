@@ -123,28 +123,43 @@ export class ScanService {
     return scansComplete(req);
   }
 
+  /**
+   * One replica runs each scheduled scan. The lease is taken once this replica has a free slot
+   * in its pool, not before: a scan queued behind others for longer than the lease would
+   * otherwise find its lease taken over, and run again, by another replica. With the lease, the
+   * scan must still be due in the live state (another replica may have run it while this one
+   * queued). The lease is left to lapse rather than released: until it does, every other replica
+   * has long seen the result and no longer finds it due. Each watch round is its own scan, named
+   * by the scan it counts from.
+   */
   private async scanFor(id: string, host: string, slot: DueScan["slot"], trigger: ScanTrigger): Promise<void> {
-    const due = this.deps.access.get(id);
-    if (!due) return;
-    // One replica runs each scheduled scan. The lease is left to lapse rather than released:
-    // until it does, every other replica has long seen the result and no longer finds it due.
-    // Each watch round is its own scan, named by the scan it counts from.
-    const timeout = this.deps.config().hosts[host]?.scan.timeout ?? 300;
-    const round = slot === "during" ? `@${(due.scans?.[host]?.during ?? due.scans?.[host]?.issue)?.at ?? ""}` : "";
-    if (!(await this.deps.audit.claim("scan", `${id}|${host}|${slot}${round}`, (timeout + 120) * 1000))) return;
-    const req = this.deps.access.get(id);
-    if (!req) return;
-    const baseline = slot === "issue" ? undefined : req.scans?.[host]?.issue;
-    // A watch raises drift when what it finds changed since the previous watch (or it is the
-    // first): an unexpected port that stays open is raised once, not every few minutes.
-    const previous = slot === "during" ? req.scans?.[host]?.during : undefined;
-    const record = await this.scan(host, trigger, req, baseline?.outcome === "ok" ? baseline : undefined, previous);
-    await this.deps.access.applyScan(id, host, slot, toRef(record));
+    const round = (r: AccessRequest) =>
+      slot === "during" ? `@${(r.scans?.[host]?.during ?? r.scans?.[host]?.issue)?.at ?? ""}` : "";
+    const queued = this.deps.access.get(id);
+    if (!queued) return;
+    const lease = `${id}|${host}|${slot}${round(queued)}`;
+    const record = await this.pool.run(async () => {
+      const config = this.deps.config();
+      const timeout = config.hosts[host]?.scan.timeout ?? 300;
+      if (!(await this.deps.audit.claim("scan", lease, (timeout + 120) * 1000))) return undefined;
+      const req = this.deps.access.get(id);
+      if (!req || `${id}|${host}|${slot}${round(req)}` !== lease) return undefined;
+      const role = config.roles[req.role];
+      const due = dueScans(req, role, this.deps.now(), watchOf(config, role));
+      if (!due.some((d) => d.host === host && d.slot === slot)) return undefined;
+      const baseline = slot === "issue" ? undefined : req.scans?.[host]?.issue;
+      // A watch raises drift when what it finds changed since the previous watch (or it is the
+      // first): an unexpected port that stays open is raised once, not every few minutes.
+      const previous = slot === "during" ? req.scans?.[host]?.during : undefined;
+      return this.scan(host, trigger, req, baseline?.outcome === "ok" ? baseline : undefined, previous, true);
+    }, "high");
+    if (record) await this.deps.access.applyScan(id, host, slot, toRef(record));
   }
 
   /**
    * Scans one inventory host and records it in the audit log (scan.started, then scan.finished or
    * scan.failed, and scan.drift when an after-access scan differs). Returns the record.
+   * `inSlot`: the caller already holds a slot of the pool (a scheduled scan, leased in it).
    */
   async scan(
     hostName: string,
@@ -152,6 +167,7 @@ export class ScanService {
     req?: AccessRequest,
     baseline?: ScanRef,
     previous?: ScanRef,
+    inSlot = false,
   ): Promise<ScanRecord> {
     const config = this.deps.config();
     const id = `sc_${randomBase32(this.deps.random, 16)}`;
@@ -160,61 +176,59 @@ export class ScanService {
       : {};
     const host = Object.hasOwn(config.hosts, hostName) ? config.hosts[hostName] : undefined;
     // Recorded as started once it has a slot, so the audit log shows the order scans ran in.
-    const record = await this.pool.run(
-      async (): Promise<ScanRecord> => {
-        await this.deps.audit.append("scan.started", "sshcad", { scan: id, host: hostName, trigger, ...about });
-        const startedAt = this.deps.now().toISOString();
-        if (!host) {
-          return this.failed(
-            id,
-            hostName,
-            "",
-            trigger,
-            startedAt,
-            [],
-            `host ${hostName} is no longer in the inventory`,
-            req,
-          );
-        }
-        let ip: string;
-        try {
-          ip = await resolveTarget(host.address);
-        } catch (err) {
-          return this.failed(
-            id,
-            hostName,
-            host.address,
-            trigger,
-            startedAt,
-            host.expectedPorts,
-            (err as Error).message,
-            req,
-          );
-        }
-        const result = await runNmap(ip, portsToScan(host), {
-          path: config.scanning.nmap,
-          hostTimeoutSeconds: host.scan.timeout,
-          versionDetection: host.scan.versionDetection,
-        });
-        return {
+    const run = async (): Promise<ScanRecord> => {
+      await this.deps.audit.append("scan.started", "sshcad", { scan: id, host: hostName, trigger, ...about });
+      const startedAt = this.deps.now().toISOString();
+      if (!host) {
+        return this.failed(
           id,
-          ...(req ? { request: req.id } : {}),
-          host: hostName,
-          address: ip,
+          hostName,
+          "",
           trigger,
           startedAt,
-          durationMs: result.durationMs,
-          nmapVersion: this.deps.nmapVersion,
-          args: result.args,
-          outcome: result.outcome,
-          ...(result.error ? { error: result.error } : {}),
-          ports: result.ports,
-          extraPorts: result.extraPorts,
-          expectedPorts: host.expectedPorts,
-        };
-      },
-      trigger === "manual" ? "low" : "high",
-    );
+          [],
+          `host ${hostName} is no longer in the inventory`,
+          req,
+        );
+      }
+      let ip: string;
+      try {
+        ip = await resolveTarget(host.address);
+      } catch (err) {
+        return this.failed(
+          id,
+          hostName,
+          host.address,
+          trigger,
+          startedAt,
+          host.expectedPorts,
+          (err as Error).message,
+          req,
+        );
+      }
+      const result = await runNmap(ip, portsToScan(host), {
+        path: config.scanning.nmap,
+        hostTimeoutSeconds: host.scan.timeout,
+        versionDetection: host.scan.versionDetection,
+      });
+      return {
+        id,
+        ...(req ? { request: req.id } : {}),
+        host: hostName,
+        address: ip,
+        trigger,
+        startedAt,
+        durationMs: result.durationMs,
+        nmapVersion: this.deps.nmapVersion,
+        args: result.args,
+        outcome: result.outcome,
+        ...(result.error ? { error: result.error } : {}),
+        ports: result.ports,
+        extraPorts: result.extraPorts,
+        expectedPorts: host.expectedPorts,
+      };
+    };
+    const record = inSlot ? await run() : await this.pool.run(run, trigger === "manual" ? "low" : "high");
     // After access (and for manual scans): compare with the issue-time scan and the expected ports.
     if (record.outcome === "ok" && trigger !== "issue") {
       record.drift = computeDrift(baseline, record.ports, record.expectedPorts);

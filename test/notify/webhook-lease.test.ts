@@ -1,0 +1,225 @@
+import { createServer, type Server } from "node:http";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it, test } from "vitest";
+import type { WebhookConfig } from "../../src/config/schema.js";
+import { backoffMs, leaseMs } from "../../src/notify/webhook-lease.js";
+import { WebhookWorker } from "../../src/notify/webhook-worker.js";
+import { migrate } from "../../src/store/postgres/migrations.js";
+import { openPostgres } from "../../src/store/postgres/pool.js";
+import { PostgresStorage } from "../../src/store/postgres/storage.js";
+import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
+
+/**
+ * The webhook worker against real PostgreSQL replicas: it survives a database restart (and gives
+ * its lease back on stop), and holds its lease through every delivery attempt, so a slow receiver
+ * does not get the same event from a second replica.
+ */
+
+const log = pino({ level: "silent" });
+const now = () => new Date();
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+let pgc: TestPostgres;
+beforeAll(async () => {
+  pgc = await startPostgres();
+}, 60_000);
+afterAll(() => pgc?.destroy());
+
+let n = 0;
+async function fresh(): Promise<string> {
+  const url = await pgc.createDatabase();
+  const m = openPostgres({ url, log, applicationName: "migrate" });
+  await migrate(m);
+  await m.close();
+  return url;
+}
+const dbName = (url: string) => url.split("/").pop();
+const open = (url: string) =>
+  PostgresStorage.open({
+    db: openPostgres({ url, log, applicationName: "webhook-lease" }),
+    log,
+    now,
+    replica: `wl${++n}`,
+    pollMs: 200,
+  });
+
+async function waitFor(what: () => boolean | Promise<boolean>, timeoutMs: number, label: string): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await what())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${label}`);
+    await sleep(100);
+  }
+}
+
+/** A receiver on loopback recording each delivery's idempotency key; `answer` decides status and delay. */
+async function receiver(answer: (nth: number) => { status: number; delayMs?: number } = () => ({ status: 204 })) {
+  const keys: string[] = [];
+  const srv: Server = createServer((req, res) => {
+    const { status, delayMs = 0 } = answer(keys.length);
+    keys.push(String(req.headers["idempotency-key"]));
+    req.resume();
+    setTimeout(() => res.writeHead(status).end(), delayMs);
+  });
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
+  const port = (srv.address() as { port: number }).port;
+  return {
+    keys,
+    url: `http://127.0.0.1:${port}/`,
+    close: () => {
+      srv.closeAllConnections();
+      srv.close();
+    },
+  };
+}
+
+const hookFor = (url: string, timeout: number) =>
+  ({
+    name: "h",
+    url,
+    events: ["*"],
+    format: "json",
+    timeout,
+    retry: { initial: 1, max: 1 },
+  }) as unknown as WebhookConfig;
+
+function worker(hook: WebhookConfig, storage: PostgresStorage, logger = log) {
+  return new WebhookWorker(hook, "secret", {
+    storage,
+    log: logger,
+    recipients: () => ({ users: [], groups: [] }),
+    nextCommit: () => sleep(200),
+  });
+}
+
+const leaseRows = async (url: string) =>
+  Number(await pgc.psql("SELECT count(*) FROM leases WHERE kind = 'webhook'", dbName(url)));
+
+describe("webhook worker on PostgreSQL", () => {
+  it("keeps delivering on every replica across a database restart, and gives its lease back on stop", async () => {
+    const url = await fresh();
+    const [a, b] = [await open(url), await open(url)];
+    const rx = await receiver();
+    const hook = hookFor(rx.url, 10);
+    const wa = worker(hook, a);
+    wa.start();
+    // A holds the lease (it set the cursor) before B, the standby, starts.
+    await waitFor(() => a.state.webhooks.h !== undefined, 10_000, "A to take the lease");
+    const wb = worker(hook, b);
+    wb.start();
+    try {
+      const first = await a.append("user.added", "admin", { user: "a" });
+      // Delivered and recorded (the cursor past it): a restart before that would send it again.
+      await waitFor(() => (a.state.webhooks.h?.cursor ?? 0) >= first.seq, 10_000, "the first delivery");
+      expect(rx.keys).toEqual([`h:${first.seq}`]);
+
+      await pgc.restart();
+      // Commits fail while the server comes back; retry until one lands.
+      let second: { seq: number } | undefined;
+      await waitFor(
+        async () =>
+          (second = await a.append("user.added", "admin", { user: "b" }).catch(() => undefined)) !== undefined,
+        30_000,
+        "the database to accept commits again",
+      );
+      await waitFor(() => rx.keys.length >= 2, 30_000, "a delivery after the restart");
+      expect(rx.keys).toEqual([`h:${first.seq}`, `h:${second!.seq}`]);
+
+      // A stops and lets go; the standby B, which also lived through the restart, takes over.
+      await wa.stop();
+      const third = await b.append("user.added", "admin", { user: "c" });
+      await waitFor(() => rx.keys.length >= 3, 30_000, "B to take over");
+      expect(rx.keys).toEqual([`h:${first.seq}`, `h:${second!.seq}`, `h:${third.seq}`]);
+      await wb.stop();
+      expect(await leaseRows(url)).toBe(0);
+    } finally {
+      await Promise.all([wa.stop(), wb.stop()]);
+      await a.close();
+      await b.close();
+      rx.close();
+    }
+  }, 120_000);
+
+  it("a receiver slower than the old 30 s lease gets each event once, from one replica", async () => {
+    const url = await fresh();
+    const [a, b] = [await open(url), await open(url)];
+    // The first delivery takes 48 s (within the configured 60 s timeout); the rest are quick.
+    const rx = await receiver((nth) => ({ status: 204, delayMs: nth === 0 ? 48_000 : 0 }));
+    const hook = hookFor(rx.url, 60);
+    const wa = worker(hook, a);
+    wa.start();
+    await waitFor(() => a.state.webhooks.h !== undefined, 10_000, "A to take the lease");
+    const wb = worker(hook, b); // B starts after A holds the lease
+    wb.start();
+    try {
+      const slow = await a.append("user.added", "admin", { user: "a" });
+      const quick = await a.append("user.added", "admin", { user: "b" });
+      // Done once the cursor passed both events (A's slow delivery was accepted, then the quick one).
+      await waitFor(() => (a.state.webhooks.h?.cursor ?? 0) >= quick.seq, 80_000, "both events to be delivered");
+      expect(rx.keys).toEqual([`h:${slow.seq}`, `h:${quick.seq}`]);
+    } finally {
+      await Promise.all([wa.stop(), wb.stop()]);
+      await a.close();
+      await b.close();
+      rx.close();
+    }
+  }, 120_000);
+
+  it("a worker whose lease was taken over stops retrying and leaves the cursor alone", async () => {
+    const url = await fresh();
+    const s = await open(url);
+    const rx = await receiver(() => ({ status: 503 }));
+    const lines: string[] = [];
+    const wlog = pino({ level: "info" }, { write: (l: string) => lines.push(l) });
+    const w = worker(hookFor(rx.url, 5), s, wlog);
+    w.start();
+    try {
+      await waitFor(() => s.state.webhooks.h !== undefined, 10_000, "the worker to take the lease");
+      const cursor = s.state.webhooks.h!.cursor;
+      await s.append("user.added", "admin", { user: "a" });
+      await waitFor(() => rx.keys.length >= 2, 10_000, "two failed attempts");
+      // Another replica took the lease (as one would after this one's lease lapsed).
+      await pgc.psql(
+        "UPDATE leases SET owner = 'another', until = now() + interval '1 hour' WHERE kind = 'webhook'",
+        dbName(url),
+      );
+      await waitFor(
+        () => lines.some((l) => l.includes("taken over by another replica")),
+        10_000,
+        "the worker to notice",
+      );
+      const attempts = rx.keys.length;
+      // Retries came every ~1 s (retry.max 1s): three such intervals without one shows it stopped.
+      await sleep(3000);
+      expect(rx.keys.length).toBe(attempts);
+      expect(s.state.webhooks.h?.cursor).toBe(cursor);
+    } finally {
+      await w.stop();
+      await s.close();
+      rx.close();
+    }
+  }, 60_000);
+});
+
+describe("webhook lease and backoff", () => {
+  test.each([
+    { timeout: 1, want: 60_000 },
+    { timeout: 10, want: 60_000 },
+    { timeout: 60, want: 150_000 },
+    { timeout: 120, want: 270_000 },
+  ])("ok/a $timeout s attempt timeout gets a $want ms lease, longer than the attempt", ({ timeout, want }) => {
+    expect(leaseMs({ timeout })).toBe(want);
+    expect(leaseMs({ timeout })).toBeGreaterThan(timeout * 1000 + 30_000);
+  });
+
+  test.each([
+    { attempt: 0, random: 0.5, want: 500 },
+    { attempt: 3, random: 0.5, want: 4000 },
+    { attempt: 10, random: 0.5, want: 15_000 },
+    { attempt: 1000, random: 0.999, want: Math.round(15_000 * (0.75 + 0.999 * 0.5)) },
+    { attempt: 2, random: 0, want: 1500 },
+  ])(
+    "ok/backoff of attempt $attempt with random $random is $want ms (capped, jittered)",
+    ({ attempt, random, want }) => {
+      expect(backoffMs(attempt, 500, 15_000, random)).toBe(want);
+    },
+  );
+});
