@@ -100,7 +100,15 @@ export class SyslogWorker {
       backoff = Math.min(backoff * 2, this.dest.retry.max * 1000);
     };
     while (!this.stopped) {
-      if (!(await storage.claim("syslog", name, LEASE_MS))) {
+      let held: boolean;
+      try {
+        held = await storage.claim("syslog", name, LEASE_MS);
+      } catch (err) {
+        // The database unreachable (restarting): the export waits and carries on, never stops.
+        await pause(err, "syslog export cannot take its lease; will retry");
+        continue;
+      }
+      if (!held) {
         await this.sleep(LEASE_MS / 3);
         continue;
       }
