@@ -207,6 +207,11 @@ test("PostgreSQL restarted mid-load: clients get 503 with Retry-After meanwhile,
     const requests = issuance.map((x) => x.fields.request);
     expect(new Set(requests).size).toBe(requests.length);
     for (const d of r.daemons) {
+      const alive = await api(d, "GET", "/readyz").then(
+        () => "up",
+        (e) => `DOWN ${String(e)} exit=${d.proc.proc.exitCode} sig=${d.proc.proc.signalCode}\n${d.proc.stdout().slice(-6000)}\n${d.proc.stderr().slice(-3000)}`,
+      );
+      if (alive !== "up") console.error("DAEMONDIAG", d.url, alive);
       await waitUntil("ready again", async () => (await api(d, "GET", "/readyz")).status === 200, 30_000);
       const verified = await d.sshcad(["audit", "verify"]);
       expect(verified.code, verified.stderr).toBe(0);
