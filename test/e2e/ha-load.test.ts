@@ -201,18 +201,23 @@ test("PostgreSQL restarted mid-load: clients get 503 with Retry-After meanwhile,
 
     expect(statuses.every((s) => s === 201 || s === 503)).toBe(true);
     expect(retryAfter.every((x) => x === "5")).toBe(true);
-    const records = await r.records();
+    const records = await r.records().catch((e: unknown) => {
+      throw new Error(`reading the database after its restart failed: ${String(e)}`);
+    });
     const issuance = ofType(records, "certificate.issued");
     for (const serial of received) expect(issuance.filter((x) => x.fields.serial === serial)).toHaveLength(1);
     const requests = issuance.map((x) => x.fields.request);
     expect(new Set(requests).size).toBe(requests.length);
     for (const d of r.daemons) {
-      const alive = await api(d, "GET", "/readyz").then(
-        () => "up",
-        (e) => `DOWN ${String(e)} exit=${d.proc.proc.exitCode} sig=${d.proc.proc.signalCode}\n${d.proc.stdout().slice(-6000)}\n${d.proc.stderr().slice(-3000)}`,
-      );
-      if (alive !== "up") console.error("DAEMONDIAG", d.url, alive);
-      await waitUntil("ready again", async () => (await api(d, "GET", "/readyz")).status === 200, 30_000);
+      // A replica that stopped listening is a failure to name, with its exit and its last words.
+      const readyz = () =>
+        api(d, "GET", "/readyz").catch((e: unknown) => {
+          const p = d.proc.proc;
+          throw new Error(
+            `replica ${d.url} unreachable (${String(e)}; exit ${p.exitCode}, signal ${p.signalCode}):\n${d.proc.stdout().slice(-4000)}\n${d.proc.stderr().slice(-2000)}`,
+          );
+        });
+      await waitUntil("ready again", async () => (await readyz()).status === 200, 30_000);
       const verified = await d.sshcad(["audit", "verify"]);
       expect(verified.code, verified.stderr).toBe(0);
     }
