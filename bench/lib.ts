@@ -36,7 +36,9 @@ export function benchConfig(extra: Record<string, unknown> = {}): Record<string,
       auto: { principals: ["bench"], hosts: ["web-1"], requesters: ["dev"], autoApprove: true, maxTtl: "1h" },
       approved: { principals: ["bench"], hosts: ["web-1"], requesters: ["dev"], approvers: ["sre"], maxTtl: "1h" },
     },
-    limits: { failedAuthPerMinute: 1_000_000, requestsPerMinute: 1_000_000 },
+    // The load generator is one address: the per-address connection cap (64) would turn its 65th
+    // connection away, e.g. a /metrics read while its 64 sockets are still closing.
+    limits: { failedAuthPerMinute: 1_000_000, requestsPerMinute: 1_000_000, connectionsPerAddress: 10_000 },
     scanning: { enabled: false },
     ...extra,
   };

@@ -45,12 +45,14 @@ export class SessionFollower {
   private async loop(): Promise<void> {
     const { storage } = this.deps;
     while (!this.stopped) {
-      if (!(await storage.claim("follower", NAME, LEASE_MS))) {
-        await this.sleep(new Promise((r) => setTimeout(r, LEASE_MS / 3)));
-        continue;
-      }
-      let entry: { cursor: number } | undefined = storage.state.cursors[NAME];
       try {
+        // Inside the try: with the database unreachable (restarting) the follower waits and
+        // carries on; it never stops.
+        if (!(await storage.claim("follower", NAME, LEASE_MS))) {
+          await this.sleep(new Promise((r) => setTimeout(r, LEASE_MS / 3)));
+          continue;
+        }
+        let entry: { cursor: number } | undefined = storage.state.cursors[NAME];
         if (!entry) {
           // The first start follows from the head: sessions before single use existed end nothing.
           entry = { cursor: storage.head.seq };

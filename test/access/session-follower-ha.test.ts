@@ -1,6 +1,7 @@
 import pino from "pino";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { SessionFollower } from "../../src/access/session-follower.js";
+import { SshcaError } from "../../src/errors.js";
 import type { SessionClosed } from "../../src/access/single-use.js";
 import { migrate } from "../../src/store/postgres/migrations.js";
 import { openPostgres } from "../../src/store/postgres/pool.js";
@@ -87,5 +88,51 @@ it("one replica follows the closes at a time, each handed on once, and the other
     await fb.stop();
     await a.close();
     await b.close();
+  }
+});
+
+it("a follower that cannot take its lease (the database unreachable) waits and carries on", async () => {
+  const url = await pg.createDatabase();
+  await migrate(openPostgres({ url, log, applicationName: "migrate" }));
+  const storage = await PostgresStorage.open({
+    db: openPostgres({ url, log, applicationName: "flaky" }),
+    log,
+    now: () => new Date(),
+    replica: "flaky",
+  });
+  // The first three lease attempts meet a database that is down, as during a restart.
+  let down = 3;
+  const flaky = Object.create(storage) as PostgresStorage;
+  flaky.claim = async (kind, key, ms) => {
+    if (down-- > 0) throw new SshcaError("unavailable", "the database is unavailable: connection refused");
+    return storage.claim(kind, key, ms);
+  };
+  const handled: number[] = [];
+  const f = new SessionFollower({
+    storage: flaky,
+    log,
+    access: {
+      sessionClosed: async (ev: SessionClosed) => {
+        handled.push(ev.seq);
+        return undefined;
+      },
+    },
+    nextCommit: () => new Promise((r) => setTimeout(r, 50)),
+  });
+  try {
+    f.start();
+    await until(() => storage.state.cursors["single-use"] !== undefined);
+    const closed = await storage.append("session.closed", "host:web-1", {
+      host: "web-1",
+      serial: "7",
+      request: "rq_7",
+      at: new Date().toISOString(),
+    });
+    await until(() => handled.length === 1);
+    expect(handled).toEqual([closed.seq]);
+    expect(down).toBeLessThan(0);
+  } finally {
+    await f.stop();
+    await storage.close();
   }
 });
