@@ -119,8 +119,13 @@ export async function companionHost(
   return host;
 }
 
-/** Waits until the daemon's audit log holds a record matching `pred` (read from its segments). */
-export async function waitForAudit(dataDir: string, pred: (r: Rec) => boolean, timeoutMs = 20_000): Promise<Rec> {
+/**
+ * Waits until the daemon's audit log holds a record matching `pred` (read from its segments),
+ * a record the companion's report makes. The deadline is generous: under a loaded
+ * machine an ssh login, sshd's log line, the companion's poll and its report each take their
+ * time, and a record that never comes fails the test just the same.
+ */
+export async function waitForAudit(dataDir: string, pred: (r: Rec) => boolean, timeoutMs = 60_000): Promise<Rec> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const found = auditRecords(dataDir).find(pred);
