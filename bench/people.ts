@@ -71,6 +71,8 @@ export async function peopleBench(runs = 15) {
     "-i",
     join(home, "id"),
     "--no-agent",
+    // Each login asks anew: the same key would otherwise get its live certificate back.
+    "--new",
   ];
 
   const nodeStart: number[] = [];
