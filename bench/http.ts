@@ -42,7 +42,9 @@ export async function issuingDaemon(
   const { execFileSync } = await import("node:child_process");
   execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", `${keyDir}/id`]);
   const publicKey = readFileSync(`${keyDir}/id.pub`, "utf8").trim();
-  const body = JSON.stringify({ role: "auto", hosts: ["web-1"], ttl: "30s", reason: "bench", publicKey });
+  // Every call is a new issuance (reuse: false). With reuse on, each login of this one user and
+  // key would look over all of its thousands of live 30-second certificates, which no person has.
+  const body = JSON.stringify({ role: "auto", hosts: ["web-1"], ttl: "30s", reason: "bench", publicKey, reuse: false });
   return { daemon, token, body };
 }
 

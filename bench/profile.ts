@@ -11,6 +11,7 @@ const dir = tempDir("prof");
 writeFileSync(join(dir, "c.yaml"), stringify(benchConfig({ requests: { keepFinished: "0s" } })));
 const base = ["--config", join(dir, "c.yaml"), "--data-dir", join(dir, "d")];
 const { execFileSync } = await import("node:child_process");
+execFileSync(process.execPath, [SSHCAD, ...base, "init"]);
 const token = execFileSync(process.execPath, [SSHCAD, ...base, "user", "add", "alice", "--group", "dev"])
   .toString()
   .trim();
@@ -20,6 +21,7 @@ const body = JSON.stringify({
   hosts: ["web-1"],
   ttl: "30s",
   reason: "bench",
+  reuse: false,
   publicKey: readFileSync(`${dir}/id.pub`, "utf8").trim(),
 });
 const out = process.argv[2] ?? "/tmp/prof";

@@ -61,6 +61,46 @@ export class RequestLedger {
     return Object.values(this.deps.storage.state.requests);
   }
 
+  /**
+   * The live requests of one requester for one key (what a login may reuse), from an index kept
+   * by track/forget: a login looks at its own few, not at every live request. Lazy: nothing is
+   * read unless the caller iterates (a login that asks anew does not).
+   */
+  *requestsOf(requester: string, keyFingerprint: string): Generator<AccessRequest> {
+    if (!this.byOwner) {
+      this.byOwner = new Map();
+      for (const r of this.liveRequests()) this.indexOwner(r);
+    }
+    const key = ownerKey(requester, keyFingerprint);
+    for (const id of [...(this.byOwner.get(key) ?? [])]) {
+      const r = this.get(id);
+      if (r && ownerKey(r.requester, r.keyFingerprint) === key) yield r;
+      else this.dropOwner(id);
+    }
+  }
+
+  /** Request ids by requester and key (built on first use), and each id's key. */
+  private byOwner: Map<string, Set<string>> | undefined;
+  private readonly ownerOf = new Map<string, string>();
+
+  private indexOwner(req: AccessRequest): void {
+    if (!this.byOwner || this.ownerOf.has(req.id)) return;
+    const key = ownerKey(req.requester, req.keyFingerprint);
+    this.ownerOf.set(req.id, key);
+    const ids = this.byOwner.get(key);
+    if (ids) ids.add(req.id);
+    else this.byOwner.set(key, new Set([req.id]));
+  }
+
+  private dropOwner(id: string): void {
+    const key = this.ownerOf.get(id);
+    if (key === undefined) return;
+    this.ownerOf.delete(id);
+    const ids = this.byOwner?.get(key);
+    ids?.delete(id);
+    if (ids?.size === 0) this.byOwner!.delete(key);
+  }
+
   /** People in any of these groups (now). */
   readonly members = (groups: readonly string[]): string[] =>
     membersOf(this.deps.config(), this.deps.storage.state, groups);
@@ -88,6 +128,7 @@ export class RequestLedger {
   /** A request left the live state: the indexes drop it. */
   forget(id: string): void {
     for (const index of this.indexes) index.forget(id);
+    this.dropOwner(id);
   }
 
   onChange(listener: ChangeListener): void {
@@ -188,6 +229,7 @@ export class RequestLedger {
   /** Updates the indexes derived from a request that was just stored. */
   track(req: AccessRequest): void {
     for (const index of this.indexes) index.track(req);
+    this.indexOwner(req);
   }
 
   private announce(req: AccessRequest, event: ChangeEvent): void {
@@ -200,3 +242,5 @@ export class RequestLedger {
     }
   }
 }
+
+const ownerKey = (requester: string, keyFingerprint: string) => `${requester}\n${keyFingerprint}`;

@@ -34,7 +34,7 @@ export async function login(
       subject,
       id: `rq_${randomBase32(deps.random, 16)}`,
       now: deps.now(),
-      live: ledger.liveRequests(),
+      live: ledger.requestsOf(identity.user, subject.fingerprint),
       hostStatus: (h) => deps.hostStatus?.(h),
       membersOf: ledger.members,
       identityOf: (u) => resolveIdentity(config, deps.storage.state, u),
