@@ -1,6 +1,6 @@
 import { createServer, type Socket } from "node:net";
 import { afterAll, expect, test } from "vitest";
-import { config } from "../helpers/config.js";
+import { baseConfig } from "../helpers/config.js";
 import { type InProc, startInProc } from "../helpers/inproc.js";
 import { parseRfc5424, unframe } from "../helpers/syslog-receiver.js";
 
@@ -32,7 +32,7 @@ test("a receiver that stops reading: the exporter waits on the socket, reconnect
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const port = (server.address() as { port: number }).port;
   d = await startInProc({
-    ...config(),
+    ...baseConfig(),
     scanning: { enabled: false },
     syslog: [
       {
