@@ -1,6 +1,14 @@
+import { createHash } from "node:crypto";
 import { fail } from "../errors.js";
 import type { Handshakes } from "../store/port.js";
 import { type ChallengeCaps, ChallengeTable } from "./challenge-table.js";
+
+/**
+ * The key a handshake is stored under: the SHA-256 of its id. Some ids are all a client needs
+ * to finish (a device sign-in's flow id is polled with nothing else), so a reader of the
+ * database or a backup must not find them there.
+ */
+const stored = (id: string) => createHash("sha256").update(id).digest("base64url");
 
 /** How often a process asks the store to forget expired handshakes. */
 const PRUNE_EVERY_MS = 60_000;
@@ -36,8 +44,8 @@ export class HandshakeTable<T> {
       throw fail.rateLimited(refusal.replace("{retryAfter}", String(retryAfter)), retryAfter);
     }
     try {
-      for (const gone of added.evicted) await this.store.take(this.kind, gone, now);
-      await this.store.put(this.kind, id, entry.value, entry.expiresAt);
+      for (const gone of added.evicted) await this.store.take(this.kind, stored(gone), now);
+      await this.store.put(this.kind, stored(id), entry.value, entry.expiresAt);
     } catch (err) {
       this.admitted.take(id, now);
       throw err;
@@ -50,17 +58,20 @@ export class HandshakeTable<T> {
 
   /** The handshake's value, unless unknown or expired; it stays open (a device sign-in is polled). */
   async get(id: string, now: number): Promise<T | undefined> {
-    return (await this.store.get(this.kind, id, now)) as T | undefined;
+    return (await this.store.get(this.kind, stored(id), now)) as T | undefined;
   }
 
-  /** Replaces an open handshake's value (a device sign-in's poll interval). */
-  async update(id: string, value: T, expiresAt: number): Promise<void> {
-    await this.store.put(this.kind, id, value, expiresAt);
+  /**
+   * Replaces an open handshake's value if it is still `expected` (a device sign-in's poll slot):
+   * false when another poll changed it or it was taken meanwhile, which is then not brought back.
+   */
+  replace(id: string, expected: T, value: T, now: number): Promise<boolean> {
+    return this.store.replace(this.kind, stored(id), expected, value, now);
   }
 
   /** Takes the handshake out (single-use, on every replica); undefined when unknown or expired. */
   async take(id: string, now: number): Promise<T | undefined> {
     this.admitted.take(id, now);
-    return (await this.store.take(this.kind, id, now)) as T | undefined;
+    return (await this.store.take(this.kind, stored(id), now)) as T | undefined;
   }
 }

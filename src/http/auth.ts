@@ -68,8 +68,10 @@ export function failedSignIn(
 export function authenticate(deps: AuthDeps): RequestHandler {
   // A token this replica has not seen may have been minted on another one a moment ago: catch up
   // once before refusing it (coalesced: a flood of unknown ids costs one read at a time).
-  const seen = async (id: string) => {
-    if (!Object.hasOwn(deps.storage.state.tokens, id)) await deps.storage.sync();
+  // An address already refused for failed sign-ins gets no catch-up: its guesses cost nothing.
+  const seen = async (id: string, client: { key: string }) => {
+    if (Object.hasOwn(deps.storage.state.tokens, id) || deps.failures.waitFor(client.key) > 0) return;
+    await deps.storage.sync();
   };
   return async (req, res, next) => {
     const client = clientOf(req);
@@ -78,7 +80,7 @@ export function authenticate(deps: AuthDeps): RequestHandler {
     if (cookie !== undefined && deps.cookie) {
       const parsed = parseToken(cookie);
       if (!parsed) throw failedSignIn(deps, client, "malformed console session cookie");
-      await seen(parsed.id);
+      await seen(parsed.id, client);
       const decision = checkCaller(deps, parsed);
       if (!decision.ok) throw refusal(deps, client, decision);
       unwrap(deps.cookie.admit(req, parsed.id, parsed.secret));
@@ -91,7 +93,7 @@ export function authenticate(deps: AuthDeps): RequestHandler {
       throw failedSignIn(deps, client, "missing API token (Authorization: Bearer <token>)");
     const parsed = parseToken(header.slice(7).trim());
     if (!parsed) throw failedSignIn(deps, client, "malformed API token");
-    await seen(parsed.id);
+    await seen(parsed.id, client);
     const decision = checkCaller(deps, parsed);
     if (!decision.ok) throw refusal(deps, client, decision);
     // A console session lives in its cookie, under the console's idle limit and CSRF rule; the

@@ -13,13 +13,17 @@ import { clientOf } from "./client-address.js";
 export function authenticateHost(
   deps: Pick<AuthDeps, "config" | "storage" | "now" | "failures" | "onFailure">,
 ): RequestHandler {
-  return (req, res, next) => {
+  return async (req, res, next) => {
     const client = clientOf(req);
     const header = req.get("authorization") ?? "";
     if (!/^Bearer /i.test(header))
       throw failedSignIn(deps, client, "missing host credential (Authorization: Bearer <credential>)");
     const parsed = parseToken(header.slice(7).trim());
     if (!parsed) throw failedSignIn(deps, client, "malformed host credential");
+    // A credential made on another replica a moment ago: catch up once before refusing it
+    // (not for an address already refused for failed sign-ins).
+    if (!Object.hasOwn(deps.storage.state.tokens, parsed.id) && deps.failures.waitFor(client.key) === 0)
+      await deps.storage.sync();
     const decision = checkHostCaller(deps.config(), deps.storage.state, parsed, deps.now());
     if (!decision.ok) {
       if (decision.code === "forbidden") throw new SshcaError("forbidden", decision.reason);

@@ -14,6 +14,14 @@ export class MemoryHandshakes implements Handshakes {
     this.values.set(key, { value: structuredClone(value), expiresAt });
   }
 
+  async replace(kind: string, id: string, expected: unknown, value: unknown, now: number): Promise<boolean> {
+    const key = `${kind}\n${id}`;
+    const v = this.values.get(key);
+    if (!v || v.expiresAt <= now || JSON.stringify(v.value) !== JSON.stringify(expected)) return false;
+    v.value = structuredClone(value);
+    return true;
+  }
+
   async get(kind: string, id: string, now: number): Promise<unknown> {
     const v = this.values.get(`${kind}\n${id}`);
     return v && v.expiresAt > now ? structuredClone(v.value) : undefined;

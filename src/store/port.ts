@@ -81,6 +81,11 @@ export async function retryStale<T>(fn: () => Promise<T>, attempts = 3): Promise
 export interface Handshakes {
   /** Keeps (or replaces) the value under (kind, id) until expiresAt. */
   put(kind: string, id: string, value: unknown, expiresAt: number): Promise<void>;
+  /**
+   * Replaces the value only if it is still `expected` (and not expired): of two writers that
+   * read the same value, one wins; a handshake taken meanwhile is not brought back.
+   */
+  replace(kind: string, id: string, expected: unknown, value: unknown, now: number): Promise<boolean>;
   /** The value, unless absent or expired; it stays. */
   get(kind: string, id: string, now: number): Promise<unknown>;
   /** Removes the value and answers it, unless absent or expired (then undefined). */

@@ -210,6 +210,17 @@ describe.each(backends)("storage contract: $name", (backend) => {
       expect(takes.filter((x) => x !== undefined)).toEqual([{ user: "ann", n: 2 }]);
       expect(await s.handshakes.get("signin", "a", t)).toBeUndefined();
       expect(await s.handshakes.get("other", "a", t)).toEqual({ user: "bob" }); // kinds apart
+      // A conditional replace: only from the value read, never bringing back one taken.
+      await s.handshakes.put("poll", "f", { next: 1, deep: { a: [1, 2] } }, t + 1000);
+      const polls = await Promise.all(
+        [2, 3, 4].map((n) => s.handshakes.replace("poll", "f", { next: 1, deep: { a: [1, 2] } }, { next: n }, t)),
+      );
+      expect(polls.filter(Boolean)).toHaveLength(1);
+      expect(await s.handshakes.replace("poll", "f", { next: 1, deep: { a: [1, 2] } }, { next: 9 }, t)).toBe(false);
+      expect(await s.handshakes.take("poll", "f", t)).toBeDefined();
+      for (const n of [2, 3, 4])
+        expect(await s.handshakes.replace("poll", "f", { next: n }, { next: 9 }, t)).toBe(false);
+      expect(await s.handshakes.get("poll", "f", t)).toBeUndefined();
       await s.handshakes.put("signin", "old", {}, t + 10);
       expect(await s.handshakes.take("signin", "old", t + 10)).toBeUndefined(); // an expired one is not handed out
       await s.handshakes.put("signin", "old", {}, t + 10);

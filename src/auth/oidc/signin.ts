@@ -223,26 +223,30 @@ export class OidcSignIn {
       throw await this.refused("the device code expired before the sign-in was confirmed; start again");
     }
     // The flow is kept in the store that every replica reads, so the poll interval holds
-    // whichever replica a poll reaches.
+    // whichever replica a poll reaches. Each poll claims its slot by replacing the flow it read:
+    // of two polls at once one asks the provider, the other hears slow_down, and a flow taken
+    // meanwhile (finished) is not brought back.
     if (now < flow.nextPollAt) {
-      flow.interval += 5;
-      flow.nextPollAt = now + flow.interval * 1000;
-      await this.flows.update(id, flow, flow.expiresAt);
-      return { status: "slow_down", interval: flow.interval };
+      const slower = { ...flow, interval: flow.interval + 5, nextPollAt: now + (flow.interval + 5) * 1000 };
+      await this.flows.replace(id, flow, slower, now);
+      return { status: "slow_down", interval: slower.interval };
     }
-    flow.nextPollAt = now + flow.interval * 1000;
-    await this.flows.update(id, flow, flow.expiresAt);
+    const polling = { ...flow, nextPollAt: now + flow.interval * 1000 };
+    if (!(await this.flows.replace(id, flow, polling, now))) {
+      if (!(await this.flows.get(id, now)))
+        throw new SshcaError("unauthenticated", "unknown or expired sign-in; start again");
+      return { status: "slow_down", interval: flow.interval + 5 };
+    }
     let tokens: VerifiedTokens;
     try {
-      tokens = await this.deps.provider.pollDevice(flow.deviceCode);
+      tokens = await this.deps.provider.pollDevice(polling.deviceCode);
     } catch (err) {
       if (err instanceof ProviderError && err.error === "authorization_pending")
-        return { status: "pending", interval: flow.interval };
+        return { status: "pending", interval: polling.interval };
       if (err instanceof ProviderError && err.error === "slow_down") {
-        flow.interval += 5;
-        flow.nextPollAt = now + flow.interval * 1000;
-        await this.flows.update(id, flow, flow.expiresAt);
-        return { status: "slow_down", interval: flow.interval };
+        const slower = { ...polling, interval: polling.interval + 5, nextPollAt: now + (polling.interval + 5) * 1000 };
+        await this.flows.replace(id, polling, slower, now);
+        return { status: "slow_down", interval: slower.interval };
       }
       await this.flows.take(id, this.deps.now().getTime());
       if (err instanceof ProviderError && err.error === "access_denied")

@@ -1,4 +1,5 @@
 import type { Handshakes } from "../port.js";
+import { checkStorableValue } from "./chain.js";
 import type { Queryable } from "./pool.js";
 
 /**
@@ -11,11 +12,22 @@ export class PostgresHandshakes implements Handshakes {
   constructor(private readonly db: Queryable) {}
 
   async put(kind: string, id: string, value: unknown, expiresAt: number): Promise<void> {
+    checkStorableValue(kind, id, value);
     await this.db.query(
       `INSERT INTO handshakes (kind, id, value, expires_at) VALUES ($1, $2, $3, $4)
        ON CONFLICT (kind, id) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at`,
       [kind, id, JSON.stringify(value), expiresAt],
     );
+  }
+
+  /** jsonb equality compares values, not text: the value read back compares equal to itself. */
+  async replace(kind: string, id: string, expected: unknown, value: unknown, now: number): Promise<boolean> {
+    checkStorableValue(kind, id, value);
+    const r = await this.db.query(
+      `UPDATE handshakes SET value = $4 WHERE kind = $1 AND id = $2 AND value = $3::jsonb AND expires_at > $5`,
+      [kind, id, JSON.stringify(expected), JSON.stringify(value), now],
+    );
+    return r.rowCount === 1;
   }
 
   async get(kind: string, id: string, now: number): Promise<unknown> {

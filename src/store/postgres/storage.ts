@@ -205,9 +205,21 @@ export class PostgresStorage implements Storage {
     return r.rowCount === 1;
   }
 
+  /**
+   * Resolves once a catch-up round that began after this call has ended: not when the loop
+   * ends, which a steady stream of calls (a flood of unknown tokens) could put off for ever.
+   */
   sync(): Promise<void> {
-    return this.refresh();
+    const after = this.roundsBegun;
+    return new Promise<void>((resolve) => {
+      this.roundWaiters.push({ after, resolve });
+      void this.refresh();
+    });
   }
+
+  /** Catch-up rounds begun so far, and who waits for a round that begins after a given count. */
+  private roundsBegun = 0;
+  private roundWaiters: { after: number; resolve: () => void }[] = [];
 
   /** Catches the cache up now (after a notification, on a timer, or before a stale commit is retried). */
   refresh(): Promise<void> {
@@ -218,6 +230,7 @@ export class PostgresStorage implements Storage {
     this.catching = (async () => {
       do {
         this.catchAgain = false;
+        const round = ++this.roundsBegun;
         try {
           let got = this.needReload ? undefined : await catchUp(this.opts.db, this.cache);
           if (got === undefined || got.changed === "reload") {
@@ -230,8 +243,19 @@ export class PostgresStorage implements Storage {
         } catch (err) {
           this.opts.log.warn({ err: safeErr(err) }, "catching up with the database failed; retrying");
         }
+        const waiting = this.roundWaiters;
+        this.roundWaiters = [];
+        for (const w of waiting) {
+          if (w.after < round) w.resolve();
+          else this.roundWaiters.push(w);
+        }
       } while (this.catchAgain && !this.closed);
-    })().finally(() => (this.catching = undefined));
+    })().finally(() => {
+      this.catching = undefined;
+      // A waiter that came as the loop was ending gets a round of its own; closing lets all go.
+      if (this.closed) for (const w of this.roundWaiters.splice(0)) w.resolve();
+      else if (this.roundWaiters.length > 0) void this.refresh();
+    });
     return this.catching;
   }
 
@@ -326,8 +350,8 @@ export class PostgresStorage implements Storage {
     if (first && first.seq === this.headNow.seq + 1) this.headNow = outcome.head;
     else void this.refresh();
     const stale = outcome.results.some((r) => "stale" in r);
-    // A commit refused as stale is retried on fresh state: catch up before telling its caller.
-    if (stale) await this.refresh();
+    // A commit refused as stale is retried on fresh state: catch up (one round) before telling its caller.
+    if (stale) await this.sync();
     const records: AuditRecord[] = [];
     outcome.results.forEach((r, i) => {
       if ("stale" in r) batch[i]!.reject(new StaleState(r.stale));
