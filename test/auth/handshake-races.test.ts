@@ -9,11 +9,11 @@ import { authenticate } from "../../src/http/auth.js";
 import { RateLimiter } from "../../src/http/rate-limit.js";
 import { MemoryHandshakes } from "../../src/store/memory-handshakes.js";
 import { put, type Handshakes } from "../../src/store/port.js";
-import { migrate } from "../../src/store/postgres/migrations.js";
 import { openPostgres } from "../../src/store/postgres/pool.js";
 import { PostgresStorage } from "../../src/store/postgres/storage.js";
 import { config } from "../helpers/config.js";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
+import { migratedDatabase } from "../helpers/postgres-db.js";
 
 /**
  * Shared sign-in handshakes under the races a hostile review found (each failed before its fix):
@@ -217,13 +217,7 @@ describe("PostgreSQL", () => {
   }, 60_000);
   afterAll(() => pgc?.destroy());
   let n = 0;
-  async function fresh(): Promise<string> {
-    const url = await pgc.createDatabase();
-    const m = openPostgres({ url, log, applicationName: "migrate" });
-    await migrate(m);
-    await m.close();
-    return url;
-  }
+  const fresh = () => migratedDatabase(pgc);
   const open = (url: string) =>
     PostgresStorage.open({
       db: openPostgres({ url, log, applicationName: "review" }),

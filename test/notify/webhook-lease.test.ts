@@ -4,10 +4,10 @@ import { afterAll, beforeAll, describe, expect, it, test } from "vitest";
 import type { WebhookConfig } from "../../src/config/schema.js";
 import { backoffMs, leaseMs } from "../../src/notify/webhook-lease.js";
 import { WebhookWorker } from "../../src/notify/webhook-worker.js";
-import { migrate } from "../../src/store/postgres/migrations.js";
 import { openPostgres } from "../../src/store/postgres/pool.js";
 import { PostgresStorage } from "../../src/store/postgres/storage.js";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
+import { migratedDatabase } from "../helpers/postgres-db.js";
 
 /**
  * The webhook worker against real PostgreSQL replicas: it survives a database restart (and gives
@@ -25,13 +25,7 @@ beforeAll(async () => {
 afterAll(() => pgc?.destroy());
 
 let n = 0;
-async function fresh(): Promise<string> {
-  const url = await pgc.createDatabase();
-  const m = openPostgres({ url, log, applicationName: "migrate" });
-  await migrate(m);
-  await m.close();
-  return url;
-}
+const fresh = () => migratedDatabase(pgc);
 const dbName = (url: string) => url.split("/").pop();
 const open = (url: string) =>
   PostgresStorage.open({

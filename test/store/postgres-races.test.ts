@@ -2,10 +2,10 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { put, remove } from "../../src/store/port.js";
 import { pruneTombstones } from "../../src/store/postgres/feed.js";
-import { migrate } from "../../src/store/postgres/migrations.js";
 import { openPostgres, type Postgres } from "../../src/store/postgres/pool.js";
 import { PostgresStorage } from "../../src/store/postgres/storage.js";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
+import { migratedDatabase } from "../helpers/postgres-db.js";
 
 /**
  * The PostgreSQL store under the races and failures a hostile review found: a full reload
@@ -22,13 +22,7 @@ beforeAll(async () => {
 afterAll(() => pgc?.destroy());
 
 let n = 0;
-async function fresh(): Promise<string> {
-  const url = await pgc.createDatabase();
-  const m = openPostgres({ url, log, applicationName: "migrate" });
-  await migrate(m);
-  await m.close();
-  return url;
-}
+const fresh = () => migratedDatabase(pgc);
 async function open(url: string, o: { statementTimeoutMs?: number; wrap?: (db: Postgres) => Postgres } = {}) {
   let db = openPostgres({
     url,
