@@ -4,8 +4,7 @@ import type { Storage } from "../store/port.js";
 import type { CredentialRef } from "../store/state.js";
 import { parseSignInKey, registerSshKey } from "./ssh-signin.js";
 import { blobFingerprint, verifySshSignature } from "./sshsig.js";
-import { randomBase32 } from "./tokens.js";
-import { HandshakeTable } from "./handshake-table.js";
+import { KeyProofs } from "./key-proofs.js";
 
 /** The ssh-keygen -Y namespace of key-registration proofs: no sign-in signature can be replayed here. */
 export const KEY_ADD_NAMESPACE = "sshca-key-add";
@@ -17,14 +16,6 @@ export interface KeyRegistrationDeps {
   random: (n: number) => Buffer;
   /** The TLS CA fingerprint clients pin, or "none" (bound into the challenge, as for sign-in). */
   tlsFingerprint: string;
-}
-
-interface Pending {
-  user: string;
-  line: string;
-  fingerprint: string;
-  message: string;
-  expiresAt: number;
 }
 
 /** Open proofs per user: enough for a few tries, never a way to fill memory. */
@@ -39,10 +30,19 @@ const TOTAL = 10_000;
  * dies with the token or session it was registered through.
  */
 export class KeyRegistration {
-  private readonly pending: HandshakeTable<Pending>;
+  private readonly pending: KeyProofs;
 
   constructor(private readonly deps: KeyRegistrationDeps) {
-    this.pending = new HandshakeTable(deps.storage.handshakes, "key-registration");
+    this.pending = new KeyProofs(deps.storage.handshakes, {
+      kind: "key-registration",
+      prefix: "kc",
+      title: "sshca key registration",
+      namespace: KEY_ADD_NAMESPACE,
+      caps: { perAddress: PER_USER, perUser: PER_USER + 1, total: TOTAL },
+      refusal: "too many open key registrations; finish or let them expire first (retry in {retryAfter}s)",
+      random: deps.random,
+      tlsFingerprint: deps.tlsFingerprint,
+    });
   }
 
   async challenge(
@@ -53,33 +53,7 @@ export class KeyRegistration {
     const keys = this.deps.storage.state.sshKeys;
     if (Object.hasOwn(keys, key.fingerprint) && keys[key.fingerprint]!.user !== user)
       throw fail.conflict(`key ${key.fingerprint} is already registered to another user`);
-    const now = this.deps.now().getTime();
-    const id = `kc_${randomBase32(this.deps.random, 20)}`;
-    const expiresAt = now + this.deps.config().auth.challengeTtl * 1000;
-    const message = [
-      "sshca key registration",
-      `user=${user}`,
-      `key=${key.fingerprint}`,
-      `challenge=${id}`,
-      `nonce=${this.deps.random(32).toString("base64url")}`,
-      `tls=${this.deps.tlsFingerprint}`,
-      `expires=${new Date(expiresAt).toISOString()}`,
-      "",
-    ].join("\n");
-    // Kept under the user and the id: only this user's answer can find (and use up) it.
-    await this.pending.open(
-      `${user}\n${id}`,
-      {
-        user,
-        address: user,
-        expiresAt,
-        value: { user, line: key.line, fingerprint: key.fingerprint, message, expiresAt },
-      },
-      now,
-      { perAddress: PER_USER, perUser: PER_USER + 1, total: TOTAL },
-      "too many open key registrations; finish or let them expire first (retry in {retryAfter}s)",
-    );
-    return { challenge: id, message, namespace: KEY_ADD_NAMESPACE, expiresAt: new Date(expiresAt).toISOString() };
+    return this.pending.open(user, key, this.deps.now().getTime(), this.deps.config().auth.challengeTtl);
   }
 
   /** Registers the challenged key for `user` if `signature` is its signature of the challenge (used up either way). */
@@ -89,9 +63,8 @@ export class KeyRegistration {
     challengeId: string,
     signature: string,
   ): Promise<{ user: string; fingerprint: string }> {
-    const p = await this.pending.take(`${user}\n${challengeId}`, this.deps.now().getTime());
-    if (!p || p.user !== user)
-      throw fail.badRequest("unknown or expired key-registration challenge; ask for a new one");
+    const p = await this.pending.take(user, challengeId, this.deps.now().getTime());
+    if (!p) throw fail.badRequest("unknown or expired key-registration challenge; ask for a new one");
     let blob: Buffer;
     try {
       blob = verifySshSignature(signature, Buffer.from(p.message, "utf8"), KEY_ADD_NAMESPACE);

@@ -7,7 +7,7 @@ import { parseSignInKey } from "../ssh-signin.js";
 import { blobFingerprint, verifySshSignature, verifySshSignatureDetails } from "../sshsig.js";
 import { signedInWithin } from "../credentials.js";
 import { randomBase32 } from "../tokens.js";
-import { HandshakeTable } from "../handshake-table.js";
+import { KeyProofs } from "../key-proofs.js";
 import type { Sealer } from "./sealed.js";
 import { newTotpSecret, totpBase32, totpStep, totpUri } from "./totp.js";
 import { approvalMessage } from "./approval-message.js";
@@ -58,14 +58,6 @@ export interface FactorView {
   fingerprint?: string;
 }
 
-interface SkChallenge {
-  user: string;
-  line: string;
-  fingerprint: string;
-  message: string;
-  expiresAt: number;
-}
-
 /**
  * Second factors for step-up approvals. Enrolling one needs a fresh interactive sign-in (an
  * identity-provider or SSH-key session at most 10 minutes old), so a stolen API token or an old
@@ -73,7 +65,7 @@ interface SkChallenge {
  * and the admins. A TOTP seed is sealed at rest and shown once; a code works once.
  */
 export class Factors {
-  private readonly challenges: HandshakeTable<SkChallenge>;
+  private readonly challenges: KeyProofs;
   readonly webauthn: WebAuthnCeremonies;
 
   /** Failed factor checks per approver (a code guessed at leisure is no second factor). */
@@ -81,7 +73,16 @@ export class Factors {
 
   constructor(private readonly deps: FactorDeps) {
     this.webauthn = new WebAuthnCeremonies(deps.now, deps.random, deps.storage.handshakes);
-    this.challenges = new HandshakeTable(deps.storage.handshakes, "factor-sk");
+    this.challenges = new KeyProofs(deps.storage.handshakes, {
+      kind: "factor-sk",
+      prefix: "fc",
+      title: "sshca factor enrolment",
+      namespace: FACTOR_ADD_NAMESPACE,
+      caps: { perAddress: 8, perUser: 9, total: 10_000 },
+      refusal: "too many open factor enrolments; finish or let them expire first (retry in {retryAfter}s)",
+      random: deps.random,
+      tlsFingerprint: deps.tlsFingerprint,
+    });
   }
 
   list(user: string): FactorView[] {
@@ -196,40 +197,14 @@ export class Factors {
     const key = parseSignInKey(publicKey);
     if (!key.line.startsWith("sk-"))
       throw fail.badRequest("a step-up factor must be a FIDO security key (sk-ssh-ed25519 or sk-ecdsa-sha2-nistp256)");
-    const now = this.deps.now().getTime();
-    const id = `fc_${randomBase32(this.deps.random, 20)}`;
-    const expiresAt = now + this.deps.config().auth.challengeTtl * 1000;
-    const message = [
-      "sshca factor enrolment",
-      `user=${user}`,
-      `key=${key.fingerprint}`,
-      `challenge=${id}`,
-      `nonce=${this.deps.random(32).toString("base64url")}`,
-      `tls=${this.deps.tlsFingerprint}`,
-      `expires=${new Date(expiresAt).toISOString()}`,
-      "",
-    ].join("\n");
-    // Kept under the user and the id: only this user's answer can find (and use up) it.
-    await this.challenges.open(
-      `${user}\n${id}`,
-      {
-        user,
-        address: user,
-        expiresAt,
-        value: { user, line: key.line, fingerprint: key.fingerprint, message, expiresAt },
-      },
-      now,
-      { perAddress: 8, perUser: 9, total: 10_000 },
-      "too many open factor enrolments; finish or let them expire first (retry in {retryAfter}s)",
-    );
-    return { challenge: id, message, namespace: FACTOR_ADD_NAMESPACE, expiresAt: new Date(expiresAt).toISOString() };
+    return this.challenges.open(user, key, this.deps.now().getTime(), this.deps.config().auth.challengeTtl);
   }
 
   /** Enrols the challenged security key if `signature` is its (user-present) signature of the challenge. */
   async addSk(user: string, token: TokenRecord, challengeId: string, signature: string): Promise<FactorView> {
     this.mayEnrol(token);
-    const c = await this.challenges.take(`${user}\n${challengeId}`, this.deps.now().getTime());
-    if (!c || c.user !== user) throw fail.badRequest("unknown or expired enrolment challenge; ask for a new one");
+    const c = await this.challenges.take(user, challengeId, this.deps.now().getTime());
+    if (!c) throw fail.badRequest("unknown or expired enrolment challenge; ask for a new one");
     let blob: Buffer;
     try {
       blob = verifySshSignature(signature, Buffer.from(c.message, "utf8"), FACTOR_ADD_NAMESPACE);
