@@ -9,7 +9,8 @@ import { authenticate } from "../../src/http/auth.js";
 import { RateLimiter } from "../../src/http/rate-limit.js";
 import { MemoryHandshakes } from "../../src/store/memory-handshakes.js";
 import { put, type Handshakes } from "../../src/store/port.js";
-import { openPostgres } from "../../src/store/postgres/pool.js";
+import { openPostgres, type Queryable } from "../../src/store/postgres/pool.js";
+import { HANDSHAKE_QUERIES, HANDSHAKE_QUEUE, PostgresHandshakes } from "../../src/store/postgres/handshakes.js";
 import { PostgresStorage } from "../../src/store/postgres/storage.js";
 import { config } from "../helpers/config.js";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
@@ -298,6 +299,52 @@ describe("PostgreSQL", () => {
     } finally {
       await s1.close();
       await s2.close();
+    }
+  });
+
+  it("a flood of made-up handshake ids (anyone can send them, from many addresses) holds at most a few pooled connections, is 503 beyond its queue, and other queries go on meanwhile", async () => {
+    const db = openPostgres({ url: await fresh(), log, applicationName: "flood" });
+    let inFlight = 0;
+    let most = 0;
+    const counting: Queryable = {
+      query: async (text, params) => {
+        most = Math.max(most, ++inFlight);
+        try {
+          return await db.query(text, params);
+        } finally {
+          inFlight--;
+        }
+      },
+    };
+    const hs = new PostgresHandshakes(counting);
+    try {
+      // Every pooled connection open first, so what follows measures waiting, not connecting.
+      await Promise.all(Array.from({ length: 10 }, () => db.query("SELECT pg_sleep(0.05)")));
+      const n = 600;
+      let answered = 0;
+      const flood = Promise.allSettled(
+        Array.from({ length: n }, (_, i) =>
+          hs.take("ssh-signin", `made-up-${i}`, T).then((v) => {
+            answered++;
+            return v;
+          }),
+        ),
+      );
+      // A commit's or an authenticated request's query does not wait behind the flood.
+      await db.query("SELECT 1");
+      expect(answered).toBeLessThan(HANDSHAKE_QUEUE / 2);
+      const results = await flood;
+      expect(most).toBe(HANDSHAKE_QUERIES);
+      const refused = results.filter((r) => r.status === "rejected");
+      expect(refused).toHaveLength(n - HANDSHAKE_QUERIES - HANDSHAKE_QUEUE);
+      for (const r of refused) expect(r.reason).toMatchObject({ code: "unavailable" });
+      expect(answered).toBe(HANDSHAKE_QUERIES + HANDSHAKE_QUEUE);
+      // Every slot is free again afterwards.
+      await hs.put("ssh-signin", "real", { v: 1 }, T + 60_000);
+      expect(await hs.take("ssh-signin", "real", T)).toEqual({ v: 1 });
+      expect(inFlight).toBe(0);
+    } finally {
+      await db.close();
     }
   });
 

@@ -1,6 +1,16 @@
 import type { Handshakes } from "../port.js";
 import { checkStorableValue } from "./chain.js";
+import { InFlightGate } from "./in-flight.js";
 import type { Queryable } from "./pool.js";
+
+/**
+ * Handshake queries in flight at most per process, and how many more may wait. Anyone can
+ * cause one without signing in (a made-up challenge or flow id costs a look-up, from as many
+ * addresses as an attacker has), so they get a few of the pool's connections (10 by default),
+ * never all: commits and authenticated requests keep the rest. Beyond the queue: 503.
+ */
+export const HANDSHAKE_QUERIES = 4;
+export const HANDSHAKE_QUEUE = 256;
 
 /**
  * Handshakes in the handshakes table, so that a sign-in opened on one replica can be finished
@@ -9,7 +19,16 @@ import type { Queryable } from "./pool.js";
  * store, so a test's clock governs both; replicas' clocks are expected to agree within seconds.
  */
 export class PostgresHandshakes implements Handshakes {
-  constructor(private readonly db: Queryable) {}
+  private readonly gate = new InFlightGate(
+    HANDSHAKE_QUERIES,
+    HANDSHAKE_QUEUE,
+    "too many sign-ins in progress on this server; try again in a few seconds",
+  );
+  private readonly db: Queryable;
+
+  constructor(db: Queryable) {
+    this.db = { query: (text, params) => this.gate.run(() => db.query(text, params)) };
+  }
 
   async put(kind: string, id: string, value: unknown, expiresAt: number): Promise<void> {
     checkStorableValue(kind, id, value);
