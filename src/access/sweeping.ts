@@ -1,3 +1,4 @@
+import { prunableSession } from "../auth/session-retention.js";
 import type { AccessRequest } from "../domain/request.js";
 import { safeErr } from "../errors.js";
 import { remove } from "../store/port.js";
@@ -13,6 +14,9 @@ import { expireIfDue } from "./transitions.js";
 
 /** How long the sweeping replica holds its lease (it renews it every sweep, every second). */
 const SWEEP_LEASE_MS = 5000;
+/** Ended sessions are looked for at most this often (it walks every token), and this many go per commit. */
+const SESSION_PRUNE_EVERY_MS = 60_000;
+const SESSION_PRUNE_BATCH = 500;
 
 /**
  * Periodic work on live requests: expire pending requests that ran out of time, retry issuance
@@ -24,6 +28,7 @@ const SWEEP_LEASE_MS = 5000;
 export class Sweeper {
   /** What the sweep has to look at, by when (so a sweep does not walk every live request). */
   private readonly due: Deadlines;
+  private sessionsPrunedAt = -Infinity;
 
   constructor(private readonly ledger: RequestLedger) {
     this.due = ledger.deadlines((req, config) => {
@@ -51,6 +56,22 @@ export class Sweeper {
     }
     await this.prune(finished);
     await this.pruneRevoked(now);
+    await this.pruneSessions(now);
+  }
+
+  /** Sign-in sessions leave the live state a day after they ended (src/auth/session-retention.ts). */
+  private async pruneSessions(now: Date): Promise<void> {
+    if (now.getTime() - this.sessionsPrunedAt < SESSION_PRUNE_EVERY_MS) return;
+    this.sessionsPrunedAt = now.getTime();
+    const { storage } = this.ledger.deps;
+    const ended = Object.entries(storage.state.tokens).filter(([, t]) => prunableSession(t, now));
+    for (let i = 0; i < ended.length; i += SESSION_PRUNE_BATCH) {
+      // Each only as it was read: a session changed meanwhile (on another replica) waits a minute.
+      await storage.commit(
+        [],
+        ended.slice(i, i + SESSION_PRUNE_BATCH).map(([id, t]) => remove("tokens", id, { entry: t })),
+      );
+    }
   }
 
   /**

@@ -4,8 +4,8 @@ import type { StateView, TokenRecord } from "../store/state.js";
 /**
  * What the console persists, in one place: console sessions are token records (kind "session",
  * method "console"); WebAuthn credentials are factor records (src/auth/factors/factors.ts).
- * Pending sign-in links and WebAuthn challenges stay in memory: they live a minute or two, and a
- * restart simply asks for a new one.
+ * Pending sign-in links and WebAuthn ceremonies are handshakes (src/auth/handshake-table.ts):
+ * they live a minute or two, in the storage's handshakes, so any replica can finish them.
  */
 
 /** The token record of a console session, if `id` is one. */

@@ -1,0 +1,105 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { registerSshKey } from "../../src/auth/ssh-signin.js";
+import { SESSION_KEEP_MS } from "../../src/auth/session-retention.js";
+import type { TokenRecord } from "../../src/store/state.js";
+import { type InProc, startInProc } from "../helpers/inproc.js";
+import { run } from "../helpers/procs.js";
+import { e2eConfig } from "../helpers/scenario.js";
+import { tempDir } from "../helpers/tmp.js";
+import { tool } from "../helpers/tools.js";
+
+/**
+ * Every sign-in makes a session. Ended sessions leave the live state a day after they ended
+ * (design invariant 7: the live state follows live work; history is in the audit log), so a
+ * busy CA's state does not grow with every login it ever had. API tokens stay.
+ * The daemon's clock is the test's; the sweep runs on its own timer.
+ */
+let clock = Date.now();
+let api: InProc;
+let apiToken: string;
+let aliceKey: string;
+
+beforeAll(async () => {
+  api = await startInProc(e2eConfig({ extra: { scanning: { enabled: false } } }), { now: () => new Date(clock) });
+  apiToken = await api.token("alice", ["dev"]);
+  aliceKey = join(tempDir("alice"), "id_ed25519");
+  expect((await run(tool("ssh-keygen"), ["-q", "-t", "ed25519", "-N", "", "-f", aliceKey])).code).toBe(0);
+  const { core } = api.daemon;
+  await registerSshKey(
+    { storage: core.storage, now: () => new Date(clock) },
+    "alice",
+    readFileSync(`${aliceKey}.pub`, "utf8"),
+    "test",
+  );
+});
+afterAll(async () => {
+  await api?.daemon.stop();
+});
+
+/** A real SSH-key sign-in: a challenge signed by ssh-keygen -Y sign. Returns the session token. */
+async function signIn(): Promise<string> {
+  const c = await api.call("POST", "/v1/auth/challenge", { body: { user: "alice" } });
+  expect(c.status).toBe(201);
+  const dir = tempDir("sign");
+  writeFileSync(join(dir, "m"), c.body.message);
+  const signed = await run(tool("ssh-keygen"), ["-Y", "sign", "-f", aliceKey, "-n", c.body.namespace, join(dir, "m")]);
+  expect(signed.code, signed.stderr).toBe(0);
+  const r = await api.call("POST", "/v1/auth/ssh", {
+    body: { challenge: c.body.challenge, signature: readFileSync(join(dir, "m.sig"), "utf8") },
+  });
+  expect(r.status, JSON.stringify(r.body)).toBe(200);
+  return r.body.token as string;
+}
+
+const tokens = (): Record<string, TokenRecord> => api.daemon.core.storage.state.tokens;
+const idOf = (token: string) => Object.keys(tokens()).find((id) => token.includes(`_${id}_`))!;
+/**
+ * The clock moved to `at`, then sweeps until `done` holds (the daemon's own timer sweeps too,
+ * and may be the one that prunes; the sweeper looks for ended sessions once a minute).
+ */
+async function sweepAt(at: number, done: () => boolean = () => true): Promise<void> {
+  clock = at;
+  const until = Date.now() + 10_000;
+  for (;;) {
+    await api.daemon.access.sweep();
+    if (done()) return;
+    if (Date.now() > until) throw new Error("the sweep did not get there within 10 s");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+const whoami = (token: string) => api.call("GET", "/v1/whoami", { token });
+
+test("an ended session leaves the live state a day after it ended; until then its end is named; API tokens stay", async () => {
+  const start = clock;
+  const expiring = await signIn();
+  const loggedOut = await signIn();
+  expect((await api.call("POST", "/v1/auth/logout", { token: loggedOut, body: {} })).status).toBe(200);
+  const [e, l, a] = [idOf(expiring), idOf(loggedOut), idOf(apiToken)];
+  expect(tokens()[e]!.kind).toBe("session");
+  const expiresAt = Date.parse(tokens()[e]!.expiresAt);
+  expect(expiresAt).toBeGreaterThan(start);
+
+  // Just short of a day after the logout: both still there, each refused for what it is.
+  await sweepAt(start + SESSION_KEEP_MS - 60_000);
+  expect(Object.keys(tokens())).toEqual(expect.arrayContaining([e, l, a]));
+  expect((await whoami(loggedOut)).body.error.message).toMatch(/revoked/);
+
+  // A day after the logout: the logged-out session is gone; the expired one stays its day.
+  await sweepAt(start + SESSION_KEEP_MS + 60_000, () => tokens()[l] === undefined);
+  expect(tokens()[e]).toBeDefined();
+  expect((await whoami(loggedOut)).status).toBe(401);
+  expect((await whoami(expiring)).body.error.message).toMatch(/expired/);
+
+  // A day after it expired, the other one goes too; the state file no longer holds either.
+  await sweepAt(expiresAt + SESSION_KEEP_MS + 60_000, () => tokens()[e] === undefined);
+  expect((await whoami(expiring)).status).toBe(401);
+  const state = api.snapshot().state;
+  expect(state).not.toContain(e);
+  expect(state).not.toContain(l);
+  // The API token, expired or not by now, is an admin's to remove.
+  expect(tokens()[a]).toBeDefined();
+  // And a new sign-in works as before.
+  expect((await whoami(await signIn())).status).toBe(200);
+});
