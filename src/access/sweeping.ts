@@ -2,6 +2,7 @@ import { prunableSession } from "../auth/session-retention.js";
 import type { AccessRequest } from "../domain/request.js";
 import { safeErr } from "../errors.js";
 import { remove } from "../store/port.js";
+import type { TokenRecord } from "../store/state.js";
 import type { Deadlines } from "./deadlines.js";
 import { reminderAt } from "./break-glass.js";
 import { settleGate } from "./gating.js";
@@ -14,7 +15,7 @@ import { expireIfDue } from "./transitions.js";
 
 /** How long the sweeping replica holds its lease (it renews it every sweep, every second). */
 const SWEEP_LEASE_MS = 5000;
-/** Ended sessions are looked for at most this often (it walks every token), and this many go per commit. */
+/** Ended sessions are looked for at most this often (it walks the tokens), and at most this many go per sweep. */
 const SESSION_PRUNE_EVERY_MS = 60_000;
 const SESSION_PRUNE_BATCH = 500;
 
@@ -29,6 +30,7 @@ export class Sweeper {
   /** What the sweep has to look at, by when (so a sweep does not walk every live request). */
   private readonly due: Deadlines;
   private sessionsPrunedAt = -Infinity;
+  private sweeping: Promise<void> | undefined;
 
   constructor(private readonly ledger: RequestLedger) {
     this.due = ledger.deadlines((req, config) => {
@@ -38,7 +40,15 @@ export class Sweeper {
     });
   }
 
-  async sweep(): Promise<void> {
+  /** One sweep at a time: a call while one runs waits for it (a second would redo its work). */
+  sweep(): Promise<void> {
+    this.sweeping ??= this.sweepOnce().finally(() => {
+      this.sweeping = undefined;
+    });
+    return this.sweeping;
+  }
+
+  private async sweepOnce(): Promise<void> {
     const { deps } = this.ledger;
     // Another replica takes over within the lease if this one stops.
     if (!(await deps.storage.claim("sweep", "requests", SWEEP_LEASE_MS))) return;
@@ -59,19 +69,30 @@ export class Sweeper {
     await this.pruneSessions(now);
   }
 
-  /** Sign-in sessions leave the live state a day after they ended (src/auth/session-retention.ts). */
+  /**
+   * Sign-in sessions leave the live state a day after they ended (src/auth/session-retention.ts).
+   * One batch per sweep, so a backlog (the first sweep after an upgrade) never holds up expiries
+   * and issuance retries, nor outlasts the sweep's lease; a full batch means more next sweep.
+   */
   private async pruneSessions(now: Date): Promise<void> {
     if (now.getTime() - this.sessionsPrunedAt < SESSION_PRUNE_EVERY_MS) return;
     this.sessionsPrunedAt = now.getTime();
     const { storage } = this.ledger.deps;
-    const ended = Object.entries(storage.state.tokens).filter(([, t]) => prunableSession(t, now));
-    for (let i = 0; i < ended.length; i += SESSION_PRUNE_BATCH) {
-      // Each only as it was read: a session changed meanwhile (on another replica) waits a minute.
-      await storage.commit(
-        [],
-        ended.slice(i, i + SESSION_PRUNE_BATCH).map(([id, t]) => remove("tokens", id, { entry: t })),
-      );
+    const ended: [string, TokenRecord][] = [];
+    for (const entry of Object.entries(storage.state.tokens)) {
+      if (!prunableSession(entry[1], now)) continue;
+      ended.push(entry);
+      if (ended.length === SESSION_PRUNE_BATCH) {
+        this.sessionsPrunedAt = -Infinity;
+        break;
+      }
     }
+    if (ended.length === 0) return;
+    // Each only as it was read: a session changed meanwhile (on another replica) waits a minute.
+    await storage.commit(
+      [],
+      ended.map(([id, t]) => remove("tokens", id, { entry: t })),
+    );
   }
 
   /**

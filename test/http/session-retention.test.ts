@@ -1,9 +1,10 @@
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { afterAll, beforeAll, expect, test } from "vitest";
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { afterAll, beforeAll, expect, test, vi } from "vitest";
 import { registerSshKey } from "../../src/auth/ssh-signin.js";
 import { SESSION_KEEP_MS } from "../../src/auth/session-retention.js";
-import type { TokenRecord } from "../../src/store/state.js";
+import { put } from "../../src/store/port.js";
+import { StateStore, type TokenRecord } from "../../src/store/state.js";
 import { type InProc, startInProc } from "../helpers/inproc.js";
 import { run } from "../helpers/procs.js";
 import { e2eConfig } from "../helpers/scenario.js";
@@ -69,6 +70,15 @@ async function sweepAt(at: number, done: () => boolean = () => true): Promise<vo
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+/** The tokens a restart would load: the state file and its journals, read from a copy. */
+async function tokensOnDisk(): Promise<Record<string, TokenRecord>> {
+  const file = api.daemon.core.paths.state;
+  const copy = join(tempDir("state-copy"), basename(file));
+  for (const f of readdirSync(dirname(file)).filter((f) => f.startsWith(basename(file)))) {
+    copyFileSync(join(dirname(file), f), join(dirname(copy), f));
+  }
+  return (await StateStore.open(copy, new Date(clock))).data.tokens;
+}
 const whoami = (token: string) => api.call("GET", "/v1/whoami", { token });
 
 test("an ended session leaves the live state a day after it ended; until then its end is named; API tokens stay", async () => {
@@ -95,11 +105,48 @@ test("an ended session leaves the live state a day after it ended; until then it
   // A day after it expired, the other one goes too; the state file no longer holds either.
   await sweepAt(expiresAt + SESSION_KEEP_MS + 60_000, () => tokens()[e] === undefined);
   expect((await whoami(expiring)).status).toBe(401);
-  const state = api.snapshot().state;
-  expect(state).not.toContain(e);
-  expect(state).not.toContain(l);
+  // The state on disk (snapshot and journals): neither is there, while the API token is.
+  const onDisk = await tokensOnDisk();
+  expect(onDisk[a]).toBeDefined();
+  expect(onDisk[e]).toBeUndefined();
+  expect(onDisk[l]).toBeUndefined();
   // The API token, expired or not by now, is an admin's to remove.
   expect(tokens()[a]).toBeDefined();
   // And a new sign-in works as before.
   expect((await whoami(await signIn())).status).toBe(200);
+});
+
+test("a backlog of ended sessions (the first sweep after an upgrade) leaves at most 500 per sweep, until none is left", async () => {
+  const { storage } = api.daemon.core;
+  const ended = new Date(clock - SESSION_KEEP_MS - 60 * 60_000).toISOString();
+  const ids = Array.from({ length: 1200 }, (_, i) => `backlog${String(i).padStart(5, "0")}`);
+  await storage.commit(
+    [],
+    ids.map((id) =>
+      put("tokens", id, {
+        user: "alice",
+        hash: "x",
+        createdAt: ended,
+        expiresAt: ended,
+        kind: "session",
+        method: "ssh",
+      }),
+    ),
+  );
+  const left = () => ids.filter((id) => tokens()[id] !== undefined).length;
+  expect(left()).toBe(1200);
+  // What each commit removes (the daemon's own timer sweeps too; either may do a batch).
+  const removals: number[] = [];
+  const commit = vi.spyOn(storage, "commit");
+  try {
+    clock += 2 * 60_000; // past the once-a-minute look
+    await sweepAt(clock, () => left() === 0);
+    for (const [, changes] of commit.mock.calls) {
+      const n = (changes ?? []).filter((c) => c.collection === "tokens" && !("value" in c)).length;
+      if (n > 0) removals.push(n);
+    }
+  } finally {
+    commit.mockRestore();
+  }
+  expect(removals).toEqual([500, 500, 200]);
 });
