@@ -5,6 +5,7 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OidcSignIn } from "../../src/auth/oidc/signin.js";
 import { ProviderError } from "../../src/auth/oidc/provider.js";
+import { fail } from "../../src/errors.js";
 import { authenticate } from "../../src/http/auth.js";
 import { RateLimiter } from "../../src/http/rate-limit.js";
 import { MemoryHandshakes } from "../../src/store/memory-handshakes.js";
@@ -170,6 +171,38 @@ describe("device flow on the embedded backend (MemoryHandshakes)", () => {
     expect((await early).status).toBe("slow_down");
     // The finished, single-use flow stays gone (before: back in the store, device code and all).
     expect(await inner.get("oidc-flow", stored(flow), t)).toBeUndefined();
+  });
+});
+
+describe("device flow when the handshake store is busy (503 from the in-flight gate)", () => {
+  it("a flow the provider just confirmed is still finished: its take is tried again, not the sign-in wasted", async () => {
+    const inner = new MemoryHandshakes();
+    let busy = 0;
+    const flaky: Handshakes = {
+      get: (k, i, n) => inner.get(k, i, n),
+      put: (k, i, v, e) => inner.put(k, i, v, e),
+      replace: (k, i, x, v, n) => inner.replace(k, i, x, v, n),
+      prune: (n) => inner.prune(n),
+      take: async (k, i, n) => {
+        if (busy > 0) {
+          busy--;
+          throw fail.unavailable("too many sign-ins in progress on this server; try again in a few seconds");
+        }
+        return inner.take(k, i, n);
+      },
+    };
+    let polls = 0;
+    const { s } = oidcOver(flaky, async () => {
+      polls++;
+      busy = 2; // the store is busy right after the provider spent its device code
+      return { claims };
+    });
+    const { flow } = await s.startDevice("127.0.0.1");
+    const answer = await s.pollDevice(flow);
+    expect(answer.status).toBe("done");
+    expect(polls).toBe(1);
+    expect(busy).toBe(0);
+    expect(await inner.get("oidc-flow", stored(flow), T)).toBeUndefined();
   });
 });
 

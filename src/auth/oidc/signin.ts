@@ -63,6 +63,9 @@ const BROWSER_FLOW_SECONDS = 600;
 /** Open flows per client address, and in all: enough for people, never a way to fill memory. */
 const PER_ADDRESS = 20;
 const TOTAL = 10_000;
+/** A confirmed device flow's take, tried this often, waiting 0.25 s, 0.5 s, ... in between (about 5 s in all). */
+const TAKE_ATTEMPTS = 6;
+const TAKE_RETRY_MS = 250;
 
 /** RFC 8252 section 7.3: a native app's redirect is the loopback IP literal on any port. */
 const LOOPBACK_REDIRECT = /^http:\/\/(127\.0\.0\.1|\[::1\]):\d{1,5}\/[A-Za-z0-9/_-]{0,64}$/;
@@ -256,9 +259,25 @@ export class OidcSignIn {
       throw await this.refused(providerReason(err));
     }
     // Taken before the session is minted: of two polls that both got tokens, one finishes.
-    if (!(await this.flows.take(id, this.deps.now().getTime())))
+    if (!(await this.takeConfirmed(id)))
       throw new SshcaError("unauthenticated", "unknown or expired sign-in; start again");
     return { status: "done", session: await this.complete(tokens, "device") };
+  }
+
+  /**
+   * Takes a device flow the provider has just confirmed. The provider has spent its device code,
+   * so a 503 here (the handshake store busy, see in-flight.ts) would waste a sign-in the user
+   * already approved: it is tried again for a few seconds first.
+   */
+  private async takeConfirmed(id: string): Promise<Flow | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.flows.take(id, this.deps.now().getTime());
+      } catch (err) {
+        if (!(err instanceof SshcaError && err.code === "unavailable") || attempt >= TAKE_ATTEMPTS) throw err;
+        await new Promise((r) => setTimeout(r, TAKE_RETRY_MS * attempt));
+      }
+    }
   }
 
   /**

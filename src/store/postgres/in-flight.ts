@@ -2,9 +2,10 @@ import { fail } from "../../errors.js";
 
 /**
  * At most `limit` calls in flight and `queue` more waiting their turn (first come, first
- * served); a call beyond both is refused at once with `unavailable` (503, Retry-After). It
- * keeps work that anyone can cause without signing in from holding the pooled connections
- * that commits and authenticated reads need.
+ * served), each for at most `maxWaitMs`; a call beyond the queue, or that waited that long, is
+ * refused with `unavailable` (503, Retry-After). It keeps work that anyone can cause without
+ * signing in from holding the pooled connections that commits and authenticated reads need,
+ * and a waiting call from acting on a moment long past.
  */
 export class InFlightGate {
   private running = 0;
@@ -14,11 +15,12 @@ export class InFlightGate {
     private readonly limit: number,
     private readonly queue: number,
     private readonly refusal: string,
+    private readonly maxWaitMs = 5_000,
   ) {}
 
   async run<T>(task: () => Promise<T>): Promise<T> {
     if (this.running < this.limit) this.running++;
-    else if (this.waiting.length < this.queue) await new Promise<void>((r) => this.waiting.push(r));
+    else if (this.waiting.length < this.queue) await this.turn();
     else throw fail.unavailable(this.refusal);
     try {
       return await task();
@@ -28,5 +30,21 @@ export class InFlightGate {
       if (next) next();
       else this.running--;
     }
+  }
+
+  /** Resolves when a finishing call hands this one its slot; rejects after maxWaitMs. */
+  private turn(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const go = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        const at = this.waiting.indexOf(go);
+        if (at >= 0) this.waiting.splice(at, 1);
+        reject(fail.unavailable(this.refusal));
+      }, this.maxWaitMs);
+      this.waiting.push(go);
+    });
   }
 }
