@@ -1,7 +1,7 @@
 import { parseSubjectKey } from "../ca/subject-key.js";
 import type { Config } from "../config/schema.js";
 import { fail, SshcaError } from "../errors.js";
-import { put, remove, type Storage } from "../store/port.js";
+import { type Change, put, remove, type Storage } from "../store/port.js";
 import type { CredentialRef } from "../store/state.js";
 import { HandshakeTable } from "./handshake-table.js";
 import { credentialProblem, localSignInRefusal, userStatus } from "./credentials.js";
@@ -151,11 +151,20 @@ export async function registerSshKey(
   parent?: CredentialRef,
 ): Promise<{ user: string; fingerprint: string }> {
   const key = parseSignInKey(publicKey);
-  const keys = deps.storage.state.sshKeys;
+  const state = deps.storage.state;
+  const keys = state.sshKeys;
   const existing = Object.hasOwn(keys, key.fingerprint) ? keys[key.fingerprint] : undefined;
   if (existing && existing.user !== user)
     throw fail.conflict(`key ${key.fingerprint} is already registered to another user`);
-  if (existing) return { user, fingerprint: key.fingerprint };
+  const now = deps.now();
+  const dead =
+    existing !== undefined && credentialProblem(state, { kind: "key", id: key.fingerprint }, now) !== undefined;
+  // A live key stays as it is, unless an admin registers it (it then lives until removed). A
+  // key that died with the credential it came through is registered anew; the sessions it
+  // signed in before stay ended (they are revoked in the same commit, or the new record would
+  // bring them back: a session's chain is read anew at every use).
+  if (existing && !dead && (existing.parent === undefined || parent !== undefined))
+    return { user, fingerprint: key.fingerprint };
   await deps.storage.commit(
     [
       {
@@ -166,6 +175,9 @@ export async function registerSshKey(
           keyFingerprint: key.fingerprint,
           keyType: key.line.split(" ")[0],
           ...(parent ? { via: `${parent.kind}:${parent.id}` } : {}),
+          ...(existing
+            ? { replaces: dead ? "a key that no longer worked" : "a key registered through a credential" }
+            : {}),
         },
       },
     ],
@@ -173,12 +185,25 @@ export async function registerSshKey(
       put(
         "sshKeys",
         key.fingerprint,
-        { user, publicKey: key.line, addedAt: deps.now().toISOString(), addedBy: actor, ...(parent ? { parent } : {}) },
-        { entry: undefined },
+        { user, publicKey: key.line, addedAt: now.toISOString(), addedBy: actor, ...(parent ? { parent } : {}) },
+        { entry: existing },
       ),
+      ...(dead ? endSessionsOf(state, key.fingerprint, now) : []),
     ],
   );
   return { user, fingerprint: key.fingerprint };
+}
+
+/**
+ * Revokes the sessions signed in with a key that is going away (or being registered anew after
+ * it died). Without it they would only be refused while the key is missing or dead, and would
+ * work again if the same key were added later.
+ */
+function endSessionsOf(state: Storage["state"], fingerprint: string, now: Date): Change[] {
+  const at = now.toISOString();
+  return Object.entries(state.tokens)
+    .filter(([, t]) => t.parent?.kind === "key" && t.parent.id === fingerprint && t.revokedAt === undefined)
+    .map(([id, t]) => put("tokens", id, { ...t, revokedAt: at }, { entry: t }));
 }
 
 const SK_TYPES = [SK_ED25519, SK_ECDSA];
@@ -203,7 +228,7 @@ export function parseSignInKey(text: string): { line: string; fingerprint: strin
  * registered through those sessions, stop working at once: they were obtained through it.
  */
 export async function removeSshKey(
-  deps: Pick<SignInDeps, "storage">,
+  deps: Pick<SignInDeps, "storage" | "now">,
   user: string,
   fingerprint: string,
   actor: string,
@@ -214,7 +239,7 @@ export async function removeSshKey(
     throw fail.notFound(`no sign-in key ${fingerprint} is registered for ${user} (sshca key list shows them)`);
   await deps.storage.commit(
     [{ type: "auth.key_removed", actor, fields: { user, keyFingerprint: fingerprint } }],
-    [remove("sshKeys", fingerprint, { entry: key })],
+    [remove("sshKeys", fingerprint, { entry: key }), ...endSessionsOf(deps.storage.state, fingerprint, deps.now())],
   );
   return { user, fingerprint };
 }

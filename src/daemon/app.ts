@@ -176,7 +176,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(
     "/v1/keys",
     auth,
-    keyRoutes(deps.storage, deps.keyRegistration, (user) => deps.access.watch.wakeUser(user)),
+    keyRoutes(deps.storage, deps.keyRegistration, (user) => deps.access.watch.wakeUser(user), deps.now),
   );
   app.use("/v1/factors", auth, factorRoutes(deps.storage, deps.factors));
   const recheck = (tokenId: string) => stillValid(authDeps, tokenId);

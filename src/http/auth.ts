@@ -155,10 +155,12 @@ export function stillValid(deps: Pick<AuthDeps, "config" | "storage" | "now">, t
   // A disabled user hears that first: it is the reason, whatever became of the token.
   if (userStatus(deps.config(), deps.storage.state, user) === "disabled")
     return refuse("unauthenticated", `user ${user} is disabled`);
-  const lapse = tokenLapse(record, now);
-  if (lapse) return refuse("unauthenticated", `this API token ${lapse}`);
+  // What a session came through first: when its key was removed, that is the reason (the
+  // session itself was revoked with it, so that adding the key again does not bring it back).
   const dead = record.parent ? credentialProblem(deps.storage.state, record.parent, now) : undefined;
   if (dead) return refuse("unauthenticated", `this session no longer works: ${dead}`);
+  const lapse = tokenLapse(record, now);
+  if (lapse) return refuse("unauthenticated", `this API token ${lapse}`);
   const local = throughProvider(deps.storage.state.tokens, record)
     ? undefined
     : localSignInRefusal(deps.config(), user);

@@ -97,6 +97,7 @@ export function keyRoutes(
   registration: KeyRegistration,
   /** Answers the caller's long-polls: sessions from a removed key must not keep waiting. */
   wakeUser: (user: string) => void,
+  now: () => Date,
 ): Router {
   const r = Router();
   r.get("/", (_req, res) => {
@@ -127,7 +128,7 @@ export function keyRoutes(
   r.post("/remove", async (req, res) => {
     const { user } = identityOf(res);
     const { fingerprint } = parse(z.strictObject({ fingerprint: FINGERPRINT }), jsonBody(req), "key");
-    const removed = await removeSshKey({ storage }, user, fingerprint, user);
+    const removed = await removeSshKey({ storage, now }, user, fingerprint, user);
     wakeUser(user);
     res.json(removed);
   });
