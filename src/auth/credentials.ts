@@ -1,5 +1,5 @@
 import type { Config } from "../config/schema.js";
-import type { CredentialRef, StateView, TokenRecord } from "../store/state.js";
+import type { CredentialRef, SshKeyRecord, StateView, TokenRecord } from "../store/state.js";
 
 /**
  * Whether a credential still works, by the rule that no credential outlives the one it came
@@ -36,6 +36,9 @@ export function credentialProblem(
   }
   const key = Object.hasOwn(state.sshKeys, ref.id) ? state.sshKeys[ref.id] : undefined;
   if (!key) return `sign-in key ${ref.id} was removed`;
+  // Checked at every use, so no race with a removal can let a session outlive its key record.
+  if (ref.kind === "key" && ref.generation !== undefined && ref.generation !== keyGeneration(key))
+    return `sign-in key ${ref.id} was removed or registered again since`;
   return key.parent ? inherited(state, key.parent, now, depth) : undefined;
 }
 
@@ -47,6 +50,15 @@ function inherited(
 ): string | undefined {
   const why = credentialProblem(state, parent, now, depth + 1);
   return why === undefined ? undefined : `it was obtained through a credential that no longer works: ${why}`;
+}
+
+/**
+ * The generation a session records for the key record it signed in with ("none" for a key
+ * registered before generations existed; sessions from before then record none and are not
+ * checked, and end within their lifetime).
+ */
+export function keyGeneration(key: SshKeyRecord): string {
+  return key.generation ?? "none";
 }
 
 /** A token's own end: revoked or expired. */

@@ -1,10 +1,11 @@
+import { randomBytes } from "node:crypto";
 import { parseSubjectKey } from "../ca/subject-key.js";
 import type { Config } from "../config/schema.js";
 import { fail, SshcaError } from "../errors.js";
 import { type Change, put, remove, type Storage } from "../store/port.js";
 import type { CredentialRef } from "../store/state.js";
 import { HandshakeTable } from "./handshake-table.js";
-import { credentialProblem, localSignInRefusal, userStatus } from "./credentials.js";
+import { credentialProblem, keyGeneration, localSignInRefusal, userStatus } from "./credentials.js";
 import { parseSecurityKey, SK_ECDSA, SK_ED25519 } from "./sk-key.js";
 import { resolveIdentity } from "./identity.js";
 import { blobFingerprint, verifySshSignature } from "./sshsig.js";
@@ -129,8 +130,9 @@ export class SshSignIn {
           createdAt: now.toISOString(),
           expiresAt,
           kind: "session",
-          // The session dies with the key: removing the key ends it at once.
-          parent: { kind: "key", id: fingerprint },
+          // The session dies with the key record: removing the key ends it at once, and the
+          // same key added again later is another record (generation) that does not revive it.
+          parent: { kind: "key", id: fingerprint, generation: keyGeneration(registered) },
         }),
       ],
     );
@@ -160,9 +162,9 @@ export async function registerSshKey(
   const dead =
     existing !== undefined && credentialProblem(state, { kind: "key", id: key.fingerprint }, now) !== undefined;
   // A live key stays as it is, unless an admin registers it (it then lives until removed). A
-  // key that died with the credential it came through is registered anew; the sessions it
-  // signed in before stay ended (they are revoked in the same commit, or the new record would
-  // bring them back: a session's chain is read anew at every use).
+  // key that died with the credential it came through is registered anew. Either way it is a
+  // new record (generation): the sessions the old one signed in stay ended, and a dead one's
+  // are also marked revoked in the same commit.
   if (existing && !dead && (existing.parent === undefined || parent !== undefined))
     return { user, fingerprint: key.fingerprint };
   await deps.storage.commit(
@@ -185,7 +187,15 @@ export async function registerSshKey(
       put(
         "sshKeys",
         key.fingerprint,
-        { user, publicKey: key.line, addedAt: now.toISOString(), addedBy: actor, ...(parent ? { parent } : {}) },
+        {
+          user,
+          publicKey: key.line,
+          addedAt: now.toISOString(),
+          addedBy: actor,
+          ...(parent ? { parent } : {}),
+          // An identifier, not a secret: sessions name the record they signed in with.
+          generation: randomBytes(9).toString("base64url"),
+        },
         { entry: existing },
       ),
       ...(dead ? endSessionsOf(state, key.fingerprint, now) : []),

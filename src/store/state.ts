@@ -26,7 +26,13 @@ export interface UserRecord {
  * The credential a token or key was obtained through. No credential outlives its parent: a
  * sign-in key registered with a token dies with that token, a session with the key it came from.
  */
-export type CredentialRef = { kind: "token"; id: string } | { kind: "key"; id: string };
+export type CredentialRef =
+  | { kind: "token"; id: string }
+  /**
+   * `generation`: the key record's when the session signed in with it. A key removed and added
+   * again (or registered anew) is another record, and what the old one signed in stays ended.
+   */
+  | { kind: "key"; id: string; generation?: string };
 
 /** An SSH public key registered for sign-in, by SHA256 fingerprint. */
 export interface SshKeyRecord {
@@ -36,6 +42,8 @@ export interface SshKeyRecord {
   addedBy: string;
   /** Absent when an admin registered it (sshcad user key add): it then lives until removed. */
   parent?: CredentialRef;
+  /** A random id per registration (absent on keys registered before it existed). */
+  generation?: string;
 }
 
 /** An API token: only the SHA-256 of its secret is kept. */

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { addUserKey, createToken, revokeToken } from "../../src/admin/users.js";
 import { registerSshKey, removeSshKey } from "../../src/auth/ssh-signin.js";
+import { remove } from "../../src/store/port.js";
 import { type InProc, startInProc } from "../helpers/inproc.js";
 import { run } from "../helpers/procs.js";
 import { e2eConfig } from "../helpers/scenario.js";
@@ -96,7 +97,7 @@ describe("a key added again does not bring back the sessions it signed in before
     expect(last.parent).toEqual({ kind: "token", id: t2.tokenId });
   });
 
-  test("a live key an admin adds again becomes the admin's: it no longer ends with the token it came through", async () => {
+  test("a live key an admin adds again becomes the admin's: a new record, so it no longer ends with its token, and what it signed in before ends", async () => {
     const key = await newKey();
     const { storage } = api.daemon.core;
     const t1 = await createToken(admin(), "alice", "test");
@@ -104,9 +105,33 @@ describe("a key added again does not bring back the sessions it signed in before
     const before = await signIn(key);
     expect(before.status).toBe(200);
     await addUserKey(admin(), "alice", key.pub);
-    // Its sessions were legitimate and stay.
-    expect(await whoami(before.token!)).toBe(200);
+    expect(storage.state.sshKeys[key.fingerprint]!.parent).toBeUndefined();
+    // A session signed in through the token-bound record does not become the admin key's (nor
+    // count as a fresh sign-in with it).
+    const old = await api.call("GET", "/v1/whoami", { token: before.token! });
+    expect(old.status).toBe(401);
+    expect(old.body.error.message).toMatch(/registered again since/);
     await revokeToken(admin(), t1.tokenId, "admin");
+    const after = await signIn(key);
+    expect(after.status).toBe(200);
+    expect(await whoami(after.token!)).toBe(200);
+  });
+
+  test("a session that escaped a removal's list (it was being signed in at that moment) stays refused when the key is added again", async () => {
+    const key = await newKey();
+    const { storage } = api.daemon.core;
+    await addUserKey(admin(), "alice", key.pub);
+    const escaped = await signIn(key);
+    expect(escaped.status).toBe(200);
+    // The removal as a racing one commits it: the key goes, this session is not in its list.
+    await storage.commit([], [remove("sshKeys", key.fingerprint)]);
+    expect(await whoami(escaped.token!)).toBe(401);
+    await addUserKey(admin(), "alice", key.pub);
+    expect(
+      storage.state.tokens[Object.keys(storage.state.tokens).find((id) => escaped.token!.includes(`_${id}_`))!]!
+        .revokedAt,
+    ).toBeUndefined();
+    expect(await whoami(escaped.token!)).toBe(401);
     expect((await signIn(key)).status).toBe(200);
   });
 });
