@@ -36,7 +36,7 @@ export async function waitAndInstall(
         ),
       );
   });
-  process.once("SIGINT", onInterrupt);
+  process.on("SIGINT", onInterrupt);
   try {
     req = await Promise.race([follow(ctx, client, req, opts, (r) => (req = r)), interrupted]);
   } finally {

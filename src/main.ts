@@ -105,7 +105,10 @@ program
         }),
       }),
     );
+    let stopping = false;
     const shutdown = (signal: string) => {
+      if (stopping) return; // the shutdown under way finishes; a second signal changes nothing
+      stopping = true;
       log.info({ signal }, "stopping");
       daemon.stop().then(
         () => process.exit(0),
@@ -115,8 +118,10 @@ program
         },
       );
     };
-    process.once("SIGTERM", () => shutdown("SIGTERM"));
-    process.once("SIGINT", () => shutdown("SIGINT"));
+    // on, not once: execa's child cleanup (signal-exit) re-raises a signal nobody else listens to
+    // any more, which killed the daemon mid-shutdown whenever an nmap or ssh-keygen was running.
+    process.on("SIGTERM", () => shutdown("SIGTERM"));
+    process.on("SIGINT", () => shutdown("SIGINT"));
     process.on("SIGHUP", () => {
       log.info({ signal: "SIGHUP" }, "reloading the config");
       daemon.reload().then(

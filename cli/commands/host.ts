@@ -85,8 +85,10 @@ export function hostCommand(program: Command, ctx: Ctx): void {
         return;
       }
       const stop = new AbortController();
-      process.once("SIGTERM", () => stop.abort());
-      process.once("SIGINT", () => stop.abort());
+      // on, not once: execa's child cleanup (signal-exit) re-raises a signal nobody else
+      // listens to any more, which would kill the companion before it saved its cursor.
+      process.on("SIGTERM", () => stop.abort());
+      process.on("SIGINT", () => stop.abort());
       await companion.run(stop.signal);
     });
 }
