@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { addUserKey, createToken, revokeToken } from "../../src/admin/users.js";
@@ -9,6 +9,7 @@ import { type InProc, startInProc } from "../helpers/inproc.js";
 import { run } from "../helpers/procs.js";
 import { e2eConfig } from "../helpers/scenario.js";
 import { tempDir } from "../helpers/tmp.js";
+import { sshSign } from "../helpers/ssh-sign.js";
 import { tool } from "../helpers/tools.js";
 
 /**
@@ -44,12 +45,9 @@ async function newKey(): Promise<{ file: string; pub: string; fingerprint: strin
 async function signIn(key: { file: string }): Promise<{ status: number; token?: string; message?: string }> {
   const c = await api.call("POST", "/v1/auth/challenge", { body: { user: "alice" } });
   expect(c.status).toBe(201);
-  const dir = tempDir("sign");
-  writeFileSync(join(dir, "m"), c.body.message);
-  const signed = await run(tool("ssh-keygen"), ["-Y", "sign", "-f", key.file, "-n", c.body.namespace, join(dir, "m")]);
-  expect(signed.code, signed.stderr).toBe(0);
+  const signature = await sshSign(key.file, c.body.namespace, c.body.message);
   const r = await api.call("POST", "/v1/auth/ssh", {
-    body: { challenge: c.body.challenge, signature: readFileSync(join(dir, "m.sig"), "utf8") },
+    body: { challenge: c.body.challenge, signature },
   });
   return { status: r.status, token: r.body.token, message: r.body.error?.message };
 }

@@ -1,4 +1,4 @@
-import { copyFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, readdirSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { afterAll, beforeAll, expect, test, vi } from "vitest";
 import { registerSshKey } from "../../src/auth/ssh-signin.js";
@@ -9,6 +9,7 @@ import { type InProc, startInProc } from "../helpers/inproc.js";
 import { run } from "../helpers/procs.js";
 import { e2eConfig } from "../helpers/scenario.js";
 import { tempDir } from "../helpers/tmp.js";
+import { sshSign } from "../helpers/ssh-sign.js";
 import { tool } from "../helpers/tools.js";
 
 /**
@@ -43,12 +44,9 @@ afterAll(async () => {
 async function signIn(): Promise<string> {
   const c = await api.call("POST", "/v1/auth/challenge", { body: { user: "alice" } });
   expect(c.status).toBe(201);
-  const dir = tempDir("sign");
-  writeFileSync(join(dir, "m"), c.body.message);
-  const signed = await run(tool("ssh-keygen"), ["-Y", "sign", "-f", aliceKey, "-n", c.body.namespace, join(dir, "m")]);
-  expect(signed.code, signed.stderr).toBe(0);
+  const signature = await sshSign(aliceKey, c.body.namespace, c.body.message);
   const r = await api.call("POST", "/v1/auth/ssh", {
-    body: { challenge: c.body.challenge, signature: readFileSync(join(dir, "m.sig"), "utf8") },
+    body: { challenge: c.body.challenge, signature },
   });
   expect(r.status, JSON.stringify(r.body)).toBe(200);
   return r.body.token as string;

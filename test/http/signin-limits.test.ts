@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { registerSshKey } from "../../src/auth/ssh-signin.js";
@@ -7,6 +7,7 @@ import { type InProc, startInProc } from "../helpers/inproc.js";
 import { run } from "../helpers/procs.js";
 import { e2eConfig } from "../helpers/scenario.js";
 import { tempDir } from "../helpers/tmp.js";
+import { sshSign } from "../helpers/ssh-sign.js";
 import { tool } from "../helpers/tools.js";
 
 /**
@@ -25,11 +26,7 @@ const challenge = (address: string, user: string) =>
 
 /** alice answers a challenge with her real key, signed by ssh-keygen -Y sign. */
 async function answer(address: string, c: { challenge: string; message: string; namespace: string }) {
-  const dir = tempDir("sign");
-  writeFileSync(join(dir, "m"), c.message);
-  const signed = await run(tool("ssh-keygen"), ["-Y", "sign", "-f", aliceKey, "-n", c.namespace, join(dir, "m")]);
-  expect(signed.code, signed.stderr).toBe(0);
-  const signature = readFileSync(join(dir, "m.sig"), "utf8");
+  const signature = await sshSign(aliceKey, c.namespace, c.message);
   return httpCall({ url: api.url, from: address }, "POST", "/v1/auth/ssh", {
     body: { challenge: c.challenge, signature },
   });
