@@ -107,7 +107,11 @@ program
     );
     let stopping = false;
     const shutdown = (signal: string) => {
-      if (stopping) return; // the shutdown under way finishes; a second signal changes nothing
+      if (stopping) {
+        // A second signal while the shutdown waits (a long scan answering, say): stop now.
+        log.warn({ signal }, "second signal during the shutdown: exiting without finishing it");
+        process.exit(1);
+      }
       stopping = true;
       log.info({ signal }, "stopping");
       daemon.stop().then(

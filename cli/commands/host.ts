@@ -87,8 +87,10 @@ export function hostCommand(program: Command, ctx: Ctx): void {
       const stop = new AbortController();
       // on, not once: execa's child cleanup (signal-exit) re-raises a signal nobody else
       // listens to any more, which would kill the companion before it saved its cursor.
-      process.on("SIGTERM", () => stop.abort());
-      process.on("SIGINT", () => stop.abort());
+      // A second signal while it winds down ends it at once.
+      const onSignal = () => (stop.signal.aborted ? process.exit(1) : stop.abort());
+      process.on("SIGTERM", onSignal);
+      process.on("SIGINT", onSignal);
       await companion.run(stop.signal);
     });
 }
