@@ -14,7 +14,8 @@ import { listen } from "../helpers/listeners.js";
 import { json, makePerson, type Person } from "../helpers/people.js";
 import { run } from "../helpers/procs.js";
 import { e2eConfig, LOGIN, targetHost, waitingId } from "../helpers/scenario.js";
-import { freePort, ssh, type TestSshd } from "../helpers/sshd.js";
+import { freePort } from "../helpers/listeners.js";
+import { ssh, type TestSshd } from "../helpers/sshd.js";
 import { tempDir } from "../helpers/tmp.js";
 
 /**

@@ -145,7 +145,11 @@ describe("host certificates with a real sshd and ssh -o StrictHostKeyChecking=ye
     const r = await hostCert("web-1", ["--key", `${web1Key}.pub`, "--json"]);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).results[0]).toMatchObject({ action: "renewed", reason: "no certificate yet" });
-    const l = await run(tool("ssh-keygen"), ["-L", "-f", `${web1Key}-cert.pub`]);
+    // ssh-keygen prints local time: in UTC, so that a daylight-saving change within the 30 days
+    // does not move the span by an hour.
+    const l = await run(tool("ssh-keygen"), ["-L", "-f", `${web1Key}-cert.pub`], {
+      env: { ...process.env, TZ: "UTC" },
+    });
     expect(l.stdout).toContain("ssh-ed25519-cert-v01@openssh.com host certificate");
     expect(l.stdout).toMatch(/Principals: \n\s+web-1\n\s+127\.0\.0\.1\n\s+web-1\.example\.test\n/);
     expect(l.stdout).toContain('Key ID: "host=web-1"');
@@ -154,7 +158,7 @@ describe("host certificates with a real sshd and ssh -o StrictHostKeyChecking=ye
     expect(view.fingerprint).not.toBe(hostCa.fingerprint); // a CA of its own, not the user CA
     expect(l.stdout).toContain(`Signing CA: ED25519 ${view.fingerprint}`);
     const m = /Valid: from (\S+) to (\S+)/.exec(l.stdout)!;
-    const days = (Date.parse(m[2]!) - Date.parse(m[1]!)) / 86400_000;
+    const days = (Date.parse(`${m[2]!}Z`) - Date.parse(`${m[1]!}Z`)) / 86400_000;
     expect(days).toBeGreaterThan(30);
     expect(days).toBeLessThan(30.01);
   });

@@ -7,7 +7,8 @@ import { json, makePerson } from "../helpers/people.js";
 import { run, start } from "../helpers/procs.js";
 import { type Receiver, startReceiver } from "../helpers/receiver.js";
 import { e2eConfig, LOGIN, startWorld, type World } from "../helpers/scenario.js";
-import { freePort, ssh } from "../helpers/sshd.js";
+import { freePort } from "../helpers/listeners.js";
+import { ssh } from "../helpers/sshd.js";
 import { tempDir } from "../helpers/tmp.js";
 import { tool } from "../helpers/tools.js";
 

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 
 /** A TCP listener on a loopback address, to be found (or not) by nmap. */
@@ -18,9 +19,49 @@ export async function listen(host: string, port = 0): Promise<{ port: number; cl
   };
 }
 
-/** A port that is free on `host` right now (nothing listens on it afterwards). */
+/**
+ * The kernel's ephemeral range (ip_local_port_range): where it picks a port for bind(0) and for
+ * the local end of every outgoing connection.
+ */
+function ephemeralRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
+    if (Number.isInteger(low) && Number.isInteger(high)) return [low!, high!];
+  } catch {
+    // not Linux: the IANA dynamic range
+  }
+  return [49152, 65535];
+}
+
+/** Ports this process handed out: two picks in one test file never get the same port. */
+const handedOut = new Set<number>();
+
+/**
+ * A port that is free on `host` right now and that the kernel will not give anyone else: it is
+ * picked below the ephemeral range, so no bind(0) (a daemon, a receiver, another test file) and no
+ * outgoing connection's local end can take it between this check and its use. A port from
+ * bind(0) could: a port the test wants closed turned open, or a server's later bind failed.
+ */
 export async function freePortOn(host: string): Promise<number> {
-  const l = await listen(host);
-  await l.close();
-  return l.port;
+  const [low] = ephemeralRange();
+  const top = Math.min(low - 1, 65535);
+  const bottom = Math.max(10_000, top - 12_000);
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = bottom + Math.floor(Math.random() * (top - bottom + 1));
+    if (handedOut.has(port)) continue;
+    try {
+      const l = await listen(host, port);
+      await l.close();
+      handedOut.add(port);
+      return port;
+    } catch {
+      // taken: try another
+    }
+  }
+  throw new Error(`no free port on ${host} in ${bottom}-${top}`);
+}
+
+/** A free port on 127.0.0.1 (see freePortOn). */
+export function freePort(): Promise<number> {
+  return freePortOn("127.0.0.1");
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { chownSync, existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
+import { freePort } from "./listeners.js";
 import { postgresBin, type ServerUser, serverUser } from "./postgres-install.js";
 import { killServer, type ServerProcess, startServer, stopServer } from "./postgres-server.js";
 import { run } from "./procs.js";
@@ -161,15 +161,4 @@ async function initCluster(bin: string, dataDir: string, user: ServerUser | unde
     { cwd: "/", env: { PATH: process.env.PATH, LC_ALL: "C" }, ...(user ? { uid: user.uid, gid: user.gid } : {}) },
   );
   if (r.code !== 0) throw new Error(`initdb failed (${r.code}): ${r.stderr.trim()}`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }

@@ -1,4 +1,5 @@
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import { freePort } from "./listeners.js";
 
 export interface Delivery {
   path: string;
@@ -18,7 +19,11 @@ export interface Receiver {
   waitFor(pred: (all: Delivery[]) => boolean, timeoutMs?: number): Promise<void>;
 }
 
-export async function startReceiver(port = 0): Promise<Receiver> {
+/**
+ * Listens on `port`, or on a port below the ephemeral range (freePort): `reopen` binds it again
+ * after a pause in which a port from bind(0) could have gone to someone else.
+ */
+export async function startReceiver(port?: number): Promise<Receiver> {
   const deliveries: Delivery[] = [];
   let server: Server;
   const listen = (p: number) =>
@@ -38,7 +43,7 @@ export async function startReceiver(port = 0): Promise<Receiver> {
         resolve(typeof a === "object" && a ? a.port : p);
       });
     });
-  const actual = await listen(port);
+  const actual = await listen(port ?? (await freePort()));
   return {
     port: actual,
     url: (path) => `http://127.0.0.1:${actual}${path}`,

@@ -1,22 +1,9 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
+import { freePort } from "./listeners.js";
 import { type Result, type Running, run, start } from "./procs.js";
 import { tempDir } from "./tmp.js";
 import { tool } from "./tools.js";
-
-/** A free TCP port on 127.0.0.1 (closed again before use; fine for tests). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export interface TestSshd {
   port: number;

@@ -1,5 +1,6 @@
 import { createServer as createTcpServer, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
+import { freePort } from "./listeners.js";
 
 /** One RFC 5424 message as a receiver parses it. */
 export interface SyslogMessage {
@@ -149,7 +150,8 @@ export async function startSyslogReceiver(
         resolve(typeof a === "object" && a ? a.port : p);
       });
     });
-  const port = await listen(0);
+  // Below the ephemeral range, so that `reopen` after a pause finds the port still free.
+  const port = await listen(await freePort());
   return {
     port,
     received,
