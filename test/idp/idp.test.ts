@@ -195,9 +195,13 @@ describe("session lifetime", () => {
       const signedInAt = Date.now();
       expect(first.loginShown).toBe(true);
       const cookie = (await page.context().cookies(short.issuer)).find((c) => c.name === "_session");
-      // The session cookie carries the lifetime (seconds since the epoch).
+      // The session cookie carries the lifetime (3 s, not the default hour). Chromium counts
+      // Expires from the response's Date header (expiry = arrival + Expires - Date), and Node
+      // caches that header per second, refreshed by a timer: on a busy machine it can be a
+      // second behind the provider's clock, and the cookie then outlives signedInAt by about
+      // 4 s (seen: 3967 ms in a full run). 5 s still tells 3 s from an hour.
       expect(cookie!.expires * 1000 - signedInAt).toBeGreaterThan(0);
-      expect(cookie!.expires * 1000 - signedInAt).toBeLessThanOrEqual(3000);
+      expect(cookie!.expires * 1000 - signedInAt).toBeLessThanOrEqual(5000);
       await new Promise((r) => setTimeout(r, Math.max(0, cookie!.expires * 1000 - Date.now() + 500)));
       const second = await signInAtProvider(
         page,
