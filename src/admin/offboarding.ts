@@ -64,17 +64,33 @@ export async function disableUser(
   return { user: name, tokens, ...(await endWhatTheyHold(deps, name, actor, "disabled", opts)) };
 }
 
-/** `sshcad user enable NAME`: the user may sign in again; old tokens stay revoked. */
-export async function enableUser(deps: AdminDeps, name: string, actor: string): Promise<{ user: string }> {
+/**
+ * `sshcad user enable NAME`: the user may sign in again; old tokens stay revoked. A disabled user
+ * gets no new token, yet one can still be stored unrevoked while disabled: a sign-in or
+ * `sshcad token create` that checked the user just before the disable and committed just after
+ * it read the tokens to revoke. Every call refuses it while the user is disabled; enable revokes
+ * it here, in the same commit, so it does not come back with the user.
+ */
+export async function enableUser(
+  deps: AdminDeps,
+  name: string,
+  actor: string,
+): Promise<{ user: string; tokensRevoked: string[] }> {
   if (userStatus(deps.config(), deps.storage.state, name) !== "disabled")
     throw fail.conflict(`user ${name} is not disabled`);
-  const current = deps.storage.state.users[name]!;
+  const state = deps.storage.state;
+  const current = state.users[name]!;
   const { disabled: _disabled, ...record } = current;
+  const now = deps.now().toISOString();
+  const tokens = liveTokenIds(deps, name);
   await deps.storage.commit(
-    [{ type: "user.enabled", actor, fields: { user: name } }],
-    [put("users", name, record, { entry: current })],
+    [{ type: "user.enabled", actor, fields: { user: name, ...(tokens.length > 0 ? { tokensRevoked: tokens } : {}) } }],
+    [
+      put("users", name, record, { entry: current }),
+      ...tokens.map((id) => put("tokens", id, { ...state.tokens[id]!, revokedAt: now }, { entry: state.tokens[id] })),
+    ],
   );
-  return { user: name };
+  return { user: name, tokensRevoked: tokens };
 }
 
 /**

@@ -261,6 +261,40 @@ describe("single sign-on and offboarding", () => {
     expect((await deviceSignIn()).status).toBe(403);
   });
 
+  test("an SSH sign-in stored just after `user disable` read the tokens stays dead after `user enable`", async () => {
+    await api.token("ivy", ["dev"]);
+    const own = await newKey();
+    const socket = { socketPath: api.daemon.core.paths.adminSocket };
+    expect((await httpCall(socket, "POST", "/users/ivy/keys", { body: { publicKey: own.pub } })).status).toBe(201);
+    // The disable lands after the sign-in checked ivy's status and before its session is stored:
+    // the session is not among the tokens the disable revoked.
+    const storage = api.daemon.core.storage;
+    const commit = storage.commit.bind(storage);
+    let disabled = false;
+    storage.commit = async (events, changes) => {
+      if (!disabled && events.some((e) => e.type === "auth.signed_in" && e.actor === "ivy")) {
+        disabled = true;
+        expect((await httpCall(socket, "POST", "/users/ivy/disable", { body: {} })).status).toBe(200);
+      }
+      return commit(events, changes);
+    };
+    let raced: string;
+    try {
+      raced = await sshSession("ivy", own.key);
+    } finally {
+      storage.commit = commit;
+    }
+    expect(disabled).toBe(true);
+    expect((await api.call("GET", "/v1/whoami", { token: raced })).status).toBe(401);
+    const enabled = await httpCall(socket, "POST", "/users/ivy/enable", {});
+    expect(enabled.status, JSON.stringify(enabled.body)).toBe(200);
+    // The README and `user enable` promise: old tokens stay revoked.
+    expect((await api.call("GET", "/v1/whoami", { token: raced })).status).toBe(401);
+    expect(enabled.body.tokensRevoked).toHaveLength(1);
+    const fresh = await sshSession("ivy", own.key);
+    expect((await api.call("GET", "/v1/whoami", { token: fresh })).status).toBe(200);
+  });
+
   test("disable keeps the provider binding (enable restores single sign-on); remove takes the factors too", async () => {
     idp.set({ mode: "good", claims: { sub: "u-gil", preferred_username: "gil", groups: ["dev"] } });
     const first = await deviceSignIn();
