@@ -29,6 +29,8 @@ export async function disableUser(
   actor: string,
   opts: { keepCertificates?: boolean } = {},
 ): Promise<CutOffReport> {
+  // Another replica's newest tokens and changes to the user's record (PostgreSQL): decide on them too.
+  await deps.storage.sync();
   const config = deps.config();
   const status = userStatus(config, deps.storage.state, name);
   if (status === "unknown") throw fail.notFound(`no user ${name}`);
@@ -76,12 +78,15 @@ export async function enableUser(
   name: string,
   actor: string,
 ): Promise<{ user: string; tokensRevoked: string[] }> {
+  // A token another replica stored a moment ago is in the sweep too (PostgreSQL).
+  await deps.storage.sync();
   if (userStatus(deps.config(), deps.storage.state, name) !== "disabled")
     throw fail.conflict(`user ${name} is not disabled`);
   const state = deps.storage.state;
   const current = state.users[name]!;
   const { disabled: _disabled, ...record } = current;
   const now = deps.now().toISOString();
+  // Expired ones were expired at the disable too (it revoked only live ones): not among these.
   const tokens = liveTokenIds(deps, name);
   await deps.storage.commit(
     [{ type: "user.enabled", actor, fields: { user: name, ...(tokens.length > 0 ? { tokensRevoked: tokens } : {}) } }],

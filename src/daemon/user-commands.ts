@@ -139,14 +139,14 @@ export function userCommands(program: Command, { admin, say }: { admin: Admin; s
     .description("let a disabled user sign in again (their old tokens stay revoked)")
     .action(async (name: string) => {
       const r = await admin(
-        (s) => adminRequest<{ user: string; tokensRevoked: string[] }>(s, "POST", `/users/${enc(name)}/enable`, {}),
+        (s) => adminRequest<{ user: string; tokensRevoked?: string[] }>(s, "POST", `/users/${enc(name)}/enable`, {}),
         (deps) => enableUser(deps, name, "admin"),
       );
-      // Tokens stored while the disable was being committed (see enableUser): say so, they were live.
-      if (r.tokensRevoked.length > 0)
-        say(
-          `Revoked ${r.tokensRevoked.length} token(s) stored as ${name} was being disabled: ${r.tokensRevoked.join(", ")}`,
-        );
+      // Tokens stored while the disable was being committed (see enableUser): say so, they were
+      // live. A daemon from before this field was added does not send it.
+      const revoked = r.tokensRevoked ?? [];
+      if (revoked.length > 0)
+        say(`Revoked ${revoked.length} token(s) stored as ${name} was being disabled: ${revoked.join(", ")}`);
       say(`Enabled ${name}. Their old tokens stay revoked; a new one: sshcad token create ${name}`);
     });
 
