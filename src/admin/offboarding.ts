@@ -1,6 +1,6 @@
 import { userStatus } from "../auth/credentials.js";
 import { removeSshKey } from "../auth/ssh-signin.js";
-import { put, remove } from "../store/port.js";
+import { type Change, put, remove } from "../store/port.js";
 import { fail } from "../errors.js";
 import type { AdminDeps } from "./users.js";
 
@@ -60,7 +60,7 @@ export async function disableUser(
         },
         { entry: record },
       ),
-      ...tokens.map((id) => put("tokens", id, { ...state.tokens[id]!, revokedAt: now }, { entry: state.tokens[id] })),
+      ...revocations(state, tokens, now),
     ],
   );
   return { user: name, tokens, ...(await endWhatTheyHold(deps, name, actor, "disabled", opts)) };
@@ -90,10 +90,7 @@ export async function enableUser(
   const tokens = liveTokenIds(deps, name);
   await deps.storage.commit(
     [{ type: "user.enabled", actor, fields: { user: name, ...(tokens.length > 0 ? { tokensRevoked: tokens } : {}) } }],
-    [
-      put("users", name, record, { entry: current }),
-      ...tokens.map((id) => put("tokens", id, { ...state.tokens[id]!, revokedAt: now }, { entry: state.tokens[id] })),
-    ],
+    [put("users", name, record, { entry: current }), ...revocations(state, tokens, now)],
   );
   return { user: name, tokensRevoked: tokens };
 }
@@ -160,6 +157,11 @@ export async function removeUserKey(
   const removed = await removeSshKey(deps, name, fingerprint, actor);
   deps.access.watch.wakeUser(name);
   return removed;
+}
+
+/** The changes that revoke these tokens (compare-and-set on each, as read from `state`). */
+function revocations(state: AdminDeps["storage"]["state"], ids: string[], at: string): Change[] {
+  return ids.map((id) => put("tokens", id, { ...state.tokens[id]!, revokedAt: at }, { entry: state.tokens[id] }));
 }
 
 function liveTokenIds(deps: AdminDeps, user: string): string[] {
