@@ -1,6 +1,6 @@
 import { userStatus } from "../auth/credentials.js";
 import { removeSshKey } from "../auth/ssh-signin.js";
-import { type Change, put, remove } from "../store/port.js";
+import { type Change, put, remove, retryStale } from "../store/port.js";
 import { fail } from "../errors.js";
 import type { AdminDeps } from "./users.js";
 
@@ -78,21 +78,30 @@ export async function enableUser(
   name: string,
   actor: string,
 ): Promise<{ user: string; tokensRevoked: string[] }> {
-  // A token another replica stored a moment ago is in the sweep too (PostgreSQL).
-  await deps.storage.sync();
-  if (userStatus(deps.config(), deps.storage.state, name) !== "disabled")
-    throw fail.conflict(`user ${name} is not disabled`);
-  const state = deps.storage.state;
-  const current = state.users[name]!;
-  const { disabled: _disabled, ...record } = current;
-  const now = deps.now().toISOString();
-  // Expired ones were expired at the disable too (it revoked only live ones): not among these.
-  const tokens = liveTokenIds(deps, name);
-  await deps.storage.commit(
-    [{ type: "user.enabled", actor, fields: { user: name, ...(tokens.length > 0 ? { tokensRevoked: tokens } : {}) } }],
-    [put("users", name, record, { entry: current }), ...revocations(state, tokens, now)],
-  );
-  return { user: name, tokensRevoked: tokens };
+  // One of those tokens revoked by an admin meanwhile makes the commit stale: decide again.
+  return retryStale(async () => {
+    // A token another replica stored a moment ago is in the sweep too (PostgreSQL).
+    await deps.storage.sync();
+    if (userStatus(deps.config(), deps.storage.state, name) !== "disabled")
+      throw fail.conflict(`user ${name} is not disabled`);
+    const state = deps.storage.state;
+    const current = state.users[name]!;
+    const { disabled: _disabled, ...record } = current;
+    const now = deps.now().toISOString();
+    // Expired ones were expired at the disable too (it revoked only live ones): not among these.
+    const tokens = liveTokenIds(deps, name);
+    await deps.storage.commit(
+      [
+        {
+          type: "user.enabled",
+          actor,
+          fields: { user: name, ...(tokens.length > 0 ? { tokensRevoked: tokens } : {}) },
+        },
+      ],
+      [put("users", name, record, { entry: current }), ...revocations(state, tokens, now)],
+    );
+    return { user: name, tokensRevoked: tokens };
+  });
 }
 
 /**

@@ -295,6 +295,50 @@ describe("single sign-on and offboarding", () => {
     expect((await api.call("GET", "/v1/whoami", { token: fresh })).status).toBe(200);
   });
 
+  test("`user enable` still succeeds when one of the tokens it revokes is revoked by an admin meanwhile", async () => {
+    await api.token("jon", ["dev"]);
+    const socket = { socketPath: api.daemon.core.paths.adminSocket };
+    const storage = api.daemon.core.storage;
+    const commit = storage.commit.bind(storage);
+    // A token created as jon is being disabled (the race above, through `sshcad token create`).
+    let disabled = false;
+    storage.commit = async (events, changes) => {
+      if (!disabled && events.some((e) => e.type === "token.created" && e.fields.user === "jon")) {
+        disabled = true;
+        expect((await httpCall(socket, "POST", "/users/jon/disable", { body: {} })).status).toBe(200);
+      }
+      return commit(events, changes);
+    };
+    let created: { status: number; body: { tokenId: string } };
+    try {
+      created = await httpCall(socket, "POST", "/users/jon/tokens", { body: {} });
+    } finally {
+      storage.commit = commit;
+    }
+    expect(disabled && created.status).toBe(201);
+    // An admin revokes that token while enable is committing its own revocation of it.
+    let revoked = false;
+    storage.commit = async (events, changes) => {
+      if (!revoked && events.some((e) => e.type === "user.enabled")) {
+        revoked = true;
+        expect((await httpCall(socket, "POST", `/tokens/${created.body.tokenId}/revoke`, { body: {} })).status).toBe(
+          200,
+        );
+      }
+      return commit(events, changes);
+    };
+    let enabled: { status: number; body: unknown };
+    try {
+      enabled = await httpCall(socket, "POST", "/users/jon/enable", {});
+    } finally {
+      storage.commit = commit;
+    }
+    expect(revoked).toBe(true);
+    expect(enabled.status, JSON.stringify(enabled.body)).toBe(200);
+    const list = (await httpCall(socket, "GET", "/users")).body.users as { user: string; disabled: boolean }[];
+    expect(list.find((u) => u.user === "jon")?.disabled).toBe(false);
+  });
+
   test("disable keeps the provider binding (enable restores single sign-on); remove takes the factors too", async () => {
     idp.set({ mode: "good", claims: { sub: "u-gil", preferred_username: "gil", groups: ["dev"] } });
     const first = await deviceSignIn();
