@@ -44,14 +44,21 @@ async function waitFor(what: () => boolean | Promise<boolean>, timeoutMs: number
   }
 }
 
-/** A receiver on loopback recording each delivery's idempotency key; `answer` decides status and delay. */
-async function receiver(answer: (nth: number) => { status: number; delayMs?: number } = () => ({ status: 204 })) {
+/**
+ * A receiver on loopback recording each delivery's idempotency key as it arrives; `answer` decides
+ * the status, and when to send it: after `delayMs`, or once `until` resolves.
+ */
+async function receiver(
+  answer: (nth: number) => { status: number; delayMs?: number; until?: Promise<void> } = () => ({ status: 204 }),
+) {
   const keys: string[] = [];
   const srv: Server = createServer((req, res) => {
-    const { status, delayMs = 0 } = answer(keys.length);
+    const { status, delayMs = 0, until } = answer(keys.length);
     keys.push(String(req.headers["idempotency-key"]));
     req.resume();
-    setTimeout(() => res.writeHead(status).end(), delayMs);
+    const reply = () => setTimeout(() => res.writeHead(status).end(), delayMs);
+    if (until) void until.then(reply);
+    else reply();
   });
   await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
   const port = (srv.address() as { port: number }).port;
@@ -88,11 +95,14 @@ const leaseRows = async (url: string) =>
   Number(await pgc.psql("SELECT count(*) FROM leases WHERE kind = 'webhook'", dbName(url)));
 
 describe("webhook worker on PostgreSQL", () => {
-  it("keeps delivering on every replica across a database restart, and gives its lease back on stop", async () => {
+  it("keeps delivering on every replica across a database restart; a delivery cut off by stop is sent again by the replica that takes over", async () => {
     const url = await fresh();
     const [a, b] = [await open(url), await open(url)];
-    const rx = await receiver();
-    const hook = hookFor(rx.url, 10);
+    // The third delivery (the first of event 3) gets no answer until the test lets it go.
+    let letGo = () => {};
+    const held = new Promise<void>((r) => (letGo = r));
+    const rx = await receiver((nth) => ({ status: 204, until: nth === 2 ? held : undefined }));
+    const hook = hookFor(rx.url, 30);
     const wa = worker(hook, a);
     wa.start();
     // A holds the lease (it set the cursor) before B, the standby, starts.
@@ -114,17 +124,23 @@ describe("webhook worker on PostgreSQL", () => {
         30_000,
         "the database to accept commits again",
       );
-      await waitFor(() => rx.keys.length >= 2, 30_000, "a delivery after the restart");
+      await waitFor(() => (a.state.webhooks.h?.cursor ?? 0) >= second!.seq, 30_000, "a delivery after the restart");
       expect(rx.keys).toEqual([`h:${first.seq}`, `h:${second!.seq}`]);
 
-      // A stops and lets go; the standby B, which also lived through the restart, takes over.
+      // A stops while the receiver has event 3 but has not answered: A cuts the attempt off,
+      // records nothing for it, and lets go. The standby B, which also lived through the restart,
+      // takes over from A's cursor: it sends event 3 again, under the same idempotency key, and
+      // nothing before it.
+      const third = await a.append("user.added", "admin", { user: "c" });
+      await waitFor(() => rx.keys.length >= 3, 10_000, "event 3 to reach the receiver");
       await wa.stop();
-      const third = await b.append("user.added", "admin", { user: "c" });
-      await waitFor(() => rx.keys.length >= 3, 30_000, "B to take over");
-      expect(rx.keys).toEqual([`h:${first.seq}`, `h:${second!.seq}`, `h:${third.seq}`]);
+      expect(a.state.webhooks.h?.cursor).toBe(second!.seq);
+      await waitFor(() => (b.state.webhooks.h?.cursor ?? 0) >= third.seq, 30_000, "B to take over");
+      expect(rx.keys).toEqual([`h:${first.seq}`, `h:${second!.seq}`, `h:${third.seq}`, `h:${third.seq}`]);
       await wb.stop();
       expect(await leaseRows(url)).toBe(0);
     } finally {
+      letGo();
       await Promise.all([wa.stop(), wb.stop()]);
       await a.close();
       await b.close();
