@@ -136,7 +136,9 @@ export interface Storage {
   onExternalChange(listener: (changed: readonly { collection: Collection; key: string }[]) => void): void;
   /**
    * Background work done once across replicas: true when this process now holds the lease on
-   * (kind, key) for `ms` (taking over one whose holder let it lapse). Embedded: always true.
+   * (kind, key) for `ms` (taking over one whose holder let it lapse or released it). A claim that
+   * takes the lease answers once `state` shows what the last holder committed before it let go,
+   * so the work resumes where it stopped (PostgreSQL). Embedded: always true.
    */
   claim(kind: string, key: string, ms: number): Promise<boolean>;
   release(kind: string, key: string): Promise<void>;

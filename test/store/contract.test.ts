@@ -337,6 +337,53 @@ describe("PostgreSQL replicas", () => {
     }
   });
 
+  it("a replica that takes a lease over sees what the last holder committed before letting go", async () => {
+    const url = await pg.createDatabase();
+    await migrate(openPostgres({ url, log, applicationName: "migrate" }));
+    const a = await openPg(url);
+    // B hears of no change by itself (no notifications, no timer): what it knows of A's writes
+    // it learns from the claim. That is the window of a replica whose catch-up has not run yet.
+    // Its catch-up can be made to fail once, as if the database went away right after the claim.
+    const db = openPostgres({ url, log, applicationName: "contract" });
+    let failCatchUp = false;
+    const deaf: typeof db = {
+      ...db,
+      listen: (channel, _onNotify, onReconnect) => db.listen(channel, () => {}, onReconnect),
+      query: (text, params) => {
+        if (failCatchUp && text.includes("tombstones_pruned_below")) {
+          failCatchUp = false;
+          return Promise.reject(new Error("connection terminated"));
+        }
+        return db.query(text, params);
+      },
+    };
+    const b = await PostgresStorage.open({ db: deaf, log, now, replica: `r${++replicas}`, pollMs: 3_600_000 });
+    try {
+      expect(await a.claim("webhook", "h", 60_000)).toBe(true);
+      await a.commit([], [put("webhooks", "h", { cursor: 7 }, { entry: undefined })]);
+      await a.release("webhook", "h");
+      expect(await b.claim("webhook", "h", 60_000)).toBe(true);
+      // It resumes from A's cursor, not from nothing (which would send everything again).
+      expect(b.state.webhooks.h).toEqual({ cursor: 7 });
+      // Renewing its own live lease needs no catch-up, and none is waited for.
+      await a.commit([], [put("webhooks", "other", { cursor: 1 }, { entry: undefined })]);
+      expect(await b.claim("webhook", "h", 60_000)).toBe(true);
+      expect(b.state.webhooks.other).toBeUndefined();
+
+      // A lease taken whose catch-up fails is not reported held on a stale view; the next
+      // claim (a renewal of what the failed one wrote) catches up before it answers.
+      await a.commit([], [put("syslog", "s", { cursor: 9 }, { entry: undefined })]);
+      failCatchUp = true;
+      await expect(b.claim("syslog", "s", 60_000)).rejects.toThrow("connection terminated");
+      expect(b.state.syslog.s).toBeUndefined();
+      expect(await b.claim("syslog", "s", 60_000)).toBe(true);
+      expect(b.state.syslog.s).toEqual({ cursor: 9 });
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it("shares rate-limit buckets: 5 per minute is 5 across both replicas, refilled by the database clock", async () => {
     const [a, b] = await twoReplicas();
     try {

@@ -171,17 +171,36 @@ export class PostgresStorage implements Storage {
   /**
    * Takes (or renews) the lease on (kind, key) until `ms` from now by the database's clock, so
    * replicas' clocks need not agree; a lease whose holder let it lapse is taken over.
+   *
+   * Taking it (not renewing a live lease of ours) catches the cache up first: the last holder
+   * committed its work (a webhook's cursor, say) before it let go, and a notification of that
+   * may not have been read here yet. Without this, the new holder could resume from an older
+   * position and do that work again.
    */
   async claim(kind: string, key: string, ms: number): Promise<boolean> {
-    const r = await this.opts.db.query(
-      `INSERT INTO leases (kind, key, owner, until) VALUES ($1, $2, $3, now() + $4 * interval '1 millisecond')
+    const r = await this.opts.db.query<{ renewed: boolean | null }>(
+      `WITH prev AS (SELECT owner = $3 AND until >= now() AS ours FROM leases WHERE kind = $1 AND key = $2)
+       INSERT INTO leases (kind, key, owner, until) VALUES ($1, $2, $3, now() + $4 * interval '1 millisecond')
        ON CONFLICT (kind, key) DO UPDATE SET owner = EXCLUDED.owner, until = EXCLUDED.until
        WHERE leases.owner = EXCLUDED.owner OR leases.until < now()
-       RETURNING owner`,
+       RETURNING (SELECT ours FROM prev) AS renewed`,
       [kind, key, this.opts.replica, ms],
     );
-    return r.rowCount === 1;
+    if (r.rowCount !== 1) return false;
+    const lease = `${kind}\0${key}`;
+    if (r.rows[0]?.renewed !== true || this.leasesBehind.has(lease)) {
+      // A failed catch-up fails the claim (its callers retry a storage failure), and the next
+      // claim, a renewal by then, catches up again before it answers.
+      this.leasesBehind.add(lease);
+      const failure = await this.roundAfterNow();
+      if (failure !== undefined) throw failure;
+      this.leasesBehind.delete(lease);
+    }
+    return true;
   }
+
+  /** Leases this replica took whose catch-up failed: caught up on their next claim. */
+  private readonly leasesBehind = new Set<string>();
 
   async release(kind: string, key: string): Promise<void> {
     await this.opts.db.query("DELETE FROM leases WHERE kind = $1 AND key = $2 AND owner = $3", [
@@ -209,9 +228,14 @@ export class PostgresStorage implements Storage {
    * Resolves once a catch-up round that began after this call has ended: not when the loop
    * ends, which a steady stream of calls (a flood of unknown tokens) could put off for ever.
    */
-  sync(): Promise<void> {
+  async sync(): Promise<void> {
+    await this.roundAfterNow();
+  }
+
+  /** Resolves as sync() does, with the error of that round if it failed (undefined if not). */
+  private roundAfterNow(): Promise<unknown> {
     const after = this.roundsBegun;
-    return new Promise<void>((resolve) => {
+    return new Promise<unknown>((resolve) => {
       this.roundWaiters.push({ after, resolve });
       void this.refresh();
     });
@@ -219,7 +243,7 @@ export class PostgresStorage implements Storage {
 
   /** Catch-up rounds begun so far, and who waits for a round that begins after a given count. */
   private roundsBegun = 0;
-  private roundWaiters: { after: number; resolve: () => void }[] = [];
+  private roundWaiters: { after: number; resolve: (failure: unknown) => void }[] = [];
 
   /** Catches the cache up now (after a notification, on a timer, or before a stale commit is retried). */
   refresh(): Promise<void> {
@@ -231,6 +255,7 @@ export class PostgresStorage implements Storage {
       do {
         this.catchAgain = false;
         const round = ++this.roundsBegun;
+        let failure: unknown;
         try {
           let got = this.needReload ? undefined : await catchUp(this.opts.db, this.cache);
           if (got === undefined || got.changed === "reload") {
@@ -241,19 +266,20 @@ export class PostgresStorage implements Storage {
           const changed = got.changed as EntryId[];
           if (changed.length > 0) for (const l of this.changeListeners) l(changed);
         } catch (err) {
+          failure = err;
           this.opts.log.warn({ err: safeErr(err) }, "catching up with the database failed; retrying");
         }
         const waiting = this.roundWaiters;
         this.roundWaiters = [];
         for (const w of waiting) {
-          if (w.after < round) w.resolve();
+          if (w.after < round) w.resolve(failure);
           else this.roundWaiters.push(w);
         }
       } while (this.catchAgain && !this.closed);
     })().finally(() => {
       this.catching = undefined;
       // A waiter that came as the loop was ending gets a round of its own; closing lets all go.
-      if (this.closed) for (const w of this.roundWaiters.splice(0)) w.resolve();
+      if (this.closed) for (const w of this.roundWaiters.splice(0)) w.resolve(undefined);
       else if (this.roundWaiters.length > 0) void this.refresh();
     });
     return this.catching;
