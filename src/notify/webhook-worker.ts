@@ -153,8 +153,12 @@ export class WebhookWorker {
       "x-sshca-signature": signBody(this.secret, body),
     };
     const stillOurs = async (ms: number): Promise<boolean> => {
-      const cursor = storage.state.webhooks[this.hook.name]?.cursor;
-      if ((await storage.claim("webhook", this.hook.name, ms)) && cursor === entry.cursor) {
+      // The cursor is read after the claim: a claim that takes the lease back (ours had lapsed)
+      // catches the state up, and a cursor moved meanwhile means another replica sent this event.
+      if (
+        (await storage.claim("webhook", this.hook.name, ms)) &&
+        storage.state.webhooks[this.hook.name]?.cursor === entry.cursor
+      ) {
         return true;
       }
       this.deps.log.info({ webhook: this.hook.name, event: payload.id }, "webhook lease taken over by another replica");

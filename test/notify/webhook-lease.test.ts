@@ -6,6 +6,7 @@ import { backoffMs, leaseMs } from "../../src/notify/webhook-lease.js";
 import { WebhookWorker } from "../../src/notify/webhook-worker.js";
 import { openPostgres } from "../../src/store/postgres/pool.js";
 import { PostgresStorage } from "../../src/store/postgres/storage.js";
+import { put } from "../../src/store/port.js";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
 import { migratedDatabase } from "../helpers/postgres-db.js";
 
@@ -204,6 +205,43 @@ describe("webhook worker on PostgreSQL", () => {
     } finally {
       await w.stop();
       await s.close();
+      rx.close();
+    }
+  }, 60_000);
+
+  it("a worker whose lease lapsed mid-retry, while another replica sent the event, does not send it again", async () => {
+    const url = await fresh();
+    // A hears of no other replica's change by itself: what it learns, it learns from its claims.
+    const db = openPostgres({ url, log, applicationName: "webhook-lease" });
+    const deaf: typeof db = { ...db, listen: (channel, _n, onReconnect) => db.listen(channel, () => {}, onReconnect) };
+    const a = await PostgresStorage.open({ db: deaf, log, now, replica: `wl${++n}`, pollMs: 3_600_000 });
+    const b = await open(url);
+    const rx = await receiver(() => ({ status: 503 }));
+    const lines: string[] = [];
+    const wlog = pino({ level: "info" }, { write: (l: string) => lines.push(l) });
+    // Retries 3 s (±25%) apart, so the test can act while A waits between two attempts.
+    const w = worker({ ...hookFor(rx.url, 5), retry: { initial: 3, max: 3 } }, a, wlog);
+    w.start();
+    try {
+      await waitFor(() => a.state.webhooks.h !== undefined, 10_000, "A to take the lease");
+      const event = await a.append("user.added", "admin", { user: "a" });
+      await waitFor(() => rx.keys.length >= 1, 10_000, "a failed attempt");
+      await sleep(300); // A has had its 503 and renewed its lease for the wait
+      // Meanwhile (as if A had stalled past its lease): B held it, sent the event, moved the
+      // cursor past it and let go; A's lease is lapsed.
+      await b.sync();
+      await b.commit([], [put("webhooks", "h", { cursor: event.seq }, { entry: b.state.webhooks.h! })]);
+      await pgc.psql("UPDATE leases SET until = now() - interval '1 second' WHERE kind = 'webhook'", dbName(url));
+      const attempts = rx.keys.length;
+      await waitFor(() => lines.some((l) => l.includes("taken over by another replica")), 10_000, "A to notice");
+      // It noticed before its next attempt, and sends nothing more (a retry would come within 4 s).
+      await sleep(4000);
+      expect(rx.keys.length).toBe(attempts);
+      expect(a.state.webhooks.h?.cursor).toBe(event.seq);
+    } finally {
+      await w.stop();
+      await a.close();
+      await b.close();
       rx.close();
     }
   }, 60_000);

@@ -346,12 +346,17 @@ describe("PostgreSQL replicas", () => {
     // Its catch-up can be made to fail once, as if the database went away right after the claim.
     const db = openPostgres({ url, log, applicationName: "contract" });
     let failCatchUp = false;
+    let failRelease = false;
     const deaf: typeof db = {
       ...db,
       listen: (channel, _onNotify, onReconnect) => db.listen(channel, () => {}, onReconnect),
       query: (text, params) => {
         if (failCatchUp && text.includes("tombstones_pruned_below")) {
           failCatchUp = false;
+          return Promise.reject(new Error("connection terminated"));
+        }
+        if (failRelease && text.startsWith("DELETE FROM leases")) {
+          failRelease = false;
           return Promise.reject(new Error("connection terminated"));
         }
         return db.query(text, params);
@@ -376,8 +381,21 @@ describe("PostgreSQL replicas", () => {
       failCatchUp = true;
       await expect(b.claim("syslog", "s", 60_000)).rejects.toThrow("connection terminated");
       expect(b.state.syslog.s).toBeUndefined();
+      // ... and it holds nothing: A can take the lease at once.
+      expect(await a.claim("syslog", "s", 60_000)).toBe(true);
+      await a.release("syslog", "s");
       expect(await b.claim("syslog", "s", 60_000)).toBe(true);
       expect(b.state.syslog.s).toEqual({ cursor: 9 });
+
+      // If letting go fails too, B still holds the lease; its next claim, a renewal, catches up
+      // before it answers.
+      await a.commit([], [put("syslog", "t", { cursor: 4 }, { entry: undefined })]);
+      [failCatchUp, failRelease] = [true, true];
+      await expect(b.claim("syslog", "t", 60_000)).rejects.toThrow("connection terminated");
+      expect(await a.claim("syslog", "t", 60_000)).toBe(false);
+      expect(b.state.syslog.t).toBeUndefined();
+      expect(await b.claim("syslog", "t", 60_000)).toBe(true);
+      expect(b.state.syslog.t).toEqual({ cursor: 4 });
     } finally {
       await a.close();
       await b.close();

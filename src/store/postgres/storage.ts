@@ -189,18 +189,24 @@ export class PostgresStorage implements Storage {
     if (r.rowCount !== 1) return false;
     const lease = `${kind}\0${key}`;
     if (r.rows[0]?.renewed !== true || this.leasesBehind.has(lease)) {
-      // A failed catch-up fails the claim (its callers retry a storage failure), and the next
-      // claim, a renewal by then, catches up again before it answers.
-      this.leasesBehind.add(lease);
+      this.leasesBehind.set(lease, this.roundsBegun);
       const failure = await this.roundAfterNow();
-      if (failure !== undefined) throw failure;
+      if (failure !== undefined) {
+        // A failed catch-up fails the claim (its callers retry a storage failure) and holds
+        // nothing. Should letting go fail too, the next claim, a renewal by then, catches up first.
+        await this.release(kind, key).catch(() => undefined);
+        throw failure;
+      }
       this.leasesBehind.delete(lease);
     }
     return true;
   }
 
-  /** Leases this replica took whose catch-up failed: caught up on their next claim. */
-  private readonly leasesBehind = new Set<string>();
+  /**
+   * Leases taken whose catch-up failed, with the rounds begun by then: the next claim catches up
+   * first, unless a round begun later succeeded meanwhile (which clears them).
+   */
+  private readonly leasesBehind = new Map<string, number>();
 
   async release(kind: string, key: string): Promise<void> {
     await this.opts.db.query("DELETE FROM leases WHERE kind = $1 AND key = $2 AND owner = $3", [
@@ -263,6 +269,7 @@ export class PostgresStorage implements Storage {
             got = await reload(this.opts.db, this.cache);
           }
           this.advanceHead(got.head);
+          for (const [lease, after] of this.leasesBehind) if (after < round) this.leasesBehind.delete(lease);
           const changed = got.changed as EntryId[];
           if (changed.length > 0) for (const l of this.changeListeners) l(changed);
         } catch (err) {
