@@ -8,7 +8,7 @@ import { openPostgres } from "../../src/store/postgres/pool.js";
 import { PostgresStorage } from "../../src/store/postgres/storage.js";
 import { put } from "../../src/store/port.js";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
-import { migratedDatabase } from "../helpers/postgres-db.js";
+import { migratedDatabase, openDeafReplica } from "../helpers/postgres-db.js";
 
 /**
  * The webhook worker against real PostgreSQL replicas: it survives a database restart (and gives
@@ -212,9 +212,7 @@ describe("webhook worker on PostgreSQL", () => {
   it("a worker whose lease lapsed mid-retry, while another replica sent the event, does not send it again", async () => {
     const url = await fresh();
     // A hears of no other replica's change by itself: what it learns, it learns from its claims.
-    const db = openPostgres({ url, log, applicationName: "webhook-lease" });
-    const deaf: typeof db = { ...db, listen: (channel, _n, onReconnect) => db.listen(channel, () => {}, onReconnect) };
-    const a = await PostgresStorage.open({ db: deaf, log, now, replica: `wl${++n}`, pollMs: 3_600_000 });
+    const a = await openDeafReplica(openPostgres({ url, log, applicationName: "webhook-lease" }), `wl${++n}`);
     const b = await open(url);
     const rx = await receiver(() => ({ status: 503 }));
     const lines: string[] = [];

@@ -11,6 +11,7 @@ import { openPostgres } from "../../src/store/postgres/pool.js";
 import { PostgresStorage } from "../../src/store/postgres/storage.js";
 import { StateStore, type UserRecord } from "../../src/store/state.js";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
+import { openDeafReplica } from "../helpers/postgres-db.js";
 import { tempDir } from "../helpers/tmp.js";
 
 /**
@@ -347,9 +348,8 @@ describe("PostgreSQL replicas", () => {
     const db = openPostgres({ url, log, applicationName: "contract" });
     let failCatchUp = false;
     let failRelease = false;
-    const deaf: typeof db = {
+    const failing: typeof db = {
       ...db,
-      listen: (channel, _onNotify, onReconnect) => db.listen(channel, () => {}, onReconnect),
       query: (text, params) => {
         if (failCatchUp && text.includes("tombstones_pruned_below")) {
           failCatchUp = false;
@@ -362,7 +362,7 @@ describe("PostgreSQL replicas", () => {
         return db.query(text, params);
       },
     };
-    const b = await PostgresStorage.open({ db: deaf, log, now, replica: `r${++replicas}`, pollMs: 3_600_000 });
+    const b = await openDeafReplica(failing, `r${++replicas}`);
     try {
       expect(await a.claim("webhook", "h", 60_000)).toBe(true);
       await a.commit([], [put("webhooks", "h", { cursor: 7 }, { entry: undefined })]);

@@ -203,8 +203,10 @@ export class PostgresStorage implements Storage {
   }
 
   /**
-   * Leases taken whose catch-up failed, with the rounds begun by then: the next claim catches up
-   * first, unless a round begun later succeeded meanwhile (which clears them).
+   * Leases taken whose catch-up is still running or failed, with the rounds begun by then. A claim
+   * of one of them catches up before it answers, even as a renewal: so a second claim of a lease
+   * being taken does not answer on the state from before, and after a failure the next claim
+   * catches up. A round begun later that succeeds clears them.
    */
   private readonly leasesBehind = new Map<string, number>();
 
