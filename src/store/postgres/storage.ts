@@ -204,9 +204,10 @@ export class PostgresStorage implements Storage {
 
   /**
    * Leases taken whose catch-up is still running or failed, with the rounds begun by then. A claim
-   * of one of them catches up before it answers, even as a renewal: so a second claim of a lease
-   * being taken does not answer on the state from before, and after a failure the next claim
-   * catches up. A round begun later that succeeds clears them.
+   * of one of them catches up before it answers, even as a renewal: after a failure the next claim
+   * catches up. A round begun later that succeeds clears them. (Two claims of one lease at once in
+   * one process are not ordered: the second can answer before the first's take is recorded here.
+   * No caller does that; each lease has one loop per process.)
    */
   private readonly leasesBehind = new Map<string, number>();
 
