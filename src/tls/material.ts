@@ -6,6 +6,7 @@ import forge from "node-forge";
 import { SshcaError } from "../errors.js";
 import { fsyncDir } from "../files/fsync-dir.js";
 import { certFingerprint } from "./fingerprint.js";
+import { certificateSerial } from "./serial.js";
 
 /** What the HTTPS server needs, plus the CA fingerprint clients pin. */
 export interface TlsMaterial {
@@ -38,8 +39,7 @@ function rsaKeys(bits: number): KeyPair {
   };
 }
 
-/** A positive random serial (RFC 5280: at most 20 octets, non-negative). */
-const serial = () => `0${randomBytes(15).toString("hex").slice(1)}`;
+const serial = () => certificateSerial(randomBytes(16));
 
 function caCertificate(keys: KeyPair, now: Date): forge.pki.Certificate {
   const cert = forge.pki.createCertificate();

@@ -2,6 +2,7 @@ import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import forge from "node-forge";
+import { certificateSerial } from "../../src/tls/serial.js";
 
 /** Files and PEMs for a TLS syslog receiver on 127.0.0.1 and a client certificate for sshcad, one CA. */
 export interface SyslogTlsFiles {
@@ -33,7 +34,7 @@ function cert(
 ): forge.pki.Certificate {
   const c = forge.pki.createCertificate();
   c.publicKey = pub;
-  c.serialNumber = `0${randomBytes(15).toString("hex").slice(1)}`; // positive (RFC 5280 4.1.2.2)
+  c.serialNumber = certificateSerial(randomBytes(16));
   c.validity.notBefore = new Date(Date.now() - 5 * 60_000);
   c.validity.notAfter = new Date(Date.now() + 86_400_000);
   c.setSubject([{ name: "commonName", value: cn }]);

@@ -7,6 +7,7 @@ import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import forge from "node-forge";
+import { certificateSerial } from "../../src/tls/serial.ts";
 
 export interface TestTls {
   /** The CA certificate (PEM file): the only thing a client should trust. */
@@ -30,8 +31,7 @@ function rsa(): { pem: string; priv: forge.pki.rsa.PrivateKey; pub: forge.pki.rs
   };
 }
 
-/** A positive random serial (RFC 5280 4.1.2.2: at most 20 octets, non-negative). */
-const serial = () => `0${randomBytes(15).toString("hex").slice(1)}`;
+const serial = () => certificateSerial(randomBytes(16));
 
 function certificate(
   pub: forge.pki.rsa.PublicKey,
