@@ -64,7 +64,7 @@ export class SessionFollower {
           const records = await reader.read(256);
           if (records.length === 0) {
             await this.sleep(this.deps.nextCommit());
-            if (!(await storage.claim("follower", NAME, LEASE_MS))) break;
+            if (!(await this.stillOurs(current))) break;
             continue;
           }
           let cursor: number = current.cursor;
@@ -80,7 +80,7 @@ export class SessionFollower {
           const next: { cursor: number } = { cursor };
           await storage.commit([], [put("cursors", NAME, next, { entry: current })]);
           current = next;
-          if (!(await storage.claim("follower", NAME, LEASE_MS))) break;
+          if (!(await this.stillOurs(current))) break;
         }
       } catch (err) {
         if (!(err instanceof StaleState)) {
@@ -90,6 +90,16 @@ export class SessionFollower {
       }
     }
     await storage.release("follower", NAME).catch(() => undefined);
+  }
+
+  /**
+   * Renews the lease, and says whether this reader may go on. The cursor is read after the
+   * claim: a claim that takes the lease back (ours had lapsed) catches the state up, and a cursor
+   * moved meanwhile means another replica handled those records; the loop starts again from it.
+   */
+  private async stillOurs(current: { cursor: number }): Promise<boolean> {
+    const { storage } = this.deps;
+    return (await storage.claim("follower", NAME, LEASE_MS)) && storage.state.cursors[NAME]?.cursor === current.cursor;
   }
 
   private sleep(what: Promise<unknown>): Promise<void> {

@@ -4,6 +4,7 @@ import { SessionFollower } from "../../src/access/session-follower.js";
 import { SshcaError } from "../../src/errors.js";
 import type { SessionClosed } from "../../src/access/single-use.js";
 import { migrate } from "../../src/store/postgres/migrations.js";
+import { put } from "../../src/store/port.js";
 import { openPostgres } from "../../src/store/postgres/pool.js";
 import { PostgresStorage } from "../../src/store/postgres/storage.js";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
@@ -134,5 +135,71 @@ it("a follower that cannot take its lease (the database unreachable) waits and c
   } finally {
     await f.stop();
     await storage.close();
+  }
+});
+
+it("a follower whose lease lapsed while another replica handled a close does not hand it on again", async () => {
+  const url = await pg.createDatabase();
+  await migrate(openPostgres({ url, log, applicationName: "migrate" }));
+  const open = (replica: string) =>
+    PostgresStorage.open({
+      db: openPostgres({ url, log, applicationName: replica }),
+      log,
+      now: () => new Date(),
+      replica,
+    });
+  const [a, b] = [await open("a"), await open("b")];
+  const handled: number[] = [];
+  // A's wait for the next commit ends only when the test says so: it stays idle, holding a
+  // reader at its cursor, while its lease lapses and B works.
+  let waits = 0;
+  let wakeA: () => void = () => undefined;
+  const fa = new SessionFollower({
+    storage: a,
+    log,
+    access: {
+      sessionClosed: async (ev: SessionClosed) => {
+        handled.push(ev.seq);
+        return undefined;
+      },
+    },
+    nextCommit: () => {
+      waits++;
+      return new Promise<void>((r) => (wakeA = r));
+    },
+  });
+  try {
+    fa.start();
+    await until(() => waits === 1);
+    const before = a.state.cursors["single-use"]!;
+    // A stalled past its lease; B took it, handled a close, moved the cursor past it, let go.
+    const db = openPostgres({ url, log, applicationName: "test" });
+    await db.query("UPDATE leases SET until = now() - interval '1 second' WHERE kind = 'follower'");
+    await db.close();
+    expect(await b.claim("follower", "single-use", 30_000)).toBe(true);
+    const closed = await b.append("session.closed", "host:web-1", {
+      host: "web-1",
+      serial: "9",
+      request: "rq_9",
+      at: new Date().toISOString(),
+    });
+    await b.sync();
+    await b.commit(
+      [],
+      [put("cursors", "single-use", { cursor: closed.seq }, { entry: b.state.cursors["single-use"]! })],
+    );
+    await b.release("follower", "single-use");
+    expect(b.state.cursors["single-use"]).not.toEqual(before);
+
+    // A wakes, takes the lease back and waits again: it handed nothing on, and follows from B's cursor.
+    wakeA();
+    await until(() => waits === 2);
+    expect(handled).toEqual([]);
+    expect(a.state.cursors["single-use"]).toEqual({ cursor: closed.seq });
+  } finally {
+    wakeA();
+    await fa.stop();
+    await a.close();
+    await b.close();
   }
 });
