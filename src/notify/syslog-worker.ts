@@ -18,6 +18,8 @@ export interface SyslogDeps {
   onSent?: (destination: string, messages: number) => void;
   hostname: string;
   pid: number;
+  /** How long a replica holds a destination; tests shorten it. */
+  leaseMs?: number;
 }
 
 /** How long a replica holds a destination before another may take over (renewed every third of it). */
@@ -84,6 +86,10 @@ export class SyslogWorker {
     await this.running;
   }
 
+  private get leaseMs(): number {
+    return this.deps.leaseMs ?? LEASE_MS;
+  }
+
   private matches(r: AuditRecord): boolean {
     return this.dest.events.includes("*") || this.dest.events.includes(r.type);
   }
@@ -102,14 +108,14 @@ export class SyslogWorker {
     while (!this.stopped) {
       let held: boolean;
       try {
-        held = await storage.claim("syslog", name, LEASE_MS);
+        held = await storage.claim("syslog", name, this.leaseMs);
       } catch (err) {
         // The database unreachable (restarting): the export waits and carries on, never stops.
         await pause(err, "syslog export cannot take its lease; will retry");
         continue;
       }
       if (!held) {
-        await this.sleep(LEASE_MS / 3);
+        await this.sleep(this.leaseMs / 3);
         continue;
       }
       let socket: Socket | undefined;
@@ -194,8 +200,12 @@ export class SyslogWorker {
         waiting = waiting.filter((w) => w.seq > settled.seq);
       }
       if (records.length === 0) await this.sleep(1000, this.deps.nextCommit());
-      if (Date.now() - claimedAt > LEASE_MS / 3) {
-        if (!(await storage.claim("syslog", name, LEASE_MS))) return;
+      if (Date.now() - claimedAt > this.leaseMs / 3) {
+        // The cursor is read after the claim: a claim that takes the lease back (ours had
+        // lapsed) catches the state up, and a cursor moved meanwhile means another replica sent
+        // those records; the export connects again and goes on from that cursor.
+        if (!(await storage.claim("syslog", name, this.leaseMs))) return;
+        if (storage.state.syslog[name]?.cursor !== entry.cursor) return;
         claimedAt = Date.now();
       }
     }

@@ -1,0 +1,104 @@
+import pino from "pino";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { syslogListSchema } from "../../src/config/syslog-schema.js";
+import { SyslogWorker } from "../../src/notify/syslog-worker.js";
+import { openPostgres } from "../../src/store/postgres/pool.js";
+import { PostgresStorage } from "../../src/store/postgres/storage.js";
+import { put } from "../../src/store/port.js";
+import { migratedDatabase } from "../helpers/postgres-db.js";
+import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
+import { startSyslogReceiver } from "../helpers/syslog-receiver.js";
+
+/**
+ * The syslog export on two replicas of one PostgreSQL database, when the holder's lease lapses
+ * while it is stalled and another replica sends in its place. (The export across restarts and
+ * outages is tested end to end in test/e2e/syslog.test.ts.)
+ */
+
+const log = pino({ level: "silent" });
+let pg: TestPostgres;
+beforeAll(async () => {
+  pg = await startPostgres();
+}, 60_000);
+afterAll(() => pg?.destroy());
+
+async function until(cond: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+it("an exporter whose lease lapsed while another replica sent its records does not send them again", async () => {
+  const url = await migratedDatabase(pg);
+  const open = (replica: string) =>
+    PostgresStorage.open({
+      db: openPostgres({ url, log, applicationName: replica }),
+      log,
+      now: () => new Date(),
+      replica,
+    });
+  const [a, b] = [await open("a"), await open("b")];
+  const rx = await startSyslogReceiver();
+  const [dest] = syslogListSchema.parse([
+    { name: "siem", url: `tcp://127.0.0.1:${rx.port}`, retry: { initial: "1s", max: "1s" } },
+  ]);
+  // A's renewals of its lease wait while `stall` is set: A is stalled there (a long pause of the
+  // process, say), and its lease lapses meanwhile.
+  let stall: Promise<void> | undefined;
+  let release: () => void = () => undefined;
+  let stalled = false;
+  const gated = Object.create(a) as PostgresStorage;
+  gated.claim = async (kind, key, ms) => {
+    if (stall) {
+      stalled = true;
+      await stall;
+    }
+    return a.claim(kind, key, ms);
+  };
+  const worker = new SyslogWorker(
+    dest!,
+    {},
+    {
+      storage: gated,
+      log,
+      nextCommit: () => new Promise((r) => setTimeout(r, 50)),
+      hostname: "a",
+      pid: 1,
+      // Renewed every second, so the test does not wait ten.
+      leaseMs: 3000,
+    },
+  );
+  const seqs = () => rx.received.map((r) => Number(r.message.sd["sshca@32473"]!.seq));
+  worker.start();
+  try {
+    const first = await a.append("user.added", "admin", { user: "u1" });
+    await until(() => seqs().includes(first.seq), "A to send the first record");
+    stall = new Promise<void>((r) => (release = r));
+    await until(() => stalled, "A to reach its next renewal");
+
+    // Meanwhile: A's lease lapsed; B took it, sent a record, moved the cursor past it, let go.
+    const db = openPostgres({ url, log, applicationName: "test" });
+    await db.query("UPDATE leases SET until = now() - interval '1 second' WHERE kind = 'syslog'");
+    await db.close();
+    expect(await b.claim("syslog", "siem", 3000)).toBe(true);
+    const sentByB = await b.append("user.added", "admin", { user: "u2" });
+    await b.sync();
+    await b.commit([], [put("syslog", "siem", { cursor: sentByB.seq }, { entry: b.state.syslog.siem! })]);
+    await b.release("syslog", "siem");
+
+    // A carries on; it goes on from B's cursor: the next record comes, the one B sent does not.
+    stall = undefined;
+    release();
+    const next = await a.append("user.added", "admin", { user: "u3" });
+    await until(() => seqs().includes(next.seq), "A to send the next record");
+    expect(seqs()).toEqual([first.seq, next.seq]);
+  } finally {
+    release();
+    await worker.stop();
+    await a.close();
+    await b.close();
+    await rx.close();
+  }
+}, 60_000);
