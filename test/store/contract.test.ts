@@ -285,6 +285,28 @@ describe("PostgreSQL replicas", () => {
     }
   });
 
+  it("a change listener that throws does not fail the catch-up, nor keep the change from the others", async () => {
+    const [a, b] = await twoReplicas();
+    try {
+      const told: string[] = [];
+      b.onExternalChange(() => {
+        throw new Error("listener bug");
+      });
+      b.onExternalChange((list) => told.push(...list.map((c) => c.key)));
+      await a.commit([], [put("users", "ann", user(["dev"]))]);
+      await b.sync();
+      expect(b.state.users.ann).toBeDefined();
+      expect(told).toContain("ann");
+      // A take catches up first: it is not failed by the listener either.
+      await a.commit([], [put("users", "bob", user(["dev"]))]);
+      expect(await b.claim("webhook", "h", 60_000)).toBe(true);
+      expect(told).toContain("bob");
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it("refuses a decision made on a replica that had not seen the other's change yet, then decides again on fresh state", async () => {
     const [a, b] = await twoReplicas();
     try {
@@ -396,6 +418,42 @@ describe("PostgreSQL replicas", () => {
       expect(b.state.syslog.t).toBeUndefined();
       expect(await b.claim("syslog", "t", 60_000)).toBe(true);
       expect(b.state.syslog.t).toEqual({ cursor: 4 });
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it("a take whose catch-up outlasts the lease does not answer held once another replica holds it", async () => {
+    const url = await pg.createDatabase();
+    await migrate(openPostgres({ url, log, applicationName: "migrate" }));
+    const a = await openPg(url);
+    // B's catch-up can be held up (a slow database, a long pause of the process).
+    const db = openPostgres({ url, log, applicationName: "contract" });
+    let slow: Promise<void> | undefined;
+    const slowed: typeof db = {
+      ...db,
+      query: async (text, params) => {
+        if (slow && text.includes("tombstones_pruned_below")) await slow;
+        return db.query(text, params);
+      },
+    };
+    const b = await openDeafReplica(slowed, `r${++replicas}`);
+    try {
+      let go: () => void = () => undefined;
+      slow = new Promise<void>((r) => (go = r));
+      const claimed = b.claim("webhook", "h", 300);
+      // B's claim is written; its catch-up waits past the lease, and A takes the lapsed lease.
+      await new Promise((r) => setTimeout(r, 600));
+      expect(await a.claim("webhook", "h", 60_000)).toBe(true);
+      slow = undefined;
+      go();
+      expect(await claimed).toBe(false);
+      // A still holds it; B's own take later (once A lets go) answers held, caught up.
+      expect(await a.claim("webhook", "h", 60_000)).toBe(true);
+      await a.release("webhook", "h");
+      expect(await b.claim("webhook", "h", 60_000)).toBe(true);
+      expect(await a.claim("webhook", "h", 60_000)).toBe(false);
     } finally {
       await a.close();
       await b.close();

@@ -198,6 +198,14 @@ export class PostgresStorage implements Storage {
         throw failure;
       }
       this.leasesBehind.delete(lease);
+      // The catch-up may have outlasted the lease, and another replica taken it meanwhile: it
+      // is held only if it is still ours and live now, and then it runs its full length from now.
+      const held = await this.opts.db.query(
+        `UPDATE leases SET until = now() + $4 * interval '1 millisecond'
+         WHERE kind = $1 AND key = $2 AND owner = $3 AND until >= now()`,
+        [kind, key, this.opts.replica, ms],
+      );
+      return held.rowCount === 1;
     }
     return true;
   }
@@ -274,7 +282,16 @@ export class PostgresStorage implements Storage {
           this.advanceHead(got.head);
           for (const [lease, after] of this.leasesBehind) if (after < round) this.leasesBehind.delete(lease);
           const changed = got.changed as EntryId[];
-          if (changed.length > 0) for (const l of this.changeListeners) l(changed);
+          if (changed.length > 0) {
+            for (const l of this.changeListeners) {
+              // Outside the round's outcome: the state is caught up whatever a listener does.
+              try {
+                l(changed);
+              } catch (err) {
+                this.opts.log.error({ err: safeErr(err) }, "change listener failed");
+              }
+            }
+          }
         } catch (err) {
           failure = err;
           this.opts.log.warn({ err: safeErr(err) }, "catching up with the database failed; retrying");
