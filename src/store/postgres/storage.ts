@@ -175,7 +175,8 @@ export class PostgresStorage implements Storage {
    * Taking it (not renewing a live lease of ours) catches the cache up first: the last holder
    * committed its work (a webhook's cursor, say) before it let go, and a notification of that
    * may not have been read here yet. Without this, the new holder could resume from an older
-   * position and do that work again.
+   * position and do that work again. Its callers read their position after the claim, and
+   * start again from it if it moved (another replica did the work while their lease had lapsed).
    */
   async claim(kind: string, key: string, ms: number): Promise<boolean> {
     const r = await this.opts.db.query<{ renewed: boolean | null }>(
