@@ -67,6 +67,9 @@ export class SessionFollower {
             if (!(await this.stillOurs(current))) break;
             continue;
           }
+          // Confirmed before acting on them: had our lease lapsed while they were read (a long
+          // pause), another replica may have handled them and moved the cursor meanwhile.
+          if (!(await this.stillOurs(current))) break;
           let cursor: number = current.cursor;
           for (const record of records) {
             if (this.stopped) break;
@@ -80,7 +83,6 @@ export class SessionFollower {
           const next: { cursor: number } = { cursor };
           await storage.commit([], [put("cursors", NAME, next, { entry: current })]);
           current = next;
-          if (!(await this.stillOurs(current))) break;
         }
       } catch (err) {
         if (!(err instanceof StaleState)) {

@@ -138,68 +138,96 @@ it("a follower that cannot take its lease (the database unreachable) waits and c
   }
 });
 
-it("a follower whose lease lapsed while another replica handled a close does not hand it on again", async () => {
-  const url = await pg.createDatabase();
-  await migrate(openPostgres({ url, log, applicationName: "migrate" }));
-  const open = (replica: string) =>
-    PostgresStorage.open({
-      db: openPostgres({ url, log, applicationName: replica }),
+it.each(["waiting for the next commit", "reading the audit log"])(
+  "a follower whose lease lapsed while %s, as another replica handled a close, does not hand it on again",
+  async (stalledIn) => {
+    const url = await pg.createDatabase();
+    await migrate(openPostgres({ url, log, applicationName: "migrate" }));
+    const open = (replica: string) =>
+      PostgresStorage.open({
+        db: openPostgres({ url, log, applicationName: replica }),
+        log,
+        now: () => new Date(),
+        replica,
+      });
+    const [a, b] = [await open("a"), await open("b")];
+    const handled: number[] = [];
+    // A's wait for the next commit ends only when the test says so, and so does a read of the
+    // audit log while `stall` is set: A is stalled there (a long pause) while its lease lapses.
+    let waits = 0;
+    let wakeA: () => void = () => undefined;
+    let stall: Promise<void> | undefined;
+    let unstall: () => void = () => undefined;
+    let stalled = false;
+    const gated = Object.create(a) as PostgresStorage;
+    gated.cursor = (after) => {
+      const reader = a.cursor(after);
+      return {
+        read: async (max) => {
+          if (stall) {
+            stalled = true;
+            await stall;
+          }
+          return reader.read(max);
+        },
+      };
+    };
+    const fa = new SessionFollower({
+      storage: gated,
       log,
-      now: () => new Date(),
-      replica,
-    });
-  const [a, b] = [await open("a"), await open("b")];
-  const handled: number[] = [];
-  // A's wait for the next commit ends only when the test says so: it stays idle, holding a
-  // reader at its cursor, while its lease lapses and B works.
-  let waits = 0;
-  let wakeA: () => void = () => undefined;
-  const fa = new SessionFollower({
-    storage: a,
-    log,
-    access: {
-      sessionClosed: async (ev: SessionClosed) => {
-        handled.push(ev.seq);
-        return undefined;
+      access: {
+        sessionClosed: async (ev: SessionClosed) => {
+          handled.push(ev.seq);
+          return undefined;
+        },
       },
-    },
-    nextCommit: () => {
-      waits++;
-      return new Promise<void>((r) => (wakeA = r));
-    },
-  });
-  try {
-    fa.start();
-    await until(() => waits === 1);
-    const before = a.state.cursors["single-use"]!;
-    // A stalled past its lease; B took it, handled a close, moved the cursor past it, let go.
-    const db = openPostgres({ url, log, applicationName: "test" });
-    await db.query("UPDATE leases SET until = now() - interval '1 second' WHERE kind = 'follower'");
-    await db.close();
-    expect(await b.claim("follower", "single-use", 30_000)).toBe(true);
-    const closed = await b.append("session.closed", "host:web-1", {
-      host: "web-1",
-      serial: "9",
-      request: "rq_9",
-      at: new Date().toISOString(),
+      nextCommit: () => {
+        waits++;
+        return new Promise<void>((r) => (wakeA = r));
+      },
     });
-    await b.sync();
-    await b.commit(
-      [],
-      [put("cursors", "single-use", { cursor: closed.seq }, { entry: b.state.cursors["single-use"]! })],
-    );
-    await b.release("follower", "single-use");
-    expect(b.state.cursors["single-use"]).not.toEqual(before);
+    try {
+      fa.start();
+      await until(() => waits === 1);
+      const before = a.state.cursors["single-use"]!;
+      if (stalledIn === "reading the audit log") {
+        stall = new Promise<void>((r) => (unstall = r));
+        wakeA();
+        await until(() => stalled);
+      }
+      // A's lease lapsed; B took it, handled a close, moved the cursor past it, let go.
+      const db = openPostgres({ url, log, applicationName: "test" });
+      await db.query("UPDATE leases SET until = now() - interval '1 second' WHERE kind = 'follower'");
+      await db.close();
+      expect(await b.claim("follower", "single-use", 30_000)).toBe(true);
+      const closed = await b.append("session.closed", "host:web-1", {
+        host: "web-1",
+        serial: "9",
+        request: "rq_9",
+        at: new Date().toISOString(),
+      });
+      await b.sync();
+      await b.commit(
+        [],
+        [put("cursors", "single-use", { cursor: closed.seq }, { entry: b.state.cursors["single-use"]! })],
+      );
+      await b.release("follower", "single-use");
+      expect(b.state.cursors["single-use"]).not.toEqual(before);
 
-    // A wakes, takes the lease back and waits again: it handed nothing on, and follows from B's cursor.
-    wakeA();
-    await until(() => waits === 2);
-    expect(handled).toEqual([]);
-    expect(a.state.cursors["single-use"]).toEqual({ cursor: closed.seq });
-  } finally {
-    wakeA();
-    await fa.stop();
-    await a.close();
-    await b.close();
-  }
-});
+      // A carries on, takes the lease back and waits again: it handed nothing on, and follows
+      // from B's cursor.
+      stall = undefined;
+      unstall();
+      wakeA();
+      await until(() => waits === 2);
+      expect(handled).toEqual([]);
+      expect(a.state.cursors["single-use"]).toEqual({ cursor: closed.seq });
+    } finally {
+      unstall();
+      wakeA();
+      await fa.stop();
+      await a.close();
+      await b.close();
+    }
+  },
+);
