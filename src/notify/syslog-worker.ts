@@ -175,7 +175,9 @@ export class SyslogWorker {
     const reader = storage.cursor(entry.cursor);
     let written = entry.cursor;
     let waiting: { seq: number; at: number }[] = [];
-    let claimedAt = Date.now();
+    // When the lease was last renewed (monotonic clock); the outer loop's claim may be a
+    // connection attempt ago, so the first batch renews it.
+    let claimedAt = -Infinity;
     const save = async (cursor: number) => {
       if (cursor <= entry.cursor) return;
       const next = { cursor }; // entries are replaced, never mutated
@@ -184,6 +186,16 @@ export class SyslogWorker {
     };
     while (!this.stopped && !lost) {
       const records = await reader.read(READ_BATCH);
+      // The lease is renewed every third of it, and before anything read is sent once that is
+      // due: had it lapsed while we read (a long pause), another replica may have sent those
+      // records and moved the cursor. The cursor is read after the claim (a claim that takes the
+      // lease back catches the state up); if it moved, the export connects again from it.
+      if (performance.now() - claimedAt > this.leaseMs / 3) {
+        const at = performance.now();
+        if (!(await storage.claim("syslog", name, this.leaseMs))) return;
+        if (storage.state.syslog[name]?.cursor !== entry.cursor) return;
+        claimedAt = at;
+      }
       if (records.length > 0) {
         const frames = records.filter((r) => this.matches(r)).map((r) => frame(formatRfc5424(r, this.fields)));
         if (frames.length > 0) {
@@ -200,14 +212,6 @@ export class SyslogWorker {
         waiting = waiting.filter((w) => w.seq > settled.seq);
       }
       if (records.length === 0) await this.sleep(1000, this.deps.nextCommit());
-      if (Date.now() - claimedAt > this.leaseMs / 3) {
-        // The cursor is read after the claim: a claim that takes the lease back (ours had
-        // lapsed) catches the state up, and a cursor moved meanwhile means another replica sent
-        // those records; the export connects again and goes on from that cursor.
-        if (!(await storage.claim("syslog", name, this.leaseMs))) return;
-        if (storage.state.syslog[name]?.cursor !== entry.cursor) return;
-        claimedAt = Date.now();
-      }
     }
     if (this.stopped && !lost) {
       // Our FIN follows the last message; the receiver's FIN after it means it read them all.
