@@ -424,36 +424,65 @@ describe("PostgreSQL replicas", () => {
     }
   });
 
-  it("a take whose catch-up outlasts the lease does not answer held once another replica holds it", async () => {
+  it("a take whose catch-up outlasts the lease answers held only while no other replica took it", async () => {
     const url = await pg.createDatabase();
     await migrate(openPostgres({ url, log, applicationName: "migrate" }));
     const a = await openPg(url);
-    // B's catch-up can be held up (a slow database, a long pause of the process).
+    // B's catch-up can be held up (a slow database, a long pause of the process) until the test
+    // lets it go; `held` says that one is waiting (B's claim itself is written by then).
     const db = openPostgres({ url, log, applicationName: "contract" });
     let slow: Promise<void> | undefined;
+    let held = false;
+    let failConfirm = false;
     const slowed: typeof db = {
       ...db,
       query: async (text, params) => {
-        if (slow && text.includes("tombstones_pruned_below")) await slow;
+        if (failConfirm && text.trimStart().startsWith("UPDATE leases SET until")) {
+          failConfirm = false;
+          throw new Error("connection reset");
+        }
+        if (slow && text.includes("tombstones_pruned_below")) {
+          held = true;
+          await slow;
+        }
         return db.query(text, params);
       },
     };
-    const b = await openDeafReplica(slowed, `r${++replicas}`);
-    try {
+    const replica = `r${++replicas}`;
+    const b = await openDeafReplica(slowed, replica);
+    const lapse = () => db.query("UPDATE leases SET until = now() - interval '1 second' WHERE owner = $1", [replica]);
+    const takeSlowly = async (key: string) => {
       let go: () => void = () => undefined;
-      slow = new Promise<void>((r) => (go = r));
-      const claimed = b.claim("webhook", "h", 300);
-      // B's claim is written; its catch-up waits past the lease, and A takes the lapsed lease.
-      await new Promise((r) => setTimeout(r, 600));
+      [slow, held] = [new Promise<void>((r) => (go = r)), false];
+      const claimed = b.claim("webhook", key, 60_000);
+      await waitFor(async () => held, 10_000);
+      await lapse(); // B's lease lapses while its catch-up runs
+      return {
+        claimed,
+        go: () => {
+          slow = undefined;
+          go();
+        },
+      };
+    };
+    try {
+      // Another replica takes the lapsed lease meanwhile: B's take does not answer held.
+      const first = await takeSlowly("h");
       expect(await a.claim("webhook", "h", 60_000)).toBe(true);
-      slow = undefined;
-      go();
-      expect(await claimed).toBe(false);
-      // A still holds it; B's own take later (once A lets go) answers held, caught up.
+      first.go();
+      expect(await first.claimed).toBe(false);
       expect(await a.claim("webhook", "h", 60_000)).toBe(true);
-      await a.release("webhook", "h");
-      expect(await b.claim("webhook", "h", 60_000)).toBe(true);
-      expect(await a.claim("webhook", "h", 60_000)).toBe(false);
+
+      // Nobody took it: B's take answers held, and the lease runs its full length from then.
+      const second = await takeSlowly("g");
+      second.go();
+      expect(await second.claimed).toBe(true);
+      expect(await a.claim("webhook", "g", 60_000)).toBe(false);
+
+      // Should that last step fail, the claim fails and holds nothing: A can take it at once.
+      failConfirm = true;
+      await expect(b.claim("webhook", "f", 60_000)).rejects.toThrow("connection reset");
+      expect(await a.claim("webhook", "f", 60_000)).toBe(true);
     } finally {
       await a.close();
       await b.close();

@@ -199,14 +199,20 @@ export class PostgresStorage implements Storage {
         throw failure;
       }
       this.leasesBehind.delete(lease);
-      // The catch-up may have outlasted the lease, and another replica taken it meanwhile: it
-      // is held only if it is still ours and live now, and then it runs its full length from now.
-      const held = await this.opts.db.query(
-        `UPDATE leases SET until = now() + $4 * interval '1 millisecond'
-         WHERE kind = $1 AND key = $2 AND owner = $3 AND until >= now()`,
-        [kind, key, this.opts.replica, ms],
-      );
-      return held.rowCount === 1;
+      // The catch-up may have outlasted the lease, and another replica taken it meanwhile. It is
+      // held if the row is still ours (a take changes the owner, a release deletes the row, so
+      // nobody held it since, even if it lapsed), and then it runs its full length from now.
+      try {
+        const held = await this.opts.db.query(
+          `UPDATE leases SET until = now() + $4 * interval '1 millisecond'
+           WHERE kind = $1 AND key = $2 AND owner = $3`,
+          [kind, key, this.opts.replica, ms],
+        );
+        return held.rowCount === 1;
+      } catch (err) {
+        await this.release(kind, key).catch(() => undefined);
+        throw err;
+      }
     }
     return true;
   }
