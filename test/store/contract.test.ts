@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import type { QueryResultRow } from "pg";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuditLog } from "../../src/audit/log.js";
@@ -418,6 +419,40 @@ describe("PostgreSQL replicas", () => {
       expect(b.state.syslog.t).toBeUndefined();
       expect(await b.claim("syslog", "t", 60_000)).toBe(true);
       expect(b.state.syslog.t).toEqual({ cursor: 4 });
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it("a take whose answer was lost catches up on the next claim, which finds the lease already ours", async () => {
+    const url = await pg.createDatabase();
+    await migrate(openPostgres({ url, log, applicationName: "migrate" }));
+    const a = await openPg(url);
+    // B's next lease query is carried out, but its answer never arrives (a connection reset).
+    const db = openPostgres({ url, log, applicationName: "contract" });
+    let loseAnswer = false;
+    const lossy: typeof db = {
+      ...db,
+      query: <R extends QueryResultRow>(text: string, params?: unknown[]) => {
+        const answer = db.query<R>(text, params);
+        if (!(loseAnswer && text.includes("INSERT INTO leases"))) return answer;
+        loseAnswer = false;
+        return answer.then(() => Promise.reject(new Error("connection reset")));
+      },
+    };
+    const b = await openDeafReplica(lossy, `r${++replicas}`);
+    try {
+      expect(await a.claim("webhook", "h", 60_000)).toBe(true);
+      await a.commit([], [put("webhooks", "h", { cursor: 7 }, { entry: undefined })]);
+      await a.release("webhook", "h");
+      loseAnswer = true;
+      await expect(b.claim("webhook", "h", 60_000)).rejects.toThrow("connection reset");
+      // The take was written: A cannot have it, and B's next claim, a renewal in the database's
+      // eyes, resumes from A's cursor.
+      expect(await a.claim("webhook", "h", 60_000)).toBe(false);
+      expect(await b.claim("webhook", "h", 60_000)).toBe(true);
+      expect(b.state.webhooks.h).toEqual({ cursor: 7 });
     } finally {
       await a.close();
       await b.close();

@@ -179,16 +179,24 @@ export class PostgresStorage implements Storage {
    * start again from it if it moved (another replica did the work while their lease had lapsed).
    */
   async claim(kind: string, key: string, ms: number): Promise<boolean> {
-    const r = await this.opts.db.query<{ renewed: boolean | null }>(
-      `WITH prev AS (SELECT owner = $3 AND until >= now() AS ours FROM leases WHERE kind = $1 AND key = $2)
-       INSERT INTO leases (kind, key, owner, until) VALUES ($1, $2, $3, now() + $4 * interval '1 millisecond')
-       ON CONFLICT (kind, key) DO UPDATE SET owner = EXCLUDED.owner, until = EXCLUDED.until
-       WHERE leases.owner = EXCLUDED.owner OR leases.until < now()
-       RETURNING (SELECT ours FROM prev) AS renewed`,
-      [kind, key, this.opts.replica, ms],
-    );
-    if (r.rowCount !== 1) return false;
     const lease = `${kind}\0${key}`;
+    let r: { rowCount: number | null; rows: { renewed: boolean | null }[] };
+    try {
+      r = await this.opts.db.query<{ renewed: boolean | null }>(
+        `WITH prev AS (SELECT owner = $3 AND until >= now() AS ours FROM leases WHERE kind = $1 AND key = $2)
+         INSERT INTO leases (kind, key, owner, until) VALUES ($1, $2, $3, now() + $4 * interval '1 millisecond')
+         ON CONFLICT (kind, key) DO UPDATE SET owner = EXCLUDED.owner, until = EXCLUDED.until
+         WHERE leases.owner = EXCLUDED.owner OR leases.until < now()
+         RETURNING (SELECT ours FROM prev) AS renewed`,
+        [kind, key, this.opts.replica, ms],
+      );
+    } catch (err) {
+      // The claim may have been written and only its answer lost: it may have been a take, so
+      // the next claim (which would see a live lease of ours, a renewal) catches up first.
+      this.leasesBehind.set(lease, this.roundsBegun);
+      throw err;
+    }
+    if (r.rowCount !== 1) return false;
     if (r.rows[0]?.renewed !== true || this.leasesBehind.has(lease)) {
       this.leasesBehind.set(lease, this.roundsBegun);
       const failure = await this.roundAfterNow();
