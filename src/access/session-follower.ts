@@ -10,6 +10,8 @@ export interface FollowerDeps {
   log: Logger;
   /** Resolves on the next audit commit (or soon after, as a fallback: other replicas' commits). */
   nextCommit: () => Promise<void>;
+  /** How long the follower holds its lease; tests shorten it. */
+  leaseMs?: number;
 }
 
 /** The key of this follower's position in the `cursors` collection, and of its lease. */
@@ -48,8 +50,8 @@ export class SessionFollower {
       try {
         // Inside the try: with the database unreachable (restarting) the follower waits and
         // carries on; it never stops.
-        if (!(await storage.claim("follower", NAME, LEASE_MS))) {
-          await this.sleep(new Promise((r) => setTimeout(r, LEASE_MS / 3)));
+        if (!(await storage.claim("follower", NAME, this.leaseMs))) {
+          await this.sleep(new Promise((r) => setTimeout(r, this.leaseMs / 3)));
           continue;
         }
         let entry: { cursor: number } | undefined = storage.state.cursors[NAME];
@@ -64,15 +66,26 @@ export class SessionFollower {
           const records = await reader.read(256);
           if (records.length === 0) {
             await this.sleep(this.deps.nextCommit());
-            if (!(await this.stillOurs(current))) break;
+            if ((await this.stillOurs(current)) === undefined) break;
             continue;
           }
           // Confirmed before acting on them: had our lease lapsed while they were read (a long
           // pause), another replica may have handled them and moved the cursor meanwhile.
-          if (!(await this.stillOurs(current))) break;
+          let checkedAt = await this.stillOurs(current);
+          if (checkedAt === undefined) break;
           let cursor: number = current.cursor;
+          let lost = false;
           for (const record of records) {
             if (this.stopped) break;
+            // A long batch renews as it goes, so the lease cannot lapse under it.
+            if (performance.now() - checkedAt > this.leaseMs / 3) {
+              const at = await this.stillOurs(current);
+              if (at === undefined) {
+                lost = true;
+                break;
+              }
+              checkedAt = at;
+            }
             if (record.type === "session.closed") {
               const ev = sessionClosedOf(record.seq, record.fields);
               // A failure (the audit log unwritable) leaves the cursor here: tried again next round.
@@ -80,9 +93,12 @@ export class SessionFollower {
             }
             cursor = record.seq;
           }
+          // What was handled is recorded even when the lease was lost (unless another replica
+          // moved the cursor: then the commit is stale and changes nothing), so less is redone.
           const next: { cursor: number } = { cursor };
-          await storage.commit([], [put("cursors", NAME, next, { entry: current })]);
+          if (cursor !== current.cursor) await storage.commit([], [put("cursors", NAME, next, { entry: current })]);
           current = next;
+          if (lost) break;
         }
       } catch (err) {
         if (!(err instanceof StaleState)) {
@@ -94,14 +110,25 @@ export class SessionFollower {
     await storage.release("follower", NAME).catch(() => undefined);
   }
 
+  private get leaseMs(): number {
+    return this.deps.leaseMs ?? LEASE_MS;
+  }
+
   /**
-   * Renews the lease, and says whether this reader may go on. The cursor is read after the
-   * claim: a claim that takes the lease back (ours had lapsed) catches the state up, and a cursor
-   * moved meanwhile means another replica handled those records; the loop starts again from it.
+   * Renews the lease, and says whether this reader may go on: when the renewal began (monotonic
+   * clock), or undefined. The cursor is read after the claim: a claim that takes the lease back
+   * (ours had lapsed) catches the state up, and a cursor moved meanwhile means another replica
+   * handled those records; the loop starts again from it. A renewal that took more than a third
+   * of the lease (a pause after the database renewed it) is not trusted and is made again.
    */
-  private async stillOurs(current: { cursor: number }): Promise<boolean> {
+  private async stillOurs(current: { cursor: number }): Promise<number | undefined> {
     const { storage } = this.deps;
-    return (await storage.claim("follower", NAME, LEASE_MS)) && storage.state.cursors[NAME]?.cursor === current.cursor;
+    for (;;) {
+      const at = performance.now();
+      if (!(await storage.claim("follower", NAME, this.leaseMs))) return undefined;
+      if (storage.state.cursors[NAME]?.cursor !== current.cursor) return undefined;
+      if (performance.now() - at <= this.leaseMs / 3) return at;
+    }
   }
 
   private sleep(what: Promise<unknown>): Promise<void> {

@@ -231,3 +231,56 @@ it.each(["waiting for the next commit", "reading the audit log"])(
     }
   },
 );
+
+it("a follower handling a batch longer than its lease renews it as it goes: the other replica handles none of it again", async () => {
+  const url = await pg.createDatabase();
+  await migrate(openPostgres({ url, log, applicationName: "migrate" }));
+  const open = (replica: string) =>
+    PostgresStorage.open({
+      db: openPostgres({ url, log, applicationName: replica }),
+      log,
+      now: () => new Date(),
+      replica,
+    });
+  const [a, b] = [await open("a"), await open("b")];
+  const handled: string[] = [];
+  // A 3 s lease; each close takes A 1.2 s to handle (a slow KRL rebuild, say), so a batch of
+  // four outlasts the lease.
+  const follower = (by: string, storage: PostgresStorage, ms: number) =>
+    new SessionFollower({
+      storage,
+      log,
+      access: {
+        sessionClosed: async (ev: SessionClosed) => {
+          handled.push(`${by}:${ev.seq}`);
+          await new Promise((r) => setTimeout(r, ms));
+          return undefined;
+        },
+      },
+      nextCommit: () => new Promise((r) => setTimeout(r, 50)),
+      leaseMs: 3000,
+    });
+  const fa = follower("a", a, 1200);
+  const fb = follower("b", b, 0);
+  try {
+    fa.start();
+    await until(() => a.state.cursors["single-use"] !== undefined);
+    const records = await a.commit(
+      [1, 2, 3, 4].map((i) => ({
+        type: "session.closed" as const,
+        actor: "host:web-1",
+        fields: { host: "web-1", serial: String(i), request: `rq_${i}`, at: new Date().toISOString() },
+      })),
+    );
+    await until(() => handled.length >= 1);
+    fb.start(); // B is ready to take over the moment A's lease lapses
+    const last = records.at(-1)!.seq;
+    await until(() => a.state.cursors["single-use"]?.cursor === last);
+    expect(handled).toEqual(records.map((r) => `a:${r.seq}`));
+  } finally {
+    await fa.stop();
+    await fb.stop();
+    await a.close();
+    await b.close();
+  }
+});
