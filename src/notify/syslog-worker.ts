@@ -190,11 +190,13 @@ export class SyslogWorker {
       // due: had it lapsed while we read (a long pause), another replica may have sent those
       // records and moved the cursor. The cursor is read after the claim (a claim that takes the
       // lease back catches the state up); if it moved, the export connects again from it.
-      if (performance.now() - claimedAt > this.leaseMs / 3) {
+      // A renewal that itself took more than a third of the lease (a pause after the database
+      // renewed it) is not trusted and is made again.
+      while (performance.now() - claimedAt > this.leaseMs / 3) {
         const at = performance.now();
         if (!(await storage.claim("syslog", name, this.leaseMs))) return;
         if (storage.state.syslog[name]?.cursor !== entry.cursor) return;
-        claimedAt = at;
+        if (performance.now() - at <= this.leaseMs / 3) claimedAt = at;
       }
       if (records.length > 0) {
         const frames = records.filter((r) => this.matches(r)).map((r) => frame(formatRfc5424(r, this.fields)));
