@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import { safeErr } from "../errors.js";
+import type { AuditRecord } from "../audit/record.js";
 import { put, StaleState, type Storage } from "../store/port.js";
 import type { AccessService } from "./service.js";
 import { sessionClosedOf } from "./single-use.js";
@@ -71,33 +72,20 @@ export class SessionFollower {
           }
           // Confirmed before acting on them: had our lease lapsed while they were read (a long
           // pause), another replica may have handled them and moved the cursor meanwhile.
-          let checkedAt = await this.stillOurs(current);
+          const checkedAt = await this.stillOurs(current);
           if (checkedAt === undefined) break;
-          let cursor: number = current.cursor;
-          let lost = false;
-          for (const record of records) {
-            if (this.stopped) break;
-            // A long batch renews as it goes, so the lease cannot lapse under it.
-            if (performance.now() - checkedAt > this.leaseMs / 3) {
-              const at = await this.stillOurs(current);
-              if (at === undefined) {
-                lost = true;
-                break;
-              }
-              checkedAt = at;
-            }
-            if (record.type === "session.closed") {
-              const ev = sessionClosedOf(record.seq, record.fields);
-              // A failure (the audit log unwritable) leaves the cursor here: tried again next round.
-              if (ev) await this.deps.access.sessionClosed(ev);
-            }
-            cursor = record.seq;
+          const { cursor, lost, failure } = await this.handle(records, current, checkedAt);
+          // What was handled is recorded even when the lease was lost or a close failed (unless
+          // another replica moved the cursor: then the commit is stale and changes nothing), so
+          // less is done twice.
+          if (cursor !== current.cursor) {
+            const next = { cursor };
+            const saved = storage.commit([], [put("cursors", NAME, next, { entry: current })]);
+            if (failure !== undefined) await saved.catch(() => undefined);
+            else await saved;
+            current = next;
           }
-          // What was handled is recorded even when the lease was lost (unless another replica
-          // moved the cursor: then the commit is stale and changes nothing), so less is redone.
-          const next: { cursor: number } = { cursor };
-          if (cursor !== current.cursor) await storage.commit([], [put("cursors", NAME, next, { entry: current })]);
-          current = next;
+          if (failure !== undefined) throw failure;
           if (lost) break;
         }
       } catch (err) {
@@ -110,6 +98,38 @@ export class SessionFollower {
     await storage.release("follower", NAME).catch(() => undefined);
   }
 
+  /**
+   * Hands on the closes among `records`, renewing the lease as it goes (a long batch must not
+   * outlast it). Answers the position after the last record handled, whether the lease was lost,
+   * and the failure that stopped it, if any (the audit log unwritable, the database gone): that
+   * record is tried again next round.
+   */
+  private async handle(
+    records: readonly AuditRecord[],
+    current: { cursor: number },
+    checkedAt: number,
+  ): Promise<{ cursor: number; lost: boolean; failure?: unknown }> {
+    let cursor = current.cursor;
+    try {
+      for (const record of records) {
+        if (this.stopped) break;
+        if (performance.now() - checkedAt > this.leaseMs / 3) {
+          const at = await this.stillOurs(current);
+          if (at === undefined) return { cursor, lost: true };
+          checkedAt = at;
+        }
+        if (record.type === "session.closed") {
+          const ev = sessionClosedOf(record.seq, record.fields);
+          if (ev) await this.deps.access.sessionClosed(ev);
+        }
+        cursor = record.seq;
+      }
+    } catch (failure) {
+      return { cursor, lost: false, failure };
+    }
+    return { cursor, lost: false };
+  }
+
   private get leaseMs(): number {
     return this.deps.leaseMs ?? LEASE_MS;
   }
@@ -119,16 +139,18 @@ export class SessionFollower {
    * clock), or undefined. The cursor is read after the claim: a claim that takes the lease back
    * (ours had lapsed) catches the state up, and a cursor moved meanwhile means another replica
    * handled those records; the loop starts again from it. A renewal that took more than a third
-   * of the lease (a pause after the database renewed it) is not trusted and is made again.
+   * of the lease (a pause after the database renewed it) is not trusted and is made again, up
+   * to three times: a database that slow gets no work done here, and stop() is not held up.
    */
   private async stillOurs(current: { cursor: number }): Promise<number | undefined> {
     const { storage } = this.deps;
-    for (;;) {
+    for (let tries = 0; tries < 3 && !this.stopped; tries++) {
       const at = performance.now();
       if (!(await storage.claim("follower", NAME, this.leaseMs))) return undefined;
       if (storage.state.cursors[NAME]?.cursor !== current.cursor) return undefined;
       if (performance.now() - at <= this.leaseMs / 3) return at;
     }
+    return undefined;
   }
 
   private sleep(what: Promise<unknown>): Promise<void> {

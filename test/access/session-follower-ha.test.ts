@@ -284,3 +284,55 @@ it("a follower handling a batch longer than its lease renews it as it goes: the 
     await b.close();
   }
 });
+
+it("with a database too slow for any renewal to be trusted, the follower hands nothing on and stops when told", async () => {
+  const url = await pg.createDatabase();
+  await migrate(openPostgres({ url, log, applicationName: "migrate" }));
+  const a = await PostgresStorage.open({
+    db: openPostgres({ url, log, applicationName: "a" }),
+    log,
+    now: () => new Date(),
+    replica: "a",
+  });
+  // Every claim takes 400 ms, more than a third of the 900 ms lease.
+  let claims = 0;
+  const slow = Object.create(a) as PostgresStorage;
+  slow.claim = async (kind, key, ms) => {
+    claims++;
+    await new Promise((r) => setTimeout(r, 400));
+    return a.claim(kind, key, ms);
+  };
+  const handled: number[] = [];
+  const f = new SessionFollower({
+    storage: slow,
+    log,
+    access: {
+      sessionClosed: async (ev: SessionClosed) => {
+        handled.push(ev.seq);
+        return undefined;
+      },
+    },
+    nextCommit: () => new Promise((r) => setTimeout(r, 50)),
+    leaseMs: 900,
+  });
+  f.start();
+  let stopped = false;
+  try {
+    await until(() => a.state.cursors["single-use"] !== undefined);
+    await a.append("session.closed", "host:web-1", {
+      host: "web-1",
+      serial: "5",
+      request: "rq_5",
+      at: new Date().toISOString(),
+    });
+    await until(() => claims >= 10);
+    expect(handled).toEqual([]);
+    const t0 = Date.now();
+    await Promise.race([f.stop().then(() => (stopped = true)), new Promise((r) => setTimeout(r, 3000))]);
+    expect(stopped).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(3000);
+  } finally {
+    if (!stopped) void f.stop(); // it did not stop: the test has failed; do not wait on it
+    await a.close();
+  }
+}, 60_000);
