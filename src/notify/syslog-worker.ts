@@ -191,13 +191,17 @@ export class SyslogWorker {
       // records and moved the cursor. The cursor is read after the claim (a claim that takes the
       // lease back catches the state up); if it moved, the export connects again from it.
       // A renewal that itself took more than a third of the lease (a pause after the database
-      // renewed it) is not trusted and is made again.
-      while (performance.now() - claimedAt > this.leaseMs / 3) {
+      // renewed it) is not trusted and is made again, up to three times: with a database that
+      // slow nothing is sent, the export connects again, and stop() is not held up.
+      for (let tries = 0; performance.now() - claimedAt > this.leaseMs / 3; tries++) {
+        if (this.stopped || tries === 3) break;
         const at = performance.now();
         if (!(await storage.claim("syslog", name, this.leaseMs))) return;
         if (storage.state.syslog[name]?.cursor !== entry.cursor) return;
         if (performance.now() - at <= this.leaseMs / 3) claimedAt = at;
       }
+      if (this.stopped) break;
+      if (performance.now() - claimedAt > this.leaseMs / 3) return;
       if (records.length > 0) {
         const frames = records.filter((r) => this.matches(r)).map((r) => frame(formatRfc5424(r, this.fields)));
         if (frames.length > 0) {

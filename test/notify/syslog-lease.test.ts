@@ -205,3 +205,52 @@ it("an exporter paused right after its lease was renewed does not trust that ren
     await rx.close();
   }
 }, 60_000);
+
+it("with a database too slow for any renewal to be trusted, the exporter sends nothing and stops when told", async () => {
+  const url = await migratedDatabase(pg);
+  const a = await PostgresStorage.open({
+    db: openPostgres({ url, log, applicationName: "a" }),
+    log,
+    now: () => new Date(),
+    replica: "a",
+  });
+  const rx = await startSyslogReceiver();
+  const [dest] = syslogListSchema.parse([
+    { name: "siem", url: `tcp://127.0.0.1:${rx.port}`, from: "start", retry: { initial: "1s", max: "1s" } },
+  ]);
+  // Every claim takes 400 ms, more than a third of the 900 ms lease.
+  let claims = 0;
+  const slow = Object.create(a) as PostgresStorage;
+  slow.claim = async (kind, key, ms) => {
+    claims++;
+    await new Promise((r) => setTimeout(r, 400));
+    return a.claim(kind, key, ms);
+  };
+  await a.append("user.added", "admin", { user: "u1" });
+  const worker = new SyslogWorker(
+    dest!,
+    {},
+    {
+      storage: slow,
+      log,
+      nextCommit: () => new Promise((r) => setTimeout(r, 50)),
+      hostname: "a",
+      pid: 1,
+      leaseMs: 900,
+    },
+  );
+  worker.start();
+  let stopped = false;
+  try {
+    await until(() => claims >= 10, "A to try its lease ten times");
+    expect(rx.received).toEqual([]);
+    const t0 = Date.now();
+    await Promise.race([worker.stop().then(() => (stopped = true)), new Promise((r) => setTimeout(r, 3000))]);
+    expect(stopped).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(3000);
+  } finally {
+    if (!stopped) void worker.stop(); // it did not stop: the test has failed; do not wait on it
+    await a.close();
+    await rx.close();
+  }
+}, 60_000);
