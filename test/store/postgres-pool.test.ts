@@ -1,3 +1,4 @@
+import { type AddressInfo, connect, createServer, type Socket } from "node:net";
 import { Writable } from "node:stream";
 import type { Logger } from "pino";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -110,6 +111,68 @@ describe("PostgreSQL pool", () => {
     await pgc.restart();
     expect((await db.query("SELECT count(*)::int AS n FROM t")).rows).toEqual([{ n: 0 }]);
     expect(db.pool.totalCount).toBe(db.pool.idleCount); // nothing checked out
+  });
+
+  it("the server ending a session in the same packet that finished opening it: `unavailable`, no crash", async () => {
+    // A proxy that appends the shutdown notice (FATAL 57P01) right after the server's first
+    // ReadyForQuery, in one write: pg hands the new client to its caller and then reads the
+    // notice, in one go, before the caller can listen for errors. That is what a server
+    // shutting down as a connection is made looks like, and it crashed a replica mid-test
+    // (an unhandled 'error' event on the client).
+    const target = new URL(pgc.url);
+    const field = (code: string, text: string) => Buffer.concat([Buffer.from(code), Buffer.from(`${text}\0`)]);
+    const body = Buffer.concat([
+      field("S", "FATAL"),
+      field("V", "FATAL"),
+      field("C", "57P01"),
+      field("M", "terminating connection due to administrator command"),
+      Buffer.from([0]),
+    ]);
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(body.length + 4);
+    const notice = Buffer.concat([Buffer.from("E"), len, body]);
+    const sockets = new Set<Socket>();
+    const proxy = createServer((client) => {
+      const server = connect(Number(target.port), target.hostname);
+      for (const s of [client, server]) {
+        sockets.add(s);
+        s.on("error", () => undefined);
+      }
+      client.pipe(server);
+      let pending = Buffer.alloc(0); // what came from the server and was not parsed yet
+      server.on("data", (chunk: Buffer) => {
+        pending = Buffer.concat([pending, chunk]);
+        // Server messages: a type byte, then a length that counts itself (PostgreSQL protocol 3).
+        let at = 0;
+        while (at + 5 <= pending.length) {
+          const end = at + 1 + pending.readUInt32BE(at + 1);
+          if (end > pending.length) break;
+          if (pending[at] === 0x5a /* Z: ReadyForQuery */) {
+            client.end(Buffer.concat([pending.subarray(0, end), notice]));
+            server.destroy();
+            return;
+          }
+          at = end;
+        }
+        client.write(pending.subarray(0, at));
+        pending = pending.subarray(at);
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+    const url = new URL(pgc.url);
+    url.port = String((proxy.address() as AddressInfo).port);
+    const viaProxy = openPostgres({ url: url.toString(), log: capturedLogger().log, applicationName: "pool-test" });
+    try {
+      for (const attempt of [() => viaProxy.tx(async (c) => c.query("SELECT 1")), () => viaProxy.query("SELECT 1")]) {
+        const err = await rejection(attempt());
+        expect(err).toBeInstanceOf(SshcaError);
+        expect(err).toMatchObject({ code: "unavailable" });
+      }
+    } finally {
+      await viaProxy.close();
+      for (const s of sockets) s.destroy();
+      proxy.close();
+    }
   });
 
   it("wrong credentials and a malformed URL are refused without echoing them", async () => {

@@ -91,6 +91,17 @@ export function openPostgres(opts: PostgresOptions): Postgres {
     log.warn({ reason: lostReason(err, true) ?? "connection error" }, "database connection lost"),
   );
 
+  // Every connection listens for errors for its whole life. The pool's own listener is there only
+  // while a connection is idle, and the one tx adds comes a tick after the pool hands the
+  // connection over: a server that ends the session (57P01, shutting down) in the same packet
+  // that finished opening it raised an unhandled 'error' event in between, and the process died.
+  // Such a connection is no longer queryable: its next query fails, and the pool drops it.
+  pool.on("connect", (client) =>
+    client.on("error", (err) =>
+      log.debug({ reason: lostReason(err, true) ?? "connection error" }, "database connection failed"),
+    ),
+  );
+
   const connect = async (): Promise<pg.PoolClient> => {
     try {
       return await pool.connect();
