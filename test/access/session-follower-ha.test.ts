@@ -1,12 +1,12 @@
 import pino from "pino";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { SessionFollower } from "../../src/access/session-follower.js";
-import { SshcaError } from "../../src/errors.js";
 import type { SessionClosed } from "../../src/access/single-use.js";
-import { migrate } from "../../src/store/postgres/migrations.js";
+import { SshcaError } from "../../src/errors.js";
 import { put } from "../../src/store/port.js";
 import { openPostgres } from "../../src/store/postgres/pool.js";
-import { PostgresStorage } from "../../src/store/postgres/storage.js";
+import type { PostgresStorage } from "../../src/store/postgres/storage.js";
+import { migratedDatabase, openReplica, slowClaims, stallingReads } from "../helpers/postgres-db.js";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.js";
 
 /**
@@ -31,45 +31,51 @@ async function until(cond: () => boolean, timeoutMs = 20_000): Promise<void> {
   }
 }
 
-it("one replica follows the closes at a time, each handed on once, and the other takes over from the cursor", async () => {
-  const url = await pg.createDatabase();
-  await migrate(openPostgres({ url, log, applicationName: "migrate" }));
-  const open = (replica: string) =>
-    PostgresStorage.open({
-      db: openPostgres({ url, log, applicationName: replica }),
-      log,
-      now: () => new Date(),
-      replica,
-    });
-  const [a, b] = [await open("a"), await open("b")];
-  const handled: { by: string; seq: number }[] = [];
-  const follower = (by: string, storage: PostgresStorage) =>
-    new SessionFollower({
-      storage,
-      log,
-      access: {
-        sessionClosed: async (ev: SessionClosed) => {
-          handled.push({ by, seq: ev.seq });
-          return undefined;
-        },
+/**
+ * A follower on `storage` that gives each close to `onClose`. Other replicas' commits are not
+ * seen as local commits, so by default it looks again every 50 ms.
+ */
+function follower(
+  storage: PostgresStorage,
+  onClose: (ev: SessionClosed) => unknown,
+  opts: { nextCommit?: () => Promise<void>; leaseMs?: number } = {},
+): SessionFollower {
+  return new SessionFollower({
+    storage,
+    log,
+    access: {
+      sessionClosed: async (ev: SessionClosed) => {
+        await onClose(ev);
+        return undefined;
       },
-      // Other replicas' commits are not seen as local commits: look again soon.
-      nextCommit: () => new Promise((r) => setTimeout(r, 50)),
-    });
-  const fa = follower("a", a);
-  const fb = follower("b", b);
+    },
+    nextCommit: opts.nextCommit ?? (() => new Promise((r) => setTimeout(r, 50))),
+    ...(opts.leaseMs !== undefined ? { leaseMs: opts.leaseMs } : {}),
+  });
+}
+
+/** The host companion's report of session `i` closing, as the audit record it becomes. */
+const closeRecord = (i: number) => ({
+  type: "session.closed" as const,
+  actor: "host:web-1",
+  fields: { host: "web-1", serial: String(i), request: `rq_${i}`, at: new Date().toISOString() },
+});
+const close = (storage: PostgresStorage, i: number) => {
+  const { type, actor, fields } = closeRecord(i);
+  return storage.append(type, actor, fields);
+};
+
+it("one replica follows the closes at a time, each handed on once, and the other takes over from the cursor", async () => {
+  const url = await migratedDatabase(pg);
+  const [a, b] = [await openReplica(url, "a"), await openReplica(url, "b")];
+  const handled: { by: string; seq: number }[] = [];
+  const fa = follower(a, (ev) => handled.push({ by: "a", seq: ev.seq }));
+  const fb = follower(b, (ev) => handled.push({ by: "b", seq: ev.seq }));
   try {
     fa.start();
     fb.start();
     // Both have started from the head (the cursor exists) before closes are reported.
     await until(() => a.state.cursors["single-use"] !== undefined);
-    const close = (storage: PostgresStorage, i: number) =>
-      storage.append("session.closed", "host:web-1", {
-        host: "web-1",
-        serial: String(i),
-        request: `rq_${i}`,
-        at: new Date().toISOString(),
-      });
     const first: number[] = [];
     for (let i = 0; i < 10; i++) first.push((await close(i % 2 ? a : b, i)).seq);
     await until(() => handled.length >= 10);
@@ -93,14 +99,8 @@ it("one replica follows the closes at a time, each handed on once, and the other
 });
 
 it("a follower that cannot take its lease (the database unreachable) waits and carries on", async () => {
-  const url = await pg.createDatabase();
-  await migrate(openPostgres({ url, log, applicationName: "migrate" }));
-  const storage = await PostgresStorage.open({
-    db: openPostgres({ url, log, applicationName: "flaky" }),
-    log,
-    now: () => new Date(),
-    replica: "flaky",
-  });
+  const url = await migratedDatabase(pg);
+  const storage = await openReplica(url, "flaky");
   // The first three lease attempts meet a database that is down, as during a restart.
   let down = 3;
   const flaky = Object.create(storage) as PostgresStorage;
@@ -109,26 +109,11 @@ it("a follower that cannot take its lease (the database unreachable) waits and c
     return storage.claim(kind, key, ms);
   };
   const handled: number[] = [];
-  const f = new SessionFollower({
-    storage: flaky,
-    log,
-    access: {
-      sessionClosed: async (ev: SessionClosed) => {
-        handled.push(ev.seq);
-        return undefined;
-      },
-    },
-    nextCommit: () => new Promise((r) => setTimeout(r, 50)),
-  });
+  const f = follower(flaky, (ev) => handled.push(ev.seq));
   try {
     f.start();
     await until(() => storage.state.cursors["single-use"] !== undefined);
-    const closed = await storage.append("session.closed", "host:web-1", {
-      host: "web-1",
-      serial: "7",
-      request: "rq_7",
-      at: new Date().toISOString(),
-    });
+    const closed = await close(storage, 7);
     await until(() => handled.length === 1);
     expect(handled).toEqual([closed.seq]);
     expect(down).toBeLessThan(0);
@@ -141,46 +126,15 @@ it("a follower that cannot take its lease (the database unreachable) waits and c
 it.each(["waiting for the next commit", "reading the audit log"])(
   "a follower whose lease lapsed while %s, as another replica handled a close, does not hand it on again",
   async (stalledIn) => {
-    const url = await pg.createDatabase();
-    await migrate(openPostgres({ url, log, applicationName: "migrate" }));
-    const open = (replica: string) =>
-      PostgresStorage.open({
-        db: openPostgres({ url, log, applicationName: replica }),
-        log,
-        now: () => new Date(),
-        replica,
-      });
-    const [a, b] = [await open("a"), await open("b")];
+    const url = await migratedDatabase(pg);
+    const [a, b] = [await openReplica(url, "a"), await openReplica(url, "b")];
     const handled: number[] = [];
-    // A's wait for the next commit ends only when the test says so, and so does a read of the
-    // audit log while `stall` is set: A is stalled there (a long pause) while its lease lapses.
+    // A's wait for the next commit ends only when the test says so, and its reads of the audit
+    // log can be stalled: A is stalled there (a long pause) while its lease lapses.
     let waits = 0;
     let wakeA: () => void = () => undefined;
-    let stall: Promise<void> | undefined;
-    let unstall: () => void = () => undefined;
-    let stalled = false;
-    const gated = Object.create(a) as PostgresStorage;
-    gated.cursor = (after) => {
-      const reader = a.cursor(after);
-      return {
-        read: async (max) => {
-          if (stall) {
-            stalled = true;
-            await stall;
-          }
-          return reader.read(max);
-        },
-      };
-    };
-    const fa = new SessionFollower({
-      storage: gated,
-      log,
-      access: {
-        sessionClosed: async (ev: SessionClosed) => {
-          handled.push(ev.seq);
-          return undefined;
-        },
-      },
+    const reads = stallingReads(a);
+    const fa = follower(reads.storage, (ev) => handled.push(ev.seq), {
       nextCommit: () => {
         waits++;
         return new Promise<void>((r) => (wakeA = r));
@@ -191,21 +145,16 @@ it.each(["waiting for the next commit", "reading the audit log"])(
       await until(() => waits === 1);
       const before = a.state.cursors["single-use"]!;
       if (stalledIn === "reading the audit log") {
-        stall = new Promise<void>((r) => (unstall = r));
+        reads.stall();
         wakeA();
-        await until(() => stalled);
+        await until(() => reads.stalled);
       }
       // A's lease lapsed; B took it, handled a close, moved the cursor past it, let go.
       const db = openPostgres({ url, log, applicationName: "test" });
       await db.query("UPDATE leases SET until = now() - interval '1 second' WHERE kind = 'follower'");
       await db.close();
       expect(await b.claim("follower", "single-use", 30_000)).toBe(true);
-      const closed = await b.append("session.closed", "host:web-1", {
-        host: "web-1",
-        serial: "9",
-        request: "rq_9",
-        at: new Date().toISOString(),
-      });
+      const closed = await close(b, 9);
       await b.sync();
       await b.commit(
         [],
@@ -216,14 +165,13 @@ it.each(["waiting for the next commit", "reading the audit log"])(
 
       // A carries on, takes the lease back and waits again: it handed nothing on, and follows
       // from B's cursor.
-      stall = undefined;
-      unstall();
+      reads.release();
       wakeA();
       await until(() => waits === 2);
       expect(handled).toEqual([]);
       expect(a.state.cursors["single-use"]).toEqual({ cursor: closed.seq });
     } finally {
-      unstall();
+      reads.release();
       wakeA();
       await fa.stop();
       await a.close();
@@ -233,45 +181,24 @@ it.each(["waiting for the next commit", "reading the audit log"])(
 );
 
 it("a follower handling a batch longer than its lease renews it as it goes: the other replica handles none of it again", async () => {
-  const url = await pg.createDatabase();
-  await migrate(openPostgres({ url, log, applicationName: "migrate" }));
-  const open = (replica: string) =>
-    PostgresStorage.open({
-      db: openPostgres({ url, log, applicationName: replica }),
-      log,
-      now: () => new Date(),
-      replica,
-    });
-  const [a, b] = [await open("a"), await open("b")];
+  const url = await migratedDatabase(pg);
+  const [a, b] = [await openReplica(url, "a"), await openReplica(url, "b")];
   const handled: string[] = [];
   // A 3 s lease; each close takes A 1.2 s to handle (a slow KRL rebuild, say), so a batch of
   // four outlasts the lease.
-  const follower = (by: string, storage: PostgresStorage, ms: number) =>
-    new SessionFollower({
-      storage,
-      log,
-      access: {
-        sessionClosed: async (ev: SessionClosed) => {
-          handled.push(`${by}:${ev.seq}`);
-          await new Promise((r) => setTimeout(r, ms));
-          return undefined;
-        },
-      },
-      nextCommit: () => new Promise((r) => setTimeout(r, 50)),
-      leaseMs: 3000,
-    });
-  const fa = follower("a", a, 1200);
-  const fb = follower("b", b, 0);
+  const fa = follower(
+    a,
+    async (ev) => {
+      handled.push(`a:${ev.seq}`);
+      await new Promise((r) => setTimeout(r, 1200));
+    },
+    { leaseMs: 3000 },
+  );
+  const fb = follower(b, (ev) => handled.push(`b:${ev.seq}`), { leaseMs: 3000 });
   try {
     fa.start();
     await until(() => a.state.cursors["single-use"] !== undefined);
-    const records = await a.commit(
-      [1, 2, 3, 4].map((i) => ({
-        type: "session.closed" as const,
-        actor: "host:web-1",
-        fields: { host: "web-1", serial: String(i), request: `rq_${i}`, at: new Date().toISOString() },
-      })),
-    );
+    const records = await a.commit([1, 2, 3, 4].map(closeRecord));
     await until(() => handled.length >= 1);
     fb.start(); // B is ready to take over the moment A's lease lapses
     const last = records.at(-1)!.seq;
@@ -286,46 +213,18 @@ it("a follower handling a batch longer than its lease renews it as it goes: the 
 });
 
 it("with a database too slow for any renewal to be trusted, the follower hands nothing on and stops when told", async () => {
-  const url = await pg.createDatabase();
-  await migrate(openPostgres({ url, log, applicationName: "migrate" }));
-  const a = await PostgresStorage.open({
-    db: openPostgres({ url, log, applicationName: "a" }),
-    log,
-    now: () => new Date(),
-    replica: "a",
-  });
+  const url = await migratedDatabase(pg);
+  const a = await openReplica(url, "a");
   // Every claim takes 400 ms, more than a third of the 900 ms lease.
-  let claims = 0;
-  const slow = Object.create(a) as PostgresStorage;
-  slow.claim = async (kind, key, ms) => {
-    claims++;
-    await new Promise((r) => setTimeout(r, 400));
-    return a.claim(kind, key, ms);
-  };
+  const slow = slowClaims(a, 400);
   const handled: number[] = [];
-  const f = new SessionFollower({
-    storage: slow,
-    log,
-    access: {
-      sessionClosed: async (ev: SessionClosed) => {
-        handled.push(ev.seq);
-        return undefined;
-      },
-    },
-    nextCommit: () => new Promise((r) => setTimeout(r, 50)),
-    leaseMs: 900,
-  });
+  const f = follower(slow.storage, (ev) => handled.push(ev.seq), { leaseMs: 900 });
   f.start();
   let stopped = false;
   try {
     await until(() => a.state.cursors["single-use"] !== undefined);
-    await a.append("session.closed", "host:web-1", {
-      host: "web-1",
-      serial: "5",
-      request: "rq_5",
-      at: new Date().toISOString(),
-    });
-    await until(() => claims >= 10);
+    await close(a, 5);
+    await until(() => slow.claims >= 10);
     expect(handled).toEqual([]);
     const t0 = Date.now();
     await Promise.race([f.stop().then(() => (stopped = true)), new Promise((r) => setTimeout(r, 3000))]);

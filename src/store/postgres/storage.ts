@@ -297,16 +297,8 @@ export class PostgresStorage implements Storage {
           this.advanceHead(got.head);
           for (const [lease, after] of this.leasesBehind) if (after < round) this.leasesBehind.delete(lease);
           const changed = got.changed as EntryId[];
-          if (changed.length > 0) {
-            for (const l of this.changeListeners) {
-              // Outside the round's outcome: the state is caught up whatever a listener does.
-              try {
-                l(changed);
-              } catch (err) {
-                this.opts.log.error({ err: safeErr(err) }, "change listener failed");
-              }
-            }
-          }
+          // Outside the round's outcome: the state is caught up whatever a listener does.
+          if (changed.length > 0) this.tell(this.changeListeners, changed, "change listener failed");
         } catch (err) {
           failure = err;
           this.opts.log.warn({ err: safeErr(err) }, "catching up with the database failed; retrying");
@@ -428,13 +420,16 @@ export class PostgresStorage implements Storage {
         batch[i]!.resolve(r.records);
       }
     });
-    if (records.length > 0) {
-      for (const l of this.commitListeners) {
-        try {
-          l(records);
-        } catch (err) {
-          this.opts.log.error({ err: safeErr(err) }, "audit commit listener failed");
-        }
+    if (records.length > 0) this.tell(this.commitListeners, records, "audit commit listener failed");
+  }
+
+  /** Calls each listener; one that throws is logged, and the others are still called. */
+  private tell<T>(listeners: readonly ((arg: T) => void)[], arg: T, failed: string): void {
+    for (const l of listeners) {
+      try {
+        l(arg);
+      } catch (err) {
+        this.opts.log.error({ err: safeErr(err) }, failed);
       }
     }
   }
